@@ -1,0 +1,421 @@
+"""Bandit in-process, over worker processes, with a per-file result cache.
+
+Each worker holds one ``BanditManager`` built from the same configuration
+as the bandit CLI would use, and audits chunks of files. Bandit always runs
+with ``ignore_nosec=True``; we then decide ourselves, with bandit's own
+parsing and matching rules, which results a ``# nosec`` would have hidden,
+and keep those as *suppressed* findings instead of dropping them. A
+``# nosec`` naming something that is not a known test id or name is
+reported as rule B900 (bandit ignores such names, so ``# nosec reviewed by
+bob`` silently silences the whole line).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tokenize
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from .bandit_config import AuditConfig
+
+MAX_BYTES = 10 * 1024 * 1024  # larger "source" files are generated data
+CHUNK_BYTES = 192 * 1024
+CHUNK_FILES = 48
+IN_PROCESS_BELOW = 64 * 1024  # small jobs are faster without a pool
+NOSEC_UNKNOWN_ID = "B900"
+
+
+@dataclass
+class FileResult:
+    relpath: str
+    sha256: str = ""
+    lines: int = 0
+    issues: list[dict] = field(default_factory=list)
+    skipped: str | None = None  # reason, when the file could not be audited
+    cached: bool = False
+
+    def as_cache(self) -> dict:
+        return {"lines": self.lines, "issues": self.issues, "skipped": self.skipped}
+
+
+# --------------------------------------------------------------------------
+# rule pack registration
+
+class _PluginRef:
+    """Looks like a stevedore extension to bandit's BanditTestSet."""
+
+    def __init__(self, name, plugin):
+        self.name = name
+        self.plugin = plugin
+        self.entry_point = None
+
+
+def ensure_rule_pack() -> list[str]:
+    """Add our rules to bandit's extension manager unless entry points did.
+
+    Lets the runner use the pack before ``pip install -e .`` has refreshed
+    the ``bandit.plugins`` entry points. Returns the ids added.
+    """
+    import importlib
+
+    from bandit.core import extension_loader
+
+    from .rules.catalog import RULES
+
+    extman = extension_loader.MANAGER
+    added = []
+    for info in RULES:
+        if info.id in extman.plugins_by_id:
+            continue
+        module = importlib.import_module(f"{__package__}.rules.{info.module}")
+        ref = _PluginRef(info.name, getattr(module, info.name))
+        extman.plugins.append(ref)
+        extman.plugins_by_id[info.id] = ref
+        extman.plugins_by_name[info.name] = ref
+        extman.plugin_names.append(info.name)
+        added.append(info.id)
+    return added
+
+
+# --------------------------------------------------------------------------
+# one file
+
+_MANAGER = None  # per process: (config hash, BanditManager)
+
+
+def _manager(cfg: AuditConfig):
+    global _MANAGER
+    key = cfg.cache_hash()
+    if _MANAGER is None or _MANAGER[0] != key:
+        import logging
+
+        from bandit.core import config as b_config
+        from bandit.core import manager as b_manager
+
+        # bandit logs parse errors per file; we record them as skipped files.
+        logging.getLogger("bandit").setLevel(logging.CRITICAL)
+        ensure_rule_pack()
+        conf = b_config.BanditConfig(config_file=cfg.config_file)
+        mgr = b_manager.BanditManager(conf, "file", profile=cfg.profile(), quiet=True,
+                                      ignore_nosec=True)
+        _MANAGER = (key, mgr)
+    return _MANAGER[1]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def precheck(data: bytes) -> tuple[str | None, str | None]:
+    """(reason to skip, text) — text is the decoded source when auditable."""
+    if len(data) > MAX_BYTES:
+        return f"too large ({len(data)} bytes > {MAX_BYTES})", None
+    if b"\x00" in data:
+        return "binary file (NUL bytes)", None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return None, data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        return f"undecodable: {exc}", None
+
+
+def _nosec_map(data: bytes):
+    """bandit's nosec_lines for this file, plus unknown names per line."""
+    from bandit.core import extension_loader
+    from bandit.core import manager as b_manager
+
+    extman = extension_loader.MANAGER
+    lines: dict[int, set] = {}
+    unknown: list[tuple[int, str]] = []
+    if b"nosec" not in data:
+        return lines, unknown
+    try:
+        for tok in tokenize.tokenize(io.BytesIO(data).readline):
+            if tok.type != tokenize.COMMENT:
+                continue
+            parsed = b_manager._parse_nosec_comment(tok.string)
+            if parsed is None:
+                continue
+            lines[tok.start[0]] = parsed
+            unknown.extend((tok.start[0], name) for name in _unknown_names(tok.string, extman))
+    except (tokenize.TokenError, SyntaxError):
+        pass  # bandit also carries on with what it tokenised
+    return lines, unknown
+
+
+def _unknown_names(comment: str, extman) -> list[str]:
+    from bandit.core import manager as b_manager
+
+    match = b_manager.NOSEC_COMMENT.search(comment)
+    names = match.group("tests") if match else None
+    if not names:
+        return []
+    out = []
+    for test in b_manager.NOSEC_COMMENT_TESTS.finditer(names):
+        name = test.group(1)
+        if not (extman.check_id(name) or extman.get_test_id(name)):
+            out.append(name)
+    return out
+
+
+def _suppressed(issue, nosec_lines: dict[int, set]) -> bool:
+    """bandit's BanditTester rule: the issue's line, then its line range."""
+    base = nosec_lines.get(issue.lineno)
+    ctx = next((nosec_lines[n] for n in issue.linerange if n in nosec_lines), None)
+    if base is None and ctx is None:
+        return False
+    tests = set(base or ()) | set(ctx or ())
+    return not tests or issue.test_id in tests
+
+
+def _issue_dict(issue, text_lines: list[str], suppressed: bool) -> dict:
+    rng = issue.linerange or [issue.lineno]
+    first, last = min(rng), max(rng)
+    code = "\n".join(text_lines[first - 1:last])
+    return {
+        "test_id": issue.test_id,
+        "test_name": issue.test,
+        "severity": issue.severity,
+        "confidence": issue.confidence,
+        "cwe": issue.cwe.id or None,
+        "text": issue.text,
+        "line": issue.lineno,
+        "end_line": last,
+        "col": issue.col_offset,
+        "code": code,
+        "suppressed": suppressed,
+    }
+
+
+def _unknown_nosec_issue(line: int, name: str, text_lines: list[str]) -> dict:
+    return {
+        "test_id": NOSEC_UNKNOWN_ID,
+        "test_name": "nosec_unknown_test",
+        "severity": "LOW",
+        "confidence": "HIGH",
+        "cwe": None,
+        "text": (f"'# nosec' names {name!r}, which is not a bandit test id or name: "
+                 "bandit ignores it and the comment silences every test on this line. "
+                 "Name the test ids (e.g. '# nosec B602') and put prose after a second '#'."),
+        "line": line,
+        "end_line": line,
+        "col": 0,
+        "code": text_lines[line - 1] if 0 < line <= len(text_lines) else "",
+        "suppressed": False,
+    }
+
+
+def audit_file(path: str, relpath: str, cfg: AuditConfig) -> FileResult:
+    """Run bandit on one file; never raises for a bad file."""
+    result = FileResult(relpath=relpath)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        result.skipped = f"unreadable: {exc.strerror or exc}"
+        return result
+    result.sha256 = sha256_bytes(data)
+    reason, text = precheck(data)
+    if reason:
+        result.skipped = reason
+        return result
+    return _audit_text(path, data, text, result, cfg)
+
+
+def _audit_text(path: str, data: bytes, text: str, result: FileResult, cfg: AuditConfig) -> FileResult:
+    mgr = _manager(cfg)
+    text_lines = text.splitlines()
+    result.lines = len(text_lines)
+    mgr.results, mgr.skipped = [], []
+    mgr._parse_file(path, io.BytesIO(data), [path])
+    if mgr.skipped:
+        result.skipped = mgr.skipped[0][1]
+        return result
+    nosec_lines, unknown = _nosec_map(data)
+    result.issues = [_issue_dict(i, text_lines, _suppressed(i, nosec_lines)) for i in mgr.results]
+    result.issues += [_unknown_nosec_issue(line, name, text_lines) for line, name in unknown]
+    result.issues.sort(key=lambda d: (d["line"], d["test_id"], d["col"]))
+    return result
+
+
+def _audit_chunk(chunk: list[tuple[str, str]], cfg: AuditConfig) -> list[FileResult]:
+    return [audit_file(path, rel, cfg) for path, rel in chunk]
+
+
+# --------------------------------------------------------------------------
+# many files
+
+def cache_key(relpath: str, sha: str, config_hash: str) -> str:
+    return sha256_bytes(f"{relpath}\0{sha}\0{config_hash}".encode("utf-8", "surrogatepass"))
+
+
+def _hash_files(files: list[tuple[str, str]]) -> dict[str, tuple[str, int]]:
+    """relpath -> (sha256, size); unreadable files are left out (audited later)."""
+    out = {}
+    for path, rel in files:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)
+        except OSError:
+            continue
+        out[rel] = (sha256_bytes(data), len(data))
+    return out
+
+
+def _chunks(todo: list[tuple[str, str]], sizes: dict[str, int]) -> list[list[tuple[str, str]]]:
+    # Largest files first so that the last chunks are small: better balance.
+    ordered = sorted(todo, key=lambda f: -sizes.get(f[1], 0))
+    chunks, current, weight = [], [], 0
+    for item in ordered:
+        current.append(item)
+        weight += sizes.get(item[1], 0)
+        if weight >= CHUNK_BYTES or len(current) >= CHUNK_FILES:
+            chunks.append(current)
+            current, weight = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def audit_files(files: list[tuple[str, str]], cfg: AuditConfig, *, cache_conn=None,
+                workers: int | None = None, ctx=None) -> list[FileResult]:
+    """Audit (absolute path, relative path) pairs; results sorted by relpath.
+
+    Cached results (same relative path, content and configuration) are
+    reused; fresh ones are written back to the cache.
+    """
+    from . import store
+
+    config_hash = cfg.cache_hash()
+    hashes = _hash_files(files)
+    keys = {rel: cache_key(rel, hashes[rel][0], config_hash) for _, rel in files if rel in hashes}
+    cached = store.cache_get_many(cache_conn, list(keys.values())) if cache_conn else {}
+    results: dict[str, FileResult] = {}
+    todo = []
+    for path, rel in files:
+        hit = cached.get(keys.get(rel, ""))
+        if hit is not None:
+            results[rel] = FileResult(relpath=rel, sha256=hashes[rel][0], cached=True,
+                                      lines=hit["lines"], issues=hit["issues"], skipped=hit["skipped"])
+        else:
+            todo.append((path, rel))
+    sizes = {rel: size for rel, (_, size) in hashes.items()}
+    _progress(ctx, len(results), len(files), "bandit: cached files reused")
+    fresh = _run_todo(todo, sizes, cfg, workers, ctx, done=len(results), total=len(files))
+    for res in fresh:
+        results[res.relpath] = res
+    if cache_conn is not None:
+        _store_fresh(cache_conn, fresh, config_hash)
+    return [results[rel] for rel in sorted(results)]
+
+
+def _store_fresh(conn, fresh: list[FileResult], config_hash: str) -> None:
+    from . import store
+
+    rows = [(cache_key(r.relpath, r.sha256, config_hash), r.relpath, r.sha256, config_hash, r.as_cache())
+            for r in fresh if r.sha256 and not (r.skipped or "").startswith("unreadable")]
+    store.cache_put_many(conn, rows)
+
+
+def _progress(ctx, done: int, total: int, message: str) -> None:
+    if ctx is not None:
+        ctx.progress(done, total, message)
+
+
+def _check_cancelled(ctx) -> None:
+    if ctx is not None:
+        ctx.check_cancelled()
+
+
+def _run_todo(todo, sizes, cfg, workers, ctx, done: int, total: int) -> list[FileResult]:
+    if not todo:
+        return []
+    workers = workers or default_workers()
+    chunks = _chunks(todo, sizes)
+    if workers == 1 or len(chunks) == 1 or sum(sizes.get(r, 0) for _, r in todo) < IN_PROCESS_BELOW:
+        return _run_serial(chunks, cfg, ctx, done, total)
+    return _run_pool(chunks, cfg, workers, ctx, done, total)
+
+
+def _run_serial(chunks, cfg, ctx, done, total) -> list[FileResult]:
+    out = []
+    for chunk in chunks:
+        _check_cancelled(ctx)
+        out.extend(_audit_chunk(chunk, cfg))
+        done += len(chunk)
+        _progress(ctx, done, total, "bandit")
+    return out
+
+
+def _pool_context():
+    import multiprocessing
+
+    # fork starts workers in milliseconds with bandit already imported;
+    # elsewhere (macOS, Windows) the platform default is the safe choice.
+    if "fork" in multiprocessing.get_all_start_methods() and os.name == "posix":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _run_pool(chunks, cfg, workers, ctx, done, total) -> list[FileResult]:
+    import bandit.core.manager  # noqa: F401  (imported once, before fork)
+
+    ensure_rule_pack()
+    out: list[FileResult] = []
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context())
+    try:
+        pending = {pool.submit(_audit_chunk, chunk, cfg) for chunk in chunks}
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                chunk_results = fut.result()
+                out.extend(chunk_results)
+                done += len(chunk_results)
+                _progress(ctx, done, total, "bandit")
+            _check_cancelled(ctx)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return out
+
+
+# --------------------------------------------------------------------------
+# filtering after the cache
+
+def selected_issues(result: FileResult, cfg: AuditConfig) -> list[dict]:
+    """Issues over the thresholds and not skipped for this path."""
+    from .bandit_config import RANKS
+
+    sev = RANKS.index(cfg.severity)
+    conf = RANKS.index(cfg.confidence)
+    return [
+        i for i in result.issues
+        if RANKS.index(i["severity"]) >= sev and RANKS.index(i["confidence"]) >= conf
+        and not cfg.skipped_here(result.relpath, i["test_id"])
+        and _test_enabled(i["test_id"], cfg)
+    ]
+
+
+def _test_enabled(test_id: str, cfg: AuditConfig) -> bool:
+    # Bandit filters its own tests; B900 is ours, so honour tests/skips here.
+    if test_id != NOSEC_UNKNOWN_ID:
+        return True
+    if test_id in cfg.skip_tests:
+        return False
+    return not cfg.include_tests or test_id in cfg.include_tests
+
+
+def is_python_source(path: str, cfg: AuditConfig) -> bool:
+    """bandit's own include/exclude rule, on the path as ``bandit -r`` builds it."""
+    from bandit.core import manager as b_manager
+
+    return b_manager._is_file_included(path, cfg.include_globs, cfg.exclude_paths)

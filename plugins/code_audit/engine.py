@@ -1,0 +1,353 @@
+"""The code audit job: one walk of the tree, three scanners, findings.
+
+``run(params, ctx)`` is the job (see DESIGN.md "Jobs"). ``audit_tree`` does
+the work without a project (benchmarks, tests, other callers); ``run``
+stores its result: findings with fingerprints, skipped files, the run's
+size, and what changed since the previous run of the same target.
+
+params:
+    target           folder to audit (required)
+    config           bandit config file (YAML, or TOML with [tool.bandit])
+    include_secrets  bool, default True  (detect-secrets)
+    include_models   bool, default True  (pickle opcode scan)
+    exclude          globs over relative paths (or folder names) to leave out
+    skips, tests     bandit test ids, like -s / -t
+    severity, confidence   thresholds (LOW/MEDIUM/HIGH), like -l / -i
+    path_skips       {glob: [test ids]} skipped only under matching paths
+    workers          worker processes for bandit (default: usable CPUs)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from dataclasses import dataclass, field
+
+PLUGIN_ID = "code_audit"
+JOB = "audit"
+VCS_DIRS = {".git", ".hg", ".svn"}
+BINARY_EXTENSIONS = (
+    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".pdf", ".zip", ".gz", ".tgz",
+    ".bz2", ".xz", ".7z", ".whl", ".so", ".dll", ".dylib", ".pyc", ".pyo", ".exe",
+    ".parquet", ".arrow", ".feather", ".h5", ".hdf5", ".onnx", ".safetensors", ".tflite",
+    ".woff", ".woff2", ".ttf", ".otf", ".mp3", ".mp4", ".wav", ".sqlite", ".db", ".wbproj",
+)
+
+
+@dataclass
+class Tree:
+    python: list[tuple[str, str]] = field(default_factory=list)  # (path, relpath)
+    models: list[tuple[str, str]] = field(default_factory=list)
+    text: list[tuple[str, str]] = field(default_factory=list)  # secrets scan
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (relpath, scanner, reason)
+
+
+@dataclass
+class AuditResult:
+    target: str
+    findings: list = field(default_factory=list)  # workbench.core.findings.Finding
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    files: int = 0
+    lines: int = 0
+    cached_files: int = 0
+    seconds: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ the walk
+
+def _excluded(rel: str, globs: list[str]) -> bool:
+    parts = rel.split("/")
+    return any(fnmatch.fnmatch(rel, g) or g in parts or fnmatch.fnmatch(parts[-1], g) for g in globs)
+
+
+def walk_tree(target: str, cfg, exclude: list[str], *, secrets: bool = True, models: bool = True) -> Tree:
+    """Classify every file under ``target`` once.
+
+    Python files follow bandit's own include/exclude rule on the path as
+    ``bandit -r target`` spells it, so the two see the same files. Symlinked
+    folders are not followed (as in bandit); a symlinked file that loops or
+    dangles is kept and reported unreadable by the scanner.
+    """
+    from .bandit_runner import is_python_source
+    from .model_scan import is_model_file
+
+    tree = Tree()
+
+    def on_error(exc: OSError) -> None:
+        rel = os.path.relpath(exc.filename or target, target).replace(os.sep, "/")
+        tree.skipped.append((rel, "walk", f"folder unreadable: {exc.strerror or exc}"))
+
+    for root, dirs, files in os.walk(target, onerror=on_error):
+        dirs[:] = sorted(d for d in dirs if d not in VCS_DIRS)
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, target).replace(os.sep, "/")
+            if exclude and _excluded(rel, exclude):
+                continue
+            if is_python_source(path, cfg):
+                tree.python.append((path, rel))
+            if not _outside_bandit_excludes(path, cfg):
+                continue
+            if models and is_model_file(rel):
+                tree.models.append((path, rel))
+            elif secrets and not rel.lower().endswith(BINARY_EXTENSIONS):
+                tree.text.append((path, rel))
+    return tree
+
+
+def _outside_bandit_excludes(path: str, cfg) -> bool:
+    from bandit.core import manager as b_manager
+
+    return b_manager._is_file_included(path, ["*"], cfg.exclude_paths)
+
+
+# ------------------------------------------------------------ to findings
+
+def _finding(**kw):
+    from workbench.core.findings import Finding
+
+    return Finding(plugin=PLUGIN_ID, **kw)
+
+
+def bandit_findings(results, cfg) -> tuple[list, dict]:
+    """Findings from bandit results, and the code used for each fingerprint."""
+    from .bandit_runner import selected_issues
+    from .masking import mask_ai_keys
+    from .rules.catalog import RULES_BY_ID
+
+    findings, code = [], {}
+    for res in results:
+        for issue in selected_issues(res, cfg):
+            rule = RULES_BY_ID.get(issue["test_id"])
+            f = _finding(
+                rule=issue["test_id"], severity=issue["severity"], confidence=issue["confidence"],
+                title=rule.title if rule else f"{issue['test_id']} {issue['test_name']}",
+                message=mask_ai_keys(issue["text"]), path=res.relpath, line=issue["line"],
+                end_line=issue["end_line"], column=issue["col"], cwe=issue["cwe"],
+                evidence={"scanner": "bandit", "test_name": issue["test_name"],
+                          "code": mask_ai_keys(issue["code"])[:2000]},
+                source_status="suppressed" if issue["suppressed"] else "open",
+            )
+            findings.append(f)
+            code[id(f)] = issue["code"]
+    return findings, code
+
+
+def secret_findings(scanned: dict) -> tuple[list, dict]:
+    from .secrets_scan import confidence_of, rule_id
+
+    findings, code = [], {}
+    for rel in sorted(scanned):
+        for item in scanned[rel][0]:
+            f = _finding(
+                rule=rule_id(item["type"]), severity="HIGH", confidence=confidence_of(item["type"]),
+                title=f"Secret in the tree: {item['type']}",
+                message=(f"{item['type']} {item['masked']} is stored in the source tree; move it to "
+                         "a secret store and revoke it."),
+                path=rel, line=item["line"], end_line=item["line"], cwe=798,
+                evidence={"scanner": "detect-secrets", "masked": item["masked"],
+                          "secret_sha256": item["sha256"], "code": item["code"]},
+                source_status="suppressed" if item["suppressed"] else "open",
+            )
+            findings.append(f)
+            # The secret's hash, not its line: moving the line keeps the identity.
+            code[id(f)] = f"{item['type']}:{item['sha256']}"
+    return findings, code
+
+
+def model_findings(scanned: dict) -> tuple[list, dict]:
+    from .model_scan import RULE_DANGEROUS, RULE_UNKNOWN
+
+    findings, code = [], {}
+    for rel in sorted(scanned):
+        for item in scanned[rel][0]:
+            dotted = f"{item['module']}.{item['name']}"
+            where = f" (in {item['member']})" if item.get("member") else ""
+            dangerous = item["verdict"] == "dangerous"
+            f = _finding(
+                rule=RULE_DANGEROUS if dangerous else RULE_UNKNOWN,
+                severity="HIGH" if dangerous else "MEDIUM",
+                confidence="HIGH" if dangerous else "LOW",
+                title="Model file imports a dangerous global" if dangerous
+                else "Model file imports an unreviewed global",
+                message=(f"Loading this file would import {dotted}{where}"
+                         + (", which can run arbitrary code. Do not load it; use safetensors or "
+                            "torch.load(weights_only=True)." if dangerous else
+                            ". Review it, or load with weights_only=True / an allow list.")),
+                path=rel, cwe=502 if dangerous else 829,
+                evidence={"scanner": "pickle-opcodes", "global": dotted, "member": item.get("member"),
+                          "offset": item["offset"]},
+            )
+            findings.append(f)
+            code[id(f)] = f"{item.get('member') or ''}:{dotted}"
+    return findings, code
+
+
+# ---------------------------------------------------------------- the audit
+
+def audit_tree(params: dict, ctx=None, cache_conn=None) -> AuditResult:
+    """Audit ``params['target']``; nothing is written except the cache."""
+    from workbench.core.findings import assign_fingerprints
+
+    from . import bandit_runner, model_scan, secrets_scan
+    from .bandit_config import load_config
+
+    target = params["target"]
+    if not os.path.isdir(target):
+        raise ValueError(f"{target}: not a folder")
+    t0 = time.perf_counter()
+    cfg = load_config(target, params.get("config"), skips=params.get("skips") or (),
+                      tests=params.get("tests") or (), exclude=(),
+                      severity=params.get("severity"), confidence=params.get("confidence"),
+                      path_skips=params.get("path_skips"))
+    want_secrets = params.get("include_secrets", True)
+    want_models = params.get("include_models", True)
+    tree = walk_tree(target, cfg, list(params.get("exclude") or ()), secrets=want_secrets, models=want_models)
+    out = AuditResult(target=target, skipped=list(tree.skipped))
+    out.seconds["walk"] = time.perf_counter() - t0
+
+    _log(ctx, f"bandit on {len(tree.python)} Python files")
+    t = time.perf_counter()
+    results = bandit_runner.audit_files(tree.python, cfg, cache_conn=cache_conn,
+                                        workers=params.get("workers"), ctx=ctx)
+    out.seconds["bandit"] = time.perf_counter() - t
+    out.files = len(results)
+    out.lines = sum(r.lines for r in results)
+    out.cached_files = sum(r.cached for r in results)
+    out.skipped += [(r.relpath, "bandit", r.skipped) for r in results if r.skipped]
+    parts = [bandit_findings(results, cfg)]
+
+    if want_secrets:
+        _check(ctx)
+        t = time.perf_counter()
+        scanned = secrets_scan.scan_files(tree.text, cache_conn=cache_conn, ctx=ctx)
+        out.skipped += [(rel, "secrets", why) for rel, (_, why) in scanned.items() if why]
+        parts.append(secret_findings(scanned))
+        out.seconds["secrets"] = time.perf_counter() - t
+    if want_models:
+        _check(ctx)
+        t = time.perf_counter()
+        scanned = {rel: model_scan.scan_file(path) for path, rel in tree.models}
+        out.skipped += [(rel, "models", why) for rel, (_, why) in scanned.items() if why]
+        parts.append(model_findings(scanned))
+        out.seconds["models"] = time.perf_counter() - t
+
+    code: dict = {}
+    for findings, codes in parts:
+        out.findings.extend(findings)
+        code.update(codes)
+    assign_fingerprints(out.findings, lambda f: code.get(id(f), ""))
+    out.seconds["total"] = time.perf_counter() - t0
+    return out
+
+
+def _log(ctx, message: str) -> None:
+    if ctx is not None:
+        ctx.log(message)
+
+
+def _check(ctx) -> None:
+    if ctx is not None:
+        ctx.check_cancelled()
+
+
+def resolved_target(target: str) -> str:
+    return os.path.realpath(target)
+
+
+def run(params: dict, ctx) -> dict:
+    """The job: audit, store findings and skipped files, compare with last run."""
+    from . import store
+
+    project = ctx.project
+    result = audit_tree(params, ctx, cache_conn=project.conn)
+    _check(ctx)
+    project.add_findings(ctx.run_id, result.findings)
+    store.record_skipped(project.conn, ctx.run_id, [(p, s, r) for p, s, r in result.skipped])
+    target = resolved_target(params["target"])
+    changes = diff_runs(project, ctx.run_id, target=target)
+    summary = _summary(result, changes)
+    store.record_run(project.conn, ctx.run_id, target, result.files, result.lines, summary)
+    ctx.progress(result.files, result.files, "done")
+    return summary
+
+
+def _summary(result: AuditResult, changes: dict) -> dict:
+    by_sev = {"HIGH": 0, "MEDIUM": 0, "LOW": 0}
+    suppressed = 0
+    for f in result.findings:
+        if f.source_status == "suppressed":
+            suppressed += 1
+        else:
+            by_sev[f.severity] += 1
+    return {
+        "target": result.target,
+        "files": result.files,
+        "lines": result.lines,
+        "cached_files": result.cached_files,
+        "findings": by_sev,
+        "suppressed_in_source": suppressed,
+        "skipped": len(result.skipped),
+        "new": len(changes["new"]),
+        "unchanged": len(changes["unchanged"]),
+        "fixed": len(changes["fixed"]),
+        "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+    }
+
+
+def diff_runs(project, run_id: int, target: str | None = None) -> dict[str, list[str]]:
+    """Fingerprints new, unchanged and fixed since the previous run of the target."""
+    from . import store
+
+    if target is None:
+        row = project.conn.execute("SELECT target FROM code_audit_runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return {"new": [], "unchanged": [], "fixed": []}
+        target = row[0]
+    current = _fingerprints(project, run_id)
+    prev_id = store.previous_run_id(project.conn, target, run_id)
+    previous = _fingerprints(project, prev_id) if prev_id is not None else set()
+    return {
+        "new": sorted(current - previous),
+        "unchanged": sorted(current & previous),
+        "fixed": sorted(previous - current),
+        "previous_run_id": prev_id,
+    }
+
+
+def _fingerprints(project, run_id: int) -> set[str]:
+    rows = project.conn.execute(
+        "SELECT fingerprint FROM findings WHERE run_id = ? AND plugin = ?", (run_id, PLUGIN_ID))
+    return {r[0] for r in rows}
+
+
+def demo_source():
+    """The demo tree shipped in ``workbench_resources`` (or the checkout)."""
+    from importlib import resources
+    from pathlib import Path
+
+    try:
+        src = resources.files("workbench_resources").joinpath("demo/vulnerable_ml")
+        if src.is_dir():
+            return src
+    except (ModuleNotFoundError, NotADirectoryError, FileNotFoundError):
+        pass
+    return Path(__file__).resolve().parents[2] / "resources" / "demo" / "vulnerable_ml"
+
+
+def prepare_demo(dest: str) -> str:
+    """Copy the demo vulnerable ML tree to ``dest`` and build its model files."""
+    import importlib.util
+    import shutil
+    from importlib import resources
+    from pathlib import Path
+
+    with resources.as_file(demo_source()) as path:
+        shutil.copytree(path, dest, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "models"))
+    spec = importlib.util.spec_from_file_location("_wb_make_artifacts", os.path.join(dest, "make_artifacts.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.make_artifacts(Path(dest))
+    return dest

@@ -1,0 +1,130 @@
+"""Secrets in the tree, found by detect-secrets' plugins, in-process.
+
+The secret value never leaves this module: results carry its masked form,
+its sha256 and the flagged line with the secret masked. Lines marked
+``# pragma: allowlist secret`` (detect-secrets' in-source suppression) are
+reported as suppressed, like ``# nosec``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from .masking import mask, mask_in, secret_hash
+
+MAX_BYTES = 2 * 1024 * 1024
+RULE_PREFIX = "SECRET-"
+# Pattern-based detectors are precise; entropy and keyword ones guess.
+_LOW_CONFIDENCE = {"Base64 High Entropy String", "Hex High Entropy String"}
+_MEDIUM_CONFIDENCE = {"Secret Keyword", "Basic Auth Credentials"}
+
+
+def rule_id(secret_type: str) -> str:
+    return RULE_PREFIX + re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
+
+
+def confidence_of(secret_type: str) -> str:
+    if secret_type in _LOW_CONFIDENCE:
+        return "LOW"
+    if secret_type in _MEDIUM_CONFIDENCE:
+        return "MEDIUM"
+    return "HIGH"
+
+
+def engine_version() -> str:
+    from detect_secrets.__version__ import VERSION
+
+    return f"detect-secrets {VERSION}"
+
+
+def config_hash() -> str:
+    return hashlib.sha256(f"secrets|{engine_version()}|1".encode()).hexdigest()
+
+
+def _is_text(data: bytes) -> bool:
+    return b"\x00" not in data[:8192]
+
+
+def _result(secret, lines: list[str], suppressed: bool) -> dict:
+    value = secret.secret_value or ""
+    line_text = lines[secret.line_number - 1] if 0 < secret.line_number <= len(lines) else ""
+    return {
+        "type": secret.type,
+        "line": secret.line_number,
+        "masked": mask(value),
+        "sha256": secret_hash(value),
+        "code": mask_in(line_text, [value]).strip()[:300],
+        "suppressed": suppressed,
+    }
+
+
+def scan_file(path: str) -> tuple[list[dict], str | None]:
+    """(results, skip reason) for one file. Call inside ``settings()``."""
+    from detect_secrets.core import scan
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        return [], f"unreadable: {exc.strerror or exc}"
+    if len(data) > MAX_BYTES:
+        return [], f"too large for the secrets scan ({len(data)} bytes)"
+    if not _is_text(data):
+        return [], None  # binary files are not secret-scanned; not an error
+    lines = data.decode("utf-8", "replace").splitlines()
+    found = [_result(s, lines, False) for s in scan.scan_file(path)]
+    if b"allowlist secret" in data:
+        found += [_result(s, lines, True) for s in scan.scan_for_allowlisted_secrets_in_file(path)]
+    found.sort(key=lambda r: (r["line"], r["type"]))
+    return found, None
+
+
+class settings:
+    """detect-secrets' default plugins and filters, entered once per scan."""
+
+    def __enter__(self):
+        import logging
+
+        from detect_secrets.settings import default_settings
+
+        logging.getLogger("detect-secrets").setLevel(logging.CRITICAL)
+        self._cm = default_settings()
+        self._cm.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None) -> dict[str, tuple[list[dict], str | None]]:
+    """relpath -> (results, skip reason), reusing cached results by content."""
+    from . import store
+    from .bandit_runner import cache_key, sha256_bytes
+
+    chash = config_hash()
+    keys, shas = {}, {}
+    for path, rel in files:
+        try:
+            with open(path, "rb") as fh:
+                shas[rel] = sha256_bytes(fh.read(MAX_BYTES + 1))
+        except OSError:
+            continue
+        keys[rel] = cache_key(rel, shas[rel], chash)
+    cached = store.cache_get_many(cache_conn, list(keys.values())) if cache_conn else {}
+    out, fresh = {}, []
+    with settings():
+        for n, (path, rel) in enumerate(files):
+            hit = cached.get(keys.get(rel, ""))
+            if hit is not None:
+                out[rel] = (hit["issues"], hit["skipped"])
+                continue
+            if ctx is not None and n % 50 == 0:
+                ctx.check_cancelled()
+            results, reason = scan_file(path)
+            out[rel] = (results, reason)
+            if rel in keys and not (reason or "").startswith("unreadable"):
+                fresh.append((keys[rel], rel, shas[rel], chash, {"lines": 0, "issues": results, "skipped": reason}))
+    if cache_conn is not None and fresh:
+        store.cache_put_many(cache_conn, fresh)
+    return out

@@ -1,0 +1,1 @@
+"""Credit scoring prototype (demo target: deliberately unsafe)."""

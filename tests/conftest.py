@@ -1,0 +1,46 @@
+"""Test-wide settings, applied at import time so that every subprocess and
+worker process started by a test inherits them:
+
+* Qt renders offscreen (no display needed);
+* secrets go to an in-memory keyring, never the real OS keyring;
+* ``tests/core`` is importable by plain module name (``wb_core_testjobs``),
+  so that spawned job workers and ``python -m workbench`` subprocesses can
+  resolve job references defined by the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORE_TESTS = REPO_ROOT / "tests" / "core"
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["PYTHON_KEYRING_BACKEND"] = "workbench.core.secrets.MemoryKeyring"
+
+
+def _prepend_path(var: str, entry: Path) -> None:
+    parts = [p for p in os.environ.get(var, "").split(os.pathsep) if p]
+    if str(entry) not in parts:
+        os.environ[var] = os.pathsep.join([str(entry), *parts])
+
+
+_prepend_path("PYTHONPATH", CORE_TESTS)
+if str(CORE_TESTS) not in sys.path:
+    sys.path.insert(0, str(CORE_TESTS))
+
+
+@pytest.fixture
+def tmp_project(tmp_path):
+    """A freshly created project (open for writing) in tmp_path; closed afterwards."""
+    from workbench.core.project import Project
+
+    project = Project.create(tmp_path / "test.wbproj", name="test project")
+    try:
+        yield project
+    finally:
+        project.close()

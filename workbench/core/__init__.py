@@ -1,0 +1,1 @@
+"""Qt-free core: project store, jobs, plugins, findings, secrets, report model."""

@@ -1,0 +1,60 @@
+"""Errors the user sees: each names the file and says what to do."""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """An error with a message fit to show the user as it is."""
+
+
+class ProjectError(WorkbenchError):
+    def __init__(self, path, message: str):
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class ProjectNotFoundError(ProjectError):
+    pass
+
+
+class NotSQLiteError(ProjectError):
+    pass
+
+
+class NotAProjectError(ProjectError):
+    pass
+
+
+class NewerSchemaError(ProjectError):
+    pass
+
+
+class DamagedProjectError(ProjectError):
+    pass
+
+
+class ProjectLockedError(ProjectError):
+    def __init__(self, path, holder: dict):
+        self.holder = holder
+        who = f"pid {holder.get('pid', '?')}"
+        if holder.get("user"):
+            who += f", user {holder['user']}"
+        if holder.get("host"):
+            who += f" on {holder['host']}"
+        if holder.get("since"):
+            who += f", since {holder['since']}"
+        if holder.get("command"):
+            who += f" ({holder['command']})"
+        super().__init__(
+            path,
+            f"already open for writing in another workbench process ({who}). "
+            "Close it there, or open this copy read-only.",
+        )
+
+
+class StorageFullError(ProjectError):
+    pass
+
+
+class SecretsUnavailableError(WorkbenchError):
+    pass

@@ -1,0 +1,79 @@
+"""Findings shared by every plugin, and their edit-proof fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+SEVERITIES = ("LOW", "MEDIUM", "HIGH")
+CONFIDENCES = ("LOW", "MEDIUM", "HIGH")
+TRIAGE_STATUSES = ("open", "false_positive", "accepted_risk", "fixed")
+SOURCE_STATUSES = ("open", "suppressed")
+
+_WS = re.compile(r"\s+")
+
+
+@dataclass
+class Finding:
+    plugin: str
+    rule: str
+    severity: str
+    confidence: str
+    title: str
+    message: str
+    path: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+    column: int | None = None
+    cwe: int | None = None
+    fingerprint: str = ""
+    evidence: dict = field(default_factory=dict)
+    source_status: str = "open"
+
+    def __post_init__(self) -> None:
+        self.severity = self.severity.upper()
+        self.confidence = self.confidence.upper()
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, got {self.severity!r}")
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f"confidence must be one of {CONFIDENCES}, got {self.confidence!r}")
+        if self.source_status not in SOURCE_STATUSES:
+            raise ValueError(f"source_status must be one of {SOURCE_STATUSES}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def normalise_code(code: str) -> str:
+    """Collapse all whitespace so re-indenting or re-wrapping keeps identity."""
+    return _WS.sub(" ", code).strip()
+
+
+def fingerprint(rule: str, relpath: str, code: str, occurrence: int) -> str:
+    """Identity of a finding that survives edits elsewhere in the file.
+
+    Built from the rule, the relative path, the whitespace-normalised flagged
+    code and the index of this (rule, path, code) among its twins. The line
+    number is left out on purpose: inserting lines above must not change it.
+    """
+    h = hashlib.sha256()
+    for part in (rule, relpath.replace("\\", "/"), normalise_code(code), str(occurrence)):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def assign_fingerprints(findings: Iterable[Finding], code_of: Callable[[Finding], str]) -> None:
+    """Set ``.fingerprint`` on each finding, counting twins in the order given."""
+    seen: Counter = Counter()
+    for f in findings:
+        code = normalise_code(code_of(f))
+        key = (f.rule, f.path or "", code)
+        f.fingerprint = fingerprint(f.rule, f.path or "", code, seen[key])
+        seen[key] += 1
+
+
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}

@@ -1,0 +1,267 @@
+"""Jobs: plain ``run(params, ctx) -> summary`` functions, run two ways.
+
+* :func:`run_in_process` for the CLI and tests: the job runs here, progress
+  goes to a callback (the terminal bar).
+* :class:`WorkerJob` for the GUI: the job runs in a spawned process that
+  opens the project itself; progress and the result come back over a queue,
+  and cancel is cooperative first, then the process is terminated.
+
+A job refers to its function by a dotted path (``"pkg.module:function"``) so
+that the parent never imports the job's heavy libraries (torch stays out of
+the GUI process).
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing as mp
+import os
+import queue as _queue
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.progress import ProgressTracker
+
+
+class Cancelled(Exception):
+    """Raised inside a job by ``ctx.check_cancelled()`` once cancel was asked."""
+
+
+def resolve(ref: str) -> Callable:
+    module, _, attr = ref.partition(":")
+    if not attr:
+        raise ValueError(f"job reference must look like 'package.module:function', got {ref!r}")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass
+class JobSpec:
+    plugin: str
+    job: str
+    ref: str
+    params: dict = field(default_factory=dict)
+    title: str | None = None
+    target: str | None = None
+
+
+class JobContext:
+    """What a job function sees: progress, cancel, log, the project and its run."""
+
+    def __init__(self, project, run_id: int, *, on_progress=None, on_log=None, cancel_check=None):
+        self.project = project
+        self.run_id = run_id
+        self._on_progress = on_progress
+        self._on_log = on_log
+        self._cancel_check = cancel_check or (lambda: False)
+
+    def progress(self, done: float, total: float | None = None, message: str = "") -> None:
+        if self._on_progress:
+            self._on_progress(done, total, message)
+
+    def check_cancelled(self) -> None:
+        if self._cancel_check():
+            raise Cancelled()
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self._cancel_check())
+
+    def log(self, message: str) -> None:
+        if self._on_log:
+            self._on_log(message)
+
+
+def _execute(project, run_id: int, fn: Callable, params: dict, ctx: JobContext) -> tuple[str, Any]:
+    """Run *fn* and record its outcome on the run row. Returns (status, summary or error)."""
+    project.start_run(run_id)
+    try:
+        summary = fn(params, ctx)
+    except (Cancelled, KeyboardInterrupt):
+        project.finish_run(run_id, "cancelled", message="cancelled by the user")
+        return "cancelled", None
+    except WorkbenchError as exc:
+        project.finish_run(run_id, "failed", error=str(exc))
+        return "failed", str(exc)
+    except Exception as exc:  # a job's bug must not take the host down
+        project.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        return "failed", f"{type(exc).__name__}: {exc}"
+    project.finish_run(run_id, "done", summary=summary if isinstance(summary, dict) else {"result": summary})
+    return "done", summary
+
+
+def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, cancel_check=None) -> tuple[int, str, Any]:
+    """Run a job here and now. Returns (run_id, status, summary-or-error)."""
+    fn = resolve(spec.ref)
+    run_id = project.create_run(spec.plugin, spec.job, spec.params, title=spec.title, target=spec.target)
+    ctx = JobContext(project, run_id, on_progress=on_progress, on_log=on_log, cancel_check=cancel_check)
+    status, result = _execute(project, run_id, fn, spec.params, ctx)
+    return run_id, status, result
+
+
+# ------------------------------------------------------------ worker process
+def _worker_main(project_path: str, run_id: int, ref: str, params: dict, out_q, cancel_event) -> None:
+    from workbench.core.project import Project
+
+    project = Project.open(project_path, worker=True)
+    try:
+        last = [0.0]
+
+        def on_progress(done, total, message):
+            now = time.monotonic()
+            # Coalesce: the GUI repaints at most ~20 times a second anyway.
+            if now - last[0] >= 0.05 or (total and done >= total):
+                last[0] = now
+                out_q.put(("progress", done, total, message))
+
+        ctx = JobContext(project, run_id, on_progress=on_progress,
+                         on_log=lambda m: out_q.put(("log", m)), cancel_check=cancel_event.is_set)
+        try:
+            fn = resolve(ref)
+        except Exception as exc:
+            project.start_run(run_id)
+            project.finish_run(run_id, "failed", error=f"cannot load job {ref}: {exc}")
+            out_q.put(("failed", f"cannot load job {ref}: {exc}"))
+            return
+        status, result = _execute(project, run_id, fn, params, ctx)
+        out_q.put((status, result))
+    finally:
+        project.close()
+
+
+class WorkerJob:
+    """A job in a separate process. Poll it from the GUI's timer with :meth:`poll`."""
+
+    GRACE_SECONDS = 3.0
+
+    def __init__(self, project, spec: JobSpec):
+        self.project = project
+        self.spec = spec
+        self.run_id: int | None = None
+        self.status = "queued"
+        self.result: Any = None
+        self.tracker = ProgressTracker()
+        self.message = ""
+        self.logs: list[str] = []
+        self._ctx = mp.get_context("spawn")
+        self._queue = self._ctx.Queue()
+        self._cancel = self._ctx.Event()
+        self._process = None
+        self._cancel_requested_at: float | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in ("queued", "running")
+
+    def start(self) -> int:
+        self.run_id = self.project.create_run(self.spec.plugin, self.spec.job, self.spec.params,
+                                              title=self.spec.title, target=self.spec.target)
+        self._process = self._ctx.Process(
+            target=_worker_main,
+            args=(str(self.project.path), self.run_id, self.spec.ref, self.spec.params, self._queue, self._cancel),
+            name=f"workbench-job-{self.run_id}",
+            daemon=True,
+        )
+        self._process.start()
+        self.status = "running"
+        self.tracker.start()
+        return self.run_id
+
+    def cancel(self) -> None:
+        if self.finished:
+            return
+        self._cancel.set()
+        self._cancel_requested_at = time.monotonic()
+
+    def poll(self) -> list[tuple]:
+        """Drain messages; detect a dead or stuck worker. Returns the messages seen."""
+        seen = []
+        while True:
+            try:
+                msg = self._queue.get_nowait()
+            except _queue.Empty:
+                break
+            except (EOFError, OSError):
+                break
+            seen.append(msg)
+            self._apply(msg)
+        if self.finished or self._process is None:
+            return seen
+        if not self._process.is_alive():
+            # Messages may still be in flight after exit; give the pipe one last look.
+            self._process.join(0.1)
+            for msg in self._drain_blocking(0.2):
+                seen.append(msg)
+                self._apply(msg)
+            if not self.finished:
+                code = self._process.exitcode
+                self._finish_dead(code)
+                seen.append(("interrupted", code))
+        elif self._cancel_requested_at and time.monotonic() - self._cancel_requested_at > self.GRACE_SECONDS:
+            self._process.terminate()
+            self._process.join(2)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(2)
+            self.project.finish_run(self.run_id, "cancelled", message="cancelled by the user (worker terminated)")
+            self.status = "cancelled"
+            seen.append(("cancelled", None))
+        return seen
+
+    def wait(self, timeout: float | None = None, interval: float = 0.05) -> str:
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.finished:
+            self.poll()
+            if end is not None and time.monotonic() > end:
+                break
+            time.sleep(interval)
+        return self.status
+
+    def _drain_blocking(self, timeout: float):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                yield self._queue.get(timeout=0.05)
+            except _queue.Empty:
+                if not self._process.is_alive():
+                    return
+            except (EOFError, OSError):
+                return
+
+    def _apply(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "progress":
+            _, done, total, message = msg
+            self.tracker.update(done, total)
+            if message:
+                self.message = message
+        elif kind == "log":
+            self.logs.append(msg[1])
+        elif kind in ("done", "failed", "cancelled"):
+            self.status = kind
+            self.result = msg[1]
+            if self._process is not None:
+                self._process.join(2)
+
+    def _finish_dead(self, exitcode) -> None:
+        why = f"the worker process ended unexpectedly (exit code {exitcode})"
+        if exitcode is not None and exitcode < 0:
+            import signal
+
+            try:
+                why = f"the worker process was killed by {signal.Signals(-exitcode).name}"
+            except ValueError:
+                pass
+        self.project.finish_run(self.run_id, "interrupted", message=why)
+        self.status = "interrupted"
+        self.result = why
+
+
+def default_worker_count() -> int:
+    return max(1, (os.cpu_count() or 1))

@@ -1,0 +1,61 @@
+"""Start the GUI: application object, theme, window, last project."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtWidgets import QApplication
+
+from workbench import APP_NAME, __version__
+
+ORG = "ai-security-workbench"
+
+
+def configure_settings() -> None:
+    """QSettings under our names; ``WORKBENCH_SETTINGS_DIR`` isolates them (tests, portable use)."""
+    QCoreApplication.setOrganizationName(ORG)
+    QCoreApplication.setApplicationName("workbench")
+    folder = os.environ.get("WORKBENCH_SETTINGS_DIR")
+    if folder:
+        QSettings.setDefaultFormat(QSettings.IniFormat)
+        QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, folder)
+
+
+def make_app(theme: str = "system") -> QApplication:
+    from workbench.gui.theme import apply_theme, follow_system
+
+    configure_settings()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    apply_theme(app, theme)
+    if theme == "system":
+        follow_system(app)
+    return app
+
+
+def create_window(project: str | None = None, theme: str = "system", reopen_last: bool = True):
+    """Build the window (shown by the caller). Used by :func:`run_gui`, tests and benchmarks."""
+    from workbench.core.plugins import load_plugins
+    from workbench.gui.main_window import MainWindow
+
+    app = make_app(theme)
+    registry = load_plugins()
+    window = MainWindow(registry)
+    path = project
+    if path is None and reopen_last:
+        last = window.settings.value("last_project")
+        if last and Path(str(last)).exists():
+            path = str(last)
+    if path:
+        window.open_project(path)
+    return app, window
+
+
+def run_gui(project: str | None = None, theme: str = "system") -> int:
+    app, window = create_window(project, theme)
+    window.show()
+    return app.exec()

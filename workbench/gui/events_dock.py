@@ -1,0 +1,69 @@
+"""The audit log, newest first, with a filter and a banner when the chain is broken."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtWidgets import QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from workbench.core.report import _fmt_time
+from workbench.gui.records_model import RecordsModel
+
+#: the dock shows the newest entries; `workbench info` and the file hold them all
+EVENTS_SHOWN = 5000
+
+
+class EventsDockWidget(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #b03a2e; color: white; padding: 4px; font-weight: bold;")
+        self.banner.hide()
+        layout.addWidget(self.banner)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter events (kind, plugin or text)…")
+        self.filter.setClearButtonEnabled(True)
+        layout.addWidget(self.filter)
+        self.model = RecordsModel([("ts", "Time"), ("kind", "Kind"), ("plugin", "Plugin"), ("message", "Event")],
+                                  formatters={"ts": _fmt_time})
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseInsensitive)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.view = QTableView()
+        self.view.setModel(self.proxy)
+        self.view.verticalHeader().hide()
+        self.view.setSelectionBehavior(QTableView.SelectRows)
+        self.view.setAlternatingRowColors(True)
+        self.view.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)
+        layout.addWidget(self.view)
+        self._last_id = None
+
+    def set_project(self, project) -> None:
+        self.project = project
+        self._last_id = None
+        self.banner.hide()
+        if project is None:
+            self.model.set_rows([])
+            return
+        chain = project.verify_events()
+        if not chain.ok:
+            self.banner.setText(f"Audit log tampered with: {chain.message} (first broken entry: "
+                                f"{chain.first_broken_id}).")
+            self.banner.show()
+        self.refresh()
+
+    def refresh(self, force: bool = False) -> None:
+        project = getattr(self, "project", None)
+        if project is None or project.conn is None:
+            return
+        top = project.conn.execute("SELECT MAX(id) FROM events").fetchone()[0]
+        if top == self._last_id and not force:
+            return
+        self._last_id = top
+        self.model.set_rows(project.events(limit=EVENTS_SHOWN))
+        self.view.resizeColumnToContents(0)
+        self.view.resizeColumnToContents(1)

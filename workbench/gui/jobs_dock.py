@@ -1,0 +1,157 @@
+"""Jobs in worker processes, and the dock that shows them.
+
+The manager polls each :class:`WorkerJob` from a timer on the GUI thread: the
+worker does the work, the GUI only forwards progress (Orange3's pattern).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.jobs import JobSpec, WorkerJob
+from workbench.core.progress import format_duration
+
+
+class JobManager(QObject):
+    started = Signal(object)   # WorkerJob
+    updated = Signal(object)
+    finished = Signal(object)
+
+    POLL_MS = 100
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.jobs: list[WorkerJob] = []
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.POLL_MS)
+        self._timer.timeout.connect(self.poll)
+
+    @property
+    def running(self) -> list[WorkerJob]:
+        return [j for j in self.jobs if not j.finished]
+
+    def start(self, project, spec: JobSpec) -> WorkerJob:
+        job = WorkerJob(project, spec)
+        job.start()
+        self.jobs.append(job)
+        self.started.emit(job)
+        self._timer.start()
+        return job
+
+    def poll(self) -> None:
+        for job in list(self.running):
+            messages = job.poll()
+            if messages:
+                self.updated.emit(job)
+            if job.finished:
+                self.finished.emit(job)
+        if not self.running:
+            self._timer.stop()
+
+    def cancel_all(self) -> None:
+        for job in self.running:
+            job.cancel()
+
+    def wait_all(self, timeout: float = 10.0) -> None:
+        for job in self.running:
+            job.cancel()
+            job.wait(timeout)
+            self.finished.emit(job)
+
+
+class JobRow(QWidget):
+    def __init__(self, job: WorkerJob, parent=None):
+        super().__init__(parent)
+        self.job = job
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        self.title = QLabel(job.spec.title or f"{job.spec.plugin}.{job.spec.job}")
+        self.title.setMinimumWidth(180)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy until the first progress message
+        self.bar.setMinimumWidth(200)
+        self.message = QLabel("starting…")
+        self.message.setMinimumWidth(160)
+        self.times = QLabel("0:00")
+        self.times.setMinimumWidth(120)
+        self.cancel = QToolButton()
+        self.cancel.setText("✕")
+        self.cancel.setToolTip("Cancel this job")
+        self.cancel.clicked.connect(job.cancel)
+        for w, stretch in ((self.title, 0), (self.bar, 2), (self.message, 2), (self.times, 0), (self.cancel, 0)):
+            layout.addWidget(w, stretch)
+
+    def refresh(self) -> None:
+        t = self.job.tracker
+        if t.total:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * (t.fraction or 0)))
+            self.bar.setFormat(f"{t.done:g}/{t.total:g}")
+        if self.job.message:
+            self.message.setText(self.job.message)
+        self.times.setText(f"{format_duration(t.elapsed)}  ETA {format_duration(t.eta)}")
+        if self.job.finished:
+            self.cancel.setEnabled(False)
+            self.message.setText(self.job.status)
+
+
+class JobsDockWidget(QWidget):
+    """One row per job: title, progress bar, message, elapsed, ETA, cancel."""
+
+    def __init__(self, manager: JobManager, parent=None):
+        super().__init__(parent)
+        self.manager = manager
+        self.rows: dict[int, JobRow] = {}
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.empty = QLabel("No jobs running. Start one from a plugin tab.")
+        self.empty.setContentsMargins(8, 4, 8, 4)
+        outer.addWidget(self.empty)
+        self.area = QScrollArea()
+        self.area.setWidgetResizable(True)
+        self.inner = QWidget()
+        self.list = QVBoxLayout(self.inner)
+        self.list.setContentsMargins(0, 0, 0, 0)
+        self.list.addStretch(1)
+        self.area.setWidget(self.inner)
+        outer.addWidget(self.area)
+        manager.started.connect(self._add)
+        manager.updated.connect(self._update)
+        manager.finished.connect(self._finished)
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)  # elapsed time moves even without messages
+        self._tick.timeout.connect(self._refresh_all)
+        self._tick.start()
+
+    def _add(self, job) -> None:
+        row = JobRow(job)
+        self.rows[id(job)] = row
+        self.list.insertWidget(self.list.count() - 1, row)
+        self.empty.hide()
+
+    def _update(self, job) -> None:
+        row = self.rows.get(id(job))
+        if row:
+            row.refresh()
+
+    def _finished(self, job) -> None:
+        row = self.rows.pop(id(job), None)
+        if row:
+            row.refresh()
+            # Leave the finished row visible briefly so the outcome can be read.
+            QTimer.singleShot(4000, row.deleteLater)
+        if not self.rows:
+            QTimer.singleShot(4000, lambda: self.empty.setVisible(not self.rows))
+
+    def _refresh_all(self) -> None:
+        for row in self.rows.values():
+            row.refresh()

@@ -1,0 +1,394 @@
+"""The main window: menus, one tab per plugin (created when first shown), docks."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from workbench import APP_NAME
+from workbench.core.errors import WorkbenchError
+from workbench.core.project import SUFFIX, Project
+from workbench.gui.dialogs import AboutDialog, CredentialsDialog, PluginsDialog
+from workbench.gui.events_dock import EventsDockWidget
+from workbench.gui.jobs_dock import JobManager, JobsDockWidget
+from workbench.gui.overview import OverviewTab
+
+MAX_RECENT = 8
+FILE_FILTER = f"Workbench projects (*{SUFFIX})"
+
+
+class _LazyTab(QWidget):
+    """Stands in for a plugin tab until the tab is first shown."""
+
+    def __init__(self, plugin):
+        super().__init__()
+        self.plugin = plugin
+
+
+class MainWindow(QMainWindow):
+    project_changed = Signal(object)
+    data_changed = Signal()
+
+    def __init__(self, registry, parent=None):
+        super().__init__(parent)
+        self.registry = registry
+        self.project: Project | None = None
+        self.jobs = JobManager(self)
+        self.settings = QSettings()
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+        self.overview = OverviewTab(self)
+        self.tabs.addTab(self.overview, "Overview")
+        for plugin in registry.plugins:
+            if plugin.tab:
+                self.tabs.addTab(_LazyTab(plugin), plugin.title)
+        self.tabs.currentChanged.connect(self._materialise_tab)
+        self._build_docks()
+        self._build_menus()
+        self._build_status_bar()
+        self.jobs.finished.connect(self._job_finished)
+        self.jobs.started.connect(lambda *_: self._update_status())
+        self._events_timer = QTimer(self)
+        self._events_timer.setInterval(2000)  # workers log events too; pick them up
+        self._events_timer.timeout.connect(self.events.refresh)
+        self._events_timer.start()
+        self._restore_layout()
+        self.set_project(None)
+        for status in registry.failed:
+            self.statusBar().showMessage(f"Plugin '{status.name}' failed to load: {status.error} "
+                                         "(Help → Plugins)", 15000)
+
+    # ------------------------------------------------------------- building
+    def _build_docks(self) -> None:
+        self.jobs_widget = JobsDockWidget(self.jobs)
+        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock.setObjectName("jobs_dock")
+        self.jobs_dock.setWidget(self.jobs_widget)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.jobs_dock)
+        self.events = EventsDockWidget()
+        self.events_dock = QDockWidget("Events", self)
+        self.events_dock.setObjectName("events_dock")
+        self.events_dock.setWidget(self.events)
+        self.splitDockWidget(self.jobs_dock, self.events_dock, Qt.Vertical)
+        self.resizeDocks([self.jobs_dock, self.events_dock], [70, 190], Qt.Vertical)
+
+    def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        m = bar.addMenu("&File")
+        self._action(m, "&New Project…", self.new_project_dialog, QKeySequence.New)
+        self._action(m, "&Open Project…", self.open_project_dialog, QKeySequence.Open)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.close_action = self._action(m, "&Close Project", self.close_project, QKeySequence.Close)
+        m.addSeparator()
+        self.export_action = self._action(m, "&Export PDF…", self.export_pdf_dialog, "Ctrl+E",
+                                          "Write the PDF summary of this project")
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.Quit)
+
+        m = bar.addMenu("&Edit")
+        self._action(m, "&Find in Events", self._focus_events_filter, QKeySequence.Find)
+
+        m = bar.addMenu("&View")
+        m.addAction(self.jobs_dock.toggleViewAction())
+        m.addAction(self.events_dock.toggleViewAction())
+        m.addSeparator()
+        self._action(m, "&Refresh", self.refresh_all, QKeySequence.Refresh)
+        self._action(m, "Reset &Layout", self.reset_layout)
+
+        m = bar.addMenu("&Run")
+        self.cancel_all_action = self._action(m, "&Cancel All Jobs", self.jobs.cancel_all, "Ctrl+Shift+X")
+
+        m = bar.addMenu("&Settings")
+        self.credentials_action = self._action(m, "&Credentials…", self.show_credentials)
+
+        m = bar.addMenu("&Help")
+        self._action(m, "&Plugins…", self.show_plugins)
+        self._action(m, "&About", self.show_about)
+        self._refresh_recent_menu()
+
+    def _build_status_bar(self) -> None:
+        self.status_path = QLabel()
+        self.status_schema = QLabel()
+        self.status_jobs = QLabel()
+        for w in (self.status_path, self.status_schema, self.status_jobs):
+            self.statusBar().addPermanentWidget(w)
+
+    # ------------------------------------------------------------- projects
+    def set_project(self, project: Project | None) -> None:
+        self.project = project
+        self.close_action.setEnabled(project is not None)
+        self.export_action.setEnabled(project is not None)
+        self.credentials_action.setEnabled(project is not None)
+        self.setWindowTitle(f"{APP_NAME} — {project.path.name}" if project else APP_NAME)
+        self.overview.set_project(project)
+        self.events.set_project(project)
+        for i in range(self.tabs.count()):
+            tab = self.tabs.widget(i)
+            if hasattr(tab, "set_project") and tab is not self.overview:
+                tab.set_project(project)
+        self.project_changed.emit(project)
+        self._update_status()
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open *path*; on failure show why and keep the current project."""
+        try:
+            project = Project.open(path, plugins=self.registry.plugins)
+        except WorkbenchError as exc:
+            self._error("Cannot open project", str(exc))
+            return False
+        if not self.close_project():
+            project.close()
+            return False
+        self.set_project(project)
+        self._add_recent(str(project.path.resolve()))
+        chain = project.verify_events()
+        if not chain.ok:
+            self._error("Audit log tampered with",
+                        f"{project.path}: {chain.message}. The first broken entry is {chain.first_broken_id}. "
+                        "Results may have been altered outside the workbench.", warning=True)
+        return True
+
+    def new_project(self, path: str | Path) -> bool:
+        path = Path(path)
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        if not self.close_project():
+            return False
+        try:
+            project = Project.create(path, plugins=self.registry.plugins)
+        except WorkbenchError as exc:
+            self._error("Cannot create project", str(exc))
+            return False
+        self.set_project(project)
+        self._add_recent(str(project.path.resolve()))
+        return True
+
+    def close_project(self) -> bool:
+        if self.project is None:
+            return True
+        if self.jobs.running:
+            if self._ask("Jobs are running", "Cancel the running jobs and close the project?") is False:
+                return False
+            self.jobs.wait_all()
+        project = self.project
+        self.set_project(None)
+        project.close()
+        return True
+
+    def new_project_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home() / f"assessment{SUFFIX}"),
+                                              FILE_FILTER)
+        if path:
+            self.new_project(path)
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), FILE_FILTER)
+        if path:
+            self.open_project(path)
+
+    # --------------------------------------------------------------- recent
+    def recent_projects(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in (value or []) if v]
+
+    def _add_recent(self, path: str) -> None:
+        recent = [path] + [p for p in self.recent_projects() if p != path]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self.settings.setValue("last_project", path)
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_projects()
+        for i, path in enumerate(recent):
+            action = self.recent_menu.addAction(f"&{i + 1} {path}")
+            action.triggered.connect(lambda _=False, p=path: self.open_project(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # ---------------------------------------------------------------- tabs
+    def _materialise_tab(self, index: int) -> None:
+        placeholder = self.tabs.widget(index)
+        if not isinstance(placeholder, _LazyTab):
+            return
+        plugin = placeholder.plugin
+        try:
+            module_name, _, cls_name = plugin.tab.partition(":")
+            tab_cls = getattr(importlib.import_module(module_name), cls_name)
+            tab = tab_cls(plugin, self)
+        except Exception as exc:  # a broken tab leaves the rest of the window usable
+            tab = QLabel(f"The {plugin.title} tab failed to load:\n{type(exc).__name__}: {exc}")
+            tab.setAlignment(Qt.AlignCenter)
+        self.tabs.blockSignals(True)
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, tab, plugin.title)
+        self.tabs.setCurrentIndex(index)
+        self.tabs.blockSignals(False)
+        placeholder.deleteLater()
+        if hasattr(tab, "set_project"):
+            tab.set_project(self.project)
+
+    def tab_for(self, plugin_id: str) -> QWidget | None:
+        """The plugin's tab, created now if it was never shown."""
+        for i in range(self.tabs.count()):
+            w = self.tabs.widget(i)
+            if getattr(w, "plugin", None) is not None and w.plugin.id == plugin_id:
+                if isinstance(w, _LazyTab):
+                    self.tabs.setCurrentIndex(i)
+                    return self.tabs.widget(i)
+                return w
+        return None
+
+    # ---------------------------------------------------------------- jobs
+    def start_job(self, spec):
+        if self.project is None:
+            self._error("No project", "Open or create a project first.")
+            return None
+        return self.jobs.start(self.project, spec)
+
+    def _job_finished(self, job) -> None:
+        self._update_status()
+        if job.status == "failed":
+            self.statusBar().showMessage(f"{job.spec.title}: failed: {str(job.result).splitlines()[0]}", 15000)
+        else:
+            self.statusBar().showMessage(f"{job.spec.title}: {job.status}", 8000)
+        self.refresh_all()
+        self.data_changed.emit()
+
+    def refresh_all(self) -> None:
+        self.overview.refresh()
+        self.events.refresh(force=True)
+        for i in range(self.tabs.count()):
+            tab = self.tabs.widget(i)
+            if hasattr(tab, "refresh") and tab is not self.overview and not isinstance(tab, _LazyTab):
+                tab.refresh()
+
+    def _update_status(self) -> None:
+        if self.project is None:
+            self.status_path.setText("no project")
+            self.status_schema.setText("")
+        else:
+            self.status_path.setText(str(self.project.path))
+            self.status_schema.setText(f"schema {self.project.schema_version}")
+        n = len(self.jobs.running)
+        self.status_jobs.setText(f"{n} job{'s' if n != 1 else ''} running")
+
+    # -------------------------------------------------------------- report
+    def export_pdf(self, path: str | Path) -> int:
+        from workbench.core.report import build_report
+        from workbench.gui.report_pdf import render_pdf
+
+        QApplication.setOverrideCursor(Qt.WaitCursor)
+        try:
+            report = build_report(self.project, self.registry)
+            pages = render_pdf(report, path)
+            self.project.log_event("report", f"PDF exported to {Path(path).name} ({pages} pages)",
+                                   data={"state_sha256": report.state_sha256})
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.events.refresh()
+        self.statusBar().showMessage(f"Wrote {path} ({pages} pages)", 8000)
+        return pages
+
+    def export_pdf_dialog(self) -> None:
+        if self.project is None:
+            return
+        default = self.project.path.with_suffix(".pdf")
+        path, _ = QFileDialog.getSaveFileName(self, "Export PDF", str(default), "PDF (*.pdf)")
+        if path:
+            try:
+                self.export_pdf(path)
+            except (OSError, WorkbenchError) as exc:
+                self._error("Export failed", str(exc))
+
+    # ------------------------------------------------------------- dialogs
+    def show_credentials(self) -> None:
+        if self.project is not None:
+            CredentialsDialog(self.project, self).exec()
+
+    def show_plugins(self) -> None:
+        PluginsDialog(self.registry, self).exec()
+
+    def show_about(self) -> None:
+        AboutDialog(self).exec()
+
+    def _focus_events_filter(self) -> None:
+        self.events_dock.show()
+        self.events.filter.setFocus()
+
+    def _error(self, title: str, text: str, warning: bool = False) -> None:
+        self.statusBar().showMessage(text, 15000)
+        if QApplication.platformName() == "offscreen":
+            return  # no one to click OK (tests, headless runs): the status bar says it
+        (QMessageBox.warning if warning else QMessageBox.critical)(self, title, text)
+
+    def _ask(self, title: str, text: str) -> bool:
+        if QApplication.platformName() == "offscreen":
+            return True
+        return QMessageBox.question(self, title, text) == QMessageBox.Yes
+
+    # -------------------------------------------------- drag & drop, layout
+    def dragEnterEvent(self, event) -> None:
+        if any(u.toLocalFile().endswith(SUFFIX) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.toLocalFile().endswith(SUFFIX):
+                self.open_project(url.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("geometry")
+        state = self.settings.value("window_state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def save_layout(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        for dock in (self.jobs_dock, self.events_dock):
+            dock.setFloating(False)
+            dock.show()
+            self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+
+    def closeEvent(self, event) -> None:
+        if not self.close_project():
+            event.ignore()
+            return
+        self.save_layout()
+        event.accept()

@@ -1,0 +1,185 @@
+"""The Overview tab: pillar scores, runs, and open findings per plugin and severity."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.findings import SEVERITIES
+from workbench.core.report import SEVERITY_COLORS, BarChart, _duration, _fmt_time
+from workbench.gui.records_model import RecordsModel
+
+STATUS_COLORS = {"done": "#1e8449", "failed": "#b03a2e", "interrupted": "#b9770e", "cancelled": "#7f8c8d",
+                 "running": "#2e86c1", "queued": "#7f8c8d"}
+
+
+def score_color(score: float | None) -> str:
+    if score is None:
+        return "#7f8c8d"
+    return "#1e8449" if score >= 80 else "#b9770e" if score >= 50 else "#b03a2e"
+
+
+class ScoreCard(QFrame):
+    def __init__(self, title: str, parent=None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.StyledPanel)
+        layout = QVBoxLayout(self)
+        self.title = QLabel(title)
+        self.title.setAlignment(Qt.AlignCenter)
+        self.value = QLabel("–")
+        self.value.setAlignment(Qt.AlignCenter)
+        font = self.value.font()
+        font.setPointSize(font.pointSize() * 2)
+        font.setBold(True)
+        self.value.setFont(font)
+        layout.addWidget(self.title)
+        layout.addWidget(self.value)
+
+    def set_score(self, score: float | None) -> None:
+        self.value.setText("no data" if score is None else f"{score:.0f}")
+        self.value.setStyleSheet(f"color: {score_color(score)}")
+        self.setToolTip("Pillar score, 0 (worst) to 100 (best)" if score is not None
+                        else "Run this plugin to get a score")
+
+
+class ChartLabel(QLabel):
+    """Shows a chart image scaled to fit, re-scaled when resized."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._image = None
+        self.setAlignment(Qt.AlignCenter)
+        self.setMinimumSize(240, 120)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
+
+    def set_image(self, image) -> None:
+        self._image = image
+        self._rescale()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._image is not None:
+            self.setPixmap(QPixmap.fromImage(self._image).scaled(
+                self.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+
+class OverviewTab(QWidget):
+    def __init__(self, window, parent=None):
+        super().__init__(parent)
+        self.window_ = window
+        self.project = None
+        layout = QVBoxLayout(self)
+        self.heading = QLabel("No project open. File → New or File → Open (or drop a .wbproj here).")
+        self.heading.setTextFormat(Qt.RichText)
+        self.heading.setWordWrap(True)
+        layout.addWidget(self.heading)
+        self.scores_box = QHBoxLayout()
+        layout.addLayout(self.scores_box)
+        self.cards: dict[str, ScoreCard] = {}
+        for plugin in window.registry.plugins:
+            card = ScoreCard(plugin.title)
+            self.cards[plugin.id] = card
+            self.scores_box.addWidget(card)
+        self.scores_box.addStretch(1)
+
+        split = QSplitter(Qt.Vertical)
+        self.runs_model = RecordsModel(
+            [("id", "#"), ("title", "Run"), ("status", "Status"), ("started", "Started"), ("took", "Took"),
+             ("message", "Message")],
+            formatters={"started": _fmt_time})
+        self.runs_view = QTableView()
+        self.runs_view.setModel(self.runs_model)
+        self.runs_view.verticalHeader().hide()
+        self.runs_view.setSelectionBehavior(QTableView.SelectRows)
+        self.runs_view.setAlternatingRowColors(True)
+        self.runs_view.horizontalHeader().setSectionResizeMode(5, QHeaderView.Stretch)
+        runs_box = QWidget()
+        rl = QVBoxLayout(runs_box)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(QLabel("<b>Runs</b>"))
+        rl.addWidget(self.runs_view)
+        split.addWidget(runs_box)
+
+        findings_box = QWidget()
+        grid = QGridLayout(findings_box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(QLabel("<b>Open findings by plugin and severity</b> (latest run of each target)"), 0, 0, 1, 2)
+        self.counts_model = RecordsModel([("plugin", "Plugin"), ("HIGH", "High"), ("MEDIUM", "Medium"),
+                                          ("LOW", "Low"), ("total", "Total")])
+        self.counts_view = QTableView()
+        self.counts_view.setModel(self.counts_model)
+        self.counts_view.verticalHeader().hide()
+        grid.addWidget(self.counts_view, 1, 0)
+        self.chart = ChartLabel()
+        grid.addWidget(self.chart, 1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        split.addWidget(findings_box)
+        split.setSizes([300, 260])
+        layout.addWidget(split, 1)
+
+    def set_project(self, project) -> None:
+        self.project = project
+        self.refresh()
+
+    def refresh(self) -> None:
+        project = self.project
+        if project is None or project.conn is None:
+            self.heading.setText("No project open. File → New or File → Open (or drop a .wbproj here).")
+            self.runs_model.set_rows([])
+            self.counts_model.set_rows([])
+            self.chart.set_image(None)
+            self.chart.clear()
+            for card in self.cards.values():
+                card.set_score(None)
+            return
+        self.heading.setText(f"<h2>{project.name}</h2><span>{project.path}</span>")
+        runs = project.runs()
+        for r in runs:
+            r["took"] = _duration(r)
+            r["message"] = r.get("error", "").splitlines()[0] if r.get("error") else (r.get("message") or "")
+        self.runs_model.set_rows(list(reversed(runs)))
+        self.runs_view.resizeColumnsToContents()
+        counts = project.finding_counts()
+        rows = []
+        for plugin in sorted(counts):
+            row = {"plugin": plugin, **{s: counts[plugin].get(s, 0) for s in SEVERITIES}}
+            row["total"] = sum(counts[plugin].values())
+            rows.append(row)
+        self.counts_model.set_rows(rows)
+        self._draw_chart(counts)
+        for plugin in self.window_.registry.plugins:
+            try:
+                score = plugin.score(project)
+            except Exception:  # a plugin's scoring bug shows as "no data", not a crash
+                score = None
+            if plugin.id in self.cards:
+                self.cards[plugin.id].set_score(score)
+
+    def _draw_chart(self, counts) -> None:
+        if not counts:
+            self.chart.set_image(None)
+            self.chart.setText("No findings yet.")
+            return
+        from workbench.gui.report_pdf import draw_bar_chart
+
+        plugins = sorted(counts)
+        chart = BarChart("Open findings", plugins,
+                         {s: [float(counts[p].get(s, 0)) for p in plugins] for s in reversed(SEVERITIES)},
+                         colors=SEVERITY_COLORS)
+        self.chart.set_image(draw_bar_chart(chart, 900, 380))

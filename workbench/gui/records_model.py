@@ -1,0 +1,50 @@
+"""A read-only table model over a list of dicts (runs, events, plugins)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+
+
+class RecordsModel(QAbstractTableModel):
+    def __init__(self, columns: list[tuple[str, str]], parent=None,
+                 formatters: dict[str, Callable] | None = None):
+        """*columns*: [(key, header)]."""
+        super().__init__(parent)
+        self._columns = columns
+        self._rows: list[dict] = []
+        self._fmt = formatters or {}
+
+    def set_rows(self, rows: list[dict]) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def row_record(self, row: int) -> dict:
+        return self._rows[row]
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._columns)
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        key = self._columns[index.column()][0]
+        value = self._rows[index.row()].get(key)
+        if role == Qt.DisplayRole:
+            fmt = self._fmt.get(key)
+            return fmt(value) if fmt else ("" if value is None else str(value))
+        if role == Qt.UserRole:
+            return value
+        if role == Qt.TextAlignmentRole and isinstance(value, (int, float)):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+            return self._columns[section][1]
+        return None

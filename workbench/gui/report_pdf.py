@@ -1,0 +1,242 @@
+"""Lay a :class:`workbench.core.report.Report` out as HTML and print it to PDF.
+
+QTextDocument does the typesetting and pagination; charts are painted with
+QPainter into high-resolution images that the document embeds. Each page gets
+a footer with the project, the page number and the state hash, so a printed
+page can be matched to the project file it came from.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QUrl
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPen,
+    QTextDocument,
+)
+
+from workbench.core.report import BarChart, KeyValues, Paragraph, Report, Table
+
+DEFAULT_SERIES_COLORS = ["#2e86de", "#10ac84", "#ee5253", "#ff9f43", "#8395a7", "#5f27cd"]
+_CSS = """
+body { font-family: 'DejaVu Sans', 'Helvetica', sans-serif; font-size: 9.5pt; color: #222; }
+h1 { font-size: 20pt; color: #1b2a41; margin-bottom: 4px; }
+h2 { font-size: 14pt; color: #1b2a41; margin-top: 16px; border-bottom: 1px solid #888; }
+h3 { font-size: 11pt; color: #1b2a41; margin-top: 10px; }
+p.note { color: #555; font-style: italic; }
+p.warning { color: #a00; font-weight: bold; }
+table.grid { border-collapse: collapse; margin-top: 4px; margin-bottom: 8px; }
+table.grid th { background-color: #dfe6ee; font-weight: bold; text-align: left; }
+td.num { text-align: right; }
+.caption { color: #555; font-size: 8.5pt; }
+.mono { font-family: 'DejaVu Sans Mono', monospace; font-size: 8.5pt; }
+"""
+SEVERITY_CELL = {"HIGH": "#f5b7b1", "MEDIUM": "#fad7a0", "LOW": "#fcf3cf"}
+
+
+def _esc(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _ensure_app() -> None:
+    if QGuiApplication.instance() is None:
+        # Kept alive for the process: Qt needs the application object while painting.
+        global _app
+        _app = QGuiApplication([])
+
+
+def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720) -> QImage:
+    """Paint a (stacked) bar chart; plain QPainter keeps it crisp at print resolution."""
+    image = QImage(width, height, QImage.Format_ARGB32)
+    image.fill(QColor("white"))
+    p = QPainter(image)
+    p.setRenderHint(QPainter.Antialiasing)
+    font = QFont("DejaVu Sans")
+    font.setPixelSize(int(height * 0.045))
+    p.setFont(font)
+    left, right, top, bottom = int(width * 0.08), int(width * 0.2), int(height * 0.12), int(height * 0.16)
+    plot = QRectF(left, top, width - left - right, height - top - bottom)
+    title_font = QFont(font)
+    title_font.setBold(True)
+    title_font.setPixelSize(int(height * 0.055))
+    p.setFont(title_font)
+    p.drawText(QRectF(0, 0, width, top), Qt.AlignCenter, chart.title)
+    p.setFont(font)
+    names = list(chart.series)
+    n = len(chart.categories)
+    totals = [sum(chart.series[s][i] for s in names) if chart.stacked else
+              max((chart.series[s][i] for s in names), default=0) for i in range(n)]
+    vmax = max(totals + [1.0])
+    step = _nice_step(vmax)
+    ymax = step * (int(vmax / step) + (1 if vmax % step else 0)) or step
+    # Grid and y labels
+    p.setPen(QPen(QColor("#ccc"), 2))
+    ticks = int(round(ymax / step))
+    for k in range(ticks + 1):
+        y = plot.bottom() - plot.height() * k / ticks
+        p.drawLine(int(plot.left()), int(y), int(plot.right()), int(y))
+        p.setPen(QColor("#444"))
+        p.drawText(QRectF(0, y - 20, left - 10, 40), Qt.AlignRight | Qt.AlignVCenter, f"{k * step:g}")
+        p.setPen(QPen(QColor("#ccc"), 2))
+    colors = {s: QColor(chart.colors.get(s) or DEFAULT_SERIES_COLORS[i % len(DEFAULT_SERIES_COLORS)])
+              for i, s in enumerate(names)}
+    slot = plot.width() / max(n, 1)
+    bar_w = min(slot * 0.6, width * 0.12) if chart.stacked else slot * 0.8 / max(len(names), 1)
+    for i, cat in enumerate(chart.categories):
+        x0 = plot.left() + slot * i + (slot - (bar_w if chart.stacked else bar_w * len(names))) / 2
+        base = 0.0
+        for j, s in enumerate(names):
+            v = chart.series[s][i]
+            if v <= 0:
+                continue
+            h = plot.height() * v / ymax
+            if chart.stacked:
+                rect = QRectF(x0, plot.bottom() - plot.height() * base / ymax - h, bar_w, h)
+                base += v
+            else:
+                rect = QRectF(x0 + j * bar_w, plot.bottom() - h, bar_w * 0.95, h)
+            p.fillRect(rect, colors[s])
+        p.setPen(QColor("#222"))
+        p.drawText(QRectF(plot.left() + slot * i, plot.bottom() + 8, slot, bottom - 10),
+                   Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap, str(cat))
+    # Legend
+    lx, ly = plot.right() + 30, plot.top()
+    for s in names:
+        p.fillRect(QRectF(lx, ly, 34, 34), colors[s])
+        p.drawText(QRectF(lx + 46, ly - 6, right - 80, 46), Qt.AlignLeft | Qt.AlignVCenter, s)
+        ly += 54
+    p.setPen(QPen(QColor("#444"), 3))
+    p.drawLine(int(plot.left()), int(plot.bottom()), int(plot.right()), int(plot.bottom()))
+    p.end()
+    return image
+
+
+def _nice_step(vmax: float) -> float:
+    raw = vmax / 5
+    mag = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 1
+    for m in (1, 2, 2.5, 5, 10):
+        if raw <= m * mag:
+            return max(m * mag, 1)
+    return mag * 10
+
+
+def report_html(report: Report, charts: list[QImage], content_width: int) -> str:
+    """The report as HTML for QTextDocument; chart images are appended to *charts*."""
+    out = [f"<html><head><style>{_CSS}</style></head><body>"]
+    out.append(f"<h1>{_esc(report.title)}</h1>")
+    out.append(f"<h3>{_esc(report.project_name)}</h3>")
+    cover = [("Project file", report.project_path), ("Generated", report.generated),
+             ("Project state SHA-256", report.state_sha256)]
+    out.append(_kv_html(cover, mono_keys={"Project state SHA-256"}))
+    out.append("<p class='note'>The SHA-256 covers every table of the project file at the moment this report "
+               "was made; <span class='mono'>workbench info PROJECT</span> prints the same hash for an "
+               "unchanged project.</p>")
+    out.append("<h3>Versions</h3>")
+    out.append(_kv_html(list(report.versions.items())))
+    out.append("<h3>Contents</h3><ol>" + "".join(f"<li>{_esc(s.title)}</li>" for s in report.sections) + "</ol>")
+    out.append("<p style='page-break-after: always'>&nbsp;</p>")
+    for section in report.sections:
+        out.append(f"<h2>{_esc(section.title)}</h2>")
+        for block in section.blocks:
+            out.append(_block_html(block, charts, content_width))
+    out.append("</body></html>")
+    return "".join(out)
+
+
+def _kv_html(items, mono_keys=frozenset()) -> str:
+    rows = "".join(
+        f"<tr><td><b>{_esc(k)}</b></td><td{' class=mono' if k in mono_keys else ''}>{_esc(v)}</td></tr>"
+        for k, v in items)
+    return f"<table cellpadding='3' cellspacing='0'>{rows}</table>"
+
+
+def _block_html(block, charts: list[QImage], content_width: int) -> str:
+    if isinstance(block, Paragraph):
+        cls = f" class='{block.style}'" if block.style != "normal" else ""
+        return f"<p{cls}>{_esc(block.text)}</p>"
+    if isinstance(block, KeyValues):
+        return _kv_html(block.items)
+    if isinstance(block, Table):
+        head = "".join(f"<th>{_esc(c)}</th>" for c in block.columns)
+        body = []
+        for row in block.rows[: block.max_rows]:
+            cells = []
+            for value in row:
+                style = ""
+                if isinstance(value, str) and value in SEVERITY_CELL:
+                    style = f" bgcolor='{SEVERITY_CELL[value]}'"
+                num = " class='num'" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+                cells.append(f"<td{style}{num}>{_esc(value)}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        more = ""
+        if len(block.rows) > block.max_rows:
+            more = f"<p class='caption'>… and {len(block.rows) - block.max_rows} more rows (see the project file).</p>"
+        caption = f"<p class='caption'>{_esc(block.caption)}</p>" if block.caption else ""
+        return (f"{caption}<table class='grid' border='1' cellspacing='0' cellpadding='4' width='100%'>"
+                f"<tr>{head}</tr>{''.join(body)}</table>{more}")
+    if isinstance(block, BarChart):
+        charts.append(draw_bar_chart(block))
+        return f"<p><img src='chart://{len(charts) - 1}' width='{int(content_width * 0.9)}'></p>"
+    return f"<p class='warning'>(unknown block {type(block).__name__})</p>"
+
+
+def render_pdf(report: Report, path: str | Path) -> int:
+    """Write *report* to *path*; returns the number of pages."""
+    _ensure_app()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = QPdfWriter(str(path))
+    writer.setTitle(f"{report.title} — {report.project_name}")
+    writer.setCreator("AI Security Workbench")
+    writer.setResolution(300)
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.A4), QPageLayout.Portrait,
+                                     QMarginsF(16, 14, 16, 14), QPageLayout.Millimeter))
+    body = writer.pageLayout().paintRectPixels(writer.resolution())
+    footer_h = int(writer.resolution() * 0.35)
+    page_h = body.height() - footer_h
+
+    doc = QTextDocument()
+    doc.documentLayout().setPaintDevice(writer)
+    doc.setDocumentMargin(0)
+    charts: list[QImage] = []
+    # <img width> is read in 96-dpi pixels whatever the device's resolution.
+    css_width = int(body.width() * 96 / writer.logicalDpiX())
+    html_text = report_html(report, charts, css_width)
+    for i, image in enumerate(charts):
+        doc.addResource(QTextDocument.ImageResource, QUrl(f"chart://{i}"), image)
+    doc.setHtml(html_text)
+    doc.setPageSize(QSizeF(body.width(), page_h))
+    pages = doc.pageCount()
+
+    painter = QPainter()
+    if not painter.begin(writer):
+        raise OSError(f"{path}: cannot write the PDF (is the folder writable and the disk not full?)")
+    footer_font = QFont("DejaVu Sans", 7)
+    try:
+        for page in range(pages):
+            if page:
+                writer.newPage()
+            painter.save()
+            painter.setClipRect(QRectF(0, 0, body.width(), page_h))
+            painter.translate(0, -page * page_h)
+            doc.drawContents(painter, QRectF(0, page * page_h, body.width(), page_h))
+            painter.restore()
+            painter.setFont(footer_font)
+            painter.setPen(QColor("#666"))
+            footer = QRectF(0, page_h + footer_h * 0.3, body.width(), footer_h * 0.7)
+            painter.drawText(footer, Qt.AlignLeft | Qt.AlignVCenter,
+                             f"{report.project_name} · state {report.state_sha256[:16]}…")
+            painter.drawText(footer, Qt.AlignRight | Qt.AlignVCenter, f"page {page + 1} of {pages}")
+    finally:
+        painter.end()
+    return pages
