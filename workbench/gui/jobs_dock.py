@@ -124,6 +124,7 @@ class JobsDockWidget(QWidget):
         self.list.addStretch(1)
         self.area.setWidget(self.inner)
         outer.addWidget(self.area)
+        self.area.hide()  # only takes room while there are jobs to show
         manager.started.connect(self._add)
         manager.updated.connect(self._update)
         manager.finished.connect(self._finished)
@@ -137,6 +138,7 @@ class JobsDockWidget(QWidget):
         self.rows[id(job)] = row
         self.list.insertWidget(self.list.count() - 1, row)
         self.empty.hide()
+        self.area.show()
 
     def _update(self, job) -> None:
         row = self.rows.get(id(job))
@@ -150,7 +152,12 @@ class JobsDockWidget(QWidget):
             # Leave the finished row visible briefly so the outcome can be read.
             QTimer.singleShot(4000, row.deleteLater)
         if not self.rows:
-            QTimer.singleShot(4000, lambda: self.empty.setVisible(not self.rows))
+            QTimer.singleShot(4100, self._show_empty_if_idle)
+
+    def _show_empty_if_idle(self) -> None:
+        if not self.rows:
+            self.empty.show()
+            self.area.hide()
 
     def _refresh_all(self) -> None:
         for row in self.rows.values():

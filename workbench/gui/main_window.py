@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -385,6 +385,12 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
             self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+
+    def changeEvent(self, event) -> None:
+        # Charts are images: redraw them when the palette (light/dark) changes.
+        if event.type() == QEvent.PaletteChange:
+            QTimer.singleShot(0, self.refresh_all)
+        super().changeEvent(event)
 
     def closeEvent(self, event) -> None:
         if not self.close_project():

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from workbench.core.findings import SEVERITIES
 from workbench.core.report import SEVERITY_COLORS, BarChart, _duration, _fmt_time
 from workbench.gui.records_model import RecordsModel
+from workbench.gui.theme import is_dark
 
 STATUS_COLORS = {"done": "#1e8449", "failed": "#b03a2e", "interrupted": "#b9770e", "cancelled": "#7f8c8d",
                  "running": "#2e86c1", "queued": "#7f8c8d"}
@@ -182,4 +183,4 @@ class OverviewTab(QWidget):
         chart = BarChart("Open findings", plugins,
                          {s: [float(counts[p].get(s, 0)) for p in plugins] for s in reversed(SEVERITIES)},
                          colors=SEVERITY_COLORS)
-        self.chart.set_image(draw_bar_chart(chart, 900, 380))
+        self.chart.set_image(draw_bar_chart(chart, 900, 380, dark=is_dark()))

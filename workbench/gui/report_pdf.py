@@ -55,10 +55,11 @@ def _ensure_app() -> None:
         _app = QGuiApplication([])
 
 
-def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720) -> QImage:
+def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720, dark: bool = False) -> QImage:
     """Paint a (stacked) bar chart; plain QPainter keeps it crisp at print resolution."""
     image = QImage(width, height, QImage.Format_ARGB32)
-    image.fill(QColor("white"))
+    ink, soft, grid = (("#e2e4e8", "#b8bcc4", "#4a4e55") if dark else ("#222", "#444", "#ccc"))
+    image.fill(QColor("#202226") if dark else QColor("white"))
     p = QPainter(image)
     p.setRenderHint(QPainter.Antialiasing)
     font = QFont("DejaVu Sans")
@@ -70,6 +71,7 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720) -> QIm
     title_font.setBold(True)
     title_font.setPixelSize(int(height * 0.055))
     p.setFont(title_font)
+    p.setPen(QColor(ink))
     p.drawText(QRectF(0, 0, width, top), Qt.AlignCenter, chart.title)
     p.setFont(font)
     names = list(chart.series)
@@ -80,14 +82,14 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720) -> QIm
     step = _nice_step(vmax)
     ymax = step * (int(vmax / step) + (1 if vmax % step else 0)) or step
     # Grid and y labels
-    p.setPen(QPen(QColor("#ccc"), 2))
+    p.setPen(QPen(QColor(grid), 2))
     ticks = int(round(ymax / step))
     for k in range(ticks + 1):
         y = plot.bottom() - plot.height() * k / ticks
         p.drawLine(int(plot.left()), int(y), int(plot.right()), int(y))
-        p.setPen(QColor("#444"))
+        p.setPen(QColor(soft))
         p.drawText(QRectF(0, y - 20, left - 10, 40), Qt.AlignRight | Qt.AlignVCenter, f"{k * step:g}")
-        p.setPen(QPen(QColor("#ccc"), 2))
+        p.setPen(QPen(QColor(grid), 2))
     colors = {s: QColor(chart.colors.get(s) or DEFAULT_SERIES_COLORS[i % len(DEFAULT_SERIES_COLORS)])
               for i, s in enumerate(names)}
     slot = plot.width() / max(n, 1)
@@ -106,7 +108,7 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720) -> QIm
             else:
                 rect = QRectF(x0 + j * bar_w, plot.bottom() - h, bar_w * 0.95, h)
             p.fillRect(rect, colors[s])
-        p.setPen(QColor("#222"))
+        p.setPen(QColor(ink))
         p.drawText(QRectF(plot.left() + slot * i, plot.bottom() + 8, slot, bottom - 10),
                    Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap, str(cat))
     # Legend
@@ -115,7 +117,7 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720) -> QIm
         p.fillRect(QRectF(lx, ly, 34, 34), colors[s])
         p.drawText(QRectF(lx + 46, ly - 6, right - 80, 46), Qt.AlignLeft | Qt.AlignVCenter, s)
         ly += 54
-    p.setPen(QPen(QColor("#444"), 3))
+    p.setPen(QPen(QColor(soft), 3))
     p.drawLine(int(plot.left()), int(plot.bottom()), int(plot.right()), int(plot.bottom()))
     p.end()
     return image

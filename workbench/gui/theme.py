@@ -43,8 +43,8 @@ def apply_theme(app, mode: str = "system") -> str:
     """Apply 'light', 'dark' or 'system'; returns the one in effect."""
     app.setStyle("Fusion")
     dark = system_is_dark() if mode == "system" else mode == "dark"
-    app.setPalette(dark_palette() if dark else app.style().standardPalette())
     app.setProperty("workbench_theme", "dark" if dark else "light")
+    app.setPalette(dark_palette() if dark else app.style().standardPalette())
     return "dark" if dark else "light"
 
 
@@ -52,3 +52,8 @@ def follow_system(app) -> None:
     hints = QGuiApplication.styleHints()
     if hasattr(hints, "colorSchemeChanged"):
         hints.colorSchemeChanged.connect(lambda *_: apply_theme(app, "system"))
+
+
+def is_dark() -> bool:
+    app = QGuiApplication.instance()
+    return bool(app) and app.property("workbench_theme") == "dark"
