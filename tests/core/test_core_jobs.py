@@ -28,6 +28,8 @@ def _poll_until(job: WorkerJob, condition) -> None:
     end = time.monotonic() + HANG_GUARD
     while not condition():
         job.poll()
+        if job.finished and not condition():
+            raise AssertionError(f"job ended early: {job.status}: {job.result}")
         assert time.monotonic() < end, f"gave up waiting (status {job.status}, done {job.tracker.done})"
         time.sleep(0.01)
 

@@ -158,6 +158,15 @@ def test_validate_leaves_no_wal_or_shm_behind(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def test_readonly_open_leaves_no_wal_or_shm_behind(tmp_path):
+    path = tmp_path / "healthy.wbproj"
+    Project.create(path).close()
+    before = snapshot(tmp_path)
+    with Project.open(path, readonly=True) as project:
+        assert project.summary()["counts"]["events"] >= 1
+    assert snapshot(tmp_path) == before
+
+
 HOLDER = textwrap.dedent("""
     import sys
     from workbench.core.project import Project
@@ -245,3 +254,17 @@ def test_cli_info_bad_file_exits_1_naming_it(tmp_path, kind):
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert snapshot(tmp_path) == before
+
+
+def test_project_still_open_in_its_creator_validates_and_reads(tmp_path):
+    """A new project, still open in the process that created it, keeps its newest
+    header in the -wal: a worker's open and ``workbench info`` must still accept it."""
+    path = tmp_path / "fresh.wbproj"
+    with Project.create(path) as project:
+        assert path.with_name(path.name + "-wal").exists()
+        validate(path)
+        with Project.open(path, worker=True) as worker_view:
+            assert worker_view.project_id == project.project_id
+        result = run_cli("info", path, "--json")
+        assert result.returncode == 0, result.stderr
+        assert '"project_id": "%s"' % project.project_id in result.stdout

@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-import sqlite_utils
-
 from workbench import __version__
 from workbench.core.errors import (
     DamagedProjectError,
@@ -111,22 +109,34 @@ def _process_start_time(pid: int) -> float | None:
     import psutil
 
     try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        proc = psutil.Process(pid)
+        # A zombie has ended: nobody reaped it yet (an orphan in a container whose
+        # init does not reap), but it runs nothing any more.
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
 
 
-def read_header(path: Path) -> tuple[int, int]:
-    """(application_id, user_version) straight from the SQLite header, without SQLite."""
+def check_header(path: Path) -> None:
+    """Is this a SQLite file at all? Read straight from the first bytes, without SQLite."""
     with open(path, "rb") as fh:
         head = fh.read(100)
     if len(head) < 100 or not head.startswith(SQLITE_HEADER):
         if not head:
             raise NotSQLiteError(path, "the file is empty, not a workbench project.")
         raise NotSQLiteError(path, "not a SQLite database, so not a workbench project.")
-    user_version = int.from_bytes(head[60:64], "big")
-    application_id = int.from_bytes(head[68:72], "big")
-    return application_id, user_version
+
+
+def read_only_uri(path: Path) -> str:
+    """A URI that reads *path* without creating anything beside it.
+
+    With no WAL file present nobody is writing, so the file is opened immutable and
+    SQLite creates no -shm file; otherwise it joins the writer's WAL read-only.
+    """
+    has_wal = path.with_name(path.name + "-wal").exists()
+    return f"{path.resolve().as_uri()}?mode=ro{'' if has_wal else '&immutable=1'}"
 
 
 def validate(path: str | os.PathLike) -> Path:
@@ -137,25 +147,25 @@ def validate(path: str | os.PathLike) -> Path:
     if path.is_dir():
         raise NotAProjectError(path, "is a folder, not a workbench project file.")
     try:
-        application_id, user_version = read_header(path)
+        check_header(path)
     except PermissionError as exc:
         raise ProjectError(path, f"cannot be read ({exc.strerror}).") from exc
-    if application_id != APPLICATION_ID:
-        raise NotAProjectError(path, "is a SQLite database but not a workbench project.")
-    if user_version > SCHEMA_VERSION:
-        raise NewerSchemaError(
-            path,
-            f"was written by a newer workbench (schema {user_version}; this version reads up to "
-            f"{SCHEMA_VERSION}). Upgrade the workbench to open it.",
-        )
-    # With no -wal/-shm beside it nobody has the file open and nothing is pending:
-    # check it as immutable, so that SQLite creates no -wal/-shm of its own (a
-    # read-only connection cannot remove them again when it closes).
-    sidecars = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
-    mode = "mode=ro" if any(p.exists() for p in sidecars) else "mode=ro&immutable=1"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+        # The header on disk can be stale while changes sit in the WAL: ask SQLite. With no WAL
+        # file present, open immutable so that not even a -shm file is created next to it.
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
         try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if application_id != APPLICATION_ID:
+                raise NotAProjectError(path, "is a SQLite database but not a workbench project.")
+            if user_version > SCHEMA_VERSION:
+                raise NewerSchemaError(
+                    path,
+                    f"was written by a newer workbench (schema {user_version}; this version reads up to "
+                    f"{SCHEMA_VERSION}). Upgrade the workbench to open it.",
+                )
             result = conn.execute("PRAGMA quick_check").fetchall()
         finally:
             conn.close()
@@ -173,10 +183,19 @@ class Project:
     def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool, lock: ProjectLock | None):
         self.path = path
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+        self._db = None
         self.readonly = readonly
         self._lock = lock
         self._in_transaction = False
+
+    @property
+    def db(self):
+        """sqlite-utils view of the same connection (imported on first use: it is slow to import)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -198,6 +217,8 @@ class Project:
                 project.set_meta("created", now_iso(), _tx=False)
                 project.set_meta("created_by", f"ai-security-workbench {__version__}", _tx=False)
             project.log_event("project", f"project created ({path.name})")
+            # Put the header (application id, schema) into the main file now, not only the WAL.
+            project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return project
         except BaseException:
             lock.release()
@@ -220,7 +241,7 @@ class Project:
         """
         path = validate(path)
         if readonly:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+            conn = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 10000")
             return cls(path, conn, readonly=True, lock=None)

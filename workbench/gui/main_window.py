@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 from workbench import APP_NAME
 from workbench.core.errors import WorkbenchError
 from workbench.core.project import SUFFIX, Project
-from workbench.gui.dialogs import AboutDialog, CredentialsDialog, PluginsDialog
 from workbench.gui.events_dock import EventsDockWidget
 from workbench.gui.jobs_dock import JobManager, JobsDockWidget
 from workbench.gui.overview import OverviewTab
@@ -331,13 +330,19 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------- dialogs
     def show_credentials(self) -> None:
+        from workbench.gui.dialogs import CredentialsDialog
+
         if self.project is not None:
             CredentialsDialog(self.project, self).exec()
 
     def show_plugins(self) -> None:
+        from workbench.gui.dialogs import PluginsDialog
+
         PluginsDialog(self.registry, self).exec()
 
     def show_about(self) -> None:
+        from workbench.gui.dialogs import AboutDialog
+
         AboutDialog(self).exec()
 
     def _focus_events_filter(self) -> None:
