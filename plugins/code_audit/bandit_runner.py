@@ -84,6 +84,37 @@ def ensure_rule_pack() -> list[str]:
 # one file
 
 _MANAGER = None  # per process: (config hash, BanditManager)
+_TUNED = False
+
+
+def _tune_bandit() -> None:
+    """Semantics-preserving speed-ups of bandit's per-node hot path.
+
+    We always run with ``ignore_nosec=True``, so bandit's ``nosec_lines`` is
+    empty; its ``get_nosec`` still walks the whole line range of every node
+    for every test (about 12% of the time on the stdlib). The replacement
+    returns the same value, None, at once when there is nothing to find.
+    Bandit's per-test debug logging is silenced by disabling its loggers.
+    """
+    global _TUNED
+    if _TUNED:
+        return
+    import logging
+
+    from bandit.core import utils as b_utils
+
+    original = b_utils.get_nosec
+
+    def get_nosec(nosec_lines, context):
+        if not nosec_lines:
+            return None
+        return original(nosec_lines, context)
+
+    b_utils.get_nosec = get_nosec
+    for name in ("bandit.core.tester", "bandit.core.node_visitor", "bandit.core.manager",
+                 "bandit.core.test_set", "bandit.core.context"):
+        logging.getLogger(name).disabled = True
+    _TUNED = True
 
 
 def _manager(cfg: AuditConfig):
@@ -97,6 +128,7 @@ def _manager(cfg: AuditConfig):
 
         # bandit logs parse errors per file; we record them as skipped files.
         logging.getLogger("bandit").setLevel(logging.CRITICAL)
+        _tune_bandit()
         ensure_rule_pack()
         conf = b_config.BanditConfig(config_file=cfg.config_file)
         mgr = b_manager.BanditManager(conf, "file", profile=cfg.profile(), quiet=True,

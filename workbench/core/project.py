@@ -301,12 +301,16 @@ class Project:
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                # SQLite may already have rolled back by itself (SQLITE_FULL, IOERR, NOMEM):
+                # a second ROLLBACK would fail and hide the real error.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
             if "full" in str(exc).lower():
