@@ -268,3 +268,19 @@ def test_project_still_open_in_its_creator_validates_and_reads(tmp_path):
         result = run_cli("info", path, "--json")
         assert result.returncode == 0, result.stderr
         assert '"project_id": "%s"' % project.project_id in result.stdout
+
+
+def test_readonly_view_follows_a_writer_that_opens_later(tmp_path):
+    """A read-only view (``workbench info``, a read-only copy in the GUI) opened while nobody
+    writes must stay correct when a writer opens the project afterwards."""
+    path = tmp_path / "shared.wbproj"
+    Project.create(path).close()
+    with Project.open(path, readonly=True) as viewer:
+        assert viewer.summary()["counts"]["findings"] == 0
+        with Project.open(path) as writer:
+            run_id = writer.create_run("testplugin", "fill", {})
+            for b in range(30):
+                writer.add_findings(run_id, make_findings(b, 100))
+            writer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            assert viewer.summary()["counts"]["findings"] == 3000
+            assert viewer.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"

@@ -105,7 +105,11 @@ def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, can
 def _worker_main(project_path: str, run_id: int, ref: str, params: dict, out_q, cancel_event) -> None:
     from workbench.core.project import Project
 
-    project = Project.open(project_path, worker=True)
+    try:
+        project = Project.open(project_path, worker=True)
+    except Exception as exc:  # the parent records the failure: we could not open the file
+        out_q.put(("failed", f"the worker could not open the project: {exc}"))
+        return
     try:
         last = [0.0]
 
@@ -246,6 +250,9 @@ class WorkerJob:
         elif kind in ("done", "failed", "cancelled"):
             self.status = kind
             self.result = msg[1]
+            if kind == "failed":
+                # Normally the worker recorded this itself; if it never could, record it here.
+                self.project.finish_run(self.run_id, "failed", error=str(msg[1]))
             if self._process is not None:
                 self._process.join(2)
 

@@ -42,6 +42,13 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
 def lock_path(project_path: Path) -> Path:
     return project_path.with_name(project_path.name + ".lock")
 
@@ -60,7 +67,13 @@ class ProjectLock:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise ProjectError(project_path, f"cannot create the lock file {path.name} ({exc.strerror}).") from exc
-        if not _try_lock(fd):
+        locked = _try_lock(fd)
+        if locked and not _same_file(fd, path):
+            # The holder released and deleted the file between our open and lock:
+            # we locked an orphan. Start again on the file now at that path.
+            os.close(fd)
+            return cls.acquire(project_path)
+        if not locked:
             try:
                 holder = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
             except (ValueError, OSError):

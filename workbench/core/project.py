@@ -241,10 +241,14 @@ class Project:
         """
         path = validate(path)
         if readonly:
-            conn = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None)
+            # Plain mode=ro (not immutable): a writer may open the file while we read it.
+            had_wal = path.with_name(path.name + "-wal").exists()
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 10000")
-            return cls(path, conn, readonly=True, lock=None)
+            project = cls(path, conn, readonly=True, lock=None)
+            project._leave_no_wal = not had_wal
+            return project
         lock = None if worker else ProjectLock.acquire(path)
         try:
             conn = cls._connect(path)
@@ -278,9 +282,32 @@ class Project:
                 pass
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
+            if self.readonly and getattr(self, "_leave_no_wal", False):
+                self._remove_sidecars()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+    def _remove_sidecars(self) -> None:
+        """A read-only look leaves the folder as it found it: the -wal/-shm that reading
+        created go away when a last, briefly writable connection closes. Skipped while
+        a writer holds the project (the files are then its own)."""
+        from workbench.core.errors import ProjectLockedError
+
+        try:
+            lock = ProjectLock.acquire(self.path)
+        except (ProjectLockedError, ProjectError):
+            return
+        try:
+            conn = sqlite3.connect(str(self.path))
+            try:
+                conn.execute("SELECT 1 FROM sqlite_master").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass
+        finally:
+            lock.release()
 
     def __enter__(self) -> "Project":
         return self
