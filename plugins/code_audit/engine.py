@@ -303,7 +303,7 @@ def diff_runs(project, run_id: int, target: str | None = None) -> dict[str, list
     if target is None:
         row = project.conn.execute("SELECT target FROM code_audit_runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
-            return {"new": [], "unchanged": [], "fixed": []}
+            return {"new": [], "unchanged": [], "fixed": [], "previous_run_id": None, "current_run_id": run_id}
         target = row[0]
     current = _fingerprints(project, run_id)
     prev_id = store.previous_run_id(project.conn, target, run_id)
@@ -313,6 +313,7 @@ def diff_runs(project, run_id: int, target: str | None = None) -> dict[str, list
         "unchanged": sorted(current & previous),
         "fixed": sorted(previous - current),
         "previous_run_id": prev_id,
+        "current_run_id": run_id,
     }
 
 

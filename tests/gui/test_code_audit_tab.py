@@ -1,0 +1,119 @@
+"""The Code audit tab: a real audit in a worker process, filters, triage, many findings."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from workbench.core.findings import Finding
+from workbench.core.plugins import load_plugins
+from workbench.core.project import Project
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(tmp_path / "settings"))
+    from workbench.gui.app import create_window
+
+    _, win = create_window(None, reopen_last=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.jobs.wait_all()
+    win.close_project()
+
+
+def small_tree(root):
+    src = root / "src"
+    src.mkdir(parents=True)
+    (src / "app.py").write_text(textwrap.dedent("""
+        import pickle
+        import subprocess
+
+
+        def load(blob):
+            return pickle.loads(blob)
+
+
+        def run(cmd):
+            subprocess.call(cmd, shell=True)
+    """))
+    (src / "util.py").write_text("def add(a, b):\n    assert a > 0\n    return a + b\n")
+    (src / "broken.py").write_text("def oops(:\n    pass\n")
+    return root
+
+
+def test_audit_from_the_tab_then_triage(window, tmp_path, qtbot):
+    project_path = tmp_path / "audit.wbproj"
+    Project.create(project_path, plugins=load_plugins().plugins).close()
+    window.open_project(project_path)
+    tab = window.tab_for("code_audit")
+    tree = small_tree(tmp_path / "tree")
+    tab.target.setText(str(tree))
+    job = tab.start_audit()
+    assert job is not None
+    assert not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: job.finished, timeout=120000)
+    assert job.status == "done", job.result
+    qtbot.waitUntil(lambda: tab.model.rowCount() > 0, timeout=10000)
+    rules = {tab.model.record(i)["rule"] for i in range(tab.model.rowCount())}
+    assert {"B301", "B602"} <= rules  # pickle.loads, subprocess with shell=True
+    assert "broken.py" in {tab.skipped.item(i, 0).text().split("/")[-1] for i in range(tab.skipped.rowCount())}
+
+    # Filter to HIGH only: only the shell=True call stays.
+    tab.severity.setCurrentIndex(2)
+    assert {tab.model.record(i)["severity"] for i in range(tab.model.rowCount())} == {"HIGH"}
+    tab.severity.setCurrentIndex(0)
+
+    # Select the B602 finding; the code view shows its file with the flagged line.
+    row = next(i for i in range(tab.model.rowCount()) if tab.model.record(i)["rule"] == "B602")
+    tab.table.selectRow(row)
+    assert "subprocess.call(cmd, shell=True)" in tab.code.toPlainText()
+    assert tab.code.extraSelections()
+
+    # Keyboard triage: X marks the selection fixed; it leaves the "open" view.
+    fingerprint = tab.model.record(row)["fingerprint"]
+    tab.table.setFocus()
+    QTest.keyClick(tab.table, Qt.Key_X)
+    assert window.project.triage()[fingerprint]["status"] == "fixed"
+    assert fingerprint not in {tab.model.record(i)["fingerprint"] for i in range(tab.model.rowCount())}
+    assert any(e["kind"] == "triage" for e in window.project.events(limit=5))
+
+    # Since-previous-run filter: a second audit of the unchanged tree has nothing new.
+    job2 = tab.start_audit()
+    qtbot.waitUntil(lambda: job2.finished, timeout=120000)
+    assert job2.status == "done", job2.result
+    tab.new_only.setChecked(True)
+    assert tab.model.rowCount() == 0
+    tab.new_only.setChecked(False)
+    assert tab.model.rowCount() > 0
+
+
+def test_hundred_thousand_findings_filter_and_group(window, tmp_path):
+    path = tmp_path / "big.wbproj"
+    with Project.create(path, plugins=load_plugins().plugins) as p:
+        run = p.create_run("code_audit", "audit", {"target": str(tmp_path)}, target=str(tmp_path))
+        p.start_run(run)
+        sev = ("LOW", "MEDIUM", "HIGH")
+        p.add_findings(run, (Finding("code_audit", f"B{100 + i % 40}", sev[i % 3], sev[(i // 3) % 3], f"title {i}",
+                                     f"message {i}", path=f"pkg{i % 100}/mod{i % 700}.py", line=i % 900 + 1,
+                                     fingerprint=f"fp{i}") for i in range(100_000)))
+        p.finish_run(run, "done", summary={"files": 700})
+    window.open_project(path)
+    tab = window.tab_for("code_audit")
+    assert tab.model.rowCount() == 100_000
+    tab.severity.setCurrentIndex(2)
+    assert tab.model.rowCount() == 33_333
+    tab.rule_filter.setText("B139")
+    tab.apply_filter()
+    assert tab.model.rowCount() == sum(1 for i in range(100_000) if i % 3 == 2 and i % 40 == 39)
+    tab.rule_filter.setText("")
+    tab.severity.setCurrentIndex(0)
+    tab.apply_filter()
+    groups = {tab.groups.item(i).data(Qt.UserRole): tab.groups.item(i).text() for i in range(tab.groups.count())}
+    assert groups["B100"].endswith("(2,500)")
+    tab.group_by.setCurrentIndex(1)
+    assert tab.groups.count() == 1 + 700
