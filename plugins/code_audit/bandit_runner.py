@@ -161,7 +161,7 @@ def _nosec_map(data: bytes):
 
     extman = extension_loader.MANAGER
     lines: dict[int, set] = {}
-    unknown: list[tuple[int, str]] = []
+    unknown: list[tuple[int, list[str]]] = []
     if b"nosec" not in data:
         return lines, unknown
     try:
@@ -172,7 +172,9 @@ def _nosec_map(data: bytes):
             if parsed is None:
                 continue
             lines[tok.start[0]] = parsed
-            unknown.extend((tok.start[0], name) for name in _unknown_names(tok.string, extman))
+            names = _unknown_names(tok.string, extman)
+            if names:
+                unknown.append((tok.start[0], names))
     except (tokenize.TokenError, SyntaxError):
         pass  # bandit also carries on with what it tokenised
     return lines, unknown
@@ -203,13 +205,23 @@ def _suppressed(issue, nosec_lines: dict[int, set]) -> bool:
     return not tests or issue.test_id in tests
 
 
+def _test_name(issue) -> str:
+    """bandit's name for the test; blacklist hits get the blacklist entry's name."""
+    if issue.test != "blacklist":
+        return issue.test
+    from bandit.core import extension_loader
+
+    entry = extension_loader.MANAGER.blacklist_by_id.get(issue.test_id)
+    return entry["name"] if entry else issue.test
+
+
 def _issue_dict(issue, text_lines: list[str], suppressed: bool) -> dict:
     rng = issue.linerange or [issue.lineno]
     first, last = min(rng), max(rng)
     code = "\n".join(text_lines[first - 1:last])
     return {
         "test_id": issue.test_id,
-        "test_name": issue.test,
+        "test_name": _test_name(issue),
         "severity": issue.severity,
         "confidence": issue.confidence,
         "cwe": issue.cwe.id or None,
@@ -222,15 +234,16 @@ def _issue_dict(issue, text_lines: list[str], suppressed: bool) -> dict:
     }
 
 
-def _unknown_nosec_issue(line: int, name: str, text_lines: list[str]) -> dict:
+def _unknown_nosec_issue(line: int, names: list[str], text_lines: list[str]) -> dict:
     return {
         "test_id": NOSEC_UNKNOWN_ID,
         "test_name": "nosec_unknown_test",
         "severity": "LOW",
         "confidence": "HIGH",
         "cwe": None,
-        "text": (f"'# nosec' names {name!r}, which is not a bandit test id or name: "
-                 "bandit ignores it and the comment silences every test on this line. "
+        "text": (f"'# nosec' names {', '.join(map(repr, names))}, which bandit does not know as "
+                 "test ids or names: it ignores them, so the comment silences every test on "
+                 "this line unless it also names a known test. "
                  "Name the test ids (e.g. '# nosec B602') and put prose after a second '#'."),
         "line": line,
         "end_line": line,
@@ -268,7 +281,7 @@ def _audit_text(path: str, data: bytes, text: str, result: FileResult, cfg: Audi
         return result
     nosec_lines, unknown = _nosec_map(data)
     result.issues = [_issue_dict(i, text_lines, _suppressed(i, nosec_lines)) for i in mgr.results]
-    result.issues += [_unknown_nosec_issue(line, name, text_lines) for line, name in unknown]
+    result.issues += [_unknown_nosec_issue(line, names, text_lines) for line, names in unknown]
     result.issues.sort(key=lambda d: (d["line"], d["test_id"], d["col"]))
     return result
 

@@ -134,6 +134,30 @@ def bandit_findings(results, cfg) -> tuple[list, dict]:
     return findings, code
 
 
+_PASSWORD_RULES = {"B105", "B106", "B107"}
+
+
+def mask_bandit_evidence(bandit: list, secrets: list) -> None:
+    """Keep secret values out of bandit's messages and code snippets.
+
+    Bandit's hard-coded password rules quote the value in their message; and
+    any bandit finding on a line where detect-secrets found a secret would
+    carry the secret in its code snippet. Both are replaced by masked text.
+    """
+    import re
+
+    from .masking import mask
+
+    masked_lines = {(f.path, f.line): f.evidence.get("code", "") for f in secrets}
+    quoted = re.compile(r"'(.+)'")
+    for f in bandit:
+        if f.rule in _PASSWORD_RULES:
+            f.message = quoted.sub(lambda m: "'" + mask(m.group(1)) + "'", f.message)
+        lines = range(f.line or 0, (f.end_line or f.line or 0) + 1)
+        if any((f.path, n) in masked_lines for n in lines):
+            f.evidence["code"] = "\n".join(masked_lines.get((f.path, n), "…") for n in lines)
+
+
 def secret_findings(scanned: dict) -> tuple[list, dict]:
     from .secrets_scan import confidence_of, rule_id
 
@@ -233,6 +257,8 @@ def audit_tree(params: dict, ctx=None, cache_conn=None) -> AuditResult:
         parts.append(model_findings(scanned))
         out.seconds["models"] = time.perf_counter() - t
 
+    if want_secrets:
+        mask_bandit_evidence(parts[0][0], parts[1][0])  # [bandit, secrets, models?]
     code: dict = {}
     for findings, codes in parts:
         out.findings.extend(findings)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+from pathlib import Path
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _LEVEL = {"HIGH": "error", "MEDIUM": "warning", "LOW": "note"}
@@ -118,9 +120,29 @@ def to_sarif(findings: list[dict], *, tool_version: str = "", target_uri: str | 
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def write_sarif(findings: list[dict], path: str, **kw) -> None:
+def _run_findings(project, run_id: int) -> tuple[list[dict], str | None]:
+    findings = project.findings(run_id=run_id, plugin="code_audit")
+    row = project.conn.execute("SELECT target FROM code_audit_runs WHERE run_id = ?", (run_id,)).fetchone()
+    target = row[0] if row else None
+    return findings, (Path(target).as_uri() if target and os.path.isabs(target) else None)
+
+
+def write_sarif(project, run_id: int, path: str) -> None:
+    """SARIF 2.1.0 of one run's findings, triage included."""
+    findings, target_uri = _run_findings(project, run_id)
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(to_sarif(findings, **kw), fh, indent=2)
+        json.dump(to_sarif(findings, tool_version=tool_version(), target_uri=target_uri), fh, indent=2)
+
+
+def write_json(project, run_id: int, path: str) -> None:
+    findings, _ = _run_findings(project, run_id)
+    Path(path).write_text(to_json(findings), encoding="utf-8")
+
+
+def write_csv(project, run_id: int, path: str) -> None:
+    findings, _ = _run_findings(project, run_id)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(to_csv(findings))
 
 
 def to_json(findings: list[dict]) -> str:

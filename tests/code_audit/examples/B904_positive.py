@@ -1,0 +1,5 @@
+import torch
+
+
+def detector():
+    return torch.hub.load("ultralytics/yolov5", "yolov5s", trust_repo=True)

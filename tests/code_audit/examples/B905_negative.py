@@ -1,0 +1,5 @@
+import torch
+
+
+def load():
+    return torch.jit.load("artifacts/reviewed_model.pt")

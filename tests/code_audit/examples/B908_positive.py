@@ -1,0 +1,2 @@
+ANTHROPIC_KEY = "sk-ant-api03-FAKEdemoKEYnotREAL0123456789abcdefghijABCDEFGHIJ"
+GEMINI = {"key": "AIzaSyFAKEdemoKEYnotREAL0123456789abcde"}

@@ -1,0 +1,44 @@
+"""On bandit's own examples/ (from its sdist), our findings equal bandit's.
+
+The examples are fetched at test time by scripts/fetch_bandit_examples.py
+(never committed); set WB_BANDIT_EXAMPLES to a fetched folder to reuse it.
+Skipped when the package index cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from .test_bandit_runner import cli_set, open_set, ours
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    given = os.environ.get("WB_BANDIT_EXAMPLES")
+    if given:
+        return given
+    dest = tmp_path_factory.mktemp("bandit_sdist")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "fetch_bandit_examples.py"), str(dest)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.skip(f"bandit examples not available: {proc.stderr.strip()[-300:]}")
+    return proc.stdout.strip()
+
+
+@pytest.mark.slow
+def test_default_config_counts_match_bandit(examples):
+    cfg, results = ours(examples)
+    mine = open_set(cfg, results)
+    cli, data = cli_set(examples)
+    assert Counter(t for t, _, _ in mine) == Counter(t for t, _, _ in cli)
+    assert mine == cli
+    cli_errors = {os.path.relpath(e["filename"], examples) for e in data["errors"]}
+    assert {r.relpath for r in results if r.skipped} == cli_errors
