@@ -245,7 +245,8 @@ def audit_tree(params: dict, ctx=None, cache_conn=None) -> AuditResult:
     if want_secrets:
         _check(ctx)
         t = time.perf_counter()
-        scanned = secrets_scan.scan_files(tree.text, cache_conn=cache_conn, ctx=ctx)
+        scanned = secrets_scan.scan_files(tree.text, cache_conn=cache_conn, ctx=ctx,
+                                          workers=params.get("workers"))
         out.skipped += [(rel, "secrets", why) for rel, (_, why) in scanned.items() if why]
         parts.append(secret_findings(scanned))
         out.seconds["secrets"] = time.perf_counter() - t

@@ -97,10 +97,48 @@ class settings:
         return self._cm.__exit__(*exc)
 
 
-def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None) -> dict[str, tuple[list[dict], str | None]]:
+PARALLEL_ABOVE = 64  # files; fewer are scanned here, without a pool
+CHUNK_FILES = 64
+
+
+def _scan_chunk(chunk: list[tuple[str, str]]) -> list[tuple[str, list[dict], str | None]]:
+    with settings():
+        return [(rel, *scan_file(path)) for path, rel in chunk]
+
+
+def _scan_todo(todo, workers: int, ctx) -> list[tuple[str, list[dict], str | None]]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .bandit_runner import _pool_context
+
+    chunks = [todo[i:i + CHUNK_FILES] for i in range(0, len(todo), CHUNK_FILES)]
+    if workers <= 1 or len(todo) <= PARALLEL_ABOVE:
+        out = []
+        for chunk in chunks:
+            if ctx is not None:
+                ctx.check_cancelled()
+            out.extend(_scan_chunk(chunk))
+        return out
+    out = []
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context()) as pool:
+        futures = [pool.submit(_scan_chunk, chunk) for chunk in chunks]
+        try:
+            for fut in futures:
+                out.extend(fut.result())
+                if ctx is not None:
+                    ctx.check_cancelled()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+    return out
+
+
+def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None,
+               workers: int | None = None) -> dict[str, tuple[list[dict], str | None]]:
     """relpath -> (results, skip reason), reusing cached results by content."""
     from . import store
-    from .bandit_runner import cache_key, sha256_bytes
+    from .bandit_runner import cache_key, default_workers, sha256_bytes
 
     chash = config_hash()
     keys, shas = {}, {}
@@ -112,19 +150,19 @@ def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None) -> di
             continue
         keys[rel] = cache_key(rel, shas[rel], chash)
     cached = store.cache_get_many(cache_conn, list(keys.values())) if cache_conn else {}
-    out, fresh = {}, []
-    with settings():
-        for n, (path, rel) in enumerate(files):
-            hit = cached.get(keys.get(rel, ""))
-            if hit is not None:
-                out[rel] = (hit["issues"], hit["skipped"])
-                continue
-            if ctx is not None and n % 50 == 0:
-                ctx.check_cancelled()
-            results, reason = scan_file(path)
-            out[rel] = (results, reason)
-            if rel in keys and not (reason or "").startswith("unreadable"):
-                fresh.append((keys[rel], rel, shas[rel], chash, {"lines": 0, "issues": results, "skipped": reason}))
+    out = {}
+    todo = []
+    for path, rel in files:
+        hit = cached.get(keys.get(rel, ""))
+        if hit is not None:
+            out[rel] = (hit["issues"], hit["skipped"])
+        else:
+            todo.append((path, rel))
+    fresh = []
+    for rel, results, reason in _scan_todo(todo, workers or default_workers(), ctx):
+        out[rel] = (results, reason)
+        if rel in keys and not (reason or "").startswith("unreadable"):
+            fresh.append((keys[rel], rel, shas[rel], chash, {"lines": 0, "issues": results, "skipped": reason}))
     if cache_conn is not None and fresh:
         store.cache_put_many(cache_conn, fresh)
-    return out
+    return {rel: out[rel] for rel in sorted(out)}

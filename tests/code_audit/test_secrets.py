@@ -43,3 +43,17 @@ def test_secret_fingerprint_survives_moving_the_line(tmp_path, project, run_audi
     second, summary = run_audit({"target": str(tree)})
     fps = lambda rid: {f["fingerprint"] for f in project.findings(run_id=rid) if f["rule"].startswith("SECRET-")}
     assert fps(first) == fps(second) and fps(first)
+
+
+def test_parallel_scan_equals_serial(tmp_path):
+    from workbench_plugins.code_audit import secrets_scan
+
+    files = []
+    for i in range(90):
+        path = tmp_path / f"settings_{i}.py"
+        path.write_text(f"password = 'Zq8#rT{i:03d}xLm2!vB9'\nname = 'app{i}'\n")
+        files.append((str(path), path.name))
+    serial = secrets_scan.scan_files(files, workers=1)
+    parallel = secrets_scan.scan_files(files, workers=2)
+    assert serial == parallel
+    assert sum(len(r) for r, _ in serial.values()) >= 90

@@ -27,6 +27,8 @@ class Table:
     caption: str = ""
     #: rows beyond this are summarised as "… and N more" (a report stays readable)
     max_rows: int = 200
+    #: relative column widths in percent (None: let the layout decide)
+    widths: list[int] | None = None
 
 
 @dataclass

@@ -169,7 +169,8 @@ def _block_html(block, charts: list[QImage], content_width: int) -> str:
     if isinstance(block, KeyValues):
         return _kv_html(block.items)
     if isinstance(block, Table):
-        head = "".join(f"<th>{_esc(c)}</th>" for c in block.columns)
+        widths = block.widths or [None] * len(block.columns)
+        head = "".join(f"<th{f' width={w}%' if w else ''}>{_esc(c)}</th>" for c, w in zip(block.columns, widths))
         body = []
         for row in block.rows[: block.max_rows]:
             cells = []
