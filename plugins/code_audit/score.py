@@ -102,7 +102,8 @@ def _rules_table(findings: list[dict]):
         titles[f["rule"]] = f["title"]
     rows = [[rule, titles[rule], c["open"], c["closed"]]
             for rule, c in sorted(by_rule.items(), key=lambda kv: (-kv[1]["open"], kv[0]))]
-    return Table(["Rule", "Title", "Open", "Suppressed/triaged"], rows, "Findings by rule")
+    return Table(["Rule", "Title", "Open", "Suppressed/triaged"], rows, "Findings by rule",
+                 widths=[28, 50, 8, 14])
 
 
 def _top_table(findings: list[dict], top: int, status_of):
@@ -112,9 +113,13 @@ def _top_table(findings: list[dict], top: int, status_of):
     ranked = sorted(findings, key=lambda f: (not is_open(f), order[f["severity"]], order[f["confidence"]],
                                              f["path"] or "", f["line"] or 0))
     rows = [[f["severity"], f["confidence"], f["rule"], f"{f['path']}:{f['line'] or ''}",
-             f["message"][:160], status_of(f)] for f in ranked[:top]]
+             _clip(f["message"], 160), status_of(f)] for f in ranked[:top]]
     return Table(["Severity", "Confidence", "Rule", "Where", "Message", "Status"], rows,
-                 f"Top {min(top, len(findings))} findings")
+                 f"Top {min(top, len(findings))} findings", widths=[9, 10, 14, 20, 38, 9])
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _skipped_table(skipped: list[dict]):
