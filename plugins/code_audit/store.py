@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 
 MIGRATIONS = [
     (1, """CREATE TABLE IF NOT EXISTS code_audit_file_cache (
@@ -37,8 +38,25 @@ MIGRATIONS = [
 ]
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection):
+    """One transaction on any connection: the project's run in autocommit mode
+    (isolation_level=None), where ``with conn`` alone would commit row by row."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def ensure_tables(conn: sqlite3.Connection) -> None:
-    with conn:
+    with transaction(conn):
         for _, sql in MIGRATIONS:
             conn.execute(sql)
 
@@ -61,7 +79,7 @@ def cache_get_many(conn: sqlite3.Connection, keys: list[str]) -> dict[str, dict]
 def cache_put_many(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str, dict]]) -> None:
     """rows: (key, relpath, sha256, config_hash, result) in one transaction."""
     now = time.time()
-    with conn:
+    with transaction(conn):
         conn.executemany(
             "INSERT OR REPLACE INTO code_audit_file_cache"
             " (key, relpath, sha256, config_hash, result, created) VALUES (?,?,?,?,?,?)",
@@ -71,7 +89,7 @@ def cache_put_many(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str
 
 def record_skipped(conn: sqlite3.Connection, run_id: int, skipped: list[tuple[str, str, str]]) -> None:
     """skipped: (path, scanner, reason)."""
-    with conn:
+    with transaction(conn):
         conn.executemany(
             "INSERT INTO code_audit_skipped (run_id, path, scanner, reason) VALUES (?,?,?,?)",
             [(run_id, p, s, r) for p, s, r in skipped],
@@ -88,7 +106,7 @@ def skipped_files(conn: sqlite3.Connection, run_id: int) -> list[dict]:
 
 def record_run(conn: sqlite3.Connection, run_id: int, target: str, files: int, lines: int,
                summary: dict) -> None:
-    with conn:
+    with transaction(conn):
         conn.execute(
             "INSERT OR REPLACE INTO code_audit_runs (run_id, target, files, lines, summary)"
             " VALUES (?,?,?,?,?)",
