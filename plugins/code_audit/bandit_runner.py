@@ -38,7 +38,13 @@ class FileResult:
     cached: bool = False
 
     def as_cache(self) -> dict:
-        return {"lines": self.lines, "issues": self.issues, "skipped": self.skipped}
+        """What the project's cache keeps: no source text, so no secret on a flagged
+        line reaches the project file; the code is re-read from the file when needed."""
+        from .masking import mask_issue_text
+
+        issues = [{**{k: v for k, v in issue.items() if k != "code"}, "text": mask_issue_text(issue)}
+                  for issue in self.issues]
+        return {"lines": self.lines, "issues": issues, "skipped": self.skipped}
 
 
 # --------------------------------------------------------------------------
@@ -215,6 +221,13 @@ def _test_name(issue) -> str:
     return entry["name"] if entry else issue.test
 
 
+def code_digest(code: str) -> str:
+    """Identity of the flagged code for fingerprints: kept in the cache instead of the code."""
+    from workbench.core.findings import normalise_code
+
+    return sha256_bytes(normalise_code(code).encode("utf-8", "surrogatepass"))
+
+
 def _issue_dict(issue, text_lines: list[str], suppressed: bool) -> dict:
     rng = issue.linerange or [issue.lineno]
     first, last = min(rng), max(rng)
@@ -230,6 +243,7 @@ def _issue_dict(issue, text_lines: list[str], suppressed: bool) -> dict:
         "end_line": last,
         "col": issue.col_offset,
         "code": code,
+        "code_sha": code_digest(code),
         "suppressed": suppressed,
     }
 
@@ -249,6 +263,7 @@ def _unknown_nosec_issue(line: int, names: list[str], text_lines: list[str]) -> 
         "end_line": line,
         "col": 0,
         "code": text_lines[line - 1] if 0 < line <= len(text_lines) else "",
+        "code_sha": code_digest(text_lines[line - 1] if 0 < line <= len(text_lines) else ""),
         "suppressed": False,
     }
 

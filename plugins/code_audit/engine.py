@@ -110,49 +110,59 @@ def _finding(**kw):
     return Finding(plugin=PLUGIN_ID, **kw)
 
 
-def bandit_findings(results, cfg) -> tuple[list, dict]:
-    """Findings from bandit results, and the code used for each fingerprint."""
+def bandit_findings(results, cfg, root: str = "") -> tuple[list, dict]:
+    """Findings from bandit results, and the code identity used for each fingerprint.
+
+    Cached results carry no source text (see ``FileResult.as_cache``): their
+    snippet is read again from the file under *root*.
+    """
     from .bandit_runner import selected_issues
-    from .masking import mask_ai_keys
+    from .masking import mask_ai_keys, mask_issue_text
     from .rules.catalog import RULES_BY_ID
 
     findings, code = [], {}
+    sources: dict[str, list[str]] = {}
     for res in results:
         for issue in selected_issues(res, cfg):
             rule = RULES_BY_ID.get(issue["test_id"])
+            snippet = issue.get("code")
+            if snippet is None:
+                snippet = _snippet(sources, root, res.relpath, issue["line"], issue["end_line"])
             f = _finding(
                 rule=issue["test_id"], severity=issue["severity"], confidence=issue["confidence"],
                 title=rule.title if rule else f"{issue['test_id']} {issue['test_name']}",
-                message=mask_ai_keys(issue["text"]), path=res.relpath, line=issue["line"],
+                message=mask_issue_text(issue), path=res.relpath, line=issue["line"],
                 end_line=issue["end_line"], column=issue["col"], cwe=issue["cwe"],
                 evidence={"scanner": "bandit", "test_name": issue["test_name"],
-                          "code": mask_ai_keys(issue["code"])[:2000]},
+                          "code": mask_ai_keys(snippet)[:2000]},
                 source_status="suppressed" if issue["suppressed"] else "open",
             )
             findings.append(f)
-            code[id(f)] = issue["code"]
+            code[id(f)] = issue["code_sha"]
     return findings, code
 
 
-_PASSWORD_RULES = {"B105", "B106", "B107"}
+def _snippet(sources: dict, root: str, relpath: str, first: int, last: int | None) -> str:
+    if relpath not in sources:
+        try:
+            with open(os.path.join(root, relpath), encoding="utf-8", errors="replace") as fh:
+                sources[relpath] = fh.read().splitlines()
+        except OSError:
+            sources[relpath] = []
+    lines = sources[relpath]
+    return "\n".join(lines[max(first, 1) - 1:(last or first)])
 
 
 def mask_bandit_evidence(bandit: list, secrets: list) -> None:
-    """Keep secret values out of bandit's messages and code snippets.
+    """Keep secret values out of bandit's code snippets.
 
-    Bandit's hard-coded password rules quote the value in their message; and
-    any bandit finding on a line where detect-secrets found a secret would
-    carry the secret in its code snippet. Both are replaced by masked text.
+    Any bandit finding on a line where detect-secrets found a secret would
+    carry the secret in its code snippet: those lines are replaced by the
+    masked text. (Quoted passwords in bandit's messages are masked by
+    ``masking.mask_issue_text``.)
     """
-    import re
-
-    from .masking import mask
-
     masked_lines = {(f.path, f.line): f.evidence.get("code", "") for f in secrets}
-    quoted = re.compile(r"'(.+)'")
     for f in bandit:
-        if f.rule in _PASSWORD_RULES:
-            f.message = quoted.sub(lambda m: "'" + mask(m.group(1)) + "'", f.message)
         lines = range(f.line or 0, (f.end_line or f.line or 0) + 1)
         if any((f.path, n) in masked_lines for n in lines):
             f.evidence["code"] = "\n".join(masked_lines.get((f.path, n), "…") for n in lines)
@@ -240,7 +250,7 @@ def audit_tree(params: dict, ctx=None, cache_conn=None) -> AuditResult:
     out.lines = sum(r.lines for r in results)
     out.cached_files = sum(r.cached for r in results)
     out.skipped += [(r.relpath, "bandit", r.skipped) for r in results if r.skipped]
-    parts = [bandit_findings(results, cfg)]
+    parts = [bandit_findings(results, cfg, target)]
 
     if want_secrets:
         _check(ctx)

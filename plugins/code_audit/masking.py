@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 
 def mask(secret: str) -> str:
@@ -32,3 +33,15 @@ def mask_ai_keys(text: str) -> str:
     for _, pattern in KEY_PATTERNS:
         text = pattern.sub(lambda m: mask(m.group(0)), text)
     return text
+
+
+_PASSWORD_RULES = {"B105", "B106", "B107"}
+_QUOTED = re.compile(r"'(.+)'")
+
+
+def mask_issue_text(issue: dict) -> str:
+    """bandit's message with quoted passwords (B105-B107) and AI keys masked."""
+    text = issue["text"]
+    if issue.get("test_id") in _PASSWORD_RULES:
+        text = _QUOTED.sub(lambda m: "'" + mask(m.group(1)) + "'", text)
+    return mask_ai_keys(text)

@@ -117,3 +117,52 @@ def test_hundred_thousand_findings_filter_and_group(window, tmp_path):
     assert groups["B100"].endswith("(2,500)")
     tab.group_by.setCurrentIndex(1)
     assert tab.groups.count() == 1 + 700
+
+
+def stdlib_copy(dest, packages=("email", "json", "http")):
+    """A real tree big enough that the audit uses its process pools (bandit and detect-secrets)."""
+    import shutil
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    for name in packages:
+        shutil.copytree(f"{stdlib}/{name}", dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def test_gui_audit_of_a_real_tree_uses_pools_and_completes(window, tmp_path, qtbot):
+    # A job runs in a worker process and may start its own pool there: the worker must not be a daemon.
+    window.open_project(make_empty_project(tmp_path / "pool.wbproj"))
+    tab = window.tab_for("code_audit")
+    tab.target.setText(str(stdlib_copy(tmp_path / "stdlib")))
+    job = tab.start_audit()
+    qtbot.waitUntil(lambda: job.finished, timeout=300000)
+    assert job.status == "done", job.result
+    summary = window.project.run(job.run_id)["summary"]
+    assert summary["files"] >= 39 and summary["skipped"] == 0
+    assert tab.model.rowCount() > 0
+
+
+def test_gui_cancel_ends_the_job_and_its_pool(window, tmp_path, qtbot):
+    import psutil
+
+    window.open_project(make_empty_project(tmp_path / "cancel.wbproj"))
+    tab = window.tab_for("code_audit")
+    tab.target.setText(str(stdlib_copy(tmp_path / "stdlib", ("email", "json", "http", "xml", "urllib",
+                                                               "logging", "asyncio"))))
+    job = tab.start_audit()
+    worker = psutil.Process(job.pid)
+    qtbot.waitUntil(lambda: len(worker.children(recursive=True)) > 0, timeout=120000)
+    helpers = worker.children(recursive=True)
+    tab.cancel_button.click()
+    qtbot.waitUntil(lambda: job.finished, timeout=60000)
+    assert job.status == "cancelled"
+    assert window.project.run(job.run_id)["status"] == "cancelled"
+    gone, alive = psutil.wait_procs(helpers + [worker], timeout=20)
+    assert not alive, f"left running: {alive}"
+    assert tab.run_button.isEnabled()
+
+
+def make_empty_project(path):
+    Project.create(path, plugins=load_plugins().plugins).close()
+    return path

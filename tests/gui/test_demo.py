@@ -32,3 +32,22 @@ def test_headless_demo_writes_project_and_pdf(tmp_path):
     assert "audit vulnerable_ml" in text
     assert sha in text.replace(" ", "")
     assert "failed to produce its section" not in text
+
+    # The demo sources hold fake keys: none may reach the project file, its WAL or the PDF in clear.
+    secrets = _demo_secrets(out / "samples" / "vulnerable_ml")
+    assert len(secrets) >= 4
+    stored = b"".join(p.read_bytes() for p in out.glob("demo.wbproj*") if p.is_file())
+    for secret in secrets:
+        assert secret.encode() not in stored, f"{secret[:8]}… stored in clear"
+        assert secret not in text.replace(" ", "")
+
+
+def _demo_secrets(tree) -> list[str]:
+    import re
+
+    found = []
+    for name in ("src/creditml/settings.py", "config.yaml"):
+        source = (tree / name).read_text()
+        found += re.findall(r"(sk-proj-[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|AKIA[A-Z0-9]{16})", source)
+        found += re.findall(r'secret_access_key: "([^"]+)"', source)
+    return found

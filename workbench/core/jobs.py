@@ -13,12 +13,14 @@ the GUI process).
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import multiprocessing as mp
 import os
 import queue as _queue
 import time
 import traceback
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -105,6 +107,9 @@ def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, can
 def _worker_main(project_path: str, run_id: int, ref: str, params: dict, out_q, cancel_event) -> None:
     from workbench.core.project import Project
 
+    if hasattr(os, "setpgrp"):
+        # Own process group: a forced cancel ends the job's own helper processes too.
+        os.setpgrp()
     try:
         project = Project.open(project_path, worker=True)
     except Exception as exc:  # the parent records the failure: we could not open the file
@@ -170,9 +175,12 @@ class WorkerJob:
             target=_worker_main,
             args=(str(self.project.path), self.run_id, self.spec.ref, self.spec.params, self._queue, self._cancel),
             name=f"workbench-job-{self.run_id}",
-            daemon=True,
+            # Not a daemon: a job may start its own process pool (bandit, detect-secrets).
+            # _terminate_leftovers() ends any still running when this process exits.
+            daemon=False,
         )
         self._process.start()
+        _live_workers.add(self)
         self.status = "running"
         self.tracker.start()
         return self.run_id
@@ -208,15 +216,22 @@ class WorkerJob:
                 self._finish_dead(code)
                 seen.append(("interrupted", code))
         elif self._cancel_requested_at and time.monotonic() - self._cancel_requested_at > self.GRACE_SECONDS:
-            self._process.terminate()
-            self._process.join(2)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(2)
+            self.terminate()
             self.project.finish_run(self.run_id, "cancelled", message="cancelled by the user (worker terminated)")
             self.status = "cancelled"
             seen.append(("cancelled", None))
         return seen
+
+    def terminate(self) -> None:
+        """End the worker and every process it started (its process group)."""
+        proc = self._process
+        if proc is None or not proc.is_alive():
+            return
+        _signal_group(proc.pid, "SIGTERM", proc.terminate)
+        proc.join(2)
+        if proc.is_alive():
+            _signal_group(proc.pid, "SIGKILL", proc.kill)
+            proc.join(2)
 
     def wait(self, timeout: float | None = None, interval: float = 0.05) -> str:
         end = None if timeout is None else time.monotonic() + timeout
@@ -270,5 +285,24 @@ class WorkerJob:
         self.result = why
 
 
-def default_worker_count() -> int:
-    return max(1, (os.cpu_count() or 1))
+def _signal_group(pid: int, name: str, fallback) -> None:
+    import signal
+
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(pid, getattr(signal, name))
+            return
+        except (ProcessLookupError, PermissionError):
+            pass
+    fallback()
+
+
+_live_workers: "weakref.WeakSet[WorkerJob]" = weakref.WeakSet()
+
+
+@atexit.register
+def _terminate_leftovers() -> None:
+    """Registered after multiprocessing's own exit hook, so it runs first: workers
+    are not daemons, and without this the exit would wait for them to finish."""
+    for job in list(_live_workers):
+        job.terminate()

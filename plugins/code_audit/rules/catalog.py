@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PACK_VERSION = "2"
+PACK_VERSION = "3"  # 3: the cache keeps a digest of the flagged code, not the code
 
 
 @dataclass(frozen=True)
