@@ -101,7 +101,10 @@ def cmd_report(args) -> int:
     _ensure_headless_qt()
     from workbench.gui.report_pdf import render_pdf
 
-    pages = render_pdf(report, args.output)
+    try:
+        pages = render_pdf(report, args.output)
+    except OSError as exc:
+        raise WorkbenchError(str(exc)) from exc
     print(f"wrote {args.output} ({pages} pages, project state sha256 {report.state_sha256[:16]}…)")
     return EXIT_OK
 
@@ -161,6 +164,9 @@ def cmd_secret(args) -> int:
                 return EXIT_FAILURE
             print(value)
         elif args.action == "delete":
+            if args.name not in project.secret_names():
+                _err(f"{args.project}: no secret named '{args.name}'")
+                return EXIT_FAILURE
             secrets.delete_secret(project, args.name)
             print(f"deleted '{args.name}'")
     return EXIT_OK
@@ -237,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"'secret {args.action}' needs a NAME")
     try:
         return int(args.func(args) or 0)
-    except WorkbenchError as exc:
+    except (WorkbenchError, ValueError) as exc:
         _err(str(exc))
         return EXIT_FAILURE
     except KeyboardInterrupt:

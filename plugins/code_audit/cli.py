@@ -7,7 +7,7 @@ from pathlib import Path
 
 from workbench.core.findings import SEVERITY_RANK, TRIAGE_STATUSES
 
-EXIT_OK, EXIT_FAILURE, EXIT_GATE = 0, 1, 3
+EXIT_OK, EXIT_FAILURE, EXIT_GATE, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 def add_cli(plugin, subparsers) -> None:
@@ -72,17 +72,20 @@ def cmd_audit(plugin, args) -> int:
             run_id, status, result = run_in_process(project, spec, on_progress=bar)
         finally:
             bar.close()
+        if status == "cancelled":
+            print("workbench: audit cancelled; findings stored so far are kept", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if status != "done":
             print(f"workbench: error: audit {status}: {result}", file=sys.stderr)
             return EXIT_FAILURE
         _print_summary(result)
-        _write_exports(project, run_id, args)
+        exports_ok = _write_exports(project, run_id, args)
         if args.fail_on:
             worst = _open_at_or_above(project, run_id, args.fail_on)
             if worst:
                 print(f"gate: {worst} open finding(s) at or above {args.fail_on}", file=sys.stderr)
                 return EXIT_GATE
-    return EXIT_OK
+    return EXIT_OK if exports_ok else EXIT_FAILURE
 
 
 def _print_summary(summary: dict) -> None:
@@ -95,13 +98,23 @@ def _print_summary(summary: dict) -> None:
           f"{summary.get('fixed', 0)} fixed")
 
 
-def _write_exports(project, run_id: int, args) -> None:
+def _write_exports(project, run_id: int, args) -> bool:
+    """Write the requested exports; a failed one is reported and the others still written."""
     from workbench_plugins.code_audit import sarif
 
+    ok = True
     for path, writer in ((args.sarif, sarif.write_sarif), (args.json, sarif.write_json), (args.csv, sarif.write_csv)):
-        if path:
+        if not path:
+            continue
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             writer(project, run_id, path)
-            print(f"wrote {path}")
+        except OSError as exc:
+            print(f"workbench: error: {path}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+            ok = False
+            continue
+        print(f"wrote {path}")
+    return ok
 
 
 def _open_at_or_above(project, run_id: int, severity: str) -> int:

@@ -645,7 +645,28 @@ class Project:
                                "the newest entries were deleted")
         if head is None and count:
             return ChainReport(False, count, last_id, "the log's head record is missing")
-        return ChainReport(True, count, None, f"{count} events, chain intact")
+        if count == 0:
+            # Every project logs its creation: an empty log was emptied.
+            return ChainReport(False, 0, None, "the audit log is empty: its entries were deleted")
+        mismatch = self._triage_mismatch()
+        if mismatch:
+            return ChainReport(False, count, None, mismatch)
+        return ChainReport(True, count, None, f"{count} events, chain intact, triage matches the log",
+                           head=prev_hash)
+
+    def _triage_mismatch(self) -> str | None:
+        """Triage is only changed through set_triage, which logs it: replay the log and compare."""
+        expected: dict[str, str] = {}
+        for (data,) in self.conn.execute("SELECT data FROM events WHERE kind='triage' ORDER BY id"):
+            d = json.loads(data or "{}")
+            for fp in d.get("fingerprints", ()):
+                expected[fp] = d.get("status", "")
+        actual = {r[0]: r[1] for r in self.conn.execute("SELECT fingerprint, status FROM triage")}
+        wrong = sorted(fp for fp in expected.keys() | actual.keys() if expected.get(fp) != actual.get(fp))
+        if not wrong:
+            return None
+        return (f"the triage of {len(wrong)} finding(s) does not match the audit log (first: {wrong[0][:12]}): "
+                "it was changed outside the workbench")
 
     # ----------------------------------------------------------- secret names
     def secret_names(self) -> list[str]:
@@ -660,8 +681,15 @@ class Project:
                 self.conn.execute("DELETE FROM secret_names WHERE name=?", (name,))
 
     # ------------------------------------------------------------------- state
+    # Rows that record a report being written are not part of the state it describes.
+    _STATE_EXCLUDES = {"events": "WHERE kind != 'report'", "meta": "WHERE key != 'events_head'"}
+
     def state_sha256(self) -> str:
-        """SHA-256 over every table's rows in a fixed order: what a report describes."""
+        """SHA-256 over every table's rows in a fixed order: what a report describes.
+
+        Logging "report exported" afterwards does not change it, so `workbench info`
+        prints the hash of the PDF for as long as nothing else changed.
+        """
         h = hashlib.sha256()
         tables = [r[0] for r in self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
@@ -670,7 +698,8 @@ class Project:
             pk = [r[1] for r in sorted(self.conn.execute(f'PRAGMA table_info("{table}")'), key=lambda r: r[5])
                   if r[5] > 0]
             order = ", ".join(f'"{c}"' for c in pk) if pk else "rowid"
-            for row in self.conn.execute(f'SELECT * FROM "{table}" ORDER BY {order}'):
+            where = self._STATE_EXCLUDES.get(table, "")
+            for row in self.conn.execute(f'SELECT * FROM "{table}" {where} ORDER BY {order}'):
                 h.update(_canonical([v.hex() if isinstance(v, bytes) else v for v in tuple(row)]).encode())
                 h.update(b"\n")
         return h.hexdigest()
@@ -683,7 +712,8 @@ class Project:
 
 
 class ChainReport:
-    def __init__(self, ok: bool, count: int, first_broken_id: int | None, message: str):
+    def __init__(self, ok: bool, count: int, first_broken_id: int | None, message: str, head: str | None = None):
+        self.head = head
         self.ok = ok
         self.count = count
         self.first_broken_id = first_broken_id

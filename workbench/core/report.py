@@ -65,6 +65,8 @@ class Report:
     state_sha256: str
     versions: dict[str, str]
     sections: list[Section] = field(default_factory=list)
+    #: (intact?, what the hash-chain check says, the newest entry's hash)
+    audit_log: tuple[bool, str, str] = (True, "", "")
 
 
 SEVERITY_COLORS = {"HIGH": "#c0392b", "MEDIUM": "#e67e22", "LOW": "#f1c40f"}
@@ -135,7 +137,9 @@ def build_report(project, registry=None, options: dict | None = None) -> Report:
                 sections.append(Section(plugin.title, [Paragraph(
                     f"This plugin failed to produce its section: {type(exc).__name__}: {exc}", style="warning")],
                     plugin=plugin.id))
+    chain = project.verify_events()
     return Report(
+        audit_log=(chain.ok, chain.message, chain.head or ""),
         title="AI Security Workbench — assessment summary",
         project_name=project.name,
         project_path=str(project.path),

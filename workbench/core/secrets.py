@@ -27,7 +27,12 @@ def _backend():
     import keyring
     from keyring.backends import fail
 
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # e.g. PYTHON_KEYRING_BACKEND names a module that is not there
+        raise SecretsUnavailableError(
+            f"The keyring backend could not be loaded ({type(exc).__name__}: {exc}). "
+            + INSTALL_HINT.get(sys.platform, INSTALL_HINT["linux"])) from exc
     name = f"{type(backend).__module__}.{type(backend).__name__}"
     chain = getattr(backend, "backends", None)
     if isinstance(backend, fail.Keyring) or (chain is not None and not chain):

@@ -139,7 +139,13 @@ def report_html(report: Report, charts: list[QImage], content_width: int) -> str
     out.append(f"<h3>{_esc(report.project_name)}</h3>")
     cover = [("Project file", report.project_path), ("Generated", report.generated),
              ("Project state SHA-256", report.state_sha256)]
+    intact, chain_message, head = report.audit_log
+    if intact:
+        cover.append(("Audit log", f"{chain_message}; newest entry {head[:16]}…"))
     out.append(_kv_html(cover, mono_keys={"Project state SHA-256"}))
+    if not intact:
+        out.append(f"<p class='warning'>WARNING — the audit log of this project was tampered with: "
+                   f"{_esc(chain_message)}. Results below may have been altered outside the workbench.</p>")
     out.append("<p class='note'>The SHA-256 covers every table of the project file at the moment this report "
                "was made; <span class='mono'>workbench info PROJECT</span> prints the same hash for an "
                "unchanged project.</p>")
@@ -241,5 +247,19 @@ def render_pdf(report: Report, path: str | Path) -> int:
                              f"{report.project_name} · state {report.state_sha256[:16]}…")
             painter.drawText(footer, Qt.AlignRight | Qt.AlignVCenter, f"page {page + 1} of {pages}")
     finally:
-        painter.end()
+        if not painter.end():
+            raise OSError(f"{path}: writing the PDF failed (is the disk full?)")
+    if not _complete_pdf(path):
+        raise OSError(f"{path}: the PDF was not written completely (is the disk full or the path not a file?)")
     return pages
+
+
+def _complete_pdf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 64))
+            return size > 0 and b"%%EOF" in fh.read()
+    except OSError:
+        return False
