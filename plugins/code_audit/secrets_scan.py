@@ -73,11 +73,106 @@ def scan_file(path: str) -> tuple[list[dict], str | None]:
     if not _is_text(data):
         return [], None  # binary files are not secret-scanned; not an error
     lines = data.decode("utf-8", "replace").splitlines()
-    found = [_result(s, lines, False) for s in scan.scan_file(path)]
+    found = [_result(s, lines, False) for s in _scan(path)]
     if b"allowlist secret" in data:
         found += [_result(s, lines, True) for s in scan.scan_for_allowlisted_secrets_in_file(path)]
     found.sort(key=lambda r: (r["line"], r["type"]))
     return found, None
+
+
+def _scan(path: str):
+    """detect-secrets' ``scan_file``, with a cheap pre-check per plugin and line.
+
+    detect-secrets calls every plugin on every line through an argument-injection
+    layer that costs far more than the plugins' own regular expressions. A plugin
+    can only report a line that one of its patterns matches, so a line no pattern
+    matches is skipped for that plugin; the rest is detect-secrets' own code, in
+    its own order. ``tests/code_audit`` checks the results are identical.
+    """
+    from detect_secrets.core import scan
+
+    if scan._is_filtered_out(required_filter_parameters=["filename"], filename=path):
+        return []
+    found: list = []
+    try:
+        for lines in scan._get_lines_from_file(path):
+            found = list(_process_lines(list(enumerate(lines, start=1)), path))
+            if found:
+                break
+    except (IOError, UnicodeDecodeError):
+        return []
+    return found
+
+
+def _process_lines(lines, filename: str):
+    """Mirror of detect-secrets' ``_process_line_based_plugins`` with the pre-check."""
+    from detect_secrets.core import scan
+    from detect_secrets.settings import get_plugins
+    from detect_secrets.util.code_snippet import get_code_snippet
+
+    content = [text for _, text in lines]
+    whole = "\n".join(content)
+    checks = []
+    for plugin in get_plugins():
+        patterns = _patterns(plugin, filename)
+        if patterns is None:
+            checks.append((plugin, _always))
+            continue
+        # One search over the whole file rules most detectors out for every line at once.
+        # Anchored patterns could match a line but not the joined text: they are kept.
+        if not any(_anchored(p) or p.search(whole) for p in patterns):
+            continue
+        checks.append((plugin, lambda line, ps=patterns: any(p.search(line) for p in ps)))
+    for number, line in lines:
+        line = line.rstrip()
+        candidates = [plugin for plugin, could_match in checks if could_match(line)]
+        if not candidates:
+            continue
+        context = get_code_snippet(lines=content, line_number=number)
+        if scan._is_filtered_out(required_filter_parameters=["line"], filename=filename, line=line,
+                                 context=context):
+            continue
+        for plugin in candidates:
+            for secret in scan._scan_line(plugin=plugin, filename=filename, line=line, line_number=number,
+                                          context=context):
+                if not scan._is_filtered_out(required_filter_parameters=["context"], filename=secret.filename,
+                                             secret=secret.secret_value, plugin=plugin, line=line,
+                                             context=context):
+                    yield secret
+
+
+def _always(line: str) -> bool:
+    return True
+
+
+def _anchored(pattern) -> bool:
+    """Does the pattern anchor to the start or end? (``^`` inside ``[^...]`` does not count.)"""
+    text = re.sub(r"\\[^AZ]", "", pattern.pattern)  # escapes, except \A and \Z
+    text = re.sub(r"\[[^\]]*\]", "", text)  # character classes
+    return any(a in text for a in ("^", "$", "\\A", "\\Z"))
+
+
+def _patterns(plugin, filename: str):
+    """Patterns one of which a line must match for the plugin to report it (None: unknown plugin)."""
+    from detect_secrets.plugins.base import RegexBasedDetector
+    from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+    from detect_secrets.plugins.keyword import (
+        QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+        REGEX_BY_FILETYPE,
+        KeywordDetector,
+    )
+    from detect_secrets.util.filetype import determine_file_type
+
+    if isinstance(plugin, RegexBasedDetector):
+        patterns = list(plugin.denylist)
+    elif isinstance(plugin, HighEntropyStringsPlugin):
+        patterns = [plugin.regex]  # quoted strings; eager (unquoted) search is for ad-hoc scans only
+    elif isinstance(plugin, KeywordDetector):
+        table = REGEX_BY_FILETYPE.get(determine_file_type(filename), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
+        patterns = list(table)
+    else:
+        return None  # a plugin we do not know: always ask it
+    return patterns
 
 
 class settings:
@@ -106,10 +201,19 @@ def _scan_chunk(chunk: list[tuple[str, str]]) -> list[tuple[str, list[dict], str
         return [(rel, *scan_file(path)) for path, rel in chunk]
 
 
-def _scan_todo(todo, workers: int, ctx) -> list[tuple[str, list[dict], str | None]]:
+def _scan_todo(todo, workers: int, ctx, done: int = 0, total: int = 0) -> list[tuple[str, list[dict], str | None]]:
     from concurrent.futures import ProcessPoolExecutor
 
     from .bandit_runner import _pool_context
+
+    total = total or len(todo)
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if ctx is not None:
+            ctx.progress(done, total, "secrets")
+            ctx.check_cancelled()
 
     chunks = [todo[i:i + CHUNK_FILES] for i in range(0, len(todo), CHUNK_FILES)]
     if workers <= 1 or len(todo) <= PARALLEL_ABOVE:
@@ -118,15 +222,15 @@ def _scan_todo(todo, workers: int, ctx) -> list[tuple[str, list[dict], str | Non
             if ctx is not None:
                 ctx.check_cancelled()
             out.extend(_scan_chunk(chunk))
+            advance(len(chunk))
         return out
     out = []
     with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context()) as pool:
         futures = [pool.submit(_scan_chunk, chunk) for chunk in chunks]
         try:
-            for fut in futures:
+            for fut, chunk in zip(futures, chunks):
                 out.extend(fut.result())
-                if ctx is not None:
-                    ctx.check_cancelled()
+                advance(len(chunk))
         except BaseException:
             for fut in futures:
                 fut.cancel()
@@ -159,7 +263,8 @@ def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None,
         else:
             todo.append((path, rel))
     fresh = []
-    for rel, results, reason in _scan_todo(todo, workers or default_workers(), ctx):
+    for rel, results, reason in _scan_todo(todo, workers or default_workers(), ctx,
+                                           done=len(files) - len(todo), total=len(files)):
         out[rel] = (results, reason)
         if rel in keys and not (reason or "").startswith("unreadable"):
             fresh.append((keys[rel], rel, shas[rel], chash, {"lines": 0, "issues": results, "skipped": reason}))
