@@ -150,7 +150,9 @@ def sha256_bytes(data: bytes) -> str:
 def precheck(data: bytes) -> tuple[str | None, str | None]:
     """(reason to skip, text) — text is the decoded source when auditable."""
     if len(data) > MAX_BYTES:
-        return f"too large ({len(data)} bytes > {MAX_BYTES})", None
+        return f"too large (over {MAX_BYTES:,} bytes)", None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 encoded: Python reads source as UTF-8 or a declared 8-bit encoding", None
     if b"\x00" in data:
         return "binary file (NUL bytes)", None
     try:
@@ -285,6 +287,19 @@ def audit_file(path: str, relpath: str, cfg: AuditConfig) -> FileResult:
     return _audit_text(path, data, text, result, cfg)
 
 
+def _with_error_line(reason: str, text: str, path: str) -> str:
+    """bandit says only "syntax error while parsing AST": add where, as Python reports it."""
+    import ast
+
+    try:
+        ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        return f"{reason} (line {exc.lineno}: {exc.msg})"
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return reason
+
+
 def _audit_text(path: str, data: bytes, text: str, result: FileResult, cfg: AuditConfig) -> FileResult:
     mgr = _manager(cfg)
     text_lines = text.splitlines()
@@ -292,7 +307,7 @@ def _audit_text(path: str, data: bytes, text: str, result: FileResult, cfg: Audi
     mgr.results, mgr.skipped = [], []
     mgr._parse_file(path, io.BytesIO(data), [path])
     if mgr.skipped:
-        result.skipped = mgr.skipped[0][1]
+        result.skipped = _with_error_line(mgr.skipped[0][1], text, path)
         return result
     nosec_lines, unknown = _nosec_map(data)
     result.issues = [_issue_dict(i, text_lines, _suppressed(i, nosec_lines)) for i in mgr.results]

@@ -65,9 +65,7 @@ def report_sections(project, options: dict | None = None) -> list:
     changes = engine.diff_runs(project, run_id)
     blocks = [
         KeyValues(_totals(latest, findings, changes)),
-        BarChart("Open findings by severity", ["HIGH", "MEDIUM", "LOW"],
-                 {"open": [float(sum(1 for f in findings if is_open(f) and f["severity"] == s))
-                           for s in ("HIGH", "MEDIUM", "LOW")]}),
+        _severity_chart(findings),
         _rules_table(findings),
         _top_table(findings, int(options.get("top", 25)), status_of),
         _skipped_table(store.skipped_files(project.conn, run_id)),
@@ -112,10 +110,24 @@ def _top_table(findings: list[dict], top: int, status_of):
     order = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
     ranked = sorted(findings, key=lambda f: (not is_open(f), order[f["severity"]], order[f["confidence"]],
                                              f["path"] or "", f["line"] or 0))
-    rows = [[f["severity"], f["confidence"], f["rule"], f"{f['path']}:{f['line'] or ''}",
+    rows = [[f["severity"], f["confidence"], f["rule"], _where(f),
              _clip(f["message"], 160), status_of(f)] for f in ranked[:top]]
     return Table(["Severity", "Confidence", "Rule", "Where", "Message", "Status"], rows,
-                 f"Top {min(top, len(findings))} findings", widths=[9, 10, 14, 20, 38, 9])
+                 f"Top {min(top, len(findings))} findings", widths=[11, 12, 15, 19, 33, 10])
+
+
+def _severity_chart(findings: list[dict]):
+    from workbench.core.report import SEVERITY_COLORS, BarChart
+
+    severities = ("HIGH", "MEDIUM", "LOW")
+    counts = {s: sum(1 for f in findings if is_open(f) and f["severity"] == s) for s in severities}
+    # One series per severity, each only in its own column: every bar gets its severity's colour.
+    series = {s: [float(counts[s]) if c == s else 0.0 for c in severities] for s in severities}
+    return BarChart("Open findings by severity", list(severities), series, colors=SEVERITY_COLORS)
+
+
+def _where(f: dict) -> str:
+    return f"{f['path']}:{f['line']}" if f.get("line") else (f["path"] or "")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -137,10 +149,10 @@ def _changes_table(project, changes: dict):
     if changes.get("previous_run_id") is None:
         return Paragraph("First audit of this target: no previous run to compare with.")
     new = set(changes["new"])
-    rows = [[f["severity"], f["rule"], f"{f['path']}:{f['line'] or ''}", "new"]
+    rows = [[f["severity"], f["rule"], _where(f), "new"]
             for f in project.findings(run_id=changes.get("current_run_id") or 0) if f["fingerprint"] in new]
     fixed = set(changes["fixed"])
-    rows += [[f["severity"], f["rule"], f"{f['path']}:{f['line'] or ''}", "fixed"]
+    rows += [[f["severity"], f["rule"], _where(f), "fixed"]
              for f in project.findings(run_id=changes["previous_run_id"]) if f["fingerprint"] in fixed]
     return Table(["Severity", "Rule", "Where", "Change"], rows,
                  f"Since the previous run: {len(changes['new'])} new, {len(changes['fixed'])} fixed")

@@ -159,7 +159,7 @@ class CodeAuditTab(PluginTab):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
-        for column, width in enumerate((70, 80, 110, 0, 170, 44, 90)):
+        for column, width in enumerate((70, 80, 150, 0, 170, 44, 90)):
             if width:
                 header.resizeSection(column, width)
         header.setSectionResizeMode(3, QHeaderView.Stretch)
@@ -475,6 +475,7 @@ class CodeAuditTab(PluginTab):
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.:@]{8,}")
+_ASSIGNMENT = re.compile(r"^(\s*[\w.\-\[\]'\"]+\s*[:=]\s*)(.*)$")
 
 
 def is_secret_finding(rec: dict) -> bool:
@@ -486,7 +487,10 @@ def mask_lines(text: str, first: int, last: int) -> str:
     """Mask long tokens on lines first..last (1-based) so a secret is not shown in clear."""
     lines = text.split("\n")
     for n in range(max(first, 1) - 1, min(last, len(lines))):
-        lines[n] = _TOKEN.sub(lambda m: m.group(0)[:4] + "…" + "*" * 6, lines[n])
+        # In "name = value" / "name: value" only the value is masked, so the name stays readable.
+        m = _ASSIGNMENT.match(lines[n])
+        head, tail = (m.group(1), m.group(2)) if m else ("", lines[n])
+        lines[n] = head + _TOKEN.sub(lambda t: t.group(0)[:4] + "…" + "*" * 6, tail)
     return "\n".join(lines)
 
 

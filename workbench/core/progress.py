@@ -16,30 +16,39 @@ def format_duration(seconds: float | None) -> str:
 
 
 class ProgressTracker:
-    """Smoothed rate (exponential moving average) so the ETA does not jump about."""
+    """Rate over the work done since the first report, so that a jump at the start
+    (results taken from a cache, say) does not make the rate or the ETA absurd."""
 
-    def __init__(self, smoothing: float = 0.3):
-        self.smoothing = smoothing
+    MIN_WINDOW = 0.5  # seconds of measured work before a rate is shown
+
+    def __init__(self):
         self.started: float | None = None
         self.done = 0.0
         self.total: float | None = None
-        self.rate: float | None = None
+        self._base_t: float | None = None
+        self._base_done = 0.0
         self._last_t: float | None = None
-        self._last_done = 0.0
 
     def start(self) -> None:
-        self.started = self._last_t = time.monotonic()
+        self.started = time.monotonic()
 
     def update(self, done: float, total: float | None) -> None:
         now = time.monotonic()
         if self.started is None:
             self.start()
-        dt = now - (self._last_t or now)
-        if dt > 0 and done >= self._last_done:
-            inst = (done - self._last_done) / dt
-            self.rate = inst if self.rate is None else self.smoothing * inst + (1 - self.smoothing) * self.rate
-            self._last_t, self._last_done = now, done
+        if self._base_t is None or done < self._base_done:
+            self._base_t, self._base_done = now, done
+        self._last_t = now
         self.done, self.total = done, total
+
+    @property
+    def rate(self) -> float | None:
+        if self._base_t is None or self._last_t is None:
+            return None
+        window = self._last_t - self._base_t
+        if window < self.MIN_WINDOW or self.done <= self._base_done:
+            return None
+        return (self.done - self._base_done) / window
 
     @property
     def elapsed(self) -> float:
@@ -53,9 +62,10 @@ class ProgressTracker:
 
     @property
     def eta(self) -> float | None:
-        if not self.total or not self.rate:
+        rate = self.rate
+        if not self.total or not rate:
             return None
-        return max(0.0, (self.total - self.done) / self.rate)
+        return max(0.0, (self.total - self.done) / rate)
 
 
 class TerminalProgress:
@@ -89,7 +99,7 @@ class TerminalProgress:
         t = self.tracker
         frac = t.fraction
         if frac is None:
-            bar = "?" * 0 + "·" * self.width
+            bar = "·" * self.width
             count = f"{t.done:g} {self.unit}"
         else:
             filled = int(round(frac * self.width))

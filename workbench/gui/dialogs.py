@@ -77,7 +77,12 @@ class CredentialsDialog(QDialog):
 
     def refresh(self) -> None:
         self.list.clear()
-        for name, present in secrets.list_secrets(self.project):
+        try:
+            listed = secrets.list_secrets(self.project)
+        except Exception as exc:  # the keyring can fail at any time (locked, D-Bus gone)
+            self.status.setText(f"The keyring failed: {exc}")
+            return
+        for name, present in listed:
             item = QListWidgetItem(name if present else f"{name}  (missing from the keyring)")
             item.setData(Qt.UserRole, name)
             self.list.addItem(item)
@@ -105,7 +110,11 @@ class CredentialsDialog(QDialog):
     def reveal_selected(self) -> None:
         name = self.selected_name()
         if name:
-            value = secrets.get_secret(self.project, name)
+            try:
+                value = secrets.get_secret(self.project, name)
+            except Exception as exc:  # locked or vanished keyring: say so, do not crash
+                self.revealed.setText(f"(the keyring failed: {exc})")
+                return
             self.revealed.setText(value if value is not None else "(not in the keyring)")
 
     def delete_selected(self, confirm: bool = True) -> None:

@@ -49,7 +49,8 @@ class ScoreCard(QFrame):
         layout.addWidget(self.value)
 
     def set_score(self, score: float | None) -> None:
-        self.value.setText("no data" if score is None else f"{score:.0f}")
+        self.value.setText("no data" if score is None else f"{score:.0f}<span style='font-size:small'> / 100</span>")
+        self.value.setTextFormat(Qt.RichText)
         self.value.setStyleSheet(f"color: {score_color(score)}")
         self.setToolTip("Pillar score, 0 (worst) to 100 (best)" if score is not None
                         else "Run this plugin to get a score")
