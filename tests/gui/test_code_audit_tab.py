@@ -166,3 +166,13 @@ def test_gui_cancel_ends_the_job_and_its_pool(window, tmp_path, qtbot):
 def make_empty_project(path):
     Project.create(path, plugins=load_plugins().plugins).close()
     return path
+
+
+def test_code_view_masks_values_not_names():
+    from workbench_plugins.code_audit.tab import mask_lines
+
+    text = 'A = 1\nOPENAI_API_KEY = "sk-proj-DEMOxFAKExKEY123456"\n  secret_access_key: kX9dEmOfAkE2sEcReT\n'
+    masked = mask_lines(text, 2, 3).split("\n")
+    assert masked[0] == "A = 1"
+    assert masked[1].startswith('OPENAI_API_KEY = "sk-p…') and "DEMOxFAKE" not in masked[1]
+    assert masked[2].startswith("  secret_access_key: kX9d…") and "EcReT" not in masked[2]
