@@ -51,7 +51,7 @@ def score(project) -> int | None:
 
 def report_sections(project, options: dict | None = None) -> list:
     """Report data: totals, rules, top findings, skipped files, changes."""
-    from workbench.core.report import BarChart, KeyValues, Paragraph, Section, Table
+    from workbench.core.report import KeyValues, Paragraph, Section
 
     from . import engine, store
     from .sarif import status_of
@@ -117,13 +117,11 @@ def _top_table(findings: list[dict], top: int, status_of):
 
 
 def _severity_chart(findings: list[dict]):
-    from workbench.core.report import SEVERITY_COLORS, BarChart
+    from collections import Counter
 
-    severities = ("HIGH", "MEDIUM", "LOW")
-    counts = {s: sum(1 for f in findings if is_open(f) and f["severity"] == s) for s in severities}
-    # One series per severity, each only in its own column: every bar gets its severity's colour.
-    series = {s: [float(counts[s]) if c == s else 0.0 for c in severities] for s in severities}
-    return BarChart("Open findings by severity", list(severities), series, colors=SEVERITY_COLORS)
+    from workbench.core.report import severity_chart
+
+    return severity_chart("Open findings by severity", Counter(f["severity"] for f in findings if is_open(f)))
 
 
 def _where(f: dict) -> str:

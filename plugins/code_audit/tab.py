@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.findings import SEVERITIES
-from workbench.core.report import SEVERITY_COLORS, BarChart
+from workbench.core.report import SEVERITY_COLORS, severity_chart
 from workbench.gui.findings_model import STATUSES, FindingFilter, FindingsModel
 from workbench.gui.overview import ChartLabel
 from workbench.gui.tab_base import PluginTab
@@ -308,14 +308,12 @@ class CodeAuditTab(PluginTab):
         self.groups.blockSignals(False)
 
     def _draw_chart(self) -> None:
+        from workbench.gui.report_pdf import draw_bar_chart
+
         counts = {s: 0 for s in SEVERITIES}
         for i in self.model.view:
             counts[self.model.rows[i][1]] += 1
-        from workbench.gui.report_pdf import draw_bar_chart
-
-        chart = BarChart("Shown findings by severity", [s.title() for s in reversed(SEVERITIES)],
-                         {"findings": [float(counts[s]) for s in reversed(SEVERITIES)]}, stacked=False,
-                         colors={"findings": "#2e86de"})
+        chart = severity_chart("Shown findings by severity", counts)
         self.chart.set_image(draw_bar_chart(chart, 900, 520, dark=is_dark()))
 
     # -------------------------------------------------------------- details
@@ -450,7 +448,7 @@ class CodeAuditTab(PluginTab):
         if t.total:
             self.progress.setRange(0, int(t.total))
             self.progress.setValue(int(t.done))
-            self.progress.setFormat(f"%v/%m files")
+            self.progress.setFormat("%v/%m files")
 
     def _job_finished(self, job) -> None:
         if job is not self.job:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
-from pathlib import Path
 
-from .conftest import copy_tree
 
 
 def test_demo_exercises_every_rule_of_the_pack(demo_tree, project, run_audit):

@@ -72,6 +72,14 @@ class Report:
 SEVERITY_COLORS = {"HIGH": "#c0392b", "MEDIUM": "#e67e22", "LOW": "#f1c40f"}
 
 
+def severity_chart(title: str, counts: dict[str, int]) -> BarChart:
+    """One bar per severity, each in its severity's colour."""
+    order = list(reversed(SEVERITIES))
+    # One series per severity, each only in its own column, so that each bar gets its colour.
+    series = {s: [float(counts.get(s, 0)) if c == s else 0.0 for c in order] for s in order}
+    return BarChart(title, order, series, colors=SEVERITY_COLORS)
+
+
 def _fmt_time(iso: str | None) -> str:
     if not iso:
         return ""
