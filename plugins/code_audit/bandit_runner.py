@@ -272,12 +272,12 @@ def _unknown_nosec_issue(line: int, names: list[str], text_lines: list[str]) -> 
 
 def audit_file(path: str, relpath: str, cfg: AuditConfig) -> FileResult:
     """Run bandit on one file; never raises for a bad file."""
+    from .reading import read_limited
+
     result = FileResult(relpath=relpath)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        result.skipped = f"unreadable: {exc.strerror or exc}"
+    data, reason = read_limited(path, MAX_BYTES)
+    if data is None:
+        result.skipped = reason
         return result
     result.sha256 = sha256_bytes(data)
     reason, text = precheck(data)

@@ -241,13 +241,11 @@ def _results(found, error, member) -> tuple[list[dict], str | None]:
 
 
 def scan_file(path: str) -> tuple[list[dict], str | None]:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        return [], f"unreadable: {exc.strerror or exc}"
-    if len(data) > MAX_BYTES:
-        return [], f"too large ({len(data)} bytes)"
+    from .reading import read_limited
+
+    data, reason = read_limited(path, MAX_BYTES)
+    if data is None:
+        return [], reason
     if not data:
         return [], "empty file"
     return scan_bytes(data, path.lower())

@@ -63,13 +63,11 @@ def scan_file(path: str) -> tuple[list[dict], str | None]:
     """(results, skip reason) for one file. Call inside ``settings()``."""
     from detect_secrets.core import scan
 
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        return [], f"unreadable: {exc.strerror or exc}"
-    if len(data) > MAX_BYTES:
-        return [], f"too large for the secrets scan ({len(data)} bytes)"
+    from .reading import read_limited
+
+    data, reason = read_limited(path, MAX_BYTES, "secrets scan")
+    if data is None:
+        return [], reason
     if not _is_text(data):
         return [], None  # binary files are not secret-scanned; not an error
     lines = data.decode("utf-8", "replace").splitlines()

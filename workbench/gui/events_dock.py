@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from workbench.core.report import _fmt_time
-from workbench.gui.records_model import RecordsModel
+from workbench.gui.records_model import RecordsModel, records_view
 
 #: the dock shows the newest entries; `workbench info` and the file hold them all
 EVENTS_SHOWN = 5000
@@ -33,12 +33,7 @@ class EventsDockWidget(QWidget):
         self.proxy.setFilterKeyColumn(-1)
         self.proxy.setFilterCaseSensitivity(Qt.CaseInsensitive)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
-        self.view = QTableView()
-        self.view.setModel(self.proxy)
-        self.view.verticalHeader().hide()
-        self.view.setSelectionBehavior(QTableView.SelectRows)
-        self.view.setAlternatingRowColors(True)
-        self.view.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)
+        self.view = records_view(self.proxy, stretch_column=3)
         layout.addWidget(self.view)
         self._last_id = None
 

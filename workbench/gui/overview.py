@@ -8,7 +8,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSizePolicy,
     QSplitter,
@@ -19,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.findings import SEVERITIES
 from workbench.core.report import SEVERITY_COLORS, BarChart, _duration, _fmt_time
-from workbench.gui.records_model import RecordsModel
+from workbench.gui.records_model import RecordsModel, records_view
 from workbench.gui.theme import is_dark
 
 STATUS_COLORS = {"done": "#1e8449", "failed": "#b03a2e", "interrupted": "#b9770e", "cancelled": "#7f8c8d",
@@ -104,12 +103,7 @@ class OverviewTab(QWidget):
             [("id", "#"), ("title", "Run"), ("status", "Status"), ("started", "Started"), ("took", "Took"),
              ("message", "Message")],
             formatters={"started": _fmt_time})
-        self.runs_view = QTableView()
-        self.runs_view.setModel(self.runs_model)
-        self.runs_view.verticalHeader().hide()
-        self.runs_view.setSelectionBehavior(QTableView.SelectRows)
-        self.runs_view.setAlternatingRowColors(True)
-        self.runs_view.horizontalHeader().setSectionResizeMode(5, QHeaderView.Stretch)
+        self.runs_view = records_view(self.runs_model, stretch_column=5)
         runs_box = QWidget()
         rl = QVBoxLayout(runs_box)
         rl.setContentsMargins(0, 0, 0, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtWidgets import QHeaderView, QTableView
 
 
 class RecordsModel(QAbstractTableModel):
@@ -48,3 +49,14 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.DisplayRole and orientation == Qt.Horizontal:
             return self._columns[section][1]
         return None
+
+
+def records_view(model, stretch_column: int) -> QTableView:
+    """The read-only table look shared by the docks and tabs: whole rows, no row numbers."""
+    view = QTableView()
+    view.setModel(model)
+    view.verticalHeader().hide()
+    view.setSelectionBehavior(QTableView.SelectRows)
+    view.setAlternatingRowColors(True)
+    view.horizontalHeader().setSectionResizeMode(stretch_column, QHeaderView.Stretch)
+    return view
