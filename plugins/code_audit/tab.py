@@ -92,6 +92,10 @@ class CodeAuditTab(PluginTab):
         self.progress.hide()
         bar.addWidget(self.progress)
         bar.addSeparator()
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write this run's findings as SARIF 2.1.0, JSON or CSV")
+        self.export_button.clicked.connect(self._export_dialog)
+        bar.addWidget(self.export_button)
         bar.addWidget(QLabel(" Run "))
         self.run_combo = QComboBox()
         self.run_combo.setMinimumWidth(260)
@@ -414,6 +418,39 @@ class CodeAuditTab(PluginTab):
             if not ok:
                 return
         self.triage_selected(status, justification)
+
+    # --------------------------------------------------------------- export
+    EXPORT_FILTERS = {"SARIF 2.1.0 (*.sarif)": ".sarif", "JSON (*.json)": ".json", "CSV (*.csv)": ".csv"}
+
+    def export_findings(self, path: str) -> None:
+        """Write the selected run's findings; the format follows the file's suffix."""
+        from workbench_plugins.code_audit import sarif
+
+        run_id = self.current_run_id()
+        if run_id is None:
+            raise ValueError("no audit run to export yet")
+        writer = {".json": sarif.write_json, ".csv": sarif.write_csv}.get(Path(path).suffix.lower(),
+                                                                           sarif.write_sarif)
+        writer(self.project, run_id, path)
+        self.project.log_event("export", f"findings of run {run_id} exported to {Path(path).name}",
+                               plugin=self.plugin.id)
+        self.window_.events.refresh()
+
+    def _export_dialog(self) -> None:
+        if self.project is None or self.current_run_id() is None:
+            return
+        default = str(self.project.path.with_name(f"{self.project.path.stem}-audit.sarif"))
+        path, chosen = QFileDialog.getSaveFileName(self, "Export findings", default, ";;".join(self.EXPORT_FILTERS))
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += self.EXPORT_FILTERS.get(chosen, ".sarif")
+        try:
+            self.export_findings(path)
+        except (OSError, ValueError) as exc:
+            self.window_._error("Export failed", f"{path}: {exc}")
+            return
+        self.window_.statusBar().showMessage(f"Wrote {path}", 8000)
 
     # ----------------------------------------------------------------- jobs
     def _browse(self) -> None:

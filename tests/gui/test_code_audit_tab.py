@@ -82,6 +82,16 @@ def test_audit_from_the_tab_then_triage(window, tmp_path, qtbot):
     assert fingerprint not in {tab.model.record(i)["fingerprint"] for i in range(tab.model.rowCount())}
     assert any(e["kind"] == "triage" for e in window.project.events(limit=5))
 
+    # Exports from the tab: the suffix picks the format.
+    for name in ("out.sarif", "out.json", "out.csv"):
+        tab.export_findings(str(tmp_path / name))
+    import json as _json
+
+    sarif = _json.loads((tmp_path / "out.sarif").read_text())
+    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"]
+    assert (tmp_path / "out.csv").read_text().startswith("rule,")
+    assert any(e["kind"] == "export" for e in window.project.events(limit=3))
+
     # Since-previous-run filter: a second audit of the unchanged tree has nothing new.
     job2 = tab.start_audit()
     qtbot.waitUntil(lambda: job2.finished, timeout=120000)
