@@ -118,10 +118,10 @@ def _write_exports(project, run_id: int, args) -> bool:
 
 
 def _open_at_or_above(project, run_id: int, severity: str) -> int:
+    from workbench_plugins.code_audit.score import is_open
+
     floor = SEVERITY_RANK[severity]
-    return sum(1 for f in project.findings(run_id=run_id)
-               if f["source_status"] == "open" and f["triage_status"] == "open"
-               and SEVERITY_RANK[f["severity"]] >= floor)
+    return sum(1 for f in project.findings(run_id=run_id) if is_open(f) and SEVERITY_RANK[f["severity"]] >= floor)
 
 
 def cmd_triage(plugin, args) -> int:

@@ -30,7 +30,7 @@ from workbench.core.errors import (
     ProjectNotFoundError,
     StorageFullError,
 )
-from workbench.core.findings import Finding
+from workbench.core.findings import TRIAGE_STATUSES, Finding
 from workbench.core.lock import ProjectLock
 
 SUFFIX = ".wbproj"
@@ -184,6 +184,7 @@ class Project:
         self.path = path
         self.conn = conn
         self._db = None
+        self._leave_no_wal = False  # a read-only view that must not leave -wal/-shm behind
         self.readonly = readonly
         self._lock = lock
         self._in_transaction = False
@@ -282,7 +283,7 @@ class Project:
                 pass
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
-            if self.readonly and getattr(self, "_leave_no_wal", False):
+            if self.readonly and self._leave_no_wal:
                 self._remove_sidecars()
         if self._lock is not None:
             self._lock.release()
@@ -535,8 +536,6 @@ class Project:
                    who: str | None = None, plugin: str | None = None) -> int:
         if isinstance(fingerprints, str):
             fingerprints = [fingerprints]
-        from workbench.core.findings import TRIAGE_STATUSES
-
         if status not in TRIAGE_STATUSES:
             raise ValueError(f"triage status must be one of {TRIAGE_STATUSES}")
         if status == "accepted_risk" and not justification.strip():
