@@ -296,10 +296,7 @@ class CodeAuditTab(PluginTab):
         selected = self.groups.currentItem().data(Qt.UserRole) if self.groups.currentItem() else None
         self.groups.blockSignals(True)
         self.groups.clear()
-        saved = self.model.filter
-        self.model.filter = self.current_filter(keep_group=False)
-        groups = self.model.groups(by)
-        self.model.filter = saved
+        groups = self.model.groups(by, self.current_filter(keep_group=False))
         all_item = QListWidgetItem(f"All ({sum(n for _, n in groups):,})")
         all_item.setData(Qt.UserRole, None)
         self.groups.addItem(all_item)

@@ -38,18 +38,20 @@ class EventsDockWidget(QWidget):
         self._last_id = None
 
     def set_project(self, project) -> None:
+        """Show *project*'s log; returns the hash-chain check it made (None without a project)."""
         self.project = project
         self._last_id = None
         self.banner.hide()
         if project is None:
             self.model.set_rows([])
-            return
+            return None
         chain = project.verify_events()
         if not chain.ok:
             self.banner.setText(f"Audit log tampered with: {chain.message} (first broken entry: "
                                 f"{chain.first_broken_id}).")
             self.banner.show()
         self.refresh()
+        return chain
 
     def refresh(self, force: bool = False) -> None:
         project = getattr(self, "project", None)

@@ -116,18 +116,13 @@ class FindingsModel(QAbstractTableModel):
     def visible_records(self) -> list[dict]:
         return [dict(zip(FIELDS, self.rows[i])) for i in self.view]
 
-    def groups(self, by: str) -> list[tuple[str, int]]:
-        """(value, count) of visible findings grouped by 'rule' or 'path', largest first."""
+    def groups(self, by: str, flt: FindingFilter) -> list[tuple[str, int]]:
+        """(value, count) of the findings *flt* accepts, grouped by 'rule' or 'path', largest first."""
         counts: dict[str, int] = {}
         idx = F[by]
-        saved = self.filter.group
-        self.filter.group = None
-        try:
-            for row in self.rows:
-                if self.filter.accepts(row):
-                    counts[row[idx] or ""] = counts.get(row[idx] or "", 0) + 1
-        finally:
-            self.filter.group = saved
+        for row in self.rows:
+            if flt.accepts(row):
+                counts[row[idx] or ""] = counts.get(row[idx] or "", 0) + 1
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
     # --------------------------------------------------------------- Qt API

@@ -140,20 +140,22 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(w)
 
     # ------------------------------------------------------------- projects
-    def set_project(self, project: Project | None) -> None:
+    def set_project(self, project: Project | None):
+        """Show *project* everywhere; returns the audit log check made on the way (or None)."""
         self.project = project
         self.close_action.setEnabled(project is not None)
         self.export_action.setEnabled(project is not None)
         self.credentials_action.setEnabled(project is not None)
         self.setWindowTitle(f"{APP_NAME} — {project.path.name}" if project else APP_NAME)
         self.overview.set_project(project)
-        self.events.set_project(project)
+        chain = self.events.set_project(project)
         for i in range(self.tabs.count()):
             tab = self.tabs.widget(i)
             if hasattr(tab, "set_project") and tab is not self.overview:
                 tab.set_project(project)
         self.project_changed.emit(project)
         self._update_status()
+        return chain
 
     def open_project(self, path: str | Path) -> bool:
         """Open *path*; on failure show why and keep the current project."""
@@ -165,9 +167,8 @@ class MainWindow(QMainWindow):
         if not self.close_project():
             project.close()
             return False
-        self.set_project(project)
+        chain = self.set_project(project)  # the events dock walks the hash chain once
         self._add_recent(str(project.path.resolve()))
-        chain = project.verify_events()
         if not chain.ok:
             self._error("Audit log tampered with",
                         f"{project.path}: {chain.message}. The first broken entry is {chain.first_broken_id}. "
