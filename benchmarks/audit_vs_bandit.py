@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -54,15 +53,15 @@ def bandit_cli(target: str) -> float:
 
 
 def our_audit(target: str, db: str, workers: int | None, full: bool) -> tuple[float, int]:
-    from workbench_plugins.code_audit import engine, store
+    from workbench.core.project import Project
+    from workbench_plugins.code_audit import engine, plugin
 
-    conn = sqlite3.connect(db)
-    store.ensure_tables(conn)
+    project = Project.open(db, plugins=[plugin]) if os.path.exists(db) else Project.create(db, plugins=[plugin])
     params = {"target": target, "include_secrets": full, "include_models": full, "workers": workers}
     t = time.perf_counter()
-    result = engine.audit_tree(params, cache_conn=conn)
+    result = engine.audit_tree(params, cache=project.store("code_audit"))
     elapsed = time.perf_counter() - t
-    conn.close()
+    project.close()
     return elapsed, len(result.findings)
 
 
@@ -81,7 +80,7 @@ def main() -> None:
               f"workers: {args.workers or default_workers()}")
         cli, cold, warm = [], [], []
         for i in range(args.n):
-            db = os.path.join(tmp, f"cache{i}.sqlite")
+            db = os.path.join(tmp, f"cache{i}.wbproj")
             cli.append(bandit_cli(target))
             seconds, n_cold = our_audit(target, db, args.workers, args.full)
             cold.append(seconds)

@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 from workbench import APP_NAME, __version__
+from workbench.core.cli_kit import EXIT_FAILURE, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
+from workbench.core.cli_kit import error as _err
 from workbench.core.errors import WorkbenchError
+from workbench.core.findings import TRIAGE_STATUSES
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
-
-
-def _err(message: str) -> None:
-    print(f"workbench: error: {message}", file=sys.stderr)
+__all__ = ["EXIT_FAILURE", "EXIT_GATE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 
 def _registry():
@@ -57,10 +56,12 @@ def cmd_new(args) -> int:
 def cmd_info(args) -> int:
     from workbench.core.project import Project
 
+    registry = _registry()
     with Project.open(args.project, readonly=True) as project:
         info = project.summary()
         info["runs"] = [{k: r[k] for k in ("id", "title", "status", "started", "finished")} for r in project.runs()]
         info["state_sha256"] = project.state_sha256()
+        info["plugins"] = _plugin_info(project, registry)
         chain = project.verify_events() if args.verify else None
         if args.json:
             if chain:
@@ -73,6 +74,11 @@ def cmd_info(args) -> int:
             print(f"schema    {info['schema']}   created {info['created']}")
             print("contents  " + ", ".join(f"{v} {k}" for k, v in info["counts"].items()))
             print(f"state     sha256 {info['state_sha256']}")
+            for pid, p in info["plugins"].items():
+                score = "not assessed" if p["score"] is None else f"{p['score']:g}/100"
+                opened = ", ".join(f"{n} {sev.lower()}" for sev, n in p["open_findings"].items() if n) or "none open"
+                state = f"  ({p['problem']})" if p.get("problem") else ""
+                print(f"plugin    {pid:<12} score {score:<13} findings: {opened}{state}")
             for r in info["runs"][-10:]:
                 print(f"  run {r['id']:>4}  {r['status']:<11} {r['title']}")
             if chain:
@@ -80,6 +86,29 @@ def cmd_info(args) -> int:
         if chain and not chain.ok:
             return EXIT_FAILURE
     return EXIT_OK
+
+
+def _plugin_info(project, registry) -> dict:
+    """Each loaded plugin's score and open findings over the latest run of every target."""
+    pending = project.pending_migrations(registry.plugins)
+    out = {}
+    for plugin in registry.plugins:
+        entry: dict = {"title": plugin.title, "version": plugin.version, "score": None,
+                       "open_findings": {s: 0 for s in ("HIGH", "MEDIUM", "LOW")}}
+        if plugin.id in pending:
+            failure = project.conn.execute(
+                "SELECT message FROM events WHERE kind='plugin' AND plugin=? ORDER BY id DESC LIMIT 1",
+                (plugin.id,)).fetchone()
+            entry["problem"] = failure[0] if failure else "its tables are not set up in this project yet"
+        else:
+            store = project.store(plugin.id)
+            try:
+                entry["score"] = plugin.score(store)
+            except Exception as exc:  # one plugin's bug must not hide the others
+                entry["problem"] = f"score failed: {type(exc).__name__}: {exc}"
+            entry["open_findings"].update(store.open_counts())
+        out[plugin.id] = entry
+    return out
 
 
 def cmd_plugins(args) -> int:
@@ -99,7 +128,7 @@ def cmd_report(args) -> int:
     with Project.open(args.project, readonly=True) as project:
         report = build_report(project, registry)
     _ensure_headless_qt()
-    from workbench.gui.report_pdf import render_pdf
+    from workbench.render.pdf import render_pdf
 
     try:
         pages = render_pdf(report, args.output)
@@ -121,20 +150,49 @@ def cmd_demo(args) -> int:
         bars.append(TerminalProgress(spec.title or spec.job))
         return bars[-1]
 
+    summaries: dict = {}
+
     def on_job(spec, status, result):
         if bars:
             bars[-1].close()
         detail = "" if status == "done" else f": {result}"
         print(f"  {spec.title or spec.job}: {status}{detail}", file=sys.stderr)
+        summaries[f"{spec.plugin}.{spec.job}"] = {"status": status,
+                                                  "summary": result if status == "done" else None}
 
     path = create_demo(out, registry, on_job=on_job, progress_factory=progress_factory)
     print(f"demo project: {path}")
+    if args.summary_json:
+        from workbench.core.cli_kit import write_summary_json
+
+        write_summary_json(args.summary_json, {"project": str(path), "jobs": summaries})
     if args.headless:
         pdf = out / "demo-report.pdf"
         return cmd_report(argparse.Namespace(project=str(path), output=str(pdf)))
     from workbench.gui.app import run_gui
 
     return run_gui(project=str(path), theme=args.theme)
+
+
+def cmd_triage(args) -> int:
+    """Triage by fingerprint prefix, over every plugin's findings."""
+    from workbench.core.cli_kit import open_project
+
+    with open_project(args.project) as project:
+        rows = project.conn.execute("SELECT DISTINCT fingerprint, plugin FROM findings").fetchall()
+        known = {r[0]: r[1] for r in rows}
+        chosen: dict[str, list[str]] = {}
+        for prefix in args.fingerprints:
+            matches = sorted(fp for fp in known if fp.startswith(prefix))
+            if len(matches) != 1:
+                why = "no finding has" if not matches else f"{len(matches)} findings have"
+                raise CliError(f"{args.project}: {why} a fingerprint starting with {prefix!r}")
+            chosen.setdefault(known[matches[0]], []).append(matches[0])
+        n = 0
+        for plugin_id, fps in chosen.items():
+            n += project.set_triage(fps, args.status, args.why, plugin=plugin_id)
+    print(f"{n} finding(s) marked {args.status}")
+    return EXIT_OK
 
 
 def _secret_project(args):
@@ -180,45 +238,56 @@ def _ensure_headless_qt() -> None:
 
 # ------------------------------------------------------------------ parser
 def build_parser(registry=None) -> argparse.ArgumentParser:
+    from workbench.core.cli_kit import Commands
+
     parser = argparse.ArgumentParser(
         prog="workbench",
-        description=f"{APP_NAME}: audit, anonymise, attack and monitor AI systems, offline.",
-        epilog="Exit codes: 0 ok, 1 failure, 2 usage error, 3 a gate (e.g. audit --fail-on) was hit.",
+        description=f"{APP_NAME}: the code audit, triage and reports of AI systems, offline, "
+                    "with plugins for the other pillars.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    cli = Commands(sub)
 
-    p = sub.add_parser("gui", help="open the main window (the default)")
+    p = cli.command("gui", "open the main window (the default)")
     p.add_argument("project", nargs="?", help="project file to open")
     p.add_argument("--theme", choices=("system", "light", "dark"), default="system")
     p.set_defaults(func=cmd_gui)
 
-    p = sub.add_parser("new", help="create an empty project file")
+    p = cli.command("new", "create an empty project file")
     p.add_argument("path")
     p.add_argument("--name", help="display name (default: the file name)")
     p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("info", help="summarise a project file (read-only)")
+    p = cli.command("info", "summarise a project file (read-only)")
     p.add_argument("project")
     p.add_argument("--verify", action="store_true", help="check the audit log's hash chain; exit 1 if broken")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("plugins", help="list plugins with version and load status")
+    p = cli.command("plugins", "list plugins with version and load status")
     p.set_defaults(func=cmd_plugins)
 
-    p = sub.add_parser("report", help="write the PDF summary of a project")
+    p = cli.command("report", "write the PDF summary of a project")
     p.add_argument("project")
     p.add_argument("-o", "--output", required=True, help="PDF file to write")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("demo", help="build the demo project, run every plugin on it, open it")
+    p = cli.command("demo", "build the demo project, run every plugin on it, open it", runs_job=True)
     p.add_argument("--headless", action="store_true", help="write the demo PDF instead of opening the window")
     p.add_argument("-o", "--output", help="folder for the demo project and PDF (default: the user data folder)")
     p.add_argument("--theme", choices=("system", "light", "dark"), default="system")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("secret", help="manage this project's secrets in the OS keyring")
+    p = cli.command("triage", "mark findings (of any plugin) false positive, accepted risk, fixed or open")
+    p.add_argument("project")
+    p.add_argument("fingerprints", nargs="+", help="finding fingerprints (a unique prefix is enough)")
+    p.add_argument("--status", required=True, choices=TRIAGE_STATUSES)
+    p.add_argument("--why", default="", help="justification (required for accepted_risk)")
+    p.set_defaults(func=cmd_triage)
+
+    p = cli.command("secret", "manage this project's secrets in the OS keyring")
     p.add_argument("action", choices=("list", "set", "get", "delete"))
     p.add_argument("project")
     p.add_argument("name", nargs="?")
@@ -227,9 +296,11 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
 
     for plugin in (registry.plugins if registry else []):
         try:
-            plugin.add_cli(sub)
-        except Exception as exc:  # a plugin's CLI bug must not break the others
+            plugin.add_cli(cli.for_plugin(plugin))
+        except Exception as exc:  # a plugin's CLI bug (or a taken name) must not break the others
             print(f"workbench: warning: plugin '{plugin.id}' could not add its commands: {exc}", file=sys.stderr)
+    parser.epilog = (cli.help_text() + "\nExit codes: 0 ok, 1 failure, 2 usage error, 3 a gate (e.g. audit "
+                     "--fail-on) was hit, 130 cancelled.\nEvery command that runs a job takes --summary-json FILE.")
     return parser
 
 
@@ -243,12 +314,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"'secret {args.action}' needs a NAME")
     try:
         return int(args.func(args) or 0)
+    except CliError as exc:
+        _err(str(exc))
+        return exc.code
     except (WorkbenchError, ValueError) as exc:
         _err(str(exc))
         return EXIT_FAILURE
     except KeyboardInterrupt:
         _err("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
 

@@ -7,12 +7,14 @@ The engines are imported when a job, a command or the tab needs them.
 from __future__ import annotations
 
 import os
+from types import MappingProxyType
 
-from workbench.core.jobs import JobSpec
-from workbench.core.plugins import JobDef, Plugin
+from workbench.api import JobDef, Plugin
+from workbench_plugins.code_audit.params import AuditParams
+from workbench_plugins.code_audit.store import MIGRATIONS
 
 PLUGIN_ID = "code_audit"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 class CodeAuditPlugin(Plugin):
@@ -20,39 +22,31 @@ class CodeAuditPlugin(Plugin):
     title = "Code audit"
     version = VERSION
     tab = "workbench_plugins.code_audit.tab:CodeAuditTab"
-    jobs = {"audit": JobDef("workbench_plugins.code_audit.engine:run", "Audit a source tree")}
+    migrations = MIGRATIONS
+    jobs = MappingProxyType({
+        "audit": JobDef("workbench_plugins.code_audit.engine:run", AuditParams, "audit"),
+    })
 
-    @property
-    def migrations(self):  # type: ignore[override]
-        from workbench_plugins.code_audit.store import MIGRATIONS
-
-        return MIGRATIONS
-
-    def job_spec(self, target: str, **params) -> JobSpec:
-        target = os.path.realpath(target)
-        return JobSpec(PLUGIN_ID, "audit", self.jobs["audit"].ref, {"target": target, **params},
-                       title=f"audit {os.path.basename(target) or target}", target=target)
-
-    def add_cli(self, subparsers) -> None:
+    def add_cli(self, cli) -> None:
         from workbench_plugins.code_audit.cli import add_cli
 
-        add_cli(self, subparsers)
+        add_cli(self, cli)
 
-    def report_sections(self, project, options=None):
+    def report_sections(self, store, options):
         from workbench_plugins.code_audit.score import report_sections
 
-        return report_sections(project, options or {})
+        return report_sections(store, options)
 
-    def score(self, project):
+    def score(self, store):
         from workbench_plugins.code_audit.score import score
 
-        return score(project)
+        return score(store)
 
     def demo_jobs(self, samples_dir):
         from workbench_plugins.code_audit.engine import prepare_demo
 
         tree = prepare_demo(os.path.join(str(samples_dir), "vulnerable_ml"))
-        return [self.job_spec(tree)]
+        return [self.job_spec("audit", target=tree)]
 
 
 plugin = CodeAuditPlugin()

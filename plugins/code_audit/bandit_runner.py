@@ -225,7 +225,7 @@ def _test_name(issue) -> str:
 
 def code_digest(code: str) -> str:
     """Identity of the flagged code for fingerprints: kept in the cache instead of the code."""
-    from workbench.core.findings import normalise_code
+    from workbench.api import normalise_code
 
     return sha256_bytes(normalise_code(code).encode("utf-8", "surrogatepass"))
 

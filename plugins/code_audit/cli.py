@@ -1,18 +1,15 @@
-"""``workbench audit`` and ``workbench triage``: the code audit without the window."""
+"""``workbench audit``: the code audit without the window."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from workbench.core.findings import SEVERITY_RANK, TRIAGE_STATUSES
-
-EXIT_OK, EXIT_FAILURE, EXIT_GATE, EXIT_INTERRUPTED = 0, 1, 3, 130
+from workbench.api import EXIT_FAILURE, EXIT_GATE, EXIT_OK, SEVERITY_RANK, CliError, is_open, note, open_project, run_job
 
 
-def add_cli(plugin, subparsers) -> None:
-    p = subparsers.add_parser(
-        "audit", help="audit a source tree into a project (bandit + AI/ML rules + secrets + model files)",
+def add_cli(plugin, cli) -> None:
+    p = cli.command(
+        "audit", "audit a source tree (bandit + AI/ML rules + secrets + model files)", runs_job=True,
         description="Audit PATH and store the findings in PROJECT (created if missing). "
                     f"Exit {EXIT_GATE} when --fail-on is given and an open finding is at or above it.")
     p.add_argument("path", help="folder to audit")
@@ -30,60 +27,24 @@ def add_cli(plugin, subparsers) -> None:
     p.add_argument("--workers", type=int, help="worker processes (default: usable CPUs)")
     p.set_defaults(func=lambda args: cmd_audit(plugin, args))
 
-    p = subparsers.add_parser("triage", help="mark code audit findings as false positive, accepted risk, fixed or open")
-    p.add_argument("project")
-    p.add_argument("fingerprints", nargs="+", help="finding fingerprints (a unique prefix is enough)")
-    p.add_argument("--status", required=True, choices=TRIAGE_STATUSES)
-    p.add_argument("--why", default="", help="justification (required for accepted_risk)")
-    p.set_defaults(func=lambda args: cmd_triage(plugin, args))
-
-
-def _open_or_create(path: str, plugin):
-    from workbench.core.plugins import load_plugins
-    from workbench.core.project import Project
-
-    plugins = load_plugins().plugins
-    if Path(path).exists():
-        return Project.open(path, plugins=plugins)
-    print(f"creating project {path}", file=sys.stderr)
-    return Project.create(path, plugins=plugins)
-
 
 def cmd_audit(plugin, args) -> int:
-    from workbench.core.jobs import run_in_process
-    from workbench.core.progress import TerminalProgress
-
     if not Path(args.path).is_dir():
-        print(f"workbench: error: {args.path}: not a folder", file=sys.stderr)
-        return EXIT_FAILURE
-    params = {"include_secrets": not args.no_secrets, "include_models": not args.no_models}
-    if args.config:
-        params["config"] = str(Path(args.config).resolve())
-    if args.skip:
-        params["skips"] = args.skip
-    if args.exclude:
-        params["exclude"] = args.exclude
-    if args.workers:
-        params["workers"] = args.workers
-    spec = plugin.job_spec(args.path, **params)
-    with _open_or_create(args.project, plugin) as project:
-        bar = TerminalProgress(spec.title, unit="files")
-        try:
-            run_id, status, result = run_in_process(project, spec, on_progress=bar)
-        finally:
-            bar.close()
-        if status == "cancelled":
-            print("workbench: audit cancelled; findings stored so far are kept", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        if status != "done":
-            print(f"workbench: error: audit {status}: {result}", file=sys.stderr)
-            return EXIT_FAILURE
-        _print_summary(result)
-        exports_ok = _write_exports(project, run_id, args)
+        raise CliError(f"{args.path}: not a folder")
+    spec = plugin.job_spec(
+        "audit", target=args.path, config=args.config, include_secrets=not args.no_secrets,
+        include_models=not args.no_models, skips=args.skip, exclude=args.exclude, workers=args.workers)
+    with open_project(args.project, create=True, plugin_id=plugin.id) as project:
+        store = project.store(plugin.id)
+        run_id, _, summary = run_job(project, spec, unit="files", summary_json=args.summary_json)
+        _print_summary(summary)
+        exports_ok = _write_exports(store, run_id, args)
         if args.fail_on:
-            worst = _open_at_or_above(project, run_id, args.fail_on)
+            floor = SEVERITY_RANK[args.fail_on]
+            worst = sum(1 for f in store.findings(run_id=run_id)
+                        if is_open(f) and SEVERITY_RANK[f["severity"]] >= floor)
             if worst:
-                print(f"gate: {worst} open finding(s) at or above {args.fail_on}", file=sys.stderr)
+                note(f"gate: {worst} open finding(s) at or above {args.fail_on}")
                 return EXIT_GATE
     return EXIT_OK if exports_ok else EXIT_FAILURE
 
@@ -98,9 +59,11 @@ def _print_summary(summary: dict) -> None:
           f"{summary.get('fixed', 0)} fixed")
 
 
-def _write_exports(project, run_id: int, args) -> bool:
+def _write_exports(store, run_id: int, args) -> bool:
     """Write the requested exports; a failed one is reported and the others still written."""
-    from workbench_plugins.code_audit import sarif
+    from workbench.api import error
+
+    from . import sarif
 
     ok = True
     for path, writer in ((args.sarif, sarif.write_sarif), (args.json, sarif.write_json), (args.csv, sarif.write_csv)):
@@ -108,42 +71,10 @@ def _write_exports(project, run_id: int, args) -> bool:
             continue
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            writer(project, run_id, path)
+            writer(store, run_id, path)
         except OSError as exc:
-            print(f"workbench: error: {path}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+            error(f"{path}: cannot write ({exc.strerror or exc})")
             ok = False
             continue
         print(f"wrote {path}")
     return ok
-
-
-def _open_at_or_above(project, run_id: int, severity: str) -> int:
-    from workbench_plugins.code_audit.score import is_open
-
-    floor = SEVERITY_RANK[severity]
-    return sum(1 for f in project.findings(run_id=run_id) if is_open(f) and SEVERITY_RANK[f["severity"]] >= floor)
-
-
-def cmd_triage(plugin, args) -> int:
-    from workbench.core.plugins import load_plugins
-    from workbench.core.project import Project
-
-    with Project.open(args.project, plugins=load_plugins().plugins) as project:
-        known = {r[0] for r in project.conn.execute("SELECT DISTINCT fingerprint FROM findings WHERE plugin=?",
-                                                      (plugin.id,))}
-        chosen = []
-        for prefix in args.fingerprints:
-            matches = sorted(fp for fp in known if fp.startswith(prefix))
-            if len(matches) != 1:
-                why = "no finding has" if not matches else f"{len(matches)} findings have"
-                print(f"workbench: error: {args.project}: {why} a fingerprint starting with {prefix!r}",
-                      file=sys.stderr)
-                return EXIT_FAILURE
-            chosen.append(matches[0])
-        try:
-            n = project.set_triage(chosen, args.status, args.why, plugin=plugin.id)
-        except ValueError as exc:
-            print(f"workbench: error: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
-    print(f"{n} finding(s) marked {args.status}")
-    return EXIT_OK

@@ -1,20 +1,10 @@
 """The code audit job: one walk of the tree, three scanners, findings.
 
-``run(params, ctx)`` is the job (see DESIGN.md "Jobs"). ``audit_tree`` does
+``run(params, ctx)`` is the job (see docs/plugins.md). ``audit_tree`` does
 the work without a project (benchmarks, tests, other callers); ``run``
-stores its result: findings with fingerprints, skipped files, the run's
-size, and what changed since the previous run of the same target.
-
-params:
-    target           folder to audit (required)
-    config           bandit config file (YAML, or TOML with [tool.bandit])
-    include_secrets  bool, default True  (detect-secrets)
-    include_models   bool, default True  (pickle opcode scan)
-    exclude          globs over relative paths (or folder names) to leave out
-    skips, tests     bandit test ids, like -s / -t
-    severity, confidence   thresholds (LOW/MEDIUM/HIGH), like -l / -i
-    path_skips       {glob: [test ids]} skipped only under matching paths
-    workers          worker processes for bandit (default: usable CPUs)
+stores its result through ``ctx.store``: findings with fingerprints, skipped
+files, and what changed since the previous run of the same target. The
+parameters are :class:`workbench_plugins.code_audit.params.AuditParams`.
 """
 
 from __future__ import annotations
@@ -105,7 +95,7 @@ def _outside_bandit_excludes(path: str, cfg) -> bool:
 # ------------------------------------------------------------ to findings
 
 def _finding(**kw):
-    from workbench.core.findings import Finding
+    from workbench.api import Finding
 
     return Finding(plugin=PLUGIN_ID, **kw)
 
@@ -220,31 +210,36 @@ def model_findings(scanned: dict) -> tuple[list, dict]:
 
 # ---------------------------------------------------------------- the audit
 
-def audit_tree(params: dict, ctx=None, cache_conn=None) -> AuditResult:
-    """Audit ``params['target']``; nothing is written except the cache."""
-    from workbench.core.findings import assign_fingerprints
+def audit_tree(params, ctx=None, cache=None) -> AuditResult:
+    """Audit ``params.target`` (an :class:`AuditParams`, or a dict of its fields).
+
+    Nothing is written except the cache: *cache* is a plugin store (or None).
+    """
+    from workbench.api import assign_fingerprints
 
     from . import bandit_runner, model_scan, secrets_scan
     from .bandit_config import load_config
+    from .params import AuditParams
 
-    target = params["target"]
+    if isinstance(params, dict):
+        from workbench.api import build_params
+
+        params = build_params(AuditParams, params, job="code_audit.audit")
+    target = params.target
     if not os.path.isdir(target):
         raise ValueError(f"{target}: not a folder")
     t0 = time.perf_counter()
-    cfg = load_config(target, params.get("config"), skips=params.get("skips") or (),
-                      tests=params.get("tests") or (), exclude=(),
-                      severity=params.get("severity"), confidence=params.get("confidence"),
-                      path_skips=params.get("path_skips"))
-    want_secrets = params.get("include_secrets", True)
-    want_models = params.get("include_models", True)
-    tree = walk_tree(target, cfg, list(params.get("exclude") or ()), secrets=want_secrets, models=want_models)
+    cfg = load_config(target, params.config, skips=params.skips, tests=params.tests, exclude=(),
+                      severity=params.severity, confidence=params.confidence, path_skips=params.path_skips)
+    want_secrets = params.include_secrets
+    want_models = params.include_models
+    tree = walk_tree(target, cfg, list(params.exclude), secrets=want_secrets, models=want_models)
     out = AuditResult(target=target, skipped=list(tree.skipped))
     out.seconds["walk"] = time.perf_counter() - t0
 
     _log(ctx, f"bandit on {len(tree.python)} Python files")
     t = time.perf_counter()
-    results = bandit_runner.audit_files(tree.python, cfg, cache_conn=cache_conn,
-                                        workers=params.get("workers"), ctx=ctx)
+    results = bandit_runner.audit_files(tree.python, cfg, cache_conn=cache, workers=params.workers, ctx=ctx)
     out.seconds["bandit"] = time.perf_counter() - t
     out.files = len(results)
     out.lines = sum(r.lines for r in results)
@@ -255,8 +250,7 @@ def audit_tree(params: dict, ctx=None, cache_conn=None) -> AuditResult:
     if want_secrets:
         _check(ctx)
         t = time.perf_counter()
-        scanned = secrets_scan.scan_files(tree.text, cache_conn=cache_conn, ctx=ctx,
-                                          workers=params.get("workers"))
+        scanned = secrets_scan.scan_files(tree.text, cache_conn=cache, ctx=ctx, workers=params.workers)
         out.skipped += [(rel, "secrets", why) for rel, (_, why) in scanned.items() if why]
         parts.append(secret_findings(scanned))
         out.seconds["secrets"] = time.perf_counter() - t
@@ -289,25 +283,19 @@ def _check(ctx) -> None:
         ctx.check_cancelled()
 
 
-def resolved_target(target: str) -> str:
-    return os.path.realpath(target)
+def run(params, ctx) -> dict:
+    """The job: audit, store findings and skipped files, compare with the last run of the target."""
+    from . import store as tables
 
-
-def run(params: dict, ctx) -> dict:
-    """The job: audit, store findings and skipped files, compare with last run."""
-    from . import store
-
-    project = ctx.project
-    result = audit_tree(params, ctx, cache_conn=project.conn)
+    store = ctx.store
+    result = audit_tree(params, ctx, cache=store)
     _check(ctx)
-    project.add_findings(ctx.run_id, result.findings)
-    store.record_skipped(project.conn, ctx.run_id, [(p, s, r) for p, s, r in result.skipped])
-    target = resolved_target(params["target"])
-    changes = diff_runs(project, ctx.run_id, target=target)
-    summary = _summary(result, changes)
-    store.record_run(project.conn, ctx.run_id, target, result.files, result.lines, summary)
+    with store.transaction():  # the findings and the skipped files of a run land together
+        store.add_findings(ctx.run_id, result.findings)
+        tables.record_skipped(store, ctx.run_id, [(p, s, r) for p, s, r in result.skipped])
+    changes = diff_runs(store, ctx.run_id)
     ctx.progress(result.files, result.files, "done")
-    return summary
+    return _summary(result, changes)
 
 
 def _summary(result: AuditResult, changes: dict) -> dict:
@@ -333,18 +321,12 @@ def _summary(result: AuditResult, changes: dict) -> dict:
     }
 
 
-def diff_runs(project, run_id: int, target: str | None = None) -> dict[str, list[str]]:
-    """Fingerprints new, unchanged and fixed since the previous run of the target."""
-    from . import store
-
-    if target is None:
-        row = project.conn.execute("SELECT target FROM code_audit_runs WHERE run_id = ?", (run_id,)).fetchone()
-        if row is None:
-            return {"new": [], "unchanged": [], "fixed": [], "previous_run_id": None, "current_run_id": run_id}
-        target = row[0]
-    current = _fingerprints(project, run_id)
-    prev_id = store.previous_run_id(project.conn, target, run_id)
-    previous = _fingerprints(project, prev_id) if prev_id is not None else set()
+def diff_runs(store, run_id: int) -> dict:
+    """Fingerprints new, unchanged and fixed since the previous run of the same target."""
+    current = _fingerprints(store, run_id)
+    previous_run = store.previous_run(run_id)
+    prev_id = previous_run["id"] if previous_run else None
+    previous = _fingerprints(store, prev_id) if prev_id is not None else set()
     return {
         "new": sorted(current - previous),
         "unchanged": sorted(current & previous),
@@ -354,9 +336,8 @@ def diff_runs(project, run_id: int, target: str | None = None) -> dict[str, list
     }
 
 
-def _fingerprints(project, run_id: int) -> set[str]:
-    rows = project.conn.execute(
-        "SELECT fingerprint FROM findings WHERE run_id = ? AND plugin = ?", (run_id, PLUGIN_ID))
+def _fingerprints(store, run_id: int) -> set[str]:
+    rows = store.execute("SELECT fingerprint FROM findings WHERE run_id = ? AND plugin = ?", (run_id, PLUGIN_ID))
     return {r[0] for r in rows}
 
 

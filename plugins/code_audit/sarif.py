@@ -120,27 +120,27 @@ def to_sarif(findings: list[dict], *, tool_version: str = "", target_uri: str | 
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def _run_findings(project, run_id: int) -> tuple[list[dict], str | None]:
-    findings = project.findings(run_id=run_id, plugin="code_audit")
-    row = project.conn.execute("SELECT target FROM code_audit_runs WHERE run_id = ?", (run_id,)).fetchone()
-    target = row[0] if row else None
+def _run_findings(store, run_id: int) -> tuple[list[dict], str | None]:
+    findings = store.findings(run_id=run_id)
+    run = store.run(run_id)
+    target = run["target"] if run else None
     return findings, (Path(target).as_uri() if target and os.path.isabs(target) else None)
 
 
-def write_sarif(project, run_id: int, path: str) -> None:
+def write_sarif(store, run_id: int, path: str) -> None:
     """SARIF 2.1.0 of one run's findings, triage included."""
-    findings, target_uri = _run_findings(project, run_id)
+    findings, target_uri = _run_findings(store, run_id)
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(to_sarif(findings, tool_version=tool_version(), target_uri=target_uri), fh, indent=2)
 
 
-def write_json(project, run_id: int, path: str) -> None:
-    findings, _ = _run_findings(project, run_id)
+def write_json(store, run_id: int, path: str) -> None:
+    findings, _ = _run_findings(store, run_id)
     Path(path).write_text(to_json(findings), encoding="utf-8")
 
 
-def write_csv(project, run_id: int, path: str) -> None:
-    findings, _ = _run_findings(project, run_id)
+def write_csv(store, run_id: int, path: str) -> None:
+    findings, _ = _run_findings(store, run_id)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(to_csv(findings))
 

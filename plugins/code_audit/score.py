@@ -1,12 +1,13 @@
 """Pillar score and report sections of the code audit.
 
-Score (0-100, higher is better), over the latest code audit run:
+Score (0-100, higher is better), over the latest code audit run of every
+audited target (a second, clean folder does not hide the first one's findings):
 
     weight(f) = S[severity] * C[confidence]
         S = {HIGH: 10, MEDIUM: 4, LOW: 1},  C = {HIGH: 1.0, MEDIUM: 0.7, LOW: 0.4}
     risk      = sum of weight(f) over OPEN findings (not suppressed in source,
                 not triaged false_positive / accepted_risk / fixed)
-    density   = 1000 * risk / max(lines of Python audited, 1000)
+    density   = 1000 * risk / max(lines of Python audited in those runs, 1000)
     score     = round(100 / (1 + density / 10))
 
 So a clean tree scores 100; a density of 10 (one HIGH/HIGH finding per
@@ -19,14 +20,12 @@ from __future__ import annotations
 
 from collections import Counter
 
+from workbench.api import is_open
+
 SEVERITY_WEIGHT = {"HIGH": 10.0, "MEDIUM": 4.0, "LOW": 1.0}
 CONFIDENCE_WEIGHT = {"HIGH": 1.0, "MEDIUM": 0.7, "LOW": 0.4}
 HALF_SCORE_DENSITY = 10.0
 CLOSED = {"false_positive", "accepted_risk", "fixed"}
-
-
-def is_open(f: dict) -> bool:
-    return f.get("source_status", "open") != "suppressed" and (f.get("triage_status") or "open") not in CLOSED
 
 
 def weighted_risk(findings: list[dict]) -> float:
@@ -39,48 +38,64 @@ def score_from(findings: list[dict], lines: int) -> int:
     return round(100.0 / (1.0 + density / HALF_SCORE_DENSITY))
 
 
-def score(project) -> int | None:
-    """Score of the latest code audit run, or None before the first one."""
-    from . import store
+def _lines(run: dict) -> int:
+    return int((run.get("summary") or {}).get("lines", 0))
 
-    latest = store.latest_run(project.conn)
-    if latest is None:
+
+def score(store) -> int | None:
+    """Score over the latest run of every target, or None before the first audit."""
+    runs = store.latest_runs("audit")
+    if not runs:
         return None
-    return score_from(project.findings(run_id=latest["run_id"], plugin="code_audit"), latest["lines"])
+    return score_from(store.findings(latest=True), sum(_lines(r) for r in runs))
 
 
-def report_sections(project, options: dict | None = None) -> list:
-    """Report data: totals, rules, top findings, skipped files, changes."""
-    from workbench.core.report import KeyValues, Paragraph, Section
+def report_sections(store, options: dict | None = None) -> list:
+    """Report data: totals per target, rules, top findings, skipped files, changes."""
+    from workbench.api import KeyValues, Paragraph, Section, Table
 
-    from . import engine, store
+    from . import engine
+    from . import store as tables
     from .sarif import status_of
 
     options = options or {}
-    latest = store.latest_run(project.conn)
-    if latest is None:
+    runs = store.latest_runs("audit")
+    if not runs:
         return [Section("Code audit", [Paragraph("No code audit has been run in this project.")], "code_audit")]
-    run_id = latest["run_id"]
-    findings = project.findings(run_id=run_id, plugin="code_audit")
-    changes = engine.diff_runs(project, run_id)
-    blocks = [
-        KeyValues(_totals(latest, findings, changes)),
+    findings = store.findings(latest=True)
+    blocks: list = []
+    if len(runs) > 1:
+        rows = []
+        for run in runs:
+            of_run = [f for f in findings if f["run_id"] == run["id"]]
+            sev = Counter(f["severity"] for f in of_run if is_open(f))
+            rows.append([run["target"], _lines(run), score_from(of_run, _lines(run)), sev["HIGH"], sev["MEDIUM"],
+                         sev["LOW"]])
+        blocks.append(Table(["Target", "Lines", "Score", "High", "Medium", "Low"], rows,
+                            f"{len(runs)} audited targets (the latest run of each)"))
+    per_run = []
+    for run in runs:
+        of_run = [f for f in findings if f["run_id"] == run["id"]]
+        changes = engine.diff_runs(store, run["id"])
+        blocks.append(KeyValues(_totals(run, of_run, changes)))
+        per_run += [_skipped_table(tables.skipped_files(store, run["id"])), _changes_table(store, changes)]
+    blocks += [
         _severity_chart(findings),
         _rules_table(findings),
         _top_table(findings, int(options.get("top", 25)), status_of),
-        _skipped_table(store.skipped_files(project.conn, run_id)),
-        _changes_table(project, changes),
+        *per_run,
     ]
     return [Section("Code audit", blocks, "code_audit")]
 
 
-def _totals(latest: dict, findings: list[dict], changes: dict) -> list[tuple[str, str]]:
+def _totals(run: dict, findings: list[dict], changes: dict) -> list[tuple[str, str]]:
     open_f = [f for f in findings if is_open(f)]
     sev = Counter(f["severity"] for f in open_f)
+    summary = run.get("summary") or {}
     return [
-        ("Target", latest["target"]),
-        ("Python files / lines", f"{latest['files']} / {latest['lines']}"),
-        ("Score", f"{score_from(findings, latest['lines'])} / 100"),
+        ("Target", run["target"]),
+        ("Python files / lines", f"{summary.get('files', 0)} / {_lines(run)}"),
+        ("Score", f"{score_from(findings, _lines(run))} / 100"),
         ("Open findings", f"{len(open_f)} (HIGH {sev['HIGH']}, MEDIUM {sev['MEDIUM']}, LOW {sev['LOW']})"),
         ("Suppressed in source", str(sum(1 for f in findings if f["source_status"] == "suppressed"))),
         ("Triaged (false positive / accepted / fixed)",
@@ -91,7 +106,7 @@ def _totals(latest: dict, findings: list[dict], changes: dict) -> list[tuple[str
 
 
 def _rules_table(findings: list[dict]):
-    from workbench.core.report import Table
+    from workbench.api import Table
 
     by_rule: dict[str, Counter] = {}
     titles = {}
@@ -105,7 +120,7 @@ def _rules_table(findings: list[dict]):
 
 
 def _top_table(findings: list[dict], top: int, status_of):
-    from workbench.core.report import Table
+    from workbench.api import Table
 
     order = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
     ranked = sorted(findings, key=lambda f: (not is_open(f), order[f["severity"]], order[f["confidence"]],
@@ -119,7 +134,7 @@ def _top_table(findings: list[dict], top: int, status_of):
 def _severity_chart(findings: list[dict]):
     from collections import Counter
 
-    from workbench.core.report import severity_chart
+    from workbench.api import severity_chart
 
     return severity_chart("Open findings by severity", Counter(f["severity"] for f in findings if is_open(f)))
 
@@ -133,7 +148,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _skipped_table(skipped: list[dict]):
-    from workbench.core.report import Paragraph, Table
+    from workbench.api import Paragraph, Table
 
     if not skipped:
         return Paragraph("Every file was audited.")
@@ -141,16 +156,16 @@ def _skipped_table(skipped: list[dict]):
                  "Files that could not be audited")
 
 
-def _changes_table(project, changes: dict):
-    from workbench.core.report import Paragraph, Table
+def _changes_table(store, changes: dict):
+    from workbench.api import Paragraph, Table
 
     if changes.get("previous_run_id") is None:
         return Paragraph("First audit of this target: no previous run to compare with.")
     new = set(changes["new"])
     rows = [[f["severity"], f["rule"], _where(f), "new"]
-            for f in project.findings(run_id=changes.get("current_run_id") or 0) if f["fingerprint"] in new]
+            for f in store.findings(run_id=changes.get("current_run_id") or 0) if f["fingerprint"] in new]
     fixed = set(changes["fixed"])
     rows += [[f["severity"], f["rule"], _where(f), "fixed"]
-             for f in project.findings(run_id=changes["previous_run_id"]) if f["fingerprint"] in fixed]
+             for f in store.findings(run_id=changes["previous_run_id"]) if f["fingerprint"] in fixed]
     return Table(["Severity", "Rule", "Where", "Change"], rows,
                  f"Since the previous run: {len(changes['new'])} new, {len(changes['fixed'])} fixed")

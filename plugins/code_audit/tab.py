@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -34,20 +33,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.findings import SEVERITIES
-from workbench.core.report import SEVERITY_COLORS, severity_chart
-from workbench.gui.findings_model import STATUSES, FindingFilter, FindingsModel
-from workbench.gui.overview import ChartLabel
-from workbench.gui.tab_base import PluginTab
-from workbench.gui.theme import is_dark
+from workbench.api import SEVERITIES, SEVERITY_COLORS, severity_chart
+from workbench.gui.api import STATUSES, ChartLabel, FindingFilter, FindingsModel, PluginTab, draw_chart
+from workbench_plugins.code_audit.code_view import is_secret_finding, mask_lines
 
 TRIAGE_KEYS = {"false_positive": "F", "accepted_risk": "A", "fixed": "X", "open": "O"}
 MAX_CODE_BYTES = 2_000_000
 
 
 class CodeAuditTab(PluginTab):
-    def __init__(self, plugin, window, parent=None):
-        super().__init__(plugin, window, parent)
+    def __init__(self, plugin, host, parent=None):
+        super().__init__(plugin, host, parent)
         self.job = None
         self.new_fingerprints: frozenset = frozenset()
         self.setAcceptDrops(True)
@@ -64,8 +60,8 @@ class CodeAuditTab(PluginTab):
         self._filter_timer.setSingleShot(True)
         self._filter_timer.setInterval(150)  # debounce typing in the filter boxes
         self._filter_timer.timeout.connect(self.apply_filter)
-        window.jobs.updated.connect(self._job_updated)
-        window.jobs.finished.connect(self._job_finished)
+        host.job_updated.connect(self._job_updated)
+        host.job_finished.connect(self._job_finished)
 
     # ------------------------------------------------------------- widgets
     def _build_toolbar(self) -> QWidget:
@@ -210,9 +206,7 @@ class CodeAuditTab(PluginTab):
         self._reload_runs()
 
     def _audit_runs(self) -> list[dict]:
-        if self.project is None or self.project.conn is None:
-            return []
-        return [r for r in self.project.runs(plugin=self.plugin.id) if r["status"] == "done"]
+        return self.store.runs(job="audit") if self.store is not None else []
 
     def _reload_runs(self, select_run: int | None = None) -> None:
         runs = self._audit_runs()
@@ -236,25 +230,26 @@ class CodeAuditTab(PluginTab):
 
     def _run_selected(self, *_) -> None:
         run_id = self.current_run_id()
-        conn = self.project.conn if self.project is not None else None
-        if conn is None:
+        if self.store is None:
             self.model.load(None, None)
             self.new_fingerprints = frozenset()
             self._fill_skipped([])
             self._refresh_groups()
+            self._selection_changed()
             return
-        self.model.load(conn, run_id)
+        self.model.load(self.store, run_id)
         self.new_fingerprints = frozenset()
         if run_id:
+            from workbench_plugins.code_audit import store as tables
             from workbench_plugins.code_audit.engine import diff_runs
 
-            self.new_fingerprints = frozenset(diff_runs(self.project, run_id)["new"])
-            from workbench_plugins.code_audit import store
-
-            self._fill_skipped([(d["path"], d["scanner"], d["reason"]) for d in store.skipped_files(conn, run_id)])
+            self.new_fingerprints = frozenset(diff_runs(self.store, run_id)["new"])
+            self._fill_skipped([(d["path"], d["scanner"], d["reason"])
+                                for d in tables.skipped_files(self.store, run_id)])
         else:
             self._fill_skipped([])
         self.apply_filter()
+        self._selection_changed()  # the details pane follows the new run, not the previous one
 
     def _fill_skipped(self, rows) -> None:
         self.skipped.setRowCount(len(rows))
@@ -309,13 +304,10 @@ class CodeAuditTab(PluginTab):
         self.groups.blockSignals(False)
 
     def _draw_chart(self) -> None:
-        from workbench.gui.report_pdf import draw_bar_chart
-
         counts = {s: 0 for s in SEVERITIES}
         for i in self.model.view:
             counts[self.model.rows[i][1]] += 1
-        chart = severity_chart("Shown findings by severity", counts)
-        self.chart.set_image(draw_bar_chart(chart, 900, 520, dark=is_dark()))
+        self.chart.set_image(draw_chart(severity_chart("Shown findings by severity", counts), 900, 520))
 
     # -------------------------------------------------------------- details
     def selected_records(self) -> list[dict]:
@@ -341,7 +333,7 @@ class CodeAuditTab(PluginTab):
         self.show_code(rec)
 
     def show_code(self, rec: dict) -> None:
-        run = self.project.run(self.current_run_id()) if self.current_run_id() else None
+        run = self.store.run(self.current_run_id()) if self.current_run_id() else None
         root = (run or {}).get("target") or self.target.text()
         text = None
         if rec["path"] and root:
@@ -352,12 +344,12 @@ class CodeAuditTab(PluginTab):
             except OSError:
                 text = None
         if text is None:
-            evidence = self.project.conn.execute("SELECT evidence FROM findings WHERE id=?", (rec["id"],)).fetchone()
-            self.code.setPlainText(f"(source not available)\n{evidence[0] if evidence else ''}")
+            evidence = self.store.query_one("SELECT evidence FROM findings WHERE id=?", (rec["id"],))
+            self.code.setPlainText(f"(source not available)\n{evidence['evidence'] if evidence else ''}")
             return
         line = rec["line"] or 1
-        end = self.project.conn.execute("SELECT end_line FROM findings WHERE id=?", (rec["id"],)).fetchone()
-        end_line = max(line, (end[0] if end and end[0] else line))
+        end = self.store.query_one("SELECT end_line FROM findings WHERE id=?", (rec["id"],))
+        end_line = max(line, (end["end_line"] if end and end["end_line"] else line))
         text = self._mask_secrets(text, rec)
         self.code.setPlainText(text)
         selections = []
@@ -380,7 +372,7 @@ class CodeAuditTab(PluginTab):
 
     def _mask_secrets(self, text: str, rec: dict) -> str:
         """Mask every line of this file that holds a credential finding of this run, not only the selected one."""
-        rows = self.project.conn.execute(
+        rows = self.store.execute(
             "SELECT rule, cwe, line, end_line FROM findings WHERE run_id=? AND path=?",
             (self.current_run_id(), rec["path"])).fetchall()
         for rule, cwe, first, last in rows:
@@ -391,17 +383,16 @@ class CodeAuditTab(PluginTab):
     # --------------------------------------------------------------- triage
     def triage_selected(self, status: str, justification: str = "") -> int:
         records = self.selected_records()
-        if not records or self.project is None:
+        if not records or self.store is None:
             return 0
         fps = sorted({r["fingerprint"] for r in records})
-        n = self.project.set_triage(fps, status, justification, plugin=self.plugin.id)
+        n = self.store.set_triage(fps, status, justification)
         selected_rows = [i.row() for i in self.table.selectionModel().selectedRows()]
-        self.model.load(self.project.conn, self.current_run_id())
+        self.model.load(self.store, self.current_run_id())
         self.apply_filter()
         if selected_rows and self.model.view:
             self.table.selectRow(min(min(selected_rows), len(self.model.view) - 1))
-        self.window_.events.refresh()
-        self.window_.overview.refresh()
+        self.host.changed()
         return n
 
     def triage_selected_interactive(self, status: str) -> None:
@@ -428,15 +419,13 @@ class CodeAuditTab(PluginTab):
             raise ValueError("no audit run to export yet")
         writer = {".json": sarif.write_json, ".csv": sarif.write_csv}.get(Path(path).suffix.lower(),
                                                                            sarif.write_sarif)
-        writer(self.project, run_id, path)
-        self.project.log_event("export", f"findings of run {run_id} exported to {Path(path).name}",
-                               plugin=self.plugin.id)
-        self.window_.events.refresh()
+        writer(self.store, run_id, path)
+        self.host.log_event("export", f"findings of run {run_id} exported to {Path(path).name}")
 
     def _export_dialog(self) -> None:
-        if self.project is None or self.current_run_id() is None:
+        if self.store is None or self.current_run_id() is None:
             return
-        default = str(self.project.path.with_name(f"{self.project.path.stem}-audit.sarif"))
+        default = str(self.store.path.with_name(f"{self.store.path.stem}-audit.sarif"))
         path, chosen = QFileDialog.getSaveFileName(self, "Export findings", default, ";;".join(self.EXPORT_FILTERS))
         if not path:
             return
@@ -445,9 +434,9 @@ class CodeAuditTab(PluginTab):
         try:
             self.export_findings(path)
         except (OSError, ValueError) as exc:
-            self.window_._error("Export failed", f"{path}: {exc}")
+            self.host.error("Export failed", f"{path}: {exc}")
             return
-        self.window_.statusBar().showMessage(f"Wrote {path}", 8000)
+        self.host.notify(f"Wrote {path}")
 
     # ----------------------------------------------------------------- jobs
     def _browse(self) -> None:
@@ -458,11 +447,11 @@ class CodeAuditTab(PluginTab):
     def start_audit(self):
         target = self.target.text().strip()
         if not target or not os.path.isdir(target):
-            self.window_.statusBar().showMessage(f"{target or 'No folder'}: not a folder to audit", 8000)
+            self.host.notify(f"{target or 'No folder'}: not a folder to audit")
             return None
         if self.job is not None and not self.job.finished:
             return self.job
-        self.job = self.window_.start_job(self.plugin.job_spec(target))
+        self.job = self.host.start_job(self.plugin.job_spec("audit", target=target))
         if self.job is not None:
             self.run_button.setEnabled(False)
             self.cancel_button.setEnabled(True)
@@ -504,26 +493,6 @@ class CodeAuditTab(PluginTab):
                 self.target.setText(url.toLocalFile())
                 event.acceptProposedAction()
                 return
-
-
-_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.:@]{8,}")
-_ASSIGNMENT = re.compile(r"^(\s*[\w.\-\[\]'\"]+\s*[:=]\s*)(.*)$")
-
-
-def is_secret_finding(rec: dict) -> bool:
-    """Hard-coded credentials (CWE-798) and detect-secrets hits: never shown in clear."""
-    return rec.get("cwe") == 798 or str(rec.get("rule", "")).upper().startswith("SECRET")
-
-
-def mask_lines(text: str, first: int, last: int) -> str:
-    """Mask long tokens on lines first..last (1-based) so a secret is not shown in clear."""
-    lines = text.split("\n")
-    for n in range(max(first, 1) - 1, min(last, len(lines))):
-        # In "name = value" / "name: value" only the value is masked, so the name stays readable.
-        m = _ASSIGNMENT.match(lines[n])
-        head, tail = (m.group(1), m.group(2)) if m else ("", lines[n])
-        lines[n] = head + _TOKEN.sub(lambda t: t.group(0)[:4] + "…" + "*" * 6, tail)
-    return "\n".join(lines)
 
 
 def _esc(text) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import types
 from pathlib import Path
 
 import pytest
@@ -15,27 +14,31 @@ EXAMPLES = Path(__file__).parent / "examples"
 @pytest.fixture
 def project(tmp_path):
     from workbench.core.project import Project
-    from workbench_plugins.code_audit import store
+    from workbench_plugins.code_audit import plugin
 
-    plugin = types.SimpleNamespace(id="code_audit", migrations=store.MIGRATIONS)
     proj = Project.create(tmp_path / "audit.wbproj", plugins=[plugin])
     yield proj
     proj.close()
 
 
 @pytest.fixture
+def store(project):
+    return project.store("code_audit")
+
+
+@pytest.fixture
 def run_audit(project):
-    """Run the audit job like the CLI does; returns (run_id, summary)."""
-    from workbench.core.jobs import JobContext
-    from workbench_plugins.code_audit import engine
+    """Run the audit job as the CLI does; returns (run_id, summary)."""
+    from workbench.core.jobs import Cancelled, run_in_process
+    from workbench_plugins.code_audit import plugin
 
     def _run(params, cancel_check=None):
-        run_id = project.create_run("code_audit", "audit", params, target=params["target"])
-        ctx = JobContext(project, run_id, cancel_check=cancel_check)
-        project.start_run(run_id)
-        summary = engine.run(params, ctx)
-        project.finish_run(run_id, "done", summary=summary)
-        return run_id, summary
+        run_id, status, result = run_in_process(project, plugin.job_spec("audit", **params),
+                                                cancel_check=cancel_check)
+        if status == "cancelled":
+            raise Cancelled()
+        assert status == "done", result
+        return run_id, result
 
     return _run
 

@@ -163,13 +163,8 @@ def test_unauditable_files_are_recorded(tmp_path):
         bandit_runner.MAX_BYTES = old
 
 
-def test_cache_reuses_unchanged_files_only(tmp_path, mixed_tree):
-    import sqlite3
-
-    from workbench_plugins.code_audit import store
-
-    conn = sqlite3.connect(tmp_path / "cache.sqlite")
-    store.ensure_tables(conn)
+def test_cache_reuses_unchanged_files_only(tmp_path, mixed_tree, store):
+    conn = store
     cfg, cold = ours(mixed_tree, cache_conn=conn)
     assert not any(r.cached for r in cold)
     _, warm = ours(mixed_tree, cache_conn=conn)

@@ -78,7 +78,7 @@ def test_new_unchanged_fixed_between_runs(tmp_path, project, run_audit):
     (tree / "b.py").write_text("import subprocess\nsubprocess.call(['x'])\n")
     (tree / "c.py").write_text("assert True\n")
     second, summary = run_audit({"target": str(tree)})
-    diff = engine.diff_runs(project, second)
+    diff = engine.diff_runs(project.store("code_audit"), second)
     rules = {f["fingerprint"]: f["rule"] for rid in (first, second) for f in project.findings(run_id=rid)}
     assert {rules[fp] for fp in diff["new"]} == {"B101", "B603", "B607"}
     # B607 flags a changed line: the old one is fixed, the new one is new.
@@ -101,7 +101,7 @@ def test_skipped_files_are_stored_and_run_goes_on(tmp_path, project, run_audit):
     (tree / "good.py").write_text("import pickle\n")
     (tree / "weights.pkl").write_bytes(b"\x80\x04\x95garbage")
     run_id, summary = run_audit({"target": str(tree)})
-    skipped = {s["path"]: (s["scanner"], s["reason"]) for s in store.skipped_files(project.conn, run_id)}
+    skipped = {s["path"]: (s["scanner"], s["reason"]) for s in store.skipped_files(project.store("code_audit"), run_id)}
     assert skipped["bad.py"][0] == "bandit" and "syntax" in skipped["bad.py"][1]
     assert skipped["weights.pkl"][0] == "models"
     assert summary["skipped"] == 2

@@ -77,9 +77,9 @@ def test_score_and_report_sections(audited, project):
     from workbench.core.report import KeyValues, Section, Table
     from workbench_plugins.code_audit import score
 
-    value = score.score(project)
+    value = score.score(project.store("code_audit"))
     assert 0 <= value < 100
-    sections = score.report_sections(project, {})
+    sections = score.report_sections(project.store("code_audit"), {})
     assert len(sections) == 1 and isinstance(sections[0], Section)
     blocks = sections[0].blocks
     assert any(isinstance(b, KeyValues) for b in blocks)
@@ -90,8 +90,8 @@ def test_score_and_report_sections(audited, project):
 def test_report_before_any_run(project):
     from workbench_plugins.code_audit import score
 
-    assert score.score(project) is None
-    assert "No code audit" in score.report_sections(project, {})[0].blocks[0].text
+    assert score.score(project.store("code_audit")) is None
+    assert "No code audit" in score.report_sections(project.store("code_audit"), {})[0].blocks[0].text
 
 
 def test_file_writers_used_by_the_cli(audited, project, tmp_path):
@@ -100,9 +100,9 @@ def test_file_writers_used_by_the_cli(audited, project, tmp_path):
     from workbench_plugins.code_audit import sarif
 
     run_id, findings = audited
-    sarif.write_sarif(project, run_id, tmp_path / "out.sarif")
-    sarif.write_json(project, run_id, tmp_path / "out.json")
-    sarif.write_csv(project, run_id, tmp_path / "out.csv")
+    sarif.write_sarif(project.store("code_audit"), run_id, tmp_path / "out.sarif")
+    sarif.write_json(project.store("code_audit"), run_id, tmp_path / "out.json")
+    sarif.write_csv(project.store("code_audit"), run_id, tmp_path / "out.csv")
     log = json.loads((tmp_path / "out.sarif").read_text())
     jsonschema.Draft4Validator(_schema()).validate(log)
     assert log["runs"][0]["originalUriBaseIds"]["SRCROOT"]["uri"].startswith("file:///")

@@ -10,7 +10,7 @@ import pytest
 
 from wb_core_helpers import run_cli
 from workbench import cli
-from workbench.core.project import Project
+from workbench.core.project import SCHEMA_VERSION, Project
 
 CORE_COMMANDS = ["gui", "new", "info", "plugins", "report", "demo", "secret"]
 
@@ -65,7 +65,7 @@ def test_new_then_info_json(tmp_path):
     assert info.returncode == 0, info.stderr
     data = json.loads(info.stdout)
     assert data["name"] == "Engagement Y"
-    assert data["schema"] == 1
+    assert data["schema"] == SCHEMA_VERSION == 2
     assert data["counts"]["events"] == 1 and data["counts"]["runs"] == 0
     assert len(data["state_sha256"]) == 64
     with Project.open(path, readonly=True) as project:

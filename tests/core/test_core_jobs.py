@@ -20,7 +20,9 @@ HANG_GUARD = 120  # seconds: only stops a broken test from hanging, never judges
 
 
 def _spec(fn: str, **params) -> JobSpec:
-    return JobSpec(plugin="testplugin", job=fn, ref=f"wb_core_testjobs:{fn}", params=params, title=f"test {fn}")
+    from wb_core_testjobs import plugin
+
+    return plugin.job_spec(fn, **params)
 
 
 def _poll_until(job: WorkerJob, condition) -> None:
@@ -80,7 +82,6 @@ PARENT = textwrap.dedent("""
 
     project = Project.open(sys.argv[1])
     job = WorkerJob(project, JobSpec(plugin="testplugin", job="write_batches",
-                                     ref="wb_core_testjobs:write_batches",
                                      params={"batches": 10000, "size": int(sys.argv[2]), "pause": 0.05}))
     run_id = job.start()
     print("started", run_id, job.pid, flush=True)
@@ -245,12 +246,30 @@ def test_worker_failing_job_stores_error(tmp_project):
 
 
 def test_worker_unknown_job_reference_fails(tmp_project):
-    spec = JobSpec(plugin="testplugin", job="nope", ref="wb_core_testjobs:does_not_exist")
-    job = WorkerJob(tmp_project, spec)
+    job = WorkerJob(tmp_project, _spec("missing_function"))
     run_id = job.start()
     assert job.wait(timeout=HANG_GUARD) == "failed"
-    assert "cannot load job wb_core_testjobs:does_not_exist" in job.result
+    assert "cannot load job testplugin.missing_function" in job.result
+    assert "does_not_exist" in job.result
     assert tmp_project.run(run_id)["status"] == "failed"
+
+
+def test_worker_unknown_job_name_fails(tmp_project):
+    job = WorkerJob(tmp_project, JobSpec(plugin="testplugin", job="nope"))
+    run_id = job.start()
+    assert job.wait(timeout=HANG_GUARD) == "failed"
+    assert "has no job 'nope'" in job.result
+    assert tmp_project.run(run_id)["status"] == "failed"
+
+
+def test_params_are_checked_before_a_run_is_created(tmp_project):
+    from workbench.api import ParamsError
+
+    with pytest.raises(ParamsError, match="unknown parameter.*batchez"):
+        _spec("write_batches", batchez=3)
+    with pytest.raises(ParamsError, match="expected a whole number"):
+        _spec("write_batches", batches="three")
+    assert tmp_project.runs() == []
 
 
 # --------------------------------------------------------------- in process

@@ -60,7 +60,7 @@ def test_create_then_reopen_keeps_identity(tmp_path):
         assert project.name == "Engagement X"
         assert project.meta("created") == created
         assert project.meta("created_by").startswith("ai-security-workbench")
-        assert [(m["plugin"], m["version"]) for m in project.applied_migrations()] == [("core", 1)]
+        assert [(m["plugin"], m["version"]) for m in project.applied_migrations()] == [("core", 1), ("core", 2)]
         assert project.events(newest_first=False)[0]["message"].startswith("project created")
     with Project.open(path, readonly=True) as ro:
         with pytest.raises(sqlite3.OperationalError):
@@ -90,25 +90,39 @@ def test_plugin_migrations_applied_once_and_in_order(tmp_path):
     with Project.create(path, plugins=[MigratingPlugin([STEP1])]) as project:
         project.conn.execute("INSERT INTO mig_items (name) VALUES ('kept')")
         applied = [(m["plugin"], m["version"]) for m in project.applied_migrations()]
-        assert applied == [("core", 1), ("mig", 1)]
+        assert applied == [("core", 1), ("core", 2), ("mig", 1)]
     with Project.open(path, plugins=[MigratingPlugin([STEP1, STEP2])]) as project:
         applied = [(m["plugin"], m["version"]) for m in project.applied_migrations()]
-        assert applied == [("core", 1), ("mig", 1), ("mig", 2)]
+        assert applied == [("core", 1), ("core", 2), ("mig", 1), ("mig", 2)]
         assert project.conn.execute("SELECT name, note FROM mig_items").fetchall()[0][:] == ("kept", None)
         assert project.schema_version == SCHEMA_VERSION  # plugin steps leave the core version alone
     with Project.open(path, plugins=[MigratingPlugin([STEP1, STEP2])]) as project:
-        assert len(project.applied_migrations()) == 3
+        assert len(project.applied_migrations()) == 4
 
 
-def test_failed_migration_rolls_back_completely(tmp_path):
+def test_failed_migration_rolls_back_and_the_project_opens_for_the_others(tmp_path):
     path = tmp_path / "p.wbproj"
     Project.create(path).close()
     bad = MigratingPlugin([(1, "CREATE TABLE mig_half (id INTEGER);\nTHIS IS NOT SQL;")])
-    with pytest.raises(sqlite3.OperationalError):
-        Project.open(path, plugins=[bad])
+    good = MigratingPlugin([STEP1])
+    good.id = "good"
+    good.migrations = [(1, "CREATE TABLE good_items (id INTEGER PRIMARY KEY)")]
+    with Project.open(path, plugins=[bad, good]) as project:
+        assert "mig" in project.plugin_failures and "migration 1" in project.plugin_failures["mig"]
+        assert "good" not in project.plugin_failures
+        assert project.conn.execute("SELECT 1 FROM sqlite_master WHERE name='good_items'").fetchone()
+        assert any(e["kind"] == "plugin" and "mig" in e["message"] for e in project.events())
     with Project.open(path) as project:  # the lock was released, nothing half-applied
-        assert [m["plugin"] for m in project.applied_migrations()] == ["core"]
+        assert [m["plugin"] for m in project.applied_migrations()] == ["core", "core", "good"]
         assert project.conn.execute("SELECT 1 FROM sqlite_master WHERE name='mig_half'").fetchone() is None
+        assert project.verify_events().ok
+
+
+def test_migration_creating_a_table_without_the_plugin_prefix_is_refused(tmp_path):
+    sneaky = MigratingPlugin([(1, "CREATE TABLE findings_shadow (id INTEGER)")])
+    with Project.create(tmp_path / "p.wbproj", plugins=[sneaky]) as project:
+        assert "not named with the plugin's prefix 'mig_'" in project.plugin_failures["mig"]
+        assert project.conn.execute("SELECT 1 FROM sqlite_master WHERE name='findings_shadow'").fetchone() is None
 
 
 # ---------------------------------------------------------- findings/triage

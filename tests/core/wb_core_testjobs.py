@@ -1,17 +1,36 @@
-"""Job functions for the core tests, referenced as ``wb_core_testjobs:<name>``.
+"""A plugin of test jobs for the core tests, registered like any plugin.
 
-They live in a plain module on PYTHONPATH (set by tests/conftest.py) so that
-spawned worker processes import them by name, exactly like a plugin's job.
+It lives in a plain module on PYTHONPATH (set by tests/conftest.py), with an
+entry point in ``wb_core_testjobs-0.1.dist-info`` beside it, so that spawned
+worker processes find it through the plugin registry exactly like a real one.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from types import MappingProxyType
 
-from workbench.core.errors import WorkbenchError
-from workbench.core.findings import Finding
+from workbench.api import Finding, JobDef, Plugin, WorkbenchError
 
 PLUGIN = "testplugin"
+
+
+@dataclass
+class BatchParams:
+    batches: int = 3
+    size: int = 5
+    pause: float = 0.05
+
+
+@dataclass
+class NoParams:
+    pass
+
+
+@dataclass
+class FailParams:
+    code: int = 42
 
 
 def make_findings(batch_no: int, size: int, plugin: str = PLUGIN) -> list[Finding]:
@@ -26,10 +45,10 @@ def make_findings(batch_no: int, size: int, plugin: str = PLUGIN) -> list[Findin
 
 def write_batches(params, ctx):
     """Write ``batches`` batches of ``size`` findings, one transaction each."""
-    batches, size, pause = params["batches"], params["size"], params.get("pause", 0.05)
+    batches, size, pause = params.batches, params.size, params.pause
     for b in range(batches):
         ctx.check_cancelled()
-        ctx.project.add_findings(ctx.run_id, make_findings(b, size))
+        ctx.store.add_findings(ctx.run_id, make_findings(b, size))
         ctx.progress(b + 1, batches, f"batch {b + 1}")
         ctx.log(f"batch {b + 1} committed")
         time.sleep(pause)
@@ -45,7 +64,7 @@ def ignore_cancel(params, ctx):
 
 def fail(params, ctx):
     ctx.progress(1, 2, "about to fail")
-    raise ValueError(f"boom {params.get('code', 42)}")
+    raise ValueError(f"boom {params.code}")
 
 
 def fail_clearly(params, ctx):
@@ -58,3 +77,26 @@ def interrupt(params, ctx):
 
 def return_scalar(params, ctx):
     return 7
+
+
+def _job(name: str, params: type = NoParams) -> JobDef:
+    return JobDef(f"wb_core_testjobs:{name}", params, f"test {name}", target=None)
+
+
+class TestJobsPlugin(Plugin):
+    id = PLUGIN
+    title = "Test jobs"
+    version = "0.1"
+    jobs = MappingProxyType({
+        "write_batches": _job("write_batches", BatchParams),
+        "batches": _job("write_batches", BatchParams),
+        "ignore_cancel": _job("ignore_cancel"),
+        "fail": _job("fail", FailParams),
+        "fail_clearly": _job("fail_clearly"),
+        "interrupt": _job("interrupt"),
+        "return_scalar": _job("return_scalar"),
+        "missing_function": _job("does_not_exist"),
+    })
+
+
+plugin = TestJobsPlugin()

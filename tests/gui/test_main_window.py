@@ -59,7 +59,7 @@ def test_open_project_fills_overview_and_events(window, tmp_path):
     assert counts["code_audit"]["HIGH"] == 10
     messages = [window.events.model.row_record(i)["message"] for i in range(window.events.model.rowCount())]
     assert any("done: audit src" in m for m in messages)
-    assert "schema 1" in window.status_schema.text()
+    assert "schema 2" in window.status_schema.text()
 
 
 def test_bad_file_keeps_current_project(window, tmp_path):
@@ -115,8 +115,7 @@ def test_last_project_and_layout_persist(qtbot, settings_dir, tmp_path):
 def test_worker_job_progress_and_cancel_from_the_window(window, tmp_path, qtbot):
     make_project(tmp_path / "jobs.wbproj")
     window.open_project(tmp_path / "jobs.wbproj")
-    spec = JobSpec("testplugin", "batches", "wb_core_testjobs:write_batches",
-                   {"batches": 400, "size": 5, "pause": 0.05}, title="slow batches")
+    spec = JobSpec("testplugin", "batches", {"batches": 400, "size": 5, "pause": 0.05}, title="slow batches")
     job = window.start_job(spec)
     qtbot.waitUntil(lambda: job.tracker.done >= 2, timeout=30000)
     row = window.jobs_widget.rows[id(job)]

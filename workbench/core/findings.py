@@ -12,6 +12,23 @@ SEVERITIES = ("LOW", "MEDIUM", "HIGH")
 CONFIDENCES = ("LOW", "MEDIUM", "HIGH")
 TRIAGE_STATUSES = ("open", "false_positive", "accepted_risk", "fixed")
 SOURCE_STATUSES = ("open", "suppressed")
+#: Triage decisions that close a finding.
+CLOSED_TRIAGE = frozenset({"false_positive", "accepted_risk", "fixed"})
+
+# The one definition of an open finding: not suppressed in the source, and not
+# closed by triage. OPEN_SQL is the same rule for a query over ``findings f``
+# LEFT JOIN ``triage t`` USING (fingerprint).
+OPEN_SQL = "f.source_status = 'open' AND COALESCE(t.status, 'open') = 'open'"
+
+
+def finding_status(source_status: str | None, triage_status: str | None) -> str:
+    """What a finding's status reads: 'suppressed' in the source, else its triage ('open' by default)."""
+    return "suppressed" if source_status == "suppressed" else (triage_status or "open")
+
+
+def is_open(finding: dict) -> bool:
+    """Is this finding (a row of ``Project.findings``, with its triage joined in) open?"""
+    return finding_status(finding.get("source_status"), finding.get("triage_status")) == "open"
 
 _WS = re.compile(r"\s+")
 

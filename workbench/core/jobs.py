@@ -6,9 +6,11 @@
   opens the project itself; progress and the result come back over a queue,
   and cancel is cooperative first, then the process is terminated.
 
-A job refers to its function by a dotted path (``"pkg.module:function"``) so
-that the parent never imports the job's heavy libraries (torch stays out of
-the GUI process).
+A spec names a plugin and one of its jobs (:class:`workbench.core.plugins.JobDef`);
+the function is found through the plugin registry, by its dotted path, only in
+the process that runs it, so the parent never imports the job's heavy
+libraries (torch stays out of the GUI process). The function receives its
+params dataclass, checked again in that process.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import queue as _queue
 import time
 import traceback
 import weakref
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.plugins import JobSpec, load_plugins
 from workbench.core.progress import ProgressTracker
+
+__all__ = ["Cancelled", "JobContext", "JobSpec", "NullContext", "WorkerJob", "resolve", "run_in_process"]
 
 
 class Cancelled(Exception):
@@ -39,22 +43,26 @@ def resolve(ref: str) -> Callable:
     return getattr(importlib.import_module(module), attr)
 
 
-@dataclass
-class JobSpec:
-    plugin: str
-    job: str
-    ref: str
-    params: dict = field(default_factory=dict)
-    title: str | None = None
-    target: str | None = None
+def job_callable(spec: JobSpec, registry=None) -> tuple[Callable, Any]:
+    """The job's function and its params dataclass instance, from the plugin registry."""
+    from workbench.core.params import build_params
+
+    registry = registry or load_plugins()
+    jobdef = registry.jobdef(spec.plugin, spec.job)
+    params = build_params(jobdef.params, spec.params, job=f"{spec.plugin}.{spec.job}")
+    return resolve(jobdef.function), params
 
 
 class JobContext:
-    """What a job function sees: progress, cancel, log, the project and its run."""
+    """What a job function sees: progress, cancel, log, its plugin's store and its run."""
 
-    def __init__(self, project, run_id: int, *, on_progress=None, on_log=None, cancel_check=None):
+    def __init__(self, project, run_id: int, *, plugin: str | None = None, on_progress=None, on_log=None,
+                 cancel_check=None):
+        from workbench.core.plugin_store import PluginStore
+
         self.project = project
         self.run_id = run_id
+        self.store = PluginStore(project, plugin) if plugin and project is not None else None
         self._on_progress = on_progress
         self._on_log = on_log
         self._cancel_check = cancel_check or (lambda: False)
@@ -76,7 +84,15 @@ class JobContext:
             self._on_log(message)
 
 
-def _execute(project, run_id: int, fn: Callable, params: dict, ctx: JobContext) -> tuple[str, Any]:
+class NullContext(JobContext):
+    """For calling an engine without a job: progress and log go to callbacks (or nowhere),
+    cancel never happens, and there is no project or run."""
+
+    def __init__(self, *, on_progress=None, on_log=None, cancel_check=None):
+        super().__init__(None, 0, on_progress=on_progress, on_log=on_log, cancel_check=cancel_check)
+
+
+def _execute(project, run_id: int, fn: Callable, params: Any, ctx: JobContext) -> tuple[str, Any]:
     """Run *fn* and record its outcome on the run row. Returns (status, summary or error)."""
     project.start_run(run_id)
     try:
@@ -94,17 +110,19 @@ def _execute(project, run_id: int, fn: Callable, params: dict, ctx: JobContext) 
     return "done", summary
 
 
-def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, cancel_check=None) -> tuple[int, str, Any]:
+def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, cancel_check=None,
+                   registry=None) -> tuple[int, str, Any]:
     """Run a job here and now. Returns (run_id, status, summary-or-error)."""
-    fn = resolve(spec.ref)
+    fn, params = job_callable(spec, registry)
     run_id = project.create_run(spec.plugin, spec.job, spec.params, title=spec.title, target=spec.target)
-    ctx = JobContext(project, run_id, on_progress=on_progress, on_log=on_log, cancel_check=cancel_check)
-    status, result = _execute(project, run_id, fn, spec.params, ctx)
+    ctx = JobContext(project, run_id, plugin=spec.plugin, on_progress=on_progress, on_log=on_log,
+                     cancel_check=cancel_check)
+    status, result = _execute(project, run_id, fn, params, ctx)
     return run_id, status, result
 
 
 # ------------------------------------------------------------ worker process
-def _worker_main(project_path: str, run_id: int, ref: str, params: dict, out_q, cancel_event) -> None:
+def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_event) -> None:
     from workbench.core.project import Project
 
     if hasattr(os, "setpgrp"):
@@ -125,14 +143,15 @@ def _worker_main(project_path: str, run_id: int, ref: str, params: dict, out_q, 
                 last[0] = now
                 out_q.put(("progress", done, total, message))
 
-        ctx = JobContext(project, run_id, on_progress=on_progress,
+        ctx = JobContext(project, run_id, plugin=spec.plugin, on_progress=on_progress,
                          on_log=lambda m: out_q.put(("log", m)), cancel_check=cancel_event.is_set)
         try:
-            fn = resolve(ref)
+            fn, params = job_callable(spec)
         except Exception as exc:
+            why = f"cannot load job {spec.plugin}.{spec.job}: {exc}"
             project.start_run(run_id)
-            project.finish_run(run_id, "failed", error=f"cannot load job {ref}: {exc}")
-            out_q.put(("failed", f"cannot load job {ref}: {exc}"))
+            project.finish_run(run_id, "failed", error=why)
+            out_q.put(("failed", why))
             return
         status, result = _execute(project, run_id, fn, params, ctx)
         out_q.put((status, result))
@@ -173,7 +192,7 @@ class WorkerJob:
                                               title=self.spec.title, target=self.spec.target)
         self._process = self._ctx.Process(
             target=_worker_main,
-            args=(str(self.project.path), self.run_id, self.spec.ref, self.spec.params, self._queue, self._cancel),
+            args=(str(self.project.path), self.run_id, self.spec, self._queue, self._cancel),
             name=f"workbench-job-{self.run_id}",
             # Not a daemon: a job may start its own process pool (bandit, detect-secrets).
             # _terminate_leftovers() ends any still running when this process exits.

@@ -1,51 +1,120 @@
 """The plugin contract and the registry that finds plugins by entry point.
 
 Built-in plugins register exactly like third-party ones, in the entry point
-group ``workbench.plugins``. A plugin that fails to load is recorded with its
-error; the rest of the application goes on.
+group ``workbench.plugins``. A plugin that fails to load, declares a wrong
+API version or an id already taken is recorded with its error; the rest of
+the application goes on. Plugin authors import these names from
+:mod:`workbench.api`, not from here.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
 
 ENTRY_POINT_GROUP = "workbench.plugins"
+#: Bumped when the contract changes in a way an existing plugin would notice.
+API_VERSION = 1
+_ID = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+#: Ids the core uses itself (tables, events, commands).
+RESERVED_IDS = frozenset({"core", "meta", "runs", "findings", "triage", "artifacts", "metrics", "events",
+                          "migrations", "secret", "workbench"})
+
+
+@dataclass(frozen=True)
+class JobDef:
+    """One job of a plugin.
+
+    ``function`` is a dotted ``"package.module:function"`` path, imported only in
+    the process that runs the job (so torch never enters the GUI process).
+    ``params`` is the dataclass of its parameters. ``target`` names the field
+    that says what the job works on (a folder, a dataset): runs are grouped by
+    it, and "the latest run" is the latest per target.
+    """
+
+    function: str
+    params: type
+    title: str
+    target: str | None = "target"
 
 
 @dataclass
-class JobDef:
-    ref: str  # "package.module:function"
-    title: str
+class JobSpec:
+    """A job ready to run: which plugin and job, with checked parameters (as stored on the run)."""
+
+    plugin: str
+    job: str
+    params: dict = field(default_factory=dict)
+    title: str | None = None
+    target: str | None = None
 
 
 class Plugin:
-    """Base class; a plugin module exposes an instance (or a factory) as ``plugin``."""
+    """Base class; a plugin module exposes an instance (or a zero-argument factory) as ``plugin``."""
 
+    api_version: int = API_VERSION
     id: str = ""
     title: str = ""
     version: str = "0"
-    #: [(version, sql)] creating tables named with the plugin id as prefix.
-    migrations: list[tuple[int, str]] = []
+    #: ((version, sql), ...) creating tables named with the plugin id as prefix.
+    migrations: Sequence[tuple[int, str]] = ()
     #: {job name: JobDef}
-    jobs: dict[str, JobDef] = {}
+    jobs: Mapping[str, JobDef] = MappingProxyType({})
     #: dotted path "module:Class" of the Qt tab, imported lazily by the GUI.
     tab: str | None = None
 
-    def add_cli(self, subparsers) -> None:
-        """Add headless subcommands; each sets ``func(args) -> exit code``."""
+    def add_cli(self, cli) -> None:
+        """Add headless commands through ``cli.command(...)`` (see :class:`workbench.api.Commands`)."""
 
-    def report_sections(self, project, options: dict | None = None) -> list:
+    def report_sections(self, store, options: dict) -> list:
+        """Report sections (data, never Qt) about this plugin's latest runs."""
         return []
 
-    def score(self, project) -> float | None:
+    def score(self, store) -> float | None:
+        """The pillar score, 0-100, or None while nothing was assessed."""
         return None
 
-    def demo_jobs(self, samples_dir) -> list:
-        """JobSpecs to run on the demo samples (``workbench demo``)."""
+    def demo_jobs(self, samples_dir) -> list[JobSpec]:
+        """Jobs to run on the demo samples (``workbench demo``)."""
         return []
+
+    # -- provided by the host, not overridden --------------------------------
+    def job_spec(self, job: str, **params) -> JobSpec:
+        """Check *params* against the job's dataclass and build the spec the host runs."""
+        from workbench.core.params import build_params, params_dict
+
+        jobdef = self.jobs.get(job)
+        if jobdef is None:
+            raise KeyError(f"plugin {self.id!r} has no job {job!r}; it has {', '.join(self.jobs) or 'none'}")
+        checked = params_dict(build_params(jobdef.params, params, job=f"{self.id}.{job}"))
+        target = checked.get(jobdef.target) if jobdef.target else None
+        label = os.path.basename(str(target).rstrip("/\\")) or str(target) if target else ""
+        title = f"{jobdef.title} {label}".strip()
+        return JobSpec(self.id, job, checked, title=title, target=None if target is None else str(target))
+
+
+def check_plugin(plugin: Any) -> None:
+    """Raise TypeError when *plugin* does not honour the contract this host speaks."""
+    missing = [a for a in ("id", "title", "version") if not getattr(plugin, a, None)]
+    if missing:
+        raise TypeError(f"plugin object lacks {', '.join(missing)}")
+    api = getattr(plugin, "api_version", None)
+    if api != API_VERSION:
+        raise TypeError(f"plugin {plugin.id!r} speaks plugin API {api}; this workbench speaks {API_VERSION}")
+    if not _ID.match(plugin.id) or plugin.id in RESERVED_IDS:
+        raise TypeError(f"plugin id {plugin.id!r} must be 2-32 lowercase letters, digits or _, "
+                        "and not a name the core uses")
+    for name, jobdef in dict(plugin.jobs).items():
+        if not isinstance(jobdef, JobDef):
+            raise TypeError(f"plugin {plugin.id!r}: job {name!r} is not a JobDef")
+    versions = [v for v, _ in plugin.migrations]
+    if versions != sorted(set(versions)):
+        raise TypeError(f"plugin {plugin.id!r}: migration versions must increase: {versions}")
 
 
 @dataclass
@@ -57,6 +126,7 @@ class PluginStatus:
     loaded: bool
     error: str | None = None
     plugin: Any = None
+    traceback: str | None = None
 
 
 @dataclass
@@ -77,6 +147,15 @@ class Registry:
                 return p
         return None
 
+    def jobdef(self, plugin_id: str, job: str) -> JobDef:
+        plugin = self.get(plugin_id)
+        if plugin is None:
+            raise LookupError(f"no loaded plugin {plugin_id!r}")
+        try:
+            return plugin.jobs[job]
+        except KeyError:
+            raise LookupError(f"plugin {plugin_id!r} has no job {job!r}") from None
+
 
 def _load_one(ep) -> PluginStatus:
     dist = getattr(ep, "dist", None)
@@ -90,15 +169,13 @@ def _load_one(ep) -> PluginStatus:
     try:
         obj = ep.load()
         plugin = obj() if isinstance(obj, type) or (callable(obj) and not isinstance(obj, Plugin)) else obj
-        missing = [a for a in ("id", "title", "version") if not getattr(plugin, a, None)]
-        if missing:
-            raise TypeError(f"plugin object lacks {', '.join(missing)}")
+        check_plugin(plugin)
         status.plugin = plugin
         status.version = plugin.version
         status.loaded = True
     except Exception as exc:  # a broken plugin never stops the app
         status.error = f"{type(exc).__name__}: {exc}"
-        status.traceback = traceback.format_exc()  # type: ignore[attr-defined]
+        status.traceback = traceback.format_exc()
     return status
 
 
@@ -112,11 +189,19 @@ def load_plugins(refresh: bool = False, on_error: Callable[[PluginStatus], None]
         return _cache
     registry = Registry()
     seen: set[str] = set()
+    ids: dict[str, str] = {}
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if ep.name in seen:  # the same dist on sys.path twice (editable + site)
             continue
         seen.add(ep.name)
         status = _load_one(ep)
+        if status.loaded:
+            owner = ids.get(status.plugin.id)
+            if owner is not None:
+                status.loaded, status.plugin = False, None
+                status.error = f"plugin id already taken by entry point {owner!r}"
+            else:
+                ids[status.plugin.id] = ep.name
         registry.statuses.append(status)
         if not status.loaded and on_error:
             on_error(status)

@@ -46,7 +46,20 @@ class BarChart:
     colors: dict[str, str] = field(default_factory=dict)
 
 
-Block = Union[Paragraph, Table, KeyValues, BarChart]
+@dataclass
+class LineChart:
+    """Curves over a shared numeric x axis (robust accuracy against epsilon, a metric over time)."""
+
+    title: str
+    x_label: str
+    y_label: str
+    #: {curve name: [(x, y), ...]}
+    series: dict[str, list[tuple[float, float]]]
+    colors: dict[str, str] = field(default_factory=dict)
+    y_range: tuple[float, float] | None = None
+
+
+Block = Union[Paragraph, Table, KeyValues, BarChart, LineChart]
 
 
 @dataclass
@@ -136,11 +149,18 @@ def build_report(project, registry=None, options: dict | None = None) -> Report:
     """Collect the core's and every loaded plugin's sections into one report."""
     from workbench.core.versions import versions
 
+    from workbench.core.plugin_store import PluginStore
+
     sections = core_sections(project)
     if registry is not None:
         for plugin in registry.plugins:
+            if plugin.id in getattr(project, "plugin_failures", {}):
+                sections.append(Section(plugin.title, [Paragraph(
+                    f"This plugin cannot use this project: {project.plugin_failures[plugin.id]}", style="warning")],
+                    plugin=plugin.id))
+                continue
             try:
-                sections.extend(plugin.report_sections(project, options or {}) or [])
+                sections.extend(plugin.report_sections(PluginStore(project, plugin.id), options or {}) or [])
             except Exception as exc:  # one plugin's bug must not cost the whole report
                 sections.append(Section(plugin.title, [Paragraph(
                     f"This plugin failed to produce its section: {type(exc).__name__}: {exc}", style="warning")],

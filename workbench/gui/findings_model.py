@@ -11,15 +11,14 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from workbench.core.findings import SEVERITY_RANK
+from workbench.core.findings import SEVERITY_RANK, finding_status
 
 # Column keys as selected by FINDINGS_SQL, in order.
 FIELDS = ("id", "severity", "confidence", "rule", "title", "path", "line", "status", "fingerprint", "message",
           "cwe", "source_status", "triage_status")
 F = {name: i for i, name in enumerate(FIELDS)}
 FINDINGS_SQL = (
-    "SELECT f.id, f.severity, f.confidence, f.rule, f.title, f.path, f.line, "
-    "CASE WHEN f.source_status='suppressed' THEN 'suppressed' ELSE COALESCE(t.status,'open') END, "
+    "SELECT f.id, f.severity, f.confidence, f.rule, f.title, f.path, f.line, NULL, "
     "f.fingerprint, f.message, f.cwe, f.source_status, COALESCE(t.status,'open') "
     "FROM findings f LEFT JOIN triage t ON t.fingerprint = f.fingerprint WHERE f.run_id = ? ORDER BY f.id")
 
@@ -72,8 +71,15 @@ class FindingsModel(QAbstractTableModel):
         self._sort: tuple[int, Qt.SortOrder] = (0, Qt.DescendingOrder)
 
     # ------------------------------------------------------------ loading
-    def load(self, conn, run_id: int | None) -> None:
-        self.rows = [tuple(r) for r in conn.execute(FINDINGS_SQL, (run_id,))] if run_id else []
+    def load(self, db, run_id: int | None) -> None:
+        """Load one run's findings from *db* (a plugin store, or anything with ``execute``)."""
+        status, source, triage = F["status"], F["source_status"], F["triage_status"]
+        rows = []
+        for r in (db.execute(FINDINGS_SQL, (run_id,)) if run_id else ()):
+            r = list(r)
+            r[status] = finding_status(r[source], r[triage])
+            rows.append(tuple(r))
+        self.rows = rows
         self.apply()
 
     def set_filter(self, flt: FindingFilter) -> None:

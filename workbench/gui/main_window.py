@@ -9,6 +9,7 @@ from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QVBoxLayout,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -52,13 +53,24 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.setCentralWidget(self.tabs)
         self.overview = OverviewTab(self)
         self.tabs.addTab(self.overview, "Overview")
         for plugin in registry.plugins:
             if plugin.tab:
                 self.tabs.addTab(_LazyTab(plugin), plugin.title)
         self.tabs.currentChanged.connect(self._materialise_tab)
+        self._hosts: dict = {}  # plugin id -> TabHost of a materialised tab
+        self.failure_banner = QLabel()
+        self.failure_banner.setWordWrap(True)
+        self.failure_banner.setStyleSheet("background:#f9e79f; color:#4d3b00; padding:6px;")
+        self.failure_banner.hide()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.failure_banner)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self._build_docks()
         self._build_menus()
         self._build_status_bar()
@@ -149,10 +161,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{APP_NAME} — {project.path.name}" if project else APP_NAME)
         self.overview.set_project(project)
         chain = self.events.set_project(project)
-        for i in range(self.tabs.count()):
-            tab = self.tabs.widget(i)
-            if hasattr(tab, "set_project") and tab is not self.overview:
-                tab.set_project(project)
+        for plugin_id, host in self._hosts.items():
+            store = host.store
+            host.tab.set_project(store)
+            host.project_changed.emit(store)
+        self._show_plugin_failures(project)
         self.project_changed.emit(project)
         self._update_status()
         return chain
@@ -162,7 +175,7 @@ class MainWindow(QMainWindow):
         try:
             project = Project.open(path, plugins=self.registry.plugins)
         except WorkbenchError as exc:
-            self._error("Cannot open project", str(exc))
+            self.show_error("Cannot open project", str(exc))
             return False
         if not self.close_project():
             project.close()
@@ -170,7 +183,7 @@ class MainWindow(QMainWindow):
         chain = self.set_project(project)  # the events dock walks the hash chain once
         self._add_recent(str(project.path.resolve()))
         if not chain.ok:
-            self._error("Audit log tampered with",
+            self.show_error("Audit log tampered with",
                         f"{project.path}: {chain.message}. The first broken entry is {chain.first_broken_id}. "
                         "Results may have been altered outside the workbench.", warning=True)
         return True
@@ -184,7 +197,7 @@ class MainWindow(QMainWindow):
         try:
             project = Project.create(path, plugins=self.registry.plugins)
         except WorkbenchError as exc:
-            self._error("Cannot create project", str(exc))
+            self.show_error("Cannot create project", str(exc))
             return False
         self.set_project(project)
         self._add_recent(str(project.path.resolve()))
@@ -194,7 +207,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return True
         if self.jobs.running:
-            if self._ask("Jobs are running", "Cancel the running jobs and close the project?") is False:
+            if self.ask("Jobs are running", "Cancel the running jobs and close the project?") is False:
                 return False
             self.jobs.wait_all()
         project = self.project
@@ -240,21 +253,29 @@ class MainWindow(QMainWindow):
         if not isinstance(placeholder, _LazyTab):
             return
         plugin = placeholder.plugin
+        from workbench.gui.api import TabHost
+
+        host = TabHost(self, plugin)
         try:
             module_name, _, cls_name = plugin.tab.partition(":")
             tab_cls = getattr(importlib.import_module(module_name), cls_name)
-            tab = tab_cls(plugin, self)
+            tab = tab_cls(plugin, host)
         except Exception as exc:  # a broken tab leaves the rest of the window usable
+            host.deleteLater()
             tab = QLabel(f"The {plugin.title} tab failed to load:\n{type(exc).__name__}: {exc}")
             tab.setAlignment(Qt.AlignCenter)
+            tab.plugin = plugin
+        else:
+            host.tab = tab
+            self._hosts[plugin.id] = host
         self.tabs.blockSignals(True)
         self.tabs.removeTab(index)
         self.tabs.insertTab(index, tab, plugin.title)
         self.tabs.setCurrentIndex(index)
         self.tabs.blockSignals(False)
         placeholder.deleteLater()
-        if hasattr(tab, "set_project"):
-            tab.set_project(self.project)
+        if plugin.id in self._hosts:
+            tab.set_project(self._hosts[plugin.id].store)
 
     def tab_for(self, plugin_id: str) -> QWidget | None:
         """The plugin's tab, created now if it was never shown."""
@@ -267,10 +288,25 @@ class MainWindow(QMainWindow):
                 return w
         return None
 
+    def show_plugin_tab(self, plugin_id: str) -> None:
+        tab = self.tab_for(plugin_id)
+        if tab is not None:
+            self.tabs.setCurrentWidget(tab)
+
+    def _show_plugin_failures(self, project) -> None:
+        failures = project.plugin_failures if project is not None else {}
+        if not failures:
+            self.failure_banner.hide()
+            return
+        self.failure_banner.setText("⚠ " + "; ".join(
+            f"plugin '{pid}' cannot use this project ({why}): its tab and commands are off for it"
+            for pid, why in failures.items()) + ". The other plugins work as usual.")
+        self.failure_banner.show()
+
     # ---------------------------------------------------------------- jobs
     def start_job(self, spec):
         if self.project is None:
-            self._error("No project", "Open or create a project first.")
+            self.show_error("No project", "Open or create a project first.")
             return None
         return self.jobs.start(self.project, spec)
 
@@ -283,13 +319,13 @@ class MainWindow(QMainWindow):
         self.refresh_all()
         self.data_changed.emit()
 
-    def refresh_all(self) -> None:
+    def refresh_all(self, source: str | None = None) -> None:
+        """Reload the overview, the events and every tab but *source* (which refreshed itself)."""
         self.overview.refresh()
         self.events.refresh(force=True)
-        for i in range(self.tabs.count()):
-            tab = self.tabs.widget(i)
-            if hasattr(tab, "refresh") and tab is not self.overview and not isinstance(tab, _LazyTab):
-                tab.refresh()
+        for plugin_id, host in self._hosts.items():
+            if plugin_id != source:
+                host.tab.refresh()
 
     def _update_status(self) -> None:
         if self.project is None:
@@ -304,7 +340,7 @@ class MainWindow(QMainWindow):
     # -------------------------------------------------------------- report
     def export_pdf(self, path: str | Path) -> int:
         from workbench.core.report import build_report
-        from workbench.gui.report_pdf import render_pdf
+        from workbench.render.pdf import render_pdf
 
         QApplication.setOverrideCursor(Qt.WaitCursor)
         try:
@@ -327,7 +363,7 @@ class MainWindow(QMainWindow):
             try:
                 self.export_pdf(path)
             except (OSError, WorkbenchError) as exc:
-                self._error("Export failed", str(exc))
+                self.show_error("Export failed", str(exc))
 
     # ------------------------------------------------------------- dialogs
     def show_credentials(self) -> None:
@@ -350,13 +386,13 @@ class MainWindow(QMainWindow):
         self.events_dock.show()
         self.events.filter.setFocus()
 
-    def _error(self, title: str, text: str, warning: bool = False) -> None:
+    def show_error(self, title: str, text: str, warning: bool = False) -> None:
         self.statusBar().showMessage(text, 15000)
         if QApplication.platformName() == "offscreen":
             return  # no one to click OK (tests, headless runs): the status bar says it
         (QMessageBox.warning if warning else QMessageBox.critical)(self, title, text)
 
-    def _ask(self, title: str, text: str) -> bool:
+    def ask(self, title: str, text: str) -> bool:
         if QApplication.platformName() == "offscreen":
             return True
         return QMessageBox.question(self, title, text) == QMessageBox.Yes

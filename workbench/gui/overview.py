@@ -159,9 +159,11 @@ class OverviewTab(QWidget):
             rows.append(row)
         self.counts_model.set_rows(rows)
         self._draw_chart(counts)
+        from workbench.core.plugin_store import PluginStore
+
         for plugin in self.window_.registry.plugins:
             try:
-                score = plugin.score(project)
+                score = None if plugin.id in project.plugin_failures else plugin.score(PluginStore(project, plugin.id))
             except Exception:  # a plugin's scoring bug shows as "no data", not a crash
                 score = None
             if plugin.id in self.cards:
@@ -172,7 +174,7 @@ class OverviewTab(QWidget):
             self.chart.set_image(None)
             self.chart.setText("No findings yet.")
             return
-        from workbench.gui.report_pdf import draw_bar_chart
+        from workbench.render.pdf import draw_bar_chart
 
         plugins = sorted(counts)
         chart = BarChart("Open findings", plugins,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QUrl
+from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -25,7 +25,7 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 
-from workbench.core.report import BarChart, KeyValues, Paragraph, Report, Table
+from workbench.core.report import BarChart, KeyValues, LineChart, Paragraph, Report, Table
 
 DEFAULT_SERIES_COLORS = ["#2e86de", "#10ac84", "#ee5253", "#ff9f43", "#8395a7", "#5f27cd"]
 _CSS = """
@@ -123,6 +123,72 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720, dark: 
     return image
 
 
+def draw_line_chart(chart: LineChart, width: int = 1800, height: int = 760, dark: bool = False) -> QImage:
+    """Paint curves over a numeric x axis, with a legend; QPainter keeps it sharp in print."""
+    image = QImage(width, height, QImage.Format_ARGB32)
+    ink, soft, grid = (("#e2e4e8", "#b8bcc4", "#4a4e55") if dark else ("#222", "#444", "#ccc"))
+    image.fill(QColor("#202226") if dark else QColor("white"))
+    p = QPainter(image)
+    p.setRenderHint(QPainter.Antialiasing)
+    font = QFont("DejaVu Sans")
+    font.setPixelSize(int(height * 0.042))
+    left, right, top, bottom = int(width * 0.09), int(width * 0.22), int(height * 0.12), int(height * 0.18)
+    plot = QRectF(left, top, width - left - right, height - top - bottom)
+    title_font = QFont(font)
+    title_font.setBold(True)
+    title_font.setPixelSize(int(height * 0.052))
+    p.setFont(title_font)
+    p.setPen(QColor(ink))
+    p.drawText(QRectF(0, 0, width, top), Qt.AlignCenter, chart.title)
+    p.setFont(font)
+    points = [pt for pts in chart.series.values() for pt in pts]
+    xs = [x for x, _ in points] or [0.0, 1.0]
+    ys = [y for _, y in points] or [0.0, 1.0]
+    x0, x1 = min(xs), max(xs)
+    if x1 == x0:
+        x1 = x0 + 1.0
+    y0, y1 = chart.y_range or (min(0.0, min(ys)), max(ys) if max(ys) > min(0.0, min(ys)) else 1.0)
+    if y1 == y0:
+        y1 = y0 + 1.0
+
+    def to_px(x: float, y: float) -> QPointF:
+        return QPointF(plot.left() + plot.width() * (x - x0) / (x1 - x0),
+                       plot.bottom() - plot.height() * (y - y0) / (y1 - y0))
+
+    for k in range(6):
+        y = plot.bottom() - plot.height() * k / 5
+        p.setPen(QPen(QColor(grid), 2))
+        p.drawLine(int(plot.left()), int(y), int(plot.right()), int(y))
+        p.setPen(QColor(soft))
+        p.drawText(QRectF(0, y - 20, left - 10, 40), Qt.AlignRight | Qt.AlignVCenter, f"{y0 + (y1 - y0) * k / 5:.3g}")
+        x = plot.left() + plot.width() * k / 5
+        p.drawText(QRectF(x - 80, plot.bottom() + 6, 160, 40), Qt.AlignHCenter | Qt.AlignTop,
+                   f"{x0 + (x1 - x0) * k / 5:.3g}")
+    p.setPen(QColor(ink))
+    p.drawText(QRectF(plot.left(), height - bottom * 0.5, plot.width(), bottom * 0.5), Qt.AlignCenter, chart.x_label)
+    p.save()
+    p.translate(18, plot.center().y())
+    p.rotate(-90)
+    p.drawText(QRectF(-plot.height() / 2, 0, plot.height(), 50), Qt.AlignCenter, chart.y_label)
+    p.restore()
+    ly = plot.top()
+    for i, (name, pts) in enumerate(chart.series.items()):
+        color = QColor(chart.colors.get(name) or DEFAULT_SERIES_COLORS[i % len(DEFAULT_SERIES_COLORS)])
+        p.setPen(QPen(color, 5))
+        pts = sorted(pts)
+        for a, b in zip(pts, pts[1:]):
+            p.drawLine(to_px(*a), to_px(*b))
+        p.setBrush(color)
+        for pt in pts:
+            p.drawEllipse(to_px(*pt), 7, 7)
+        p.fillRect(QRectF(plot.right() + 30, ly, 34, 34), color)
+        p.setPen(QColor(ink))
+        p.drawText(QRectF(plot.right() + 76, ly - 6, right - 80, 46), Qt.AlignLeft | Qt.AlignVCenter, name)
+        ly += 54
+    p.end()
+    return image
+
+
 def _nice_step(vmax: float) -> float:
     raw = vmax / 5
     mag = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 1
@@ -193,8 +259,8 @@ def _block_html(block, charts: list[QImage], content_width: int) -> str:
         caption = f"<p class='caption'>{_esc(block.caption)}</p>" if block.caption else ""
         return (f"{caption}<table class='grid' border='1' cellspacing='0' cellpadding='4' width='100%'>"
                 f"<tr>{head}</tr>{''.join(body)}</table>{more}")
-    if isinstance(block, BarChart):
-        charts.append(draw_bar_chart(block))
+    if isinstance(block, (BarChart, LineChart)):
+        charts.append(draw_bar_chart(block) if isinstance(block, BarChart) else draw_line_chart(block))
         return f"<p><img src='chart://{len(charts) - 1}' width='{int(content_width * 0.9)}'></p>"
     return f"<p class='warning'>(unknown block {type(block).__name__})</p>"
 

@@ -1,0 +1,60 @@
+"""The plugin SDK: the only module of ``workbench`` a plugin's Qt-free code imports.
+
+Its Qt tab imports :mod:`workbench.gui.api` as well. Everything here is
+documented for plugin authors in ``docs/plugins.md``; names not listed in
+``__all__`` are not part of the contract.
+"""
+
+from __future__ import annotations
+
+from workbench.core.cli_kit import (
+    EXIT_FAILURE,
+    EXIT_GATE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Commands,
+    error,
+    note,
+    open_project,
+    run_job,
+    warn,
+    write_summary_json,
+)
+from workbench.core.errors import WorkbenchError
+from workbench.core.findings import (
+    CONFIDENCES,
+    SEVERITIES,
+    SEVERITY_RANK,
+    TRIAGE_STATUSES,
+    Finding,
+    assign_fingerprints,
+    fingerprint,
+    is_open,
+    normalise_code,
+)
+from workbench.core.jobs import Cancelled, JobContext, NullContext
+from workbench.core.params import ParamsError, build_params
+from workbench.core.plugin_store import PluginStore
+from workbench.core.plugins import API_VERSION, JobDef, JobSpec, Plugin
+from workbench.core.report import (
+    SEVERITY_COLORS,
+    BarChart,
+    KeyValues,
+    LineChart,
+    Paragraph,
+    Section,
+    Table,
+    severity_chart,
+)
+
+__all__ = [
+    "API_VERSION", "CONFIDENCES", "EXIT_FAILURE", "EXIT_GATE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE",
+    "SEVERITIES", "SEVERITY_COLORS", "SEVERITY_RANK", "TRIAGE_STATUSES",
+    "BarChart", "Cancelled", "CliError", "Commands", "Finding", "JobContext", "JobDef", "JobSpec", "KeyValues",
+    "LineChart", "NullContext", "Paragraph", "ParamsError", "Plugin", "PluginStore", "Section", "Table",
+    "WorkbenchError",
+    "assign_fingerprints", "build_params", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
+    "severity_chart", "warn", "write_summary_json",
+]

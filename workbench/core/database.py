@@ -1,0 +1,493 @@
+"""The project file's database: validating, opening, locking, transactions, migrations, meta.
+
+Opening validates the file read-only first (header, application id, schema
+version, integrity) so that a wrong or damaged file is reported and never
+written to. Writers hold an advisory lock next to the file; worker processes
+of the lock holder write without it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import socket
+import sqlite3
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from workbench import __version__
+from workbench.core.errors import (
+    DamagedProjectError,
+    NewerSchemaError,
+    NotAProjectError,
+    NotSQLiteError,
+    ProjectError,
+    ProjectNotFoundError,
+    StorageFullError,
+)
+from workbench.core.lock import ProjectLock
+
+SUFFIX = ".wbproj"
+# "AISW" in ASCII: marks the SQLite file as ours (PRAGMA application_id).
+APPLICATION_ID = 0x41495357
+SCHEMA_VERSION = 2
+SQLITE_HEADER = b"SQLite format 3\x00"
+RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+ACTIVE_STATUSES = ("queued", "running")
+
+CORE_MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        CREATE TABLE migrations (
+            plugin TEXT NOT NULL, version INTEGER NOT NULL, applied TEXT NOT NULL,
+            PRIMARY KEY (plugin, version));
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY, plugin TEXT NOT NULL, job TEXT NOT NULL,
+            title TEXT, target TEXT, params TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued','running','done','failed','cancelled','interrupted')),
+            pid INTEGER, pid_started REAL,
+            created TEXT NOT NULL, started TEXT, finished TEXT,
+            message TEXT, summary TEXT, error TEXT);
+        CREATE INDEX runs_plugin ON runs (plugin, job, target);
+        CREATE TABLE findings (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            plugin TEXT NOT NULL, rule TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('LOW','MEDIUM','HIGH')),
+            confidence TEXT NOT NULL CHECK (confidence IN ('LOW','MEDIUM','HIGH')),
+            title TEXT NOT NULL, message TEXT NOT NULL,
+            path TEXT, line INTEGER, end_line INTEGER, col INTEGER, cwe INTEGER,
+            fingerprint TEXT NOT NULL, evidence TEXT NOT NULL DEFAULT '{}',
+            source_status TEXT NOT NULL DEFAULT 'open');
+        CREATE INDEX findings_run ON findings (run_id);
+        CREATE INDEX findings_fp ON findings (fingerprint);
+        CREATE TABLE triage (
+            fingerprint TEXT PRIMARY KEY, plugin TEXT,
+            status TEXT NOT NULL CHECK (status IN ('open','false_positive','accepted_risk','fixed')),
+            justification TEXT, who TEXT, ts TEXT NOT NULL);
+        CREATE TABLE artifacts (
+            id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+            plugin TEXT, kind TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL, data BLOB, created TEXT NOT NULL);
+        CREATE TABLE metrics (
+            series TEXT NOT NULL, ts REAL NOT NULL, value REAL,
+            PRIMARY KEY (series, ts)) WITHOUT ROWID;
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY, ts TEXT NOT NULL, kind TEXT NOT NULL, plugin TEXT,
+            message TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}',
+            prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+        CREATE TABLE secret_names (name TEXT PRIMARY KEY, created TEXT NOT NULL);
+        """,
+    ),
+    (
+        2,
+        # Metrics carry their plugin and run; the key serves time-range reads of one
+        # series (monitoring, robustness curves) over millions of samples.
+        """
+        CREATE TABLE metrics_v2 (
+            plugin TEXT NOT NULL, series TEXT NOT NULL, ts REAL NOT NULL,
+            run_id INTEGER NOT NULL DEFAULT 0, value REAL,
+            PRIMARY KEY (plugin, series, ts, run_id)) WITHOUT ROWID;
+        INSERT INTO metrics_v2 (plugin, series, ts, run_id, value) SELECT 'core', series, ts, 0, value FROM metrics;
+        DROP TABLE metrics;
+        ALTER TABLE metrics_v2 RENAME TO metrics;
+        CREATE INDEX metrics_run ON metrics (run_id, series, ts);
+        """,
+    ),
+]
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _process_start_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        # A zombie has ended: nobody reaped it yet (an orphan in a container whose
+        # init does not reap), but it runs nothing any more.
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def check_header(path: Path) -> None:
+    """Is this a SQLite file at all? Read straight from the first bytes, without SQLite."""
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or not head.startswith(SQLITE_HEADER):
+        if not head:
+            raise NotSQLiteError(path, "the file is empty, not a workbench project.")
+        raise NotSQLiteError(path, "not a SQLite database, so not a workbench project.")
+
+
+def read_only_uri(path: Path) -> str:
+    """A URI that reads *path* without creating anything beside it.
+
+    With no WAL file present nobody is writing, so the file is opened immutable and
+    SQLite creates no -shm file; otherwise it joins the writer's WAL read-only.
+    """
+    has_wal = path.with_name(path.name + "-wal").exists()
+    return f"{path.resolve().as_uri()}?mode=ro{'' if has_wal else '&immutable=1'}"
+
+
+def validate(path: str | os.PathLike) -> Path:
+    """Check, read-only, that *path* is a healthy project this version can open."""
+    path = Path(path)
+    if not path.exists():
+        raise ProjectNotFoundError(path, "no such file.")
+    if path.is_dir():
+        raise NotAProjectError(path, "is a folder, not a workbench project file.")
+    try:
+        check_header(path)
+    except PermissionError as exc:
+        raise ProjectError(path, f"cannot be read ({exc.strerror}).") from exc
+    try:
+        # The header on disk can be stale while changes sit in the WAL: ask SQLite. With no WAL
+        # file present, open immutable so that not even a -shm file is created next to it.
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if application_id != APPLICATION_ID:
+                raise NotAProjectError(path, "is a SQLite database but not a workbench project.")
+            if user_version > SCHEMA_VERSION:
+                raise NewerSchemaError(
+                    path,
+                    f"was written by a newer workbench (schema {user_version}; this version reads up to "
+                    f"{SCHEMA_VERSION}). Upgrade the workbench to open it.",
+                )
+            result = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise DamagedProjectError(path, f"the file is damaged ({exc}). Restore it from a backup.") from exc
+    if result != [("ok",)]:
+        first = "; ".join(r[0] for r in result[:3])
+        raise DamagedProjectError(path, f"the file is damaged ({first}). Restore it from a backup.")
+    return path
+
+
+class ProjectDatabase:
+    """Opening, locking, transactions, migrations and meta of a project file.
+
+    :class:`workbench.core.project.Project` adds runs, findings, the audit log and the state hash.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool, lock: ProjectLock | None):
+        self.path = path
+        self.conn = conn
+        self._db = None
+        self._leave_no_wal = False  # a read-only view that must not leave -wal/-shm behind
+        self.readonly = readonly
+        self._lock = lock
+        self._in_transaction = False
+        #: {plugin id: why its migrations failed}: that plugin cannot use this project.
+        self.plugin_failures: dict[str, str] = {}
+
+    @property
+    def db(self):
+        """sqlite-utils view of the same connection (imported on first use: it is slow to import)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def create(cls, path: str | os.PathLike, name: str | None = None, *, plugins: Sequence = ()) -> "Project":
+        path = Path(path)
+        if path.exists():
+            raise ProjectError(path, "already exists; open it, or choose another name.")
+        if not path.parent.is_dir():
+            raise ProjectError(path, f"the folder {path.parent} does not exist.")
+        lock = ProjectLock.acquire(path)
+        try:
+            conn = cls._connect(path)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            project = cls(path, conn, readonly=False, lock=lock)
+            project._migrate(plugins)
+            with project.transaction():
+                project.set_meta("project_id", str(uuid.uuid4()), _tx=False)
+                project.set_meta("name", name or path.stem, _tx=False)
+                project.set_meta("created", now_iso(), _tx=False)
+                project.set_meta("created_by", f"ai-security-workbench {__version__}", _tx=False)
+            project.log_event("project", f"project created ({path.name})")
+            # Put the header (application id, schema) into the main file now, not only the WAL.
+            project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return project
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike,
+        *,
+        readonly: bool = False,
+        plugins: Sequence = (),
+        worker: bool = False,
+    ) -> "Project":
+        """Open an existing project.
+
+        ``readonly`` opens without the write lock and without migrating.
+        ``worker`` is for the job processes of the lock holder: they write
+        without taking the lock, which their parent holds.
+        """
+        path = validate(path)
+        if readonly:
+            # Plain mode=ro (not immutable): a writer may open the file while we read it.
+            had_wal = path.with_name(path.name + "-wal").exists()
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 10000")
+            project = cls(path, conn, readonly=True, lock=None)
+            project._leave_no_wal = not had_wal
+            return project
+        lock = None if worker else ProjectLock.acquire(path)
+        try:
+            conn = cls._connect(path)
+            project = cls(path, conn, readonly=False, lock=lock)
+            if not worker:
+                project._migrate(plugins)
+                project._mark_interrupted_runs()
+            return project
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        # Autocommit mode: transactions are explicit (see transaction()).
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 15000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                if not self.readonly:
+                    self.conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            self.conn.close()
+            self.conn = None  # type: ignore[assignment]
+            if self.readonly and self._leave_no_wal:
+                self._remove_sidecars()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _remove_sidecars(self) -> None:
+        """A read-only look leaves the folder as it found it: the -wal/-shm that reading
+        created go away when a last, briefly writable connection closes. Skipped while
+        a writer holds the project (the files are then its own)."""
+        from workbench.core.errors import ProjectLockedError
+
+        try:
+            lock = ProjectLock.acquire(self.path)
+        except (ProjectLockedError, ProjectError):
+            return
+        try:
+            conn = sqlite3.connect(str(self.path))
+            try:
+                conn.execute("SELECT 1 FROM sqlite_master").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass
+        finally:
+            lock.release()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE); nested calls join the outer one."""
+        if self._in_transaction:
+            yield self.conn
+            return
+        self._in_transaction = True
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                # SQLite may already have rolled back by itself (SQLITE_FULL, IOERR, NOMEM):
+                # a second ROLLBACK would fail and hide the real error.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc).lower():
+                raise StorageFullError(
+                    self.path, f"the disk is full ({exc}); the last batch was not saved, earlier work is intact."
+                ) from exc
+            raise
+        finally:
+            self._in_transaction = False
+
+    # -------------------------------------------------------------- migrations
+    def _migrate(self, plugins: Sequence) -> None:
+        """Apply the core's migrations, then each plugin's, one plugin at a time.
+
+        A plugin whose migration fails (bad SQL, a table without its prefix, a broken
+        ``migrations`` attribute) is rolled back, recorded in :attr:`plugin_failures`
+        and the log, and skipped: the project opens for everyone else.
+        """
+        have_tables = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='migrations'"
+        ).fetchone()
+        applied: set[tuple[str, int]] = set()
+        if have_tables:
+            applied = {(r[0], r[1]) for r in self.conn.execute("SELECT plugin, version FROM migrations")}
+        for version, sql in CORE_MIGRATIONS:
+            if ("core", version) not in applied:
+                self._apply_migration("core", version, sql)
+        for plugin in plugins:
+            try:
+                steps = [(v, sql) for v, sql in (plugin.migrations or ()) if (plugin.id, v) not in applied]
+                for version, sql in steps:
+                    self._apply_migration(plugin.id, version, sql)
+            except StorageFullError:
+                raise  # the disk, not the plugin
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {exc}"
+                self.plugin_failures[plugin.id] = why
+                try:
+                    self.log_event("plugin", f"plugin {plugin.id} cannot use this project: {why}", plugin.id,
+                                   {"error": why[:500]})
+                except sqlite3.Error:
+                    pass
+
+    def _apply_migration(self, owner: str, version: int, sql: str) -> None:
+        # executescript commits first; run statements inside our own transaction.
+        with self.transaction():
+            before = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+            for statement in _split_sql(sql):
+                try:
+                    self.conn.execute(statement)
+                except sqlite3.Error as exc:
+                    raise sqlite3.OperationalError(f"migration {version}: {exc}") from exc
+            if owner != "core":
+                foreign = sorted(n for n in {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+                                 - before if not n.startswith(f"{owner}_") and not n.startswith("sqlite_"))
+                if foreign:
+                    raise ValueError(f"migration {version} creates {', '.join(foreign)}, "
+                                     f"not named with the plugin's prefix '{owner}_'")
+            self.conn.execute(
+                "INSERT INTO migrations (plugin, version, applied) VALUES (?, ?, ?)",
+                (owner, version, now_iso()),
+            )
+            if owner == "core":
+                self.conn.execute(f"PRAGMA user_version = {version}")
+
+    def pending_migrations(self, plugins: Sequence) -> dict[str, list[int]]:
+        """{plugin id: versions not applied}, e.g. for a read-only view or ``info``."""
+        applied = {(r[0], r[1]) for r in self.conn.execute("SELECT plugin, version FROM migrations")}
+        pending = {}
+        for plugin in plugins:
+            try:
+                missing = [v for v, _ in (plugin.migrations or ()) if (plugin.id, v) not in applied]
+            except Exception:  # a broken migrations attribute: all of it is pending
+                missing = [-1]
+            if missing:
+                pending[plugin.id] = missing
+        return pending
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def applied_migrations(self) -> list[dict]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM migrations ORDER BY plugin, version")]
+
+    # -------------------------------------------------------------------- meta
+    def set_meta(self, key: str, value: str, *, _tx: bool = True) -> None:
+        sql = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        if _tx:
+            with self.transaction():
+                self.conn.execute(sql, (key, value))
+        else:
+            self.conn.execute(sql, (key, value))
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    @property
+    def project_id(self) -> str:
+        return self.meta("project_id") or ""
+
+    @property
+    def name(self) -> str:
+        return self.meta("name") or self.path.stem
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into complete statements (sqlite3.complete_statement)."""
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
+
+
+
+def _current_user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no user name on some containers
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+
+def holder_description() -> dict:
+    return {
+        "pid": os.getpid(),
+        "user": _current_user(),
+        "host": socket.gethostname(),
+        "since": now_iso(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200] if sys.argv else "",
+    }

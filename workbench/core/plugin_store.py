@@ -1,0 +1,134 @@
+"""What a plugin sees of a project: its own tables, its runs, findings, metrics and artifacts.
+
+Jobs get it as ``ctx.store``; report sections, the score and the tab get one
+for their plugin too. Everything it writes is scoped to the plugin id, and
+every write goes through the project's one transaction helper.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Iterable, Sequence
+
+from workbench.core.findings import OPEN_SQL, Finding, is_open
+
+
+class PluginStore:
+    def __init__(self, project, plugin_id: str):
+        self.project = project
+        self.plugin_id = plugin_id
+
+    # ------------------------------------------------------------- the file
+    @property
+    def path(self):
+        return self.project.path
+
+    @property
+    def name(self) -> str:
+        return self.project.name
+
+    @property
+    def readonly(self) -> bool:
+        return self.project.readonly
+
+    def table(self, name: str) -> str:
+        """The full name of one of this plugin's tables: ``table("runs")`` → ``"code_audit_runs"``."""
+        return f"{self.plugin_id}_{name}"
+
+    def transaction(self):
+        """One write transaction; nested calls join the outer one. Use it around batches."""
+        return self.project.transaction()
+
+    def execute(self, sql: str, args: Sequence = ()) -> sqlite3.Cursor:
+        return self.project.conn.execute(sql, args)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence]) -> sqlite3.Cursor:
+        with self.transaction():
+            return self.project.conn.executemany(sql, rows)
+
+    def query(self, sql: str, args: Sequence = ()) -> list[dict]:
+        return [dict(r) for r in self.project.conn.execute(sql, args)]
+
+    def query_one(self, sql: str, args: Sequence = ()) -> dict | None:
+        row = self.project.conn.execute(sql, args).fetchone()
+        return dict(row) if row is not None else None
+
+    # ----------------------------------------------------------------- runs
+    def run(self, run_id: int) -> dict | None:
+        run = self.project.run(run_id)
+        return run if run is not None and run["plugin"] == self.plugin_id else None
+
+    def runs(self, *, job: str | None = None, status: str | None = "done") -> list[dict]:
+        """This plugin's runs, oldest first (finished ones by default)."""
+        return [r for r in self.project.runs(plugin=self.plugin_id, status=status) if job is None or r["job"] == job]
+
+    def latest_runs(self, job: str | None = None) -> list[dict]:
+        """The latest finished run of each target: what the score, counts and report cover."""
+        ids = set(self.project.latest_run_ids(self.plugin_id))
+        return [r for r in self.runs(job=job) if r["id"] in ids]
+
+    def latest_run(self, target: str | None = None, job: str | None = None) -> dict | None:
+        """The latest finished run of *target* (of any target when None)."""
+        runs = [r for r in self.runs(job=job) if target is None or r["target"] == target]
+        return runs[-1] if runs else None
+
+    def previous_run(self, run_id: int) -> dict | None:
+        """The finished run of the same job and target before *run_id*."""
+        run = self.project.run(run_id)
+        if run is None:
+            return None
+        return self.project.previous_run(self.plugin_id, run["job"], run["target"], run_id)
+
+    # ------------------------------------------------------------- findings
+    def add_findings(self, run_id: int, findings: Iterable[Finding]) -> int:
+        findings = list(findings)
+        for f in findings:
+            if f.plugin != self.plugin_id:
+                raise ValueError(f"finding of plugin {f.plugin!r} stored through {self.plugin_id!r}'s store")
+        return self.project.add_findings(run_id, findings)
+
+    def findings(self, run_id: int | None = None, *, latest: bool = False, open_only: bool = False) -> list[dict]:
+        """Findings with triage joined in: of one run, of the latest run of every target
+        (``latest=True``), or of all runs."""
+        if latest:
+            rows = [f for r in self.latest_runs() for f in self.project.findings(run_id=r["id"], plugin=self.plugin_id)]
+        else:
+            rows = self.project.findings(run_id=run_id, plugin=self.plugin_id)
+        return [f for f in rows if is_open(f)] if open_only else rows
+
+    def set_triage(self, fingerprints: Sequence[str], status: str, justification: str = "") -> int:
+        """Triage this plugin's findings by fingerprint; logged in the audit log."""
+        return self.project.set_triage(list(fingerprints), status, justification, plugin=self.plugin_id)
+
+    def open_counts(self) -> dict[str, int]:
+        """{severity: open findings} over the latest run of every target."""
+        ids = [r["id"] for r in self.latest_runs()]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.project.conn.execute(
+            f"SELECT f.severity, COUNT(*) FROM findings f LEFT JOIN triage t USING (fingerprint) "
+            f"WHERE f.run_id IN ({marks}) AND {OPEN_SQL} GROUP BY f.severity", ids)
+        return {r[0]: r[1] for r in rows}
+
+    # -------------------------------------------------------------- metrics
+    def add_metrics(self, series: str, samples: Iterable[tuple[float, float]], *, run_id: int | None = None) -> int:
+        return self.project.add_metrics(series, samples, plugin=self.plugin_id, run_id=run_id)
+
+    def metrics(self, series: str, *, run_id: int | None = None, since: float | None = None,
+                until: float | None = None) -> list[tuple[float, float]]:
+        return self.project.metrics(series, since, until=until, plugin=self.plugin_id, run_id=run_id)
+
+    def metric_series(self, run_id: int | None = None) -> list[str]:
+        return self.project.metric_series(self.plugin_id, run_id)
+
+    # ------------------------------------------------------------ artifacts
+    def add_artifact(self, kind: str, name: str, data: bytes, *, run_id: int | None = None) -> int:
+        return self.project.add_artifact(kind, name, data, run_id=run_id, plugin=self.plugin_id)
+
+    def artifacts(self, run_id: int | None = None) -> list[dict]:
+        return [a for a in self.project.artifacts(run_id) if a["plugin"] == self.plugin_id]
+
+    # --------------------------------------------------------------- events
+    def log_event(self, kind: str, message: str, data: dict | None = None) -> int:
+        return self.project.log_event(kind, message, self.plugin_id, data)

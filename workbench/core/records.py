@@ -1,0 +1,241 @@
+"""Runs, findings, triage, artifacts, metrics and secret names of a project (a mixin of Project)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Iterable, Sequence
+
+from workbench.core.database import ACTIVE_STATUSES, RUN_STATUSES, _canonical, _current_user, _process_start_time, now_iso
+from workbench.core.findings import OPEN_SQL, TRIAGE_STATUSES, Finding
+
+
+class RecordsMixin:
+    # -------------------------------------------------------------------- runs
+    def create_run(self, plugin: str, job: str, params: dict | None = None, *, title: str | None = None,
+                   target: str | None = None) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO runs (plugin, job, title, target, params, status, created) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                (plugin, job, title or f"{plugin}.{job}", target, _canonical(params or {}), now_iso()),
+            )
+            run_id = cur.lastrowid
+            self._append_event("run", f"queued {title or plugin + '.' + job}", plugin, {"run_id": run_id})
+        return run_id
+
+    def start_run(self, run_id: int, pid: int | None = None) -> None:
+        pid = pid or os.getpid()
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET status='running', started=?, pid=?, pid_started=? WHERE id=?",
+                (now_iso(), pid, _process_start_time(pid), run_id),
+            )
+
+    def finish_run(self, run_id: int, status: str, *, summary: dict | None = None, error: str | None = None,
+                   message: str | None = None) -> None:
+        if status not in RUN_STATUSES or status in ACTIVE_STATUSES:
+            raise ValueError(f"not a final run status: {status!r}")
+        with self.transaction():
+            row = self.conn.execute("SELECT plugin, title, status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"no run {run_id}")
+            if row["status"] not in ACTIVE_STATUSES:
+                return  # already final (e.g. a worker finished before its parent noticed)
+            self.conn.execute(
+                "UPDATE runs SET status=?, finished=?, summary=?, error=?, message=? WHERE id=?",
+                (status, now_iso(), _canonical(summary) if summary is not None else None, error, message, run_id),
+            )
+            self._append_event("run", f"{status}: {row['title']}", row["plugin"],
+                               {"run_id": run_id, **({"error": error.splitlines()[-1][:300]} if error else {})})
+
+    def run(self, run_id: int) -> dict | None:
+        row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return _run_dict(row) if row else None
+
+    def runs(self, plugin: str | None = None, status: str | None = None) -> list[dict]:
+        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        if plugin:
+            sql += " AND plugin=?"
+            args.append(plugin)
+        if status:
+            sql += " AND status=?"
+            args.append(status)
+        return [_run_dict(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    def previous_run(self, plugin: str, job: str, target: str | None, before_run_id: int) -> dict | None:
+        row = self.conn.execute(
+            "SELECT * FROM runs WHERE plugin=? AND job=? AND target IS ? AND id<? AND status='done' "
+            "ORDER BY id DESC LIMIT 1",
+            (plugin, job, target, before_run_id),
+        ).fetchone()
+        return _run_dict(row) if row else None
+
+    def latest_run_ids(self, plugin: str | None = None) -> list[int]:
+        """The newest finished run of each (plugin, job, target): what 'current' findings are."""
+        where, args = ("AND plugin=?", [plugin]) if plugin else ("", [])
+        return [r[0] for r in self.conn.execute(
+            f"SELECT MAX(id) FROM runs WHERE status='done' {where} GROUP BY plugin, job, target ORDER BY 1", args)]
+
+    def _mark_interrupted_runs(self) -> None:
+        """Runs left active by a process that no longer exists are marked interrupted."""
+        rows = self.conn.execute(
+            "SELECT id, pid, pid_started FROM runs WHERE status IN ('queued','running')").fetchall()
+        for row in rows:
+            alive = False
+            if row["pid"] and row["pid"] != os.getpid():
+                started = _process_start_time(row["pid"])
+                alive = started is not None and row["pid_started"] is not None and abs(started - row["pid_started"]) < 1
+            if not alive:
+                self.finish_run(row["id"], "interrupted",
+                                message="the process running this job ended without finishing it")
+
+    # ---------------------------------------------------------------- findings
+    def add_findings(self, run_id: int, findings: Iterable[Finding]) -> int:
+        rows = [
+            (run_id, f.plugin, f.rule, f.severity, f.confidence, f.title, f.message, f.path, f.line,
+             f.end_line, f.column, f.cwe, f.fingerprint, _canonical(f.evidence), f.source_status)
+            for f in findings
+        ]
+        if not rows:
+            return 0
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO findings (run_id, plugin, rule, severity, confidence, title, message, path, line, "
+                "end_line, col, cwe, fingerprint, evidence, source_status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def findings(self, run_id: int | None = None, plugin: str | None = None) -> list[dict]:
+        """Findings with their triage status joined in (``triage_status``, default 'open')."""
+        sql = ("SELECT f.*, COALESCE(t.status, 'open') AS triage_status, t.justification AS triage_justification "
+               "FROM findings f LEFT JOIN triage t ON t.fingerprint = f.fingerprint WHERE 1=1")
+        args: list = []
+        if run_id is not None:
+            sql += " AND f.run_id=?"
+            args.append(run_id)
+        if plugin:
+            sql += " AND f.plugin=?"
+            args.append(plugin)
+        out = []
+        for r in self.conn.execute(sql + " ORDER BY f.id", args):
+            d = dict(r)
+            d["evidence"] = json.loads(d["evidence"] or "{}")
+            out.append(d)
+        return out
+
+    def finding_counts(self) -> dict[str, dict[str, int]]:
+        """{plugin: {severity: n}} over the latest run of each target, open findings only."""
+        ids = self.latest_run_ids()
+        counts: dict[str, dict[str, int]] = {}
+        if not ids:
+            return counts
+        marks = ",".join("?" * len(ids))
+        for r in self.conn.execute(
+            f"SELECT f.plugin, f.severity, COUNT(*) FROM findings f LEFT JOIN triage t USING (fingerprint) "
+            f"WHERE f.run_id IN ({marks}) AND {OPEN_SQL} "
+            f"GROUP BY f.plugin, f.severity", ids):
+            counts.setdefault(r[0], {})[r[1]] = r[2]
+        return counts
+
+    # ------------------------------------------------------------------ triage
+    def set_triage(self, fingerprints: str | Sequence[str], status: str, justification: str = "",
+                   who: str | None = None, plugin: str | None = None) -> int:
+        if isinstance(fingerprints, str):
+            fingerprints = [fingerprints]
+        if status not in TRIAGE_STATUSES:
+            raise ValueError(f"triage status must be one of {TRIAGE_STATUSES}")
+        if status == "accepted_risk" and not justification.strip():
+            raise ValueError("accepting a risk needs a justification")
+        who = who or _current_user()
+        ts = now_iso()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO triage (fingerprint, plugin, status, justification, who, ts) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT (fingerprint) DO UPDATE SET status=excluded.status, "
+                "justification=excluded.justification, who=excluded.who, ts=excluded.ts",
+                [(fp, plugin, status, justification, who, ts) for fp in fingerprints],
+            )
+            label = f" (\"{justification}\")" if justification else ""
+            self._append_event("triage", f"{len(fingerprints)} finding(s) → {status}{label}", plugin,
+                               {"fingerprints": list(fingerprints), "status": status, "who": who})
+        return len(fingerprints)
+
+    def triage(self) -> dict[str, dict]:
+        return {r["fingerprint"]: dict(r) for r in self.conn.execute("SELECT * FROM triage")}
+
+    # --------------------------------------------------------------- artifacts
+    def add_artifact(self, kind: str, name: str, data: bytes, *, run_id: int | None = None,
+                     plugin: str | None = None) -> int:
+        digest = hashlib.sha256(data).hexdigest()
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO artifacts (run_id, plugin, kind, name, sha256, size, data, created) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, plugin, kind, name, digest, len(data), data, now_iso()),
+            )
+        return cur.lastrowid
+
+    def artifacts(self, run_id: int | None = None) -> list[dict]:
+        sql = "SELECT id, run_id, plugin, kind, name, sha256, size, created FROM artifacts"
+        args: list = []
+        if run_id is not None:
+            sql += " WHERE run_id=?"
+            args.append(run_id)
+        return [dict(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    # ----------------------------------------------------------------- metrics
+    def add_metrics(self, series: str, samples: Iterable[tuple[float, float]], *, plugin: str = "core",
+                    run_id: int | None = None) -> int:
+        """Store (time, value) samples of one series in one transaction; a repeated time replaces."""
+        run = int(run_id or 0)
+        rows = [(plugin, series, float(ts), run, None if v is None else float(v)) for ts, v in samples]
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO metrics (plugin, series, ts, run_id, value) VALUES (?,?,?,?,?)", rows)
+        return len(rows)
+
+    def metrics(self, series: str, since: float | None = None, *, until: float | None = None,
+                plugin: str = "core", run_id: int | None = None) -> list[tuple[float, float]]:
+        sql, args = "SELECT ts, value FROM metrics WHERE plugin=? AND series=?", [plugin, series]
+        if since is not None:
+            sql += " AND ts>=?"
+            args.append(since)
+        if until is not None:
+            sql += " AND ts<=?"
+            args.append(until)
+        if run_id is not None:
+            sql += " AND run_id=?"
+            args.append(int(run_id))
+        return [(r[0], r[1]) for r in self.conn.execute(sql + " ORDER BY ts", args)]
+
+    def metric_series(self, plugin: str = "core", run_id: int | None = None) -> list[str]:
+        sql, args = "SELECT DISTINCT series FROM metrics WHERE plugin=?", [plugin]
+        if run_id is not None:
+            sql += " AND run_id=?"
+            args.append(int(run_id))
+        return [r[0] for r in self.conn.execute(sql + " ORDER BY series", args)]
+
+    # ----------------------------------------------------------- secret names
+    def secret_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM secret_names ORDER BY name")]
+
+    def _remember_secret_name(self, name: str, present: bool) -> None:
+        with self.transaction():
+            if present:
+                self.conn.execute("INSERT OR IGNORE INTO secret_names (name, created) VALUES (?, ?)",
+                                  (name, now_iso()))
+            else:
+                self.conn.execute("DELETE FROM secret_names WHERE name=?", (name,))
+
+
+def _run_dict(row) -> dict:
+    d = dict(row)
+    d["params"] = json.loads(d.get("params") or "{}")
+    d["summary"] = json.loads(d["summary"]) if d.get("summary") else None
+    return d
+
+
