@@ -48,7 +48,7 @@ class ScoreCard(QFrame):
         layout.addWidget(self.value)
 
     def set_score(self, score: float | None) -> None:
-        self.value.setText("no data" if score is None else f"{score:.0f}<span style='font-size:small'> / 100</span>")
+        self.value.setText("not assessed" if score is None else f"{score:.0f}<span style='font-size:small'> / 100</span>")
         self.value.setTextFormat(Qt.RichText)
         self.value.setStyleSheet(f"color: {score_color(score)}")
         self.setToolTip("Pillar score, 0 (worst) to 100 (best)" if score is not None
@@ -164,7 +164,7 @@ class OverviewTab(QWidget):
         for plugin in self.window_.registry.plugins:
             try:
                 score = None if plugin.id in project.plugin_failures else plugin.score(PluginStore(project, plugin.id))
-            except Exception:  # a plugin's scoring bug shows as "no data", not a crash
+            except Exception:  # a plugin's scoring bug shows as "not assessed", not a crash
                 score = None
             if plugin.id in self.cards:
                 self.cards[plugin.id].set_score(score)

@@ -1,0 +1,143 @@
+"""The minimal example plugin works end to end: CLI job, GUI worker job, tab, report, score."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _tree(root) -> str:
+    root.mkdir()
+    (root / "short.txt").write_text("a\nbb\n")
+    (root / "long.txt").write_text("x" * 150 + "\nshort\n")
+    (root / "blob.bin").write_bytes(b"\xff\xfe\x00\x81" * 10)  # not text: ignored
+    return str(root)
+
+
+def _cli(*args, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def test_registered_through_its_own_entry_point(example_site):
+    from workbench.core.plugins import load_plugins
+
+    registry = load_plugins()
+    status = next(s for s in registry.statuses if s.name == "example")
+    assert status.loaded, status.error
+    assert status.distribution == "wb-example-plugin"
+    assert registry.get("example").title == "Long lines"
+    assert str(example_site) in sys.modules["wb_example"].__file__
+
+
+def test_cli_runs_the_job_and_writes_the_summary(example_site, tmp_path):
+    tree = _tree(tmp_path / "tree")
+    project, summary = tmp_path / "p.wbproj", tmp_path / "summary.json"
+    result = _cli("example-count", tree, "-p", project, "--max-line", "100", "--summary-json", summary)
+    assert result.returncode == 0, result.stderr
+    assert "2 files, 1 with lines over 100" in result.stdout
+    assert json.loads(summary.read_text()) == {"files": 2, "long_files": 1, "max_line": 100}
+    help_text = _cli("--help").stdout
+    assert "Long lines (example):" in help_text and "example-count" in help_text
+
+    from workbench.core.project import Project
+
+    with Project.open(project, readonly=True) as p:
+        store = p.store("example")
+        run = store.latest_run(job="count")
+        assert run["summary"]["long_files"] == 1 and run["target"] == tree
+        [finding] = store.findings(run_id=run["id"])
+        assert finding["rule"] == "EX001" and finding["path"] == "long.txt"
+        assert sorted(v for _, v in store.metrics("longest_line", run_id=run["id"])) == [2.0, 150.0]
+    bad = _cli("example-count", tree, "-p", project, "--max-line", "0")
+    assert bad.returncode == 1 and "max_line must be at least 1" in bad.stderr
+
+
+def test_report_section_and_score(example_site, tmp_path):
+    from workbench.core.jobs import run_in_process
+    from workbench.core.plugins import load_plugins
+    from workbench.core.project import Project
+    from workbench.core.report import build_report
+
+    registry = load_plugins()
+    plugin = registry.get("example")
+    with Project.create(tmp_path / "p.wbproj", plugins=registry.plugins) as project:
+        store = project.store("example")
+        assert plugin.score(store) is None
+        _, status, _ = run_in_process(project, plugin.job_spec("count", target=_tree(tmp_path / "a")))
+        assert status == "done"
+        assert plugin.score(store) == 50  # one of two files within the limit
+        clean = tmp_path / "b"
+        clean.mkdir()
+        (clean / "ok.txt").write_text("fine\n")
+        run_in_process(project, plugin.job_spec("count", target=str(clean)))
+        assert plugin.score(store) == 67  # both targets count: 2 of 3 files
+        report = build_report(project, registry)
+    section = next(s for s in report.sections if s.plugin == "example")
+    assert section.title == "Long lines"
+    tables = [b for b in section.blocks if hasattr(b, "rows")]
+    assert len(tables) == 2 and tables[0].rows[0][0] == "long.txt"
+
+
+def test_gui_worker_job_and_tab(example_site, tmp_path, qtbot, monkeypatch):
+    from workbench.gui.app import create_window
+
+    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(tmp_path / "settings"))
+    _, window = create_window(None, theme="light", reopen_last=False)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        assert window.new_project(tmp_path / "gui.wbproj")
+        tab = window.tab_for("example")
+        assert type(tab).__name__ == "ExampleTab"
+        tab.folder.setText(_tree(tmp_path / "tree"))
+        job = tab.start()
+        assert job is not None and job.pid != os.getpid()  # a worker process
+        qtbot.waitUntil(lambda: job.finished, timeout=60000)
+        assert job.status == "done", job.result
+        qtbot.waitUntil(lambda: tab.table.rowCount() == 2, timeout=5000)
+        assert {tab.table.item(i, 0).text() for i in range(2)} == {"long.txt", "short.txt"}
+        assert window.overview.cards["example"].value.text().startswith("50")
+    finally:
+        window.jobs.wait_all()
+        window.close_project()
+
+
+def test_a_broken_migration_leaves_the_others_working(broken_migration_site, tmp_path, qtbot, monkeypatch):
+    project = tmp_path / "p.wbproj"
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "app.py").write_text("import pickle\n\ndef load(b):\n    return pickle.loads(b)\n")
+    audit = _cli("audit", tree, "-p", project, "--no-secrets")
+    assert audit.returncode == 0, audit.stderr
+    assert "plugin 'brokenmig' cannot use this project" in audit.stderr
+    assert "open findings: 0 high, 1 medium" in audit.stdout
+    own = _cli("brokenmig-hello", "-p", project)
+    assert own.returncode == 1 and "plugin 'brokenmig' cannot use this project: OperationalError" in own.stderr
+    info = _cli("info", project, "--json")
+    assert info.returncode == 0, info.stderr
+    plugins = json.loads(info.stdout)["plugins"]
+    assert "cannot use this project" in plugins["brokenmig"]["problem"]
+    assert plugins["code_audit"]["open_findings"]["MEDIUM"] == 1 and "problem" not in plugins["code_audit"]
+
+    from workbench.gui.app import create_window
+
+    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(tmp_path / "settings"))
+    _, window = create_window(None, theme="light", reopen_last=False)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        assert window.open_project(project)
+        assert not window.failure_banner.isHidden()
+        assert "brokenmig" in window.failure_banner.text()
+        broken_tab = window.tab_for("brokenmig")
+        assert broken_tab.store is None
+        audit_tab = window.tab_for("code_audit")
+        assert audit_tab.store is not None and audit_tab.model.rowCount() == 2  # B403 and B301
+    finally:
+        window.close_project()
