@@ -87,11 +87,45 @@ class AuditLogMixin:
         if count == 0:
             # Every project logs its creation: an empty log was emptied.
             return ChainReport(False, 0, None, "the audit log is empty: its entries were deleted")
-        mismatch = self._triage_mismatch()
+        mismatch = self._triage_mismatch() or self._results_mismatch() or self._name_mismatch()
         if mismatch:
             return ChainReport(False, count, None, mismatch)
         return ChainReport(True, count, None, f"{count} events, chain intact, triage matches the log",
                            head=prev_hash)
+
+    def _results_mismatch(self) -> str | None:
+        """Each finished run's status and results against the digest its final event entered in the chain."""
+        recorded: dict[int, dict] = {}
+        for (data,) in self.conn.execute("SELECT data FROM events WHERE kind='run' ORDER BY id"):
+            d = json.loads(data or "{}")
+            if "results_sha256" in d:
+                recorded[d["run_id"]] = d
+        for run_id, status in self.conn.execute(
+                "SELECT id, status FROM runs WHERE status NOT IN ('queued','running') ORDER BY id"):
+            d = recorded.pop(run_id, None)
+            if d is None:
+                return f"run {run_id} is marked {status} but the audit log never recorded it finishing"
+            if d["status"] != status:
+                return f"run {run_id} is marked {status} but the audit log recorded it {d['status']}"
+            if self.results_digest(run_id) != d["results_sha256"]:
+                return (f"the results of run {run_id} (its findings, summary or parameters) differ from what "
+                        "the audit log recorded when it finished: they were changed outside the workbench")
+        if recorded:
+            return f"run {min(recorded)} finished according to the audit log but is missing from the project"
+        orphans = self.conn.execute(
+            "SELECT COUNT(*) FROM findings WHERE run_id NOT IN (SELECT id FROM runs)").fetchone()[0]
+        if orphans:
+            return f"{orphans} finding(s) belong to no run: they were added outside the workbench"
+        return None
+
+    def _name_mismatch(self) -> str | None:
+        row = self.conn.execute("SELECT data FROM events WHERE kind='project' AND data LIKE '%\"name\"%' "
+                                "ORDER BY id DESC LIMIT 1").fetchone()
+        name = json.loads(row[0]).get("name") if row else None
+        current = self.conn.execute("SELECT value FROM meta WHERE key='name'").fetchone()
+        if name is not None and current is not None and current[0] != name:
+            return f"the project's name was changed outside the workbench (the log says {name!r})"
+        return None
 
     def _triage_mismatch(self) -> str | None:
         """Triage is only changed through set_triage, which logs it: replay the log and compare."""

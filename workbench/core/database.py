@@ -229,7 +229,7 @@ class ProjectDatabase:
                 project.set_meta("name", name or path.stem, _tx=False)
                 project.set_meta("created", now_iso(), _tx=False)
                 project.set_meta("created_by", f"ai-security-workbench {__version__}", _tx=False)
-            project.log_event("project", f"project created ({path.name})")
+            project.log_event("project", f"project created ({path.name})", data={"name": name or path.stem})
             # Put the header (application id, schema) into the main file now, not only the WAL.
             project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return project

@@ -47,8 +47,26 @@ class RecordsMixin:
                 "UPDATE runs SET status=?, finished=?, summary=?, error=?, message=? WHERE id=?",
                 (status, now_iso(), _canonical(summary) if summary is not None else None, error, message, run_id),
             )
+            # The chain takes a digest of what the run produced, so an edited finding, summary
+            # or status breaks verification, not only an edited log entry.
             self._append_event("run", f"{status}: {row['title']}", row["plugin"],
-                               {"run_id": run_id, **({"error": error.splitlines()[-1][:300]} if error else {})})
+                               {"run_id": run_id, "status": status, "results_sha256": self.results_digest(run_id),
+                                **({"error": error.splitlines()[-1][:300]} if error else {})})
+
+    _DIGEST_COLUMNS = ("plugin", "rule", "severity", "confidence", "title", "message", "path", "line", "end_line",
+                       "col", "cwe", "fingerprint", "evidence", "source_status")
+
+    def results_digest(self, run_id: int) -> str:
+        """SHA-256 of a run's status, target, params, summary and every finding (in id order)."""
+        h = hashlib.sha256()
+        run = self.conn.execute("SELECT plugin, job, target, params, status, summary FROM runs WHERE id=?",
+                                (run_id,)).fetchone()
+        h.update(_canonical(list(run) if run else None).encode())
+        cols = ", ".join(self._DIGEST_COLUMNS)
+        for f in self.conn.execute(f"SELECT {cols} FROM findings WHERE run_id=? ORDER BY id", (run_id,)):
+            h.update(b"\n")
+            h.update(_canonical(list(f)).encode())
+        return h.hexdigest()
 
     def run(self, run_id: int) -> dict | None:
         row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
