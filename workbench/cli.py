@@ -36,7 +36,18 @@ def default_demo_dir() -> Path:
 
 
 # ---------------------------------------------------------------- commands
+def _check_display() -> None:
+    """Qt aborts the process (exit 134) when it finds no display: say so first."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise CliError("there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset). "
+                       "Run `workbench demo --headless` for the demo PDF, or the headless commands "
+                       "(`workbench --help`); set QT_QPA_PLATFORM=offscreen to force a window without a screen.")
+
+
 def cmd_gui(args) -> int:
+    _check_display()
     from workbench.gui.app import run_gui
 
     return run_gui(project=args.project, theme=getattr(args, "theme", "system"))
@@ -144,6 +155,10 @@ def cmd_demo(args) -> int:
 
     registry = _registry()
     out = Path(args.output or default_demo_dir())
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{out}: exists and is not a folder; -o names the folder for the demo project and PDF")
+    if not args.headless:
+        _check_display()
     bars: list[TerminalProgress] = []
 
     def progress_factory(spec):
@@ -209,7 +224,11 @@ def cmd_secret(args) -> int:
             for name, present in secrets.list_secrets(project):
                 print(f"{name}{'' if present else '  (missing from the keyring)'}")
         elif args.action == "set":
-            value = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(f"value for {args.name}: ")
+            try:
+                value = (sys.stdin.readline().rstrip("\n") if args.stdin
+                         else getpass.getpass(f"value for {args.name}: "))
+            except (EOFError, OSError):
+                value = ""
             if not value:
                 _err("empty value; nothing stored")
                 return EXIT_FAILURE

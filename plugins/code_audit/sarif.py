@@ -75,10 +75,13 @@ def _taxonomy(findings: list[dict]) -> dict:
 
 
 def _result(f: dict, rule_index: dict[str, int]) -> dict:
-    location = {"physicalLocation": {"artifactLocation": {"uri": f["path"] or "", "uriBaseId": "SRCROOT"}}}
+    location = {"physicalLocation": {"artifactLocation": {"uri": _uri(f["path"] or ""), "uriBaseId": "SRCROOT"}}}
     if f.get("line"):
         location["physicalLocation"]["region"] = {
             "startLine": f["line"], "endLine": max(f.get("end_line") or f["line"], f["line"])}
+        if f.get("col") is not None:
+            # bandit's columns are 0-based; SARIF's start at 1
+            location["physicalLocation"]["region"]["startColumn"] = int(f["col"]) + 1
     res = {
         "ruleId": f["rule"],
         "ruleIndex": rule_index[f["rule"]],
@@ -152,12 +155,32 @@ def to_json(findings: list[dict]) -> str:
     return json.dumps({"findings": rows}, indent=2, default=str)
 
 
+def _uri(path: str) -> str:
+    """A relative URI reference: every character outside RFC 3986's unreserved set and '/' is
+    percent-encoded (tabs, quotes, '<', '|', spaces, non-ASCII, undecodable bytes)."""
+    from urllib.parse import quote
+
+    raw = path.encode("utf-8", "surrogateescape")
+    return quote(raw, safe="/")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """OWASP's CSV-injection defence: a cell a spreadsheet would read as a formula gets a leading
+    quote, so it is shown as text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(findings: list[dict]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     for f in findings:
-        writer.writerow([status_of(f) if c == "status" else f.get(c) for c in CSV_COLUMNS])
+        writer.writerow([csv_safe(status_of(f) if c == "status" else f.get(c)) for c in CSV_COLUMNS])
     return buf.getvalue()
 
 

@@ -153,6 +153,8 @@ def validate(path: str | os.PathLike) -> Path:
         raise ProjectNotFoundError(path, "no such file.")
     if path.is_dir():
         raise NotAProjectError(path, "is a folder, not a workbench project file.")
+    if not path.is_file():  # a FIFO or a device would block or stream forever: never open one
+        raise NotAProjectError(path, "is not a regular file (a pipe or a device), not a workbench project.")
     try:
         check_header(path)
     except PermissionError as exc:

@@ -265,11 +265,43 @@ def _block_html(block, charts: list[QImage], content_width: int) -> str:
     return f"<p class='warning'>(unknown block {type(block).__name__})</p>"
 
 
+def check_output_path(path: Path) -> None:
+    """Refuse to write a PDF where it would destroy something: a project, any SQLite file,
+    a folder, a missing folder, or a name that does not end in .pdf."""
+    if path.suffix.lower() != ".pdf":
+        raise OSError(f"{path}: a report is a PDF; give the file a .pdf name")
+    if not path.parent.is_dir():
+        raise OSError(f"{path}: the folder {path.parent} does not exist")
+    if path.exists():
+        if not path.is_file():
+            raise OSError(f"{path}: exists and is not a regular file")
+        with open(path, "rb") as fh:
+            if fh.read(16) == b"SQLite format 3\x00":
+                raise OSError(f"{path}: is a SQLite database (a project?); refusing to overwrite it")
+
+
 def render_pdf(report: Report, path: str | Path) -> int:
-    """Write *report* to *path*; returns the number of pages."""
+    """Write *report* to *path* (whole or not at all: a temporary file renamed at the end);
+    returns the number of pages."""
+    import os
+    import tempfile
+
     _ensure_app()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    final = Path(path)
+    check_output_path(final)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".pdf.part", dir=final.parent)
+    os.close(fd)
+    path = Path(tmp)
+    try:
+        pages = _render(report, path)
+        os.replace(path, final)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return pages
+
+
+def _render(report: Report, path: Path) -> int:
     writer = QPdfWriter(str(path))
     writer.setTitle(f"{report.title} — {report.project_name}")
     writer.setCreator("AI Security Workbench")
