@@ -216,10 +216,45 @@ def _secret_project(args):
     return Project.open(args.project)
 
 
+def _unlock_secrets(args) -> int | None:
+    """Ask for the encrypted secrets file's passphrase when that file is the chosen backend and still locked.
+
+    Only on a terminal, and never while the value itself comes from stdin (getpass would read the
+    value as the passphrase when there is no terminal). Otherwise the command fails with the
+    module's message, which names WORKBENCH_KEYRING_PASSPHRASE.
+    """
+    from workbench.core import secrets
+
+    if secrets.needs_passphrase() and sys.stdin.isatty() and not args.stdin:
+        if not secrets.prompt_unlock(getpass.getpass):
+            _err("no passphrase given; nothing done")
+            return EXIT_FAILURE
+    return None
+
+
+def cmd_secret_backend(args) -> int:
+    from workbench.core import secrets
+
+    if args.project is None:
+        print(secrets.backend_description())
+        return EXIT_OK
+    print(f"secrets backend: {secrets.choose_backend(args.project, path=args.file)}")
+    if args.project == "encrypted-file" and sys.stdin.isatty() and secrets.needs_passphrase() \
+            and secrets.is_new_store():
+        if secrets.prompt_unlock(getpass.getpass):  # create the file now, asking twice
+            print(f"secrets backend: {secrets.backend_description()}")
+    return EXIT_OK
+
+
 def cmd_secret(args) -> int:
     from workbench.core import secrets
 
+    if args.action == "backend":
+        return cmd_secret_backend(args)
     with _secret_project(args) as project:
+        failed = _unlock_secrets(args)
+        if failed is not None:
+            return failed
         if args.action == "list":
             for name, present in secrets.list_secrets(project):
                 print(f"{name}{'' if present else '  (missing from the keyring)'}")
@@ -233,7 +268,7 @@ def cmd_secret(args) -> int:
                 _err("empty value; nothing stored")
                 return EXIT_FAILURE
             secrets.set_secret(project, args.name, value)
-            print(f"stored '{args.name}' in the OS keyring ({secrets.backend_name()})")
+            print(f"stored '{args.name}' in {secrets.backend_description()}")
         elif args.action == "get":
             value = secrets.get_secret(project, args.name)
             if value is None:
@@ -306,11 +341,13 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
     p.add_argument("--why", default="", help="justification (required for accepted_risk)")
     p.set_defaults(func=cmd_triage)
 
-    p = cli.command("secret", "manage this project's secrets in the OS keyring")
-    p.add_argument("action", choices=("list", "set", "get", "delete"))
-    p.add_argument("project")
+    p = cli.command("secret", "manage this project's secrets (OS keyring, or an encrypted file you choose)")
+    p.add_argument("action", choices=("list", "set", "get", "delete", "backend"),
+                   help="'backend' shows where secrets go; 'backend os|encrypted-file' chooses")
+    p.add_argument("project", nargs="?", metavar="PROJECT", help="the project file ('backend': os or encrypted-file)")
     p.add_argument("name", nargs="?")
     p.add_argument("--stdin", action="store_true", help="read the value for 'set' from standard input")
+    p.add_argument("--file", help="'backend encrypted-file' only: where the encrypted file lives")
     p.set_defaults(func=cmd_secret)
 
     for plugin in (registry.plugins if registry else []):
@@ -329,8 +366,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["gui", *argv])
-    if args.command == "secret" and args.action != "list" and not args.name:
-        parser.error(f"'secret {args.action}' needs a NAME")
+    if args.command == "secret":
+        if args.action == "backend":
+            if args.project not in (None, "os", "encrypted-file") or args.name:
+                parser.error("usage: workbench secret backend [os|encrypted-file] [--file PATH]")
+            if args.file and args.project != "encrypted-file":
+                parser.error("--file goes with 'secret backend encrypted-file'")
+        elif not args.project:
+            parser.error(f"'secret {args.action}' needs a PROJECT")
+        elif args.action != "list" and not args.name:
+            parser.error(f"'secret {args.action}' needs a NAME")
     try:
         return int(args.func(args) or 0)
     except CliError as exc:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import platform
 
 from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import (
     QDialog,
+    QComboBox,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
@@ -38,14 +40,18 @@ class CredentialsDialog(QDialog):
         self.setWindowTitle("Credentials")
         self.resize(520, 360)
         layout = QVBoxLayout(self)
-        ok, info = secrets.available()
-        self.status = QLabel(
-            f"Secrets for <b>{project.name}</b> live in the OS keyring ({info}); "
-            "the project file keeps only their names." if ok else info)
+        # Where values go: chosen here explicitly, never switched silently.
+        where = QHBoxLayout()
+        where.addWidget(QLabel("Secrets go to:"))
+        self.backend_box = QComboBox()
+        self.backend_box.addItem("the OS keyring", "os")
+        self.backend_box.addItem("an encrypted file (passphrase)", "encrypted-file")
+        where.addWidget(self.backend_box, 1)
+        self.unlock_button = QPushButton("&Unlock…")
+        where.addWidget(self.unlock_button)
+        layout.addLayout(where)
+        self.status = QLabel()
         self.status.setWordWrap(True)
-        self.status.setTextFormat(Qt.RichText if ok else Qt.PlainText)
-        if not ok:
-            self.status.setStyleSheet("color: #b03a2e; font-weight: bold;")
         layout.addWidget(self.status)
         row = QHBoxLayout()
         self.list = QListWidget()
@@ -56,7 +62,6 @@ class CredentialsDialog(QDialog):
         self.delete_button = QPushButton("&Delete")
         for b in (self.add_button, self.reveal_button, self.delete_button):
             buttons.addWidget(b)
-            b.setEnabled(ok)
         buttons.addStretch(1)
         row.addLayout(buttons)
         layout.addLayout(row)
@@ -71,16 +76,79 @@ class CredentialsDialog(QDialog):
         self.reveal_button.clicked.connect(self.reveal_selected)
         self.delete_button.clicked.connect(self.delete_selected)
         self.list.currentItemChanged.connect(lambda *_: self.revealed.clear())
-        self.available = ok
-        if ok:
+        self.unlock_button.clicked.connect(self._ask_passphrase)
+        self.update_state()
+        self.backend_box.currentIndexChanged.connect(self._backend_chosen)
+
+    def update_state(self) -> None:
+        """Show which backend is in use and whether it can be used now; enable what works."""
+        try:
+            chosen = secrets.chosen_backend()
+            locked = secrets.needs_passphrase()
+        except SecretsUnavailableError as exc:  # a damaged choice file: say so, pick nothing
+            chosen, locked = None, False
+            self.status_error(str(exc))
+        else:
+            ok, info = secrets.available()
+            if ok:
+                self.status.setTextFormat(Qt.RichText)
+                self.status.setStyleSheet("")
+                self.status.setText(
+                    f"Secrets for <b>{html.escape(self.project.name)}</b> live in "
+                    f"{html.escape(secrets.backend_description())}; the project file keeps only their names.")
+            else:
+                self.status_error(info)
+        self.backend_box.blockSignals(True)
+        self.backend_box.setCurrentIndex(max(0, self.backend_box.findData(chosen)))
+        self.backend_box.blockSignals(False)
+        self.unlock_button.setVisible(chosen == "encrypted-file")
+        self.unlock_button.setEnabled(locked)
+        self.available = chosen is not None and secrets.available()[0]
+        for b in (self.add_button, self.reveal_button, self.delete_button):
+            b.setEnabled(self.available)
+        self.list.clear()
+        if self.available:
             self.refresh()
+
+    def status_error(self, message: str) -> None:
+        self.status.setTextFormat(Qt.PlainText)
+        self.status.setStyleSheet("color: #b03a2e; font-weight: bold;")
+        self.status.setText(message)
+
+    def choose_backend(self, name: str) -> None:
+        secrets.choose_backend(name)
+        self.update_state()
+
+    def unlock(self, passphrase: str) -> None:
+        """Unlock the encrypted file (tests call this; the button asks first)."""
+        secrets.unlock(passphrase)
+        self.update_state()
+
+    def _backend_chosen(self, index: int) -> None:
+        try:
+            self.choose_backend(self.backend_box.itemData(index))
+        except (SecretsUnavailableError, ValueError) as exc:
+            QMessageBox.critical(self, "Credentials", str(exc))
+        if secrets.needs_passphrase():
+            self._ask_passphrase()
+
+    def _ask_passphrase(self) -> None:
+        def ask(prompt: str):
+            text, ok = QInputDialog.getText(self, "Encrypted secrets file", prompt, QLineEdit.Password)
+            return text if ok else None
+
+        try:
+            secrets.prompt_unlock(ask)
+        except (SecretsUnavailableError, ValueError) as exc:  # wrong passphrase, damaged file, too short
+            QMessageBox.critical(self, "Credentials", str(exc))
+        self.update_state()
 
     def refresh(self) -> None:
         self.list.clear()
         try:
             listed = secrets.list_secrets(self.project)
-        except Exception as exc:  # the keyring can fail at any time (locked, D-Bus gone)
-            self.status.setText(f"The keyring failed: {exc}")
+        except Exception as exc:  # the keyring can fail at any time (locked, D-Bus gone, file altered)
+            self.status_error(f"The secrets backend failed: {exc}")
             return
         for name, present in listed:
             item = QListWidgetItem(name if present else f"{name}  (missing from the keyring)")
@@ -121,8 +189,8 @@ class CredentialsDialog(QDialog):
         name = self.selected_name()
         if not name:
             return
-        if confirm and QMessageBox.question(self, "Delete secret", f"Delete '{name}' from the OS keyring?") \
-                != QMessageBox.Yes:
+        if confirm and QMessageBox.question(
+                self, "Delete secret", f"Delete '{name}' from {secrets.backend_description()}?") != QMessageBox.Yes:
             return
         secrets.delete_secret(self.project, name)
         self.revealed.clear()
