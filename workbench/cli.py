@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -381,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         _err(str(exc))
         return exc.code
+    except sqlite3.DatabaseError as exc:
+        # Damage that the open-time check cannot see (a flipped byte inside a row) shows when it is read.
+        where = getattr(args, "project", None) or "the project file"
+        _err(f"{where}: the file is damaged ({exc}). Restore it from a backup.")
+        return EXIT_FAILURE
     except (WorkbenchError, ValueError) as exc:
         _err(str(exc))
         return EXIT_FAILURE

@@ -30,6 +30,14 @@ class ChainReport:
 
 
 
+def _loads(data: str | None) -> dict:
+    try:
+        value = json.loads(data or "{}")
+    except ValueError:  # a damaged entry: the chain walk reports it first
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 class AuditLogMixin:
     # ------------------------------------------------------------------ events
     def log_event(self, kind: str, message: str, plugin: str | None = None, data: dict | None = None) -> int:
@@ -97,7 +105,7 @@ class AuditLogMixin:
         """Each finished run's status and results against the digest its final event entered in the chain."""
         recorded: dict[int, dict] = {}
         for (data,) in self.conn.execute("SELECT data FROM events WHERE kind='run' ORDER BY id"):
-            d = json.loads(data or "{}")
+            d = _loads(data)
             if "results_sha256" in d:
                 recorded[d["run_id"]] = d
         for run_id, status in self.conn.execute(
@@ -121,7 +129,7 @@ class AuditLogMixin:
     def _name_mismatch(self) -> str | None:
         row = self.conn.execute("SELECT data FROM events WHERE kind='project' AND data LIKE '%\"name\"%' "
                                 "ORDER BY id DESC LIMIT 1").fetchone()
-        name = json.loads(row[0]).get("name") if row else None
+        name = _loads(row[0]).get("name") if row else None
         current = self.conn.execute("SELECT value FROM meta WHERE key='name'").fetchone()
         if name is not None and current is not None and current[0] != name:
             return f"the project's name was changed outside the workbench (the log says {name!r})"
@@ -131,7 +139,7 @@ class AuditLogMixin:
         """Triage is only changed through set_triage, which logs it: replay the log and compare."""
         expected: dict[str, str] = {}
         for (data,) in self.conn.execute("SELECT data FROM events WHERE kind='triage' ORDER BY id"):
-            d = json.loads(data or "{}")
+            d = _loads(data)
             for fp in d.get("fingerprints", ()):
                 expected[fp] = d.get("status", "")
         actual = {r[0]: r[1] for r in self.conn.execute("SELECT fingerprint, status FROM triage")}

@@ -141,7 +141,7 @@ class RecordsMixin:
         out = []
         for r in self.conn.execute(sql + " ORDER BY f.id", args):
             d = dict(r)
-            d["evidence"] = json.loads(d["evidence"] or "{}")
+            d["evidence"] = _json(d["evidence"], {})
             out.append(d)
         return out
 
@@ -252,8 +252,18 @@ class RecordsMixin:
 
 def _run_dict(row) -> dict:
     d = dict(row)
-    d["params"] = json.loads(d.get("params") or "{}")
-    d["summary"] = json.loads(d["summary"]) if d.get("summary") else None
+    d["params"] = _json(d.get("params"), {})
+    d["summary"] = _json(d.get("summary"), None)
     return d
 
 
+
+
+def _json(text: str | None, empty):
+    """A stored JSON column; a damaged one reads as ``{"damaged": …}`` (and fails verification)."""
+    if not text:
+        return empty
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"damaged": text[:200]}
