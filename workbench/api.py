@@ -34,7 +34,7 @@ from workbench.core.findings import (
     is_open,
     normalise_code,
 )
-from workbench.core.jobs import Cancelled, JobContext, NullContext
+from workbench.core.jobs import Cancelled, JobContext, NullContext, die_with_parent
 from workbench.core.params import ParamsError, build_params
 from workbench.core.plugin_store import PluginStore
 from workbench.core.plugins import API_VERSION, JobDef, JobSpec, Plugin
@@ -55,6 +55,6 @@ __all__ = [
     "BarChart", "Cancelled", "CliError", "Commands", "Finding", "JobContext", "JobDef", "JobSpec", "KeyValues",
     "LineChart", "NullContext", "Paragraph", "ParamsError", "Plugin", "PluginStore", "Section", "Table",
     "WorkbenchError",
-    "assign_fingerprints", "build_params", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
+    "assign_fingerprints", "build_params", "die_with_parent", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
     "severity_chart", "warn", "write_summary_json",
 ]

@@ -447,7 +447,10 @@ def _run_pool(chunks, cfg, workers, ctx, done, total) -> list[FileResult]:
 
     ensure_rule_pack()
     out: list[FileResult] = []
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context())
+    from workbench.api import die_with_parent
+
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context(),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         pending = {pool.submit(_audit_chunk, chunk, cfg) for chunk in chunks}
         while pending:

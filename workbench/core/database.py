@@ -228,6 +228,7 @@ class ProjectDatabase:
             project._migrate(plugins)
             with project.transaction():
                 project.set_meta("project_id", str(uuid.uuid4()), _tx=False)
+                project.set_meta("file_identity", _file_identity(path), _tx=False)
                 project.set_meta("name", name or path.stem, _tx=False)
                 project.set_meta("created", now_iso(), _tx=False)
                 project.set_meta("created_by", f"ai-security-workbench {__version__}", _tx=False)
@@ -270,6 +271,7 @@ class ProjectDatabase:
             project = cls(path, conn, readonly=False, lock=lock)
             if not worker:
                 project._migrate(plugins)
+                project._give_a_copy_its_own_id()
                 project._mark_interrupted_runs()
             return project
         except BaseException:
@@ -362,6 +364,24 @@ class ProjectDatabase:
             raise
         finally:
             self._in_transaction = False
+
+    def _give_a_copy_its_own_id(self) -> None:
+        """A copied file (another inode than the one it was created or last adopted as) gets a
+        new project id before anything is written under the old one: its secrets are named by
+        the id, and a copy must never change the original's. A rename keeps the inode."""
+        identity = _file_identity(self.path)
+        recorded = self.meta("file_identity")
+        if recorded == identity:
+            return
+        with self.transaction():
+            self.set_meta("file_identity", identity, _tx=False)
+            if recorded is None:
+                return  # a project from before this check: adopt the file as it is
+            old = self.meta("project_id")
+            new = str(uuid.uuid4())
+            self.set_meta("project_id", new, _tx=False)
+            self._append_event("project", f"this file is a copy: it has its own project id now (was {old})",
+                               None, {"old_project_id": old, "project_id": new})
 
     # -------------------------------------------------------------- migrations
     def _migrate(self, plugins: Sequence) -> None:
@@ -473,6 +493,11 @@ def _split_sql(script: str) -> list[str]:
         statements.append(buf.strip())
     return statements
 
+
+
+def _file_identity(path: Path) -> str:
+    st = os.stat(path)
+    return f"{st.st_dev}:{st.st_ino}"
 
 
 def _current_user() -> str:

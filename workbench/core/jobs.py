@@ -20,6 +20,7 @@ import importlib
 import multiprocessing as mp
 import os
 import queue as _queue
+import sys
 import time
 import traceback
 import weakref
@@ -34,6 +35,26 @@ __all__ = ["Cancelled", "JobContext", "JobSpec", "NullContext", "WorkerJob", "re
 
 class Cancelled(Exception):
     """Raised inside a job by ``ctx.check_cancelled()`` once cancel was asked."""
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this process end when *parent_pid* does, SIGKILL included (Linux: PR_SET_PDEATHSIG).
+
+    For the initializer of a job's process pool, and for the GUI's job workers: an orphan
+    would go on writing to the project, and a forked one would keep the project's lock.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the call took effect
+        os._exit(1)
 
 
 def resolve(ref: str) -> Callable:
@@ -122,12 +143,13 @@ def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, can
 
 
 # ------------------------------------------------------------ worker process
-def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_event) -> None:
+def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_event, parent_pid: int) -> None:
     from workbench.core.project import Project
 
     if hasattr(os, "setpgrp"):
         # Own process group: a forced cancel ends the job's own helper processes too.
         os.setpgrp()
+    die_with_parent(parent_pid)
     try:
         project = Project.open(project_path, worker=True)
     except Exception as exc:  # the parent records the failure: we could not open the file
@@ -192,7 +214,7 @@ class WorkerJob:
                                               title=self.spec.title, target=self.spec.target)
         self._process = self._ctx.Process(
             target=_worker_main,
-            args=(str(self.project.path), self.run_id, self.spec, self._queue, self._cancel),
+            args=(str(self.project.path), self.run_id, self.spec, self._queue, self._cancel, os.getpid()),
             name=f"workbench-job-{self.run_id}",
             # Not a daemon: a job may start its own process pool (bandit, detect-secrets).
             # _terminate_leftovers() ends any still running when this process exits.

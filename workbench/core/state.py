@@ -16,7 +16,7 @@ def is_cache_table(name: str) -> bool:
 class StateMixin:
     # ------------------------------------------------------------------- state
     # Rows that record a report being written are not part of the state it describes.
-    _STATE_EXCLUDES = {"events": "WHERE kind != 'report'", "meta": "WHERE key != 'events_head'"}
+    _STATE_EXCLUDES = {"events": "WHERE kind != 'report'", "meta": "WHERE key NOT IN ('events_head', 'file_identity')"}
 
     def state_sha256(self) -> str:
         """SHA-256 over every table's rows in a fixed order: what a report describes.
