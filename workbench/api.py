@@ -23,6 +23,7 @@ from workbench.core.cli_kit import (
     write_summary_json,
 )
 from workbench.core.errors import WorkbenchError
+from workbench.core.files import atomic_write, check_writable_target
 from workbench.core.findings import (
     CONFIDENCES,
     SEVERITIES,
@@ -55,6 +56,6 @@ __all__ = [
     "BarChart", "Cancelled", "CliError", "Commands", "Finding", "JobContext", "JobDef", "JobSpec", "KeyValues",
     "LineChart", "NullContext", "Paragraph", "ParamsError", "Plugin", "PluginStore", "Section", "Table",
     "WorkbenchError",
-    "assign_fingerprints", "build_params", "die_with_parent", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
+    "assign_fingerprints", "atomic_write", "check_writable_target", "build_params", "die_with_parent", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
     "severity_chart", "warn", "write_summary_json",
 ]

@@ -61,7 +61,7 @@ def _print_summary(summary: dict) -> None:
 
 def _write_exports(store, run_id: int, args) -> bool:
     """Write the requested exports; a failed one is reported and the others still written."""
-    from workbench.api import error
+    from workbench.api import WorkbenchError, error
 
     from . import sarif
 
@@ -70,10 +70,9 @@ def _write_exports(store, run_id: int, args) -> bool:
         if not path:
             continue
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
             writer(store, run_id, path)
-        except OSError as exc:
-            error(f"{path}: cannot write ({exc.strerror or exc})")
+        except WorkbenchError as exc:
+            error(str(exc))
             ok = False
             continue
         print(f"wrote {path}")

@@ -17,6 +17,8 @@ import json
 import os
 from pathlib import Path
 
+from workbench.api import atomic_write
+
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _LEVEL = {"HIGH": "error", "MEDIUM": "warning", "LOW": "note"}
 _RANK = {"HIGH": 90.0, "MEDIUM": 60.0, "LOW": 30.0}
@@ -133,19 +135,17 @@ def _run_findings(store, run_id: int) -> tuple[list[dict], str | None]:
 def write_sarif(store, run_id: int, path: str) -> None:
     """SARIF 2.1.0 of one run's findings, triage included."""
     findings, target_uri = _run_findings(store, run_id)
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(to_sarif(findings, tool_version=tool_version(), target_uri=target_uri), fh, indent=2)
+    atomic_write(path, json.dumps(to_sarif(findings, tool_version=tool_version(), target_uri=target_uri), indent=2))
 
 
 def write_json(store, run_id: int, path: str) -> None:
     findings, _ = _run_findings(store, run_id)
-    Path(path).write_text(to_json(findings), encoding="utf-8")
+    atomic_write(path, to_json(findings))
 
 
 def write_csv(store, run_id: int, path: str) -> None:
     findings, _ = _run_findings(store, run_id)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(to_csv(findings))
+    atomic_write(path, to_csv(findings))
 
 
 def to_json(findings: list[dict]) -> str:

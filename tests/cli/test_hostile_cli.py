@@ -92,11 +92,14 @@ def test_failed_export_still_applies_the_gate(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "a.py").write_text("import subprocess\n\n\ndef run(cmd):\n    subprocess.call(cmd, shell=True)\n")
-    out = wb("audit", tree, "-p", tmp_path / "p.wbproj", "--json", "/proc/nope/x.json",
+    project = tmp_path / "p.wbproj"
+    out = wb("audit", tree, "-p", project, "--json", "/proc/nope/x.json", "--csv", project,
              "--sarif", tmp_path / "new" / "dir" / "r.sarif", "--fail-on", "HIGH")
     assert out.returncode == 3, out.stderr
-    assert "/proc/nope/x.json: cannot write" in out.stderr and "Traceback" not in out.stderr
-    assert (tmp_path / "new" / "dir" / "r.sarif").is_file()
+    assert "/proc/nope/x.json: the folder /proc/nope does not exist" in out.stderr and "Traceback" not in out.stderr
+    assert f"{project}: is a SQLite database" in out.stderr  # an export never replaces the project
+    assert not (tmp_path / "new").exists()  # no folder is created behind the user's back
+    assert wb("info", project, "--verify").returncode == 0
 
 
 def test_secret_cli_misuse(tmp_path):

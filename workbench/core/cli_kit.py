@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,21 +129,12 @@ def open_project(path: str | os.PathLike, *, create: bool = False, readonly: boo
 
 def write_summary_json(path: str | os.PathLike, summary) -> None:
     """Write *summary* to *path* whole or not at all (temporary file, then rename)."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise CliError(f"{path}: the folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    from workbench.core.files import atomic_write
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(summary, fh, indent=2, sort_keys=True, default=str)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise CliError(f"{path}: cannot write the summary ({exc.strerror or exc})") from exc
+        atomic_write(path, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+    except WorkbenchError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def run_job(project, spec, *, unit: str = "items", summary_json: str | None = None,

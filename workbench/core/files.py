@@ -1,0 +1,52 @@
+"""Writing output files safely: whole or not at all, and never over a project."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from workbench.core.errors import WorkbenchError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_writable_target(path: str | os.PathLike) -> Path:
+    """Refuse an output path that is a folder, a pipe or device, in a missing folder, or an
+    existing SQLite file (a project: one mistyped ``-o`` must not destroy an engagement)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise WorkbenchError(f"{path}: the folder {path.parent} does not exist")
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise WorkbenchError(f"{path}: exists and is not a regular file")
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise WorkbenchError(f"{path}: cannot be replaced ({exc.strerror or exc})") from exc
+        if head == SQLITE_MAGIC:
+            raise WorkbenchError(f"{path}: is a SQLite database (a project?); refusing to overwrite it")
+    return path
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes, *, encoding: str = "utf-8") -> None:
+    """Write *data* to *path* through a temporary file in the same folder, renamed at the end:
+    a full disk or a crash leaves the previous file, never half of a new one."""
+    path = check_writable_target(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode(encoding) if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise WorkbenchError(f"{path}: cannot write ({exc.strerror or exc}); the previous file, if any, "
+                                 "is unchanged") from exc
+        raise
