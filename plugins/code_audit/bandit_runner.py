@@ -385,7 +385,7 @@ def audit_files(files: list[tuple[str, str]], cfg: AuditConfig, *, cache_conn=No
         else:
             todo.append((path, rel))
     sizes = {rel: size for rel, (_, size) in hashes.items()}
-    _progress(ctx, len(results), len(files), "bandit: cached files reused")
+    _progress(ctx, len(results), len(files), "bandit: cached files reused" if results else "bandit")
     fresh = _run_todo(todo, sizes, cfg, workers, ctx, done=len(results), total=len(files))
     for res in fresh:
         results[res.relpath] = res

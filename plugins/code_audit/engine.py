@@ -65,15 +65,19 @@ def walk_tree(target: str, cfg, exclude: list[str], *, secrets: bool = True, mod
     tree = Tree()
 
     def on_error(exc: OSError) -> None:
-        rel = os.path.relpath(exc.filename or target, target).replace(os.sep, "/")
+        rel = display_path(os.path.relpath(exc.filename or target, target).replace(os.sep, "/"))
         tree.skipped.append((rel, "walk", f"folder unreadable: {exc.strerror or exc}"))
 
     for root, dirs, files in os.walk(target, onerror=on_error):
         dirs[:] = sorted(d for d in dirs if d not in VCS_DIRS)
         for name in sorted(files):
             path = os.path.join(root, name)
-            rel = os.path.relpath(path, target).replace(os.sep, "/")
+            rel = display_path(os.path.relpath(path, target).replace(os.sep, "/"))
             if exclude and _excluded(rel, exclude):
+                continue
+            kind = _special_kind(path)
+            if kind:  # never opened: a FIFO blocks a reader forever, a device streams without end
+                tree.skipped.append((rel, "walk", f"not a regular file ({kind})"))
                 continue
             if is_python_source(path, cfg):
                 tree.python.append((path, rel))
@@ -84,6 +88,33 @@ def walk_tree(target: str, cfg, exclude: list[str], *, secrets: bool = True, mod
             elif secrets and not rel.lower().endswith(BINARY_EXTENSIONS):
                 tree.text.append((path, rel))
     return tree
+
+
+def display_path(rel: str) -> str:
+    """A relative path fit to store and show: bytes that are not UTF-8 (kept by the OS as
+    surrogate escapes) are written as ``\\xNN``, so one odd name cannot stop the audit."""
+    try:
+        rel.encode("utf-8")
+        return rel
+    except UnicodeEncodeError:
+        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def _special_kind(path: str) -> str | None:
+    """'FIFO', 'device' or 'socket' for what the path leads to (links followed), else None."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # a dangling or looping link: the scanner reports it unreadable
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return None
 
 
 def _outside_bandit_excludes(path: str, cfg) -> bool:
