@@ -257,14 +257,7 @@ class ProjectDatabase:
         """
         path = validate(path)
         if readonly:
-            # Plain mode=ro (not immutable): a writer may open the file while we read it.
-            had_wal = path.with_name(path.name + "-wal").exists()
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 10000")
-            project = cls(path, conn, readonly=True, lock=None)
-            project._leave_no_wal = not had_wal
-            return project
+            return cls._open_readonly(path)
         lock = None if worker else ProjectLock.acquire(path)
         try:
             conn = cls._connect(path)
@@ -278,6 +271,32 @@ class ProjectDatabase:
             if lock:
                 lock.release()
             raise
+
+    @classmethod
+    def _open_readonly(cls, path: Path) -> "Project":
+        """Plain mode=ro, so that the view follows a writer that opens the file meanwhile; but where
+        nothing can write (a read-only file, folder or file system) and no WAL exists, immutable:
+        then SQLite creates no -wal/-shm beside the file, and needs no write access to open it."""
+        had_wal = path.with_name(path.name + "-wal").exists()
+        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        modes = ["mode=ro"] if (writable or had_wal) else []
+        if not had_wal:
+            modes.append("mode=ro&immutable=1")
+        error = None
+        for mode in modes:
+            try:
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA busy_timeout = 10000")
+                conn.execute("SELECT COUNT(*) FROM meta").fetchone()
+            except sqlite3.OperationalError as exc:  # e.g. a read-only file system refuses the -shm
+                error = exc
+                continue
+            project = cls(path, conn, readonly=True, lock=None)
+            project._leave_no_wal = not had_wal and "immutable" not in mode
+            return project
+        raise ProjectError(path, f"cannot be opened for reading ({error}); if it is on a read-only disk, "
+                                 "copy it with its -wal file to a writable folder")
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
