@@ -310,12 +310,20 @@ class ProjectDatabase:
         return conn
 
     def close(self) -> None:
+        failed_checkpoint = None
         if self.conn is not None:
             try:
                 if not self.readonly:
                     self.conn.execute("PRAGMA optimize")
             except sqlite3.Error:
                 pass
+            if not self.readonly and self._lock is not None:
+                # Merge the WAL into the file now, and say so when that fails (a full disk): the
+                # results are safe in the -wal file, which must then travel with the project.
+                try:
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.Error as exc:
+                    failed_checkpoint = exc
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
             if self.readonly and self._leave_no_wal:
@@ -323,6 +331,11 @@ class ProjectDatabase:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        if failed_checkpoint is not None:
+            raise StorageFullError(
+                self.path, f"could not merge the write-ahead log into the file ({failed_checkpoint}). Everything "
+                f"saved is in {self.path.name}-wal: keep it beside the project (the next open merges it) and "
+                "free some disk space.")
 
     def _remove_sidecars(self) -> None:
         """A read-only look leaves the folder as it found it: the -wal/-shm that reading
