@@ -47,3 +47,49 @@ def test_failed_checkpoint_at_close_is_reported_and_nothing_is_lost(small_disk):
     with Project.open(path, readonly=True) as p:
         assert len(p.findings(run_id=run)) == 1500
         assert p.verify_events().ok
+
+
+def test_a_run_stopped_by_a_full_disk_says_so_later(small_disk):
+    from wb_core_testjobs import plugin
+
+    from workbench.core.jobs import run_in_process
+
+    path = small_disk / "p.wbproj"
+    project = Project.create(path)
+    filler = small_disk / "filler"
+    with open(filler, "wb", buffering=0) as fh:  # leave a little room: the job fills the rest
+        free = shutil.disk_usage(small_disk).free
+        fh.write(b"\0" * max(0, free - 300_000))
+    try:  # either the failure is recorded on the run, or even that could not be written
+        _, status, _ = run_in_process(project, plugin.job_spec("write_batches", batches=10_000, size=200, pause=0))
+        assert status == "failed"
+    except StorageFullError:
+        pass
+    try:
+        project.close()
+    except StorageFullError:
+        pass
+    filler.unlink()
+    with Project.open(path) as p:
+        [run] = p.runs()
+        why = run["message"] if run["status"] == "interrupted" else run["error"]
+        assert run["status"] in ("interrupted", "failed")
+        assert "disk is full" in why or "full disk" in why, why
+        assert len(p.findings(run_id=run["id"])) > 0  # the batches committed before are kept
+    assert not list(small_disk.glob("*.note"))
+
+
+def test_the_run_note_explains_an_interrupted_run(tmp_path):
+    path = tmp_path / "p.wbproj"
+    with Project.create(path) as p:
+        run = p.create_run("testplugin", "scan", {}, target="t")
+        p.start_run(run, pid=2 ** 22 + 12345)  # a process that does not exist
+        assert p.note_failure(run, "stopped by a full disk: no space left")
+    with Project.open(path) as p:
+        assert p.run(run)["status"] == "interrupted"
+        assert p.run(run)["message"] == "stopped by a full disk: no space left"
+        other = p.create_run("testplugin", "scan", {}, target="t")
+        p.start_run(other, pid=2 ** 22 + 12346)
+    with Project.open(path) as p:  # no note: the generic reason
+        assert p.run(other)["message"] == "the process running this job ended without finishing it"
+    assert not list(tmp_path.glob("*.note"))

@@ -114,7 +114,20 @@ class NullContext(JobContext):
 
 
 def _execute(project, run_id: int, fn: Callable, params: Any, ctx: JobContext) -> tuple[str, Any]:
-    """Run *fn* and record its outcome on the run row. Returns (status, summary or error)."""
+    """Run *fn* and record its outcome on the run row. Returns (status, summary or error).
+
+    When even the outcome cannot be written (a full disk), the reason goes into the run's
+    note, and the next open marks the run interrupted with it."""
+    from workbench.core.errors import StorageFullError
+
+    try:
+        return _execute_and_record(project, run_id, fn, params, ctx)
+    except StorageFullError as exc:
+        project.note_failure(run_id, f"stopped by a full disk: {exc}")
+        raise
+
+
+def _execute_and_record(project, run_id: int, fn: Callable, params: Any, ctx: JobContext) -> tuple[str, Any]:
     project.start_run(run_id)
     try:
         summary = fn(params, ctx)

@@ -32,6 +32,7 @@ class RecordsMixin:
                 "UPDATE runs SET status='running', started=?, pid=?, pid_started=? WHERE id=?",
                 (now_iso(), pid, _process_start_time(pid), run_id),
             )
+        self._make_note(run_id)
 
     def finish_run(self, run_id: int, status: str, *, summary: dict | None = None, error: str | None = None,
                    message: str | None = None) -> None:
@@ -43,6 +44,7 @@ class RecordsMixin:
                 raise ValueError(f"no run {run_id}")
             if row["status"] not in ACTIVE_STATUSES:
                 return  # already final (e.g. a worker finished before its parent noticed)
+            self._note_path(run_id).unlink(missing_ok=True)
             self.conn.execute(
                 "UPDATE runs SET status=?, finished=?, summary=?, error=?, message=? WHERE id=?",
                 (status, now_iso(), _canonical(summary) if summary is not None else None, error, message, run_id),
@@ -96,6 +98,43 @@ class RecordsMixin:
         return [r[0] for r in self.conn.execute(
             f"SELECT MAX(id) FROM runs WHERE status='done' {where} GROUP BY plugin, job, target ORDER BY 1", args)]
 
+    # A run's note: a small file made while there is still room, so that a run the disk
+    # stopped can say why even when the project itself cannot be written any more.
+    _NOTE_SIZE = 512
+
+    def _note_path(self, run_id: int):
+        return self.path.with_name(f"{self.path.name}-run{int(run_id)}.note")
+
+    def _make_note(self, run_id: int) -> None:
+        try:
+            self._note_path(run_id).write_bytes(b" " * self._NOTE_SIZE)
+        except OSError:
+            pass  # no room even for this: the run still works, it just cannot explain a later failure
+
+    def note_failure(self, run_id: int, why: str) -> bool:
+        """Write *why* into the run's note in place (no new disk space needed). True if written."""
+        data = why.encode("utf-8", "replace")[: self._NOTE_SIZE]
+        try:
+            fd = os.open(self._note_path(run_id), os.O_WRONLY)
+        except OSError:
+            return False
+        try:
+            os.pwrite(fd, data.ljust(self._NOTE_SIZE), 0)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+    def _take_note(self, run_id: int) -> str:
+        note = self._note_path(run_id)
+        try:
+            text = note.read_bytes().decode("utf-8", "replace").strip()
+            note.unlink()
+        except OSError:
+            return ""
+        return text
+
     def _mark_interrupted_runs(self) -> None:
         """Runs left active by a process that no longer exists are marked interrupted."""
         rows = self.conn.execute(
@@ -106,8 +145,9 @@ class RecordsMixin:
                 started = _process_start_time(row["pid"])
                 alive = started is not None and row["pid_started"] is not None and abs(started - row["pid_started"]) < 1
             if not alive:
+                why = self._take_note(row["id"])
                 self.finish_run(row["id"], "interrupted",
-                                message="the process running this job ended without finishing it")
+                                message=why or "the process running this job ended without finishing it")
 
     # ---------------------------------------------------------------- findings
     def add_findings(self, run_id: int, findings: Iterable[Finding]) -> int:
