@@ -56,7 +56,7 @@ def _print_summary(summary: dict) -> None:
     print(f"open findings: {f.get('HIGH', 0)} high, {f.get('MEDIUM', 0)} medium, {f.get('LOW', 0)} low; "
           f"{summary.get('suppressed_in_source', 0)} suppressed in source; {summary.get('skipped', 0)} files skipped")
     print(f"since the previous run: {summary.get('new', 0)} new, {summary.get('unchanged', 0)} unchanged, "
-          f"{summary.get('fixed', 0)} fixed")
+          f"{summary.get('fixed', 0)} fixed, {summary.get('not_checked', 0)} not checked in this run")
 
 
 def _write_exports(store, run_id: int, args) -> bool:

@@ -42,6 +42,8 @@ class AuditResult:
     lines: int = 0
     cached_files: int = 0
     seconds: dict = field(default_factory=dict)
+    #: {scanner: [relpath, ...]} the files each scanner really checked (not skipped)
+    scanned: dict = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ the walk
@@ -276,6 +278,7 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     out.lines = sum(r.lines for r in results)
     out.cached_files = sum(r.cached for r in results)
     out.skipped += [(r.relpath, "bandit", r.skipped) for r in results if r.skipped]
+    out.scanned["bandit"] = [r.relpath for r in results if not r.skipped]
     parts = [bandit_findings(results, cfg, target)]
 
     if want_secrets:
@@ -283,6 +286,7 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
         t = time.perf_counter()
         scanned = secrets_scan.scan_files(tree.text, cache_conn=cache, ctx=ctx, workers=params.workers)
         out.skipped += [(rel, "secrets", why) for rel, (_, why) in scanned.items() if why]
+        out.scanned["secrets"] = [rel for rel, (_, why) in scanned.items() if not why]
         parts.append(secret_findings(scanned))
         out.seconds["secrets"] = time.perf_counter() - t
     if want_models:
@@ -290,6 +294,7 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
         t = time.perf_counter()
         scanned = {rel: model_scan.scan_file(path) for path, rel in tree.models}
         out.skipped += [(rel, "models", why) for rel, (_, why) in scanned.items() if why]
+        out.scanned["models"] = [rel for rel, (_, why) in scanned.items() if not why]
         parts.append(model_findings(scanned))
         out.seconds["models"] = time.perf_counter() - t
 
@@ -321,9 +326,10 @@ def run(params, ctx) -> dict:
     store = ctx.store
     result = audit_tree(params, ctx, cache=store)
     _check(ctx)
-    with store.transaction():  # the findings and the skipped files of a run land together
+    with store.transaction():  # the findings, skipped and checked files of a run land together
         store.add_findings(ctx.run_id, result.findings)
         tables.record_skipped(store, ctx.run_id, [(p, s, r) for p, s, r in result.skipped])
+        tables.record_scanned(store, ctx.run_id, result.scanned)
     changes = diff_runs(store, ctx.run_id)
     ctx.progress(result.files, result.files, "done")
     return _summary(result, changes)
@@ -348,20 +354,41 @@ def _summary(result: AuditResult, changes: dict) -> dict:
         "new": len(changes["new"]),
         "unchanged": len(changes["unchanged"]),
         "fixed": len(changes["fixed"]),
+        "not_checked": len(changes["not_checked"]),
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
     }
 
 
+#: the scanner named in a finding's evidence -> the scanner key of the checked-files table
+EVIDENCE_SCANNER = {"bandit": "bandit", "detect-secrets": "secrets", "pickle-opcodes": "models"}
+
+
 def diff_runs(store, run_id: int) -> dict:
-    """Fingerprints new, unchanged and fixed since the previous run of the same target."""
+    """Fingerprints new, unchanged, fixed and not checked since the previous run of the same target.
+
+    A finding of the previous run is *fixed* only when the scanner that found it checked the
+    same file again and did not find it; when that scanner was off, or the file was skipped
+    or gone from the tree, it is *not checked in this run*.
+    """
+    from . import store as tables
+
     current = _fingerprints(store, run_id)
     previous_run = store.previous_run(run_id)
     prev_id = previous_run["id"] if previous_run else None
     previous = _fingerprints(store, prev_id) if prev_id is not None else set()
+    gone = previous - current
+    fixed, not_checked = set(), set()
+    if gone:
+        checked = tables.scanned_files(store, run_id)
+        for f in store.findings(run_id=prev_id):
+            if f["fingerprint"] in gone:
+                scanner = EVIDENCE_SCANNER.get((f.get("evidence") or {}).get("scanner"), "bandit")
+                (fixed if (f["path"], scanner) in checked else not_checked).add(f["fingerprint"])
     return {
         "new": sorted(current - previous),
         "unchanged": sorted(current & previous),
-        "fixed": sorted(previous - current),
+        "fixed": sorted(fixed),
+        "not_checked": sorted(not_checked),
         "previous_run_id": prev_id,
         "current_run_id": run_id,
     }

@@ -101,7 +101,8 @@ def _totals(run: dict, findings: list[dict], changes: dict) -> list[tuple[str, s
         ("Triaged (false positive / accepted / fixed)",
          str(sum(1 for f in findings if f.get("triage_status") in CLOSED))),
         ("Since previous run", f"{len(changes['new'])} new, {len(changes['unchanged'])} unchanged, "
-                               f"{len(changes['fixed'])} fixed"),
+                               f"{len(changes['fixed'])} fixed, {len(changes['not_checked'])} not checked "
+                               "in this run (scanner off, or file skipped or gone)"),
     ]
 
 
@@ -164,8 +165,9 @@ def _changes_table(store, changes: dict):
     new = set(changes["new"])
     rows = [[f["severity"], f["rule"], _where(f), "new"]
             for f in store.findings(run_id=changes.get("current_run_id") or 0) if f["fingerprint"] in new]
-    fixed = set(changes["fixed"])
-    rows += [[f["severity"], f["rule"], _where(f), "fixed"]
-             for f in store.findings(run_id=changes["previous_run_id"]) if f["fingerprint"] in fixed]
+    fixed, unchecked = set(changes["fixed"]), set(changes["not_checked"])
+    rows += [[f["severity"], f["rule"], _where(f), "fixed" if f["fingerprint"] in fixed else "not checked"]
+             for f in store.findings(run_id=changes["previous_run_id"]) if f["fingerprint"] in fixed | unchecked]
     return Table(["Severity", "Rule", "Where", "Change"], rows,
-                 f"Since the previous run: {len(changes['new'])} new, {len(changes['fixed'])} fixed")
+                 f"Since the previous run: {len(changes['new'])} new, {len(changes['fixed'])} fixed, "
+                 f"{len(changes['not_checked'])} not checked in this run")

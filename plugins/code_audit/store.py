@@ -31,6 +31,11 @@ MIGRATIONS = (
             lines INTEGER NOT NULL, summary TEXT NOT NULL)"""),
     # The core's run row holds the target and the summary (files, lines): no second copy.
     (5, "DROP TABLE IF EXISTS code_audit_runs"),
+    # Which files each scanner really checked in a run: a finding is "fixed" only when its
+    # scanner looked at its file again.
+    (6, """CREATE TABLE IF NOT EXISTS code_audit_scanned (
+            run_id INTEGER NOT NULL, scanner TEXT NOT NULL, path TEXT NOT NULL,
+            PRIMARY KEY (run_id, scanner, path)) WITHOUT ROWID"""),
 )
 
 
@@ -73,3 +78,14 @@ def skipped_files(db, run_id: int) -> list[dict]:
         (run_id,),
     )
     return [{"path": p, "scanner": s, "reason": r} for p, s, r in rows]
+
+
+def record_scanned(db, run_id: int, scanned: dict[str, list[str]]) -> None:
+    db.executemany("INSERT OR IGNORE INTO code_audit_scanned (run_id, scanner, path) VALUES (?,?,?)",
+                   [(run_id, scanner, path) for scanner, paths in scanned.items() for path in paths])
+
+
+def scanned_files(db, run_id: int) -> set[tuple[str, str]]:
+    """{(path, scanner)} checked in *run_id*."""
+    return {(p, s) for s, p in db.execute("SELECT scanner, path FROM code_audit_scanned WHERE run_id = ?",
+                                          (run_id,))}
