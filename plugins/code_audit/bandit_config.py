@@ -181,12 +181,21 @@ def load_config(target: str, config_file: str | None = None, *, skips=(), tests=
 
 
 def _exclude_paths(target: str, raw: dict, ini: dict, exclude) -> list[str]:
-    # exclude_dirs from YAML/TOML are globs/substrings as written; CLI-style
-    # excluded paths (-x, .bandit "exclude") that are directories get "/*".
+    """bandit's excluded paths, exactly as ``bandit -r`` builds them.
+
+    ``exclude_dirs`` from a YAML/TOML config are globs/substrings as written. Then the
+    command line's ``-x`` entries, or without them the ``.bandit`` file's ``exclude``, or
+    without that bandit's default list (``.svn, CVS, .bzr, .hg, .git, __pycache__, .tox,
+    .eggs, *.egg``). An entry that is a folder (relative to the current directory, as bandit
+    reads it) becomes ``folder/*``; any other entry excludes a path that matches it as a glob
+    or contains it as a substring (so the default ``.git`` also excludes ``.github/``).
+    """
+    from bandit.core import constants
+
     out = list(raw.get("exclude_dirs") or [])
-    for path in _split(ini.get("exclude")) + list(exclude):
-        candidate = path if os.path.isabs(path) else os.path.join(target, path)
-        out.append(os.path.join(candidate, "*") if os.path.isdir(candidate) else path)
+    entries = list(exclude) or _split(ini.get("exclude")) or list(constants.EXCLUDE)
+    for path in entries:
+        out.append(os.path.join(path, "*") if os.path.isdir(path) else path)
     return out
 
 

@@ -9,14 +9,12 @@ parameters are :class:`workbench_plugins.code_audit.params.AuditParams`.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import time
 from dataclasses import dataclass, field
 
 PLUGIN_ID = "code_audit"
 JOB = "audit"
-VCS_DIRS = {".git", ".hg", ".svn"}
 BINARY_EXTENSIONS = (
     ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".pdf", ".zip", ".gz", ".tgz",
     ".bz2", ".xz", ".7z", ".whl", ".so", ".dll", ".dylib", ".pyc", ".pyo", ".exe",
@@ -48,16 +46,13 @@ class AuditResult:
 
 # ------------------------------------------------------------------ the walk
 
-def _excluded(rel: str, globs: list[str]) -> bool:
-    parts = rel.split("/")
-    return any(fnmatch.fnmatch(rel, g) or g in parts or fnmatch.fnmatch(parts[-1], g) for g in globs)
-
-
-def walk_tree(target: str, cfg, exclude: list[str], *, secrets: bool = True, models: bool = True) -> Tree:
+def walk_tree(target: str, cfg, *, secrets: bool = True, models: bool = True) -> Tree:
     """Classify every file under ``target`` once.
 
-    Python files follow bandit's own include/exclude rule on the path as
-    ``bandit -r target`` spells it, so the two see the same files. Symlinked
+    Every file follows bandit's own include/exclude rule on the path as
+    ``bandit -r target`` spells it (``cfg.exclude_paths``: bandit's default
+    excluded folders, ``-x``, the config's ``exclude_dirs``), so the two see the
+    same files; the secrets and model scans leave out the same paths. Symlinked
     folders are not followed (as in bandit); a symlinked file that loops or
     dangles is kept and reported unreadable by the scanner.
     """
@@ -70,13 +65,13 @@ def walk_tree(target: str, cfg, exclude: list[str], *, secrets: bool = True, mod
         rel = display_path(os.path.relpath(exc.filename or target, target).replace(os.sep, "/"))
         tree.skipped.append((rel, "walk", f"folder unreadable: {exc.strerror or exc}"))
 
+    # A folder whose path contains an excluded string excludes every file under it: prune it.
+    substrings = [e for e in cfg.exclude_paths if e]
     for root, dirs, files in os.walk(target, onerror=on_error):
-        dirs[:] = sorted(d for d in dirs if d not in VCS_DIRS)
+        dirs[:] = sorted(d for d in dirs if not any(e in os.path.join(root, d) + os.sep for e in substrings))
         for name in sorted(files):
             path = os.path.join(root, name)
             rel = display_path(os.path.relpath(path, target).replace(os.sep, "/"))
-            if exclude and _excluded(rel, exclude):
-                continue
             kind = _special_kind(path)
             if kind:  # never opened: a FIFO blocks a reader forever, a device streams without end
                 tree.skipped.append((rel, "walk", f"not a regular file ({kind})"))
@@ -262,11 +257,11 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     if not os.path.isdir(target):
         raise ValueError(f"{target}: not a folder")
     t0 = time.perf_counter()
-    cfg = load_config(target, params.config, skips=params.skips, tests=params.tests, exclude=(),
+    cfg = load_config(target, params.config, skips=params.skips, tests=params.tests, exclude=params.exclude,
                       severity=params.severity, confidence=params.confidence, path_skips=params.path_skips)
     want_secrets = params.include_secrets
     want_models = params.include_models
-    tree = walk_tree(target, cfg, list(params.exclude), secrets=want_secrets, models=want_models)
+    tree = walk_tree(target, cfg, secrets=want_secrets, models=want_models)
     out = AuditResult(target=target, skipped=list(tree.skipped))
     out.seconds["walk"] = time.perf_counter() - t0
 

@@ -14,7 +14,7 @@ class AuditParams:
     config           bandit config file (YAML, or TOML with [tool.bandit])
     include_secrets  scan for secrets with detect-secrets
     include_models   scan model files (pickle opcodes)
-    exclude          globs over relative paths (or folder names) to leave out, like bandit's -x
+    exclude          bandit's -x entries, with its semantics (replacing its default excluded folders)
     skips, tests     bandit test ids, like -s / -t
     severity, confidence   report thresholds (LOW/MEDIUM/HIGH), like -l / -i
     path_skips       {glob: [test ids]} skipped only under matching paths

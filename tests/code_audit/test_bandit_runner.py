@@ -18,7 +18,7 @@ STDLIB_SAMPLE = ["subprocess.py", "tarfile.py", "pickle.py", "tempfile.py", "shu
 def walk(target, cfg):
     from workbench_plugins.code_audit import engine
 
-    return engine.walk_tree(target, cfg, [], secrets=False, models=False).python
+    return engine.walk_tree(target, cfg, secrets=False, models=False).python
 
 
 def ours(target, workers=2, cache_conn=None, **config):
