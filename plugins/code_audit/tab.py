@@ -5,16 +5,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QKeySequence,
+    QPalette,
+    QShortcut,
+    QTextCharFormat,
+    QTextCursor,
+    QTextFormat,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -23,6 +34,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -39,6 +51,73 @@ from workbench_plugins.code_audit.code_view import is_secret_finding, mask_lines
 
 TRIAGE_KEYS = {"false_positive": "F", "accepted_risk": "A", "fixed": "X", "open": "O"}
 MAX_CODE_BYTES = 2_000_000
+#: findings table columns sized to their contents, at most this wide (px); Title (3) takes the rest
+COLUMN_MAXIMA = {0: 90, 1: 100, 2: 130, 4: 220, 5: 60}
+#: ... but Rule (2) and File (4) give way (elided in the middle) so that Title keeps this share
+TITLE_SHARE = 0.25
+SHRINKABLE_MIN = 90
+#: WCAG AA for normal text: the flagged line stays readable in both themes
+MIN_CONTRAST = 4.5
+
+
+def relative_luminance(color: QColor) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    hi, lo = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def flagged_line_colors(severity: str, palette: QPalette) -> tuple[QColor, QColor]:
+    """(background, text) of a flagged line: the severity's colour blended into the editor's
+    background, as strongly as the palette's text colour stays readable on it (>= MIN_CONTRAST)."""
+    base, text = palette.color(QPalette.Base), palette.color(QPalette.Text)
+    tint = QColor(SEVERITY_COLORS.get(severity, "#f1c40f"))
+    for strength in (0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.0):
+        mixed = QColor.fromRgbF(*(b + (t - b) * strength for b, t in
+                                  zip((base.redF(), base.greenF(), base.blueF()),
+                                      (tint.redF(), tint.greenF(), tint.blueF()))))
+        if contrast_ratio(mixed, text) >= MIN_CONTRAST:
+            return mixed, text
+    return base, text
+
+
+class JustificationDialog(QDialog):
+    """Several lines of why, for the audit log; OK stays off until there is text (when required)."""
+
+    def __init__(self, title: str, prompt: str, required: bool, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.resize(520, 260)
+        layout = QVBoxLayout(self)
+        label = QLabel(prompt)
+        label.setWordWrap(True)
+        layout.addWidget(label)
+        self.text = QPlainTextEdit()
+        self.text.setTabChangesFocus(True)  # Tab moves on to the buttons, as in a form
+        layout.addWidget(self.text, 1)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.required = required
+        self.text.textChanged.connect(self._update_ok)
+        self._update_ok()
+
+    @property
+    def ok_button(self) -> QPushButton:
+        return self.buttons.button(QDialogButtonBox.Ok)
+
+    def _update_ok(self) -> None:
+        self.ok_button.setEnabled(not self.required or bool(self.justification()))
+
+    def justification(self) -> str:
+        return self.text.toPlainText().strip()
 
 
 class CodeAuditTab(PluginTab):
@@ -54,7 +133,9 @@ class CodeAuditTab(PluginTab):
         split.addWidget(self._build_groups())
         split.addWidget(self._build_table())
         split.addWidget(self._build_inspector())
-        split.setSizes([190, 860, 430])
+        # The findings table gets the width: the groups list and the inspector are side panes.
+        split.setSizes([160, 820, 340])
+        split.setStretchFactor(1, 1)
         layout.addWidget(split, 1)
         self._filter_timer = QTimer(self)
         self._filter_timer.setSingleShot(True)
@@ -144,7 +225,7 @@ class CodeAuditTab(PluginTab):
         self.groups.currentItemChanged.connect(lambda *_: self.apply_filter(keep_groups=True))
         layout.addWidget(self.groups, 3)
         self.chart = ChartLabel()
-        self.chart.setMinimumHeight(150)
+        self.chart.setMinimumSize(120, 150)
         layout.addWidget(self.chart, 2)
         return box
 
@@ -157,14 +238,14 @@ class CodeAuditTab(PluginTab):
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         header = self.table.horizontalHeader()
-        for column, width in enumerate((70, 80, 150, 0, 170, 44, 90)):
-            if width:
-                header.resizeSection(column, width)
         header.setSectionResizeMode(3, QHeaderView.Stretch)
+        header.setMinimumSectionSize(36)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)  # one line per row: elide by character, not after the first word
         self.table.setTextElideMode(Qt.ElideMiddle)  # keep both ends of long paths visible
+        self.table.setItemDelegateForColumn(3, _ElideRight(self.table))  # a title reads from its start
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         for status, key in TRIAGE_KEYS.items():
             sc = QShortcut(QKeySequence(key), self.table)
@@ -185,12 +266,15 @@ class CodeAuditTab(PluginTab):
         self.code.setLineWrapMode(QPlainTextEdit.NoWrap)
         self.code.setFont(QFont("DejaVu Sans Mono", 9))
         layout.addWidget(self.code, 1)
-        buttons = QHBoxLayout()
-        for status, label in (("false_positive", "False positive (F)"), ("accepted_risk", "Accept risk… (A)"),
-                              ("fixed", "Fixed (X)"), ("open", "Reopen (O)")):
+        buttons = QGridLayout()  # two by two: the inspector stays narrow, the table gets the width
+        self.triage_buttons: dict[str, QPushButton] = {}
+        for i, (status, label) in enumerate((("false_positive", "False positive (F)"),
+                                             ("accepted_risk", "Accept risk… (A)"),
+                                             ("fixed", "Fixed (X)"), ("open", "Reopen (O)"))):
             b = QPushButton(label)
             b.clicked.connect(lambda _=False, s=status: self.triage_selected_interactive(s))
-            buttons.addWidget(b)
+            buttons.addWidget(b, i // 2, i % 2)
+            self.triage_buttons[status] = b
         layout.addLayout(buttons)
         tabs.addTab(details, "Details")
         self.skipped = QTableWidget(0, 3)
@@ -203,7 +287,22 @@ class CodeAuditTab(PluginTab):
 
     # -------------------------------------------------------------- project
     def refresh(self) -> None:
+        self._update_writable()
         self._reload_runs()
+
+    @property
+    def readonly(self) -> bool:
+        return self.store is not None and self.store.readonly
+
+    def _update_writable(self) -> None:
+        """A read-only project can be looked at, filtered and exported, not audited or triaged."""
+        why = "The project is open read-only" if self.readonly else ""
+        running = self.job is not None and not self.job.finished
+        self.run_button.setEnabled(not self.readonly and not running)
+        self.run_button.setToolTip(why or "Audit the folder (Ctrl+R)")
+        for b in self.triage_buttons.values():
+            b.setEnabled(not self.readonly)
+            b.setToolTip(why)
 
     def _audit_runs(self) -> list[dict]:
         return self.store.runs(job="audit") if self.store is not None else []
@@ -230,6 +329,7 @@ class CodeAuditTab(PluginTab):
 
     def _run_selected(self, *_) -> None:
         run_id = self.current_run_id()
+        keep = self._selected_fingerprints()
         if self.store is None:
             self.model.load(None, None)
             self.new_fingerprints = frozenset()
@@ -248,8 +348,66 @@ class CodeAuditTab(PluginTab):
                                 for d in tables.skipped_files(self.store, run_id)])
         else:
             self._fill_skipped([])
-        self.apply_filter()
-        self._selection_changed()  # the details pane follows the new run, not the previous one
+        self.apply_filter(reselect=keep)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Columns as wide as their contents and header (up to COLUMN_MAXIMA); Status always fits its
+        longest word; Title stretches over the rest, and Rule and File give way when it would get
+        less than TITLE_SHARE of the table."""
+        header = self.table.horizontalHeader()
+        fm = header.fontMetrics()
+        pad = 3 * fm.averageCharWidth() + 6
+        widths = {}
+        for column, cap in COLUMN_MAXIMA.items():
+            label = self.model.headerData(column, Qt.Horizontal)
+            widths[column] = min(max(self.table.sizeHintForColumn(column), fm.horizontalAdvance(label) + pad), cap)
+        longest = max(fm.horizontalAdvance(s.replace("_", " ")) for s in STATUSES + ("Status",))
+        widths[6] = longest + pad
+        room = self.table.viewport().width() or self.table.width()
+        deficit = int(TITLE_SHARE * room) - (room - sum(widths.values()))
+        for column in (2, 4):  # Rule first (its start says most), then File (elided in the middle)
+            if deficit <= 0:
+                break
+            give = min(deficit, max(0, widths[column] - SHRINKABLE_MIN))
+            widths[column] -= give
+            deficit -= give
+        for column, width in widths.items():
+            header.resizeSection(column, width)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.model.rowCount():
+            QTimer.singleShot(0, self.fit_columns)  # the table's width is known once laid out
+
+    def _selected_fingerprints(self) -> list[str]:
+        if not self.model.view:
+            return []
+        return [self.model.record(i.row())["fingerprint"] for i in self.table.selectionModel().selectedRows()]
+
+    def _reselect(self, fingerprints: list[str]) -> None:
+        """Select the rows of these fingerprints in what the table shows now (a model reset drops
+        the selection); the details pane then shows this run's record of them, or nothing."""
+        selection = self.table.selectionModel()
+        selection.blockSignals(True)
+        selection.clearSelection()
+        if fingerprints and self.model.view:
+            wanted = set(fingerprints)
+            rows = self.model.rows
+            at = list(self.model.record(0)).index("fingerprint")  # its place in a row tuple
+            chosen = QItemSelection()
+            first = None
+            for view_row, i in enumerate(self.model.view):
+                if rows[i][at] in wanted:
+                    chosen.select(self.model.index(view_row, 0),
+                                  self.model.index(view_row, self.model.columnCount() - 1))
+                    first = view_row if first is None else first
+            if first is not None:
+                selection.select(chosen, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+                selection.setCurrentIndex(self.model.index(first, 0), QItemSelectionModel.NoUpdate)
+                self.table.scrollTo(self.model.index(first, 0))
+        selection.blockSignals(False)
+        self._selection_changed()
 
     def _fill_skipped(self, rows) -> None:
         self.skipped.setRowCount(len(rows))
@@ -278,13 +436,15 @@ class CodeAuditTab(PluginTab):
             group=group,
         )
 
-    def apply_filter(self, *_, keep_groups: bool = False) -> None:
+    def apply_filter(self, *_, keep_groups: bool = False, reselect: list[str] | None = None) -> None:
+        keep = self._selected_fingerprints() if reselect is None else reselect
         self.model.set_filter(self.current_filter())
         total = len(self.model.rows)
         self.count_label.setText(f"{len(self.model.view):,} of {total:,} findings")
         if not keep_groups:
             self._refresh_groups()
         self._draw_chart()
+        self._reselect(keep)
 
     def _refresh_groups(self, *_) -> None:
         by = "rule" if self.group_by.currentIndex() == 0 else "path"
@@ -354,7 +514,9 @@ class CodeAuditTab(PluginTab):
         self.code.setPlainText(text)
         selections = []
         fmt = QTextCharFormat()
-        fmt.setBackground(QColor(SEVERITY_COLORS.get(rec["severity"], "#f1c40f")).lighter(150))
+        background, foreground = flagged_line_colors(rec["severity"], self.code.palette())
+        fmt.setBackground(background)
+        fmt.setForeground(foreground)
         fmt.setProperty(QTextFormat.FullWidthSelection, True)
         doc = self.code.document()
         for n in range(line, end_line + 1):
@@ -385,6 +547,9 @@ class CodeAuditTab(PluginTab):
         records = self.selected_records()
         if not records or self.store is None:
             return 0
+        if self.readonly:
+            self.host.notify("The project is open read-only: triage is off")
+            return 0
         fps = sorted({r["fingerprint"] for r in records})
         n = self.store.set_triage(fps, status, justification)
         selected_rows = [i.row() for i in self.table.selectionModel().selectedRows()]
@@ -395,15 +560,28 @@ class CodeAuditTab(PluginTab):
         self.host.changed()
         return n
 
-    def triage_selected_interactive(self, status: str) -> None:
-        justification = ""
+    def justification_dialog(self, status: str, count: int) -> JustificationDialog:
+        what = f"{count} finding{'s' if count != 1 else ''}"
         if status == "accepted_risk":
-            justification, ok = QInputDialog.getText(self, "Accept risk", "Why is this risk acceptable?")
-            if not ok or not justification.strip():
+            return JustificationDialog("Accept risk", f"Why is the risk of {what} acceptable? This goes into the "
+                                       "audit log and the report (required).", required=True, parent=self)
+        return JustificationDialog("False positive", f"Why {'are' if count != 1 else 'is'} {what} not a real "
+                                   "problem? (optional)", required=False, parent=self)
+
+    def triage_selected_interactive(self, status: str) -> None:
+        if self.readonly:
+            self.host.notify("The project is open read-only: triage is off")
+            return
+        justification = ""
+        if status in ("accepted_risk", "false_positive"):
+            records = self.selected_records()
+            if not records:
                 return
-        elif status == "false_positive":
-            justification, ok = QInputDialog.getText(self, "False positive", "Why (optional):")
-            if not ok:
+            dialog = self.justification_dialog(status, len(records))
+            if dialog.exec() != QDialog.Accepted:
+                return
+            justification = dialog.justification()
+            if status == "accepted_risk" and not justification:
                 return
         self.triage_selected(status, justification)
 
@@ -420,7 +598,8 @@ class CodeAuditTab(PluginTab):
         writer = {".json": sarif.write_json, ".csv": sarif.write_csv}.get(Path(path).suffix.lower(),
                                                                            sarif.write_sarif)
         writer(self.store, run_id, path)
-        self.host.log_event("export", f"findings of run {run_id} exported to {Path(path).name}")
+        if not self.readonly:  # a read-only view cannot add to the audit log
+            self.host.log_event("export", f"findings of run {run_id} exported to {Path(path).name}")
 
     def _export_dialog(self) -> None:
         if self.store is None or self.current_run_id() is None:
@@ -445,6 +624,9 @@ class CodeAuditTab(PluginTab):
             self.target.setText(folder)
 
     def start_audit(self):
+        if self.readonly:
+            self.host.notify("The project is open read-only: nothing can be run in it")
+            return None
         target = self.target.text().strip()
         if not target or not os.path.isdir(target):
             self.host.notify(f"{target or 'No folder'}: not a folder to audit")
@@ -476,7 +658,7 @@ class CodeAuditTab(PluginTab):
     def _job_finished(self, job) -> None:
         if job is not self.job:
             return
-        self.run_button.setEnabled(True)
+        self.run_button.setEnabled(not self.readonly)
         self.cancel_button.setEnabled(False)
         self.progress.hide()
         if job.status == "done":
@@ -493,6 +675,12 @@ class CodeAuditTab(PluginTab):
                 self.target.setText(url.toLocalFile())
                 event.acceptProposedAction()
                 return
+
+
+class _ElideRight(QStyledItemDelegate):
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.ElideRight
 
 
 def _esc(text) -> str:

@@ -106,6 +106,11 @@ class CredentialsDialog(QDialog):
         self.available = chosen is not None and secrets.available()[0]
         for b in (self.add_button, self.reveal_button, self.delete_button):
             b.setEnabled(self.available)
+        if getattr(self.project, "readonly", False):
+            # A read-only view may look at values but cannot record a new name or forget one.
+            for b in (self.add_button, self.delete_button):
+                b.setEnabled(False)
+                b.setToolTip("The project is open read-only")
         self.list.clear()
         if self.available:
             self.refresh()
@@ -223,20 +228,37 @@ class PluginsDialog(QDialog):
         layout.addWidget(box)
 
 
-def about_text() -> str:
+def capabilities_line(registry) -> str:
+    """What this installation can do: the titles of the plugins that loaded, nothing more.
+    A pillar whose plugin is missing or failed is not claimed."""
+    loaded = [p.title for p in registry.plugins]
+    failed = [s.name for s in registry.statuses if not s.loaded]
+    text = (f"Installed and working: {', '.join(loaded)}." if loaded
+            else "No plugin is installed and working, so there is nothing to run yet.")
+    if failed:
+        text += f" Failed to load: {', '.join(failed)} (Help → Plugins)."
+    return text + " Works offline."
+
+
+def about_text(registry=None) -> str:
+    if registry is None:
+        from workbench.core.plugins import load_plugins
+
+        registry = load_plugins()
     v = versions()
     v["Qt"] = qVersion()
-    rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{val}</td></tr>" for k, val in v.items())
-    return (f"<h3>{APP_NAME}</h3><p>Audits code, anonymises data, attacks models and watches systems, "
-            f"offline. Running on {platform.system()}.</p><table>{rows}</table>")
+    rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{html.escape(str(val))}</td></tr>"
+                   for k, val in v.items())
+    return (f"<h3>{APP_NAME}</h3><p>{html.escape(capabilities_line(registry))} "
+            f"Running on {platform.system()}.</p><table>{rows}</table>")
 
 
 class AboutDialog(QDialog):
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, registry=None):
         super().__init__(parent)
         self.setWindowTitle(f"About {APP_NAME}")
         layout = QFormLayout(self)
-        self.label = QLabel(about_text())
+        self.label = QLabel(about_text(registry))
         self.label.setTextFormat(Qt.RichText)
         self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout.addRow(self.label)

@@ -62,5 +62,5 @@ class EventsDockWidget(QWidget):
             return
         self._last_id = top
         self.model.set_rows(project.events(limit=EVENTS_SHOWN))
-        self.view.resizeColumnToContents(0)
-        self.view.resizeColumnToContents(1)
+        for column in (0, 1, 2):  # time, kind, plugin: their contents; the event text takes the rest
+            self.view.resizeColumnToContents(column)

@@ -87,11 +87,15 @@ class JobRow(QWidget):
         self.cancel.setText("✕")
         self.cancel.setToolTip("Cancel this job")
         self.cancel.clicked.connect(job.cancel)
+        self._final_elapsed: float | None = None  # frozen when the job ends: the clock stops there
         for w, stretch in ((self.title, 0), (self.bar, 2), (self.message, 2), (self.times, 0), (self.cancel, 0)):
             layout.addWidget(w, stretch)
 
     def refresh(self) -> None:
         t = self.job.tracker
+        if self.job.finished:
+            self._show_outcome()
+            return
         if t.total:
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(1000 * (t.fraction or 0)))
@@ -99,13 +103,38 @@ class JobRow(QWidget):
         if self.job.message:
             self.message.setText(self.job.message)
         self.times.setText(f"{format_duration(t.elapsed)}  ETA {format_duration(t.eta)}")
-        if self.job.finished:
-            self.cancel.setEnabled(False)
-            self.message.setText(self.job.status)
+
+    def _show_outcome(self) -> None:
+        """A job that ended shows how it ended and how long it ran; an ETA means nothing any more."""
+        t = self.job.tracker
+        if self._final_elapsed is None:
+            self._final_elapsed = t.elapsed
+        status = self.job.status
+        self.cancel.setEnabled(False)
+        self.cancel.setToolTip(f"This job has {status if status != 'done' else 'finished'}")
+        if self.bar.maximum() == 0:  # still the busy indicator: stop it
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(1000 if status == "done" else 0)
+        elif status == "done":
+            self.bar.setValue(self.bar.maximum())
+        self.bar.setFormat(f"{t.done:g}/{t.total:g}" if t.total else status)
+        text = status
+        if status == "failed" and self.job.result:
+            text = f"failed: {str(self.job.result).strip().splitlines()[-1]}"
+        self.message.setText(text)
+        self.message.setToolTip(str(self.job.result) if status == "failed" else "")
+        self.times.setText(f"{format_duration(self._final_elapsed)}  {status}")
 
 
 class JobsDockWidget(QWidget):
-    """One row per job: title, progress bar, message, elapsed, ETA, cancel."""
+    """One row per job: title, progress bar, message, elapsed, ETA, cancel.
+
+    ``content_changed`` says when rows came or went, so that the window can size the
+    dock to what it shows: one line while idle, the rows while jobs run.
+    """
+
+    content_changed = Signal()
+    MAX_ROWS_SHOWN = 4  # more rows scroll
 
     def __init__(self, manager: JobManager, parent=None):
         super().__init__(parent)
@@ -123,6 +152,8 @@ class JobsDockWidget(QWidget):
         self.list.setContentsMargins(0, 0, 0, 0)
         self.list.addStretch(1)
         self.area.setWidget(self.inner)
+        # A scroll area asks for ~70 px by default; one job row is enough before it scrolls.
+        self.area.setMinimumHeight(self.empty.sizeHint().height())
         outer.addWidget(self.area)
         self.area.hide()  # only takes room while there are jobs to show
         manager.started.connect(self._add)
@@ -139,6 +170,7 @@ class JobsDockWidget(QWidget):
         self.list.insertWidget(self.list.count() - 1, row)
         self.empty.hide()
         self.area.show()
+        self.content_changed.emit()
 
     def _update(self, job) -> None:
         row = self.rows.get(id(job))
@@ -158,6 +190,21 @@ class JobsDockWidget(QWidget):
         if not self.rows:
             self.empty.show()
             self.area.hide()
+            self.content_changed.emit()
+
+    @property
+    def idle(self) -> bool:
+        return self.area.isHidden()
+
+    def preferred_height(self) -> int:
+        """The height that shows the idle line, or the job rows (up to MAX_ROWS_SHOWN)."""
+        if self.idle:
+            return self.empty.sizeHint().height()
+        rows = [self.list.itemAt(i).widget() for i in range(self.list.count())]
+        heights = [w.sizeHint().height() for w in rows if w is not None]
+        shown = heights[-self.MAX_ROWS_SHOWN:]
+        frame = 2 * self.area.frameWidth()
+        return sum(shown) + frame + self.list.spacing() * max(0, len(shown) - 1)
 
     def _refresh_all(self) -> None:
         for row in self.rows.values():

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench import APP_NAME
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import ProjectLockedError, WorkbenchError
 from workbench.core.project import SUFFIX, Project
 from workbench.gui.events_dock import EventsDockWidget
 from workbench.gui.jobs_dock import JobManager, JobsDockWidget
@@ -28,6 +28,9 @@ from workbench.gui.overview import OverviewTab
 
 MAX_RECENT = 8
 FILE_FILTER = f"Workbench projects (*{SUFFIX})"
+#: the events dock's height in a first window (px); afterwards the saved layout decides
+EVENTS_DOCK_HEIGHT = 170
+NO_MAXIMUM = 16777215  # QWIDGETSIZE_MAX
 
 
 class _LazyTab(QWidget):
@@ -64,11 +67,17 @@ class MainWindow(QMainWindow):
         self.failure_banner.setWordWrap(True)
         self.failure_banner.setStyleSheet("background:#f9e79f; color:#4d3b00; padding:6px;")
         self.failure_banner.hide()
+        self.readonly_banner = QLabel()
+        self.readonly_banner.setWordWrap(True)
+        self.readonly_banner.setStyleSheet("background:#d6eaf8; color:#1b2631; padding:6px;")
+        self.readonly_banner.hide()
+        self.lock_box: QMessageBox | None = None  # the "in use elsewhere" question, while it is open
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.failure_banner)
+        column.addWidget(self.readonly_banner)
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self._build_docks()
@@ -98,7 +107,45 @@ class MainWindow(QMainWindow):
         self.events_dock.setObjectName("events_dock")
         self.events_dock.setWidget(self.events)
         self.splitDockWidget(self.jobs_dock, self.events_dock, Qt.Vertical)
-        self.resizeDocks([self.jobs_dock, self.events_dock], [70, 190], Qt.Vertical)
+        # Small until there is something to show: the jobs dock is one line while idle and grows
+        # with the jobs; the central tabs keep the rest of the height.
+        self._events_height: int | None = None  # the events dock's height before jobs made room
+        self.jobs_widget.content_changed.connect(self._fit_jobs_dock)
+        self._fit_jobs_dock(events_height=EVENTS_DOCK_HEIGHT)
+
+    def _fit_jobs_dock(self, events_height: int | None = None) -> None:
+        """Size the jobs dock to its content: the idle line, or the running jobs' rows. The events
+        dock keeps its height (*events_height* when the window is built); the central tabs give
+        or take the difference."""
+        widget = self.jobs_widget
+        widget.setMaximumHeight(widget.preferred_height() if widget.idle else NO_MAXIMUM)
+        if not self.isVisible():  # building the window: nothing to wait for
+            self._resize_jobs_dock(events_height)
+            return
+        if not widget.idle and self._events_height is None and self.events_dock.isVisible():
+            self._events_height = self.events_dock.height()  # to give back when the jobs are done
+        # Once the new maximum and the shown or hidden rows are part of the layout.
+        QTimer.singleShot(0, lambda: self._resize_jobs_dock(events_height))
+        if widget.idle and self._events_height is not None:
+            events, self._events_height = self._events_height, None
+            QTimer.singleShot(0, lambda: self._restore_events_height(events))
+
+    def _restore_events_height(self, height: int) -> None:
+        if self.events_dock.isVisible() and not self.events_dock.isFloating():
+            self.resizeDocks([self.events_dock], [height], Qt.Vertical)
+
+    def _resize_jobs_dock(self, events_height: int | None) -> None:
+        if self.jobs_dock.isFloating() or self.dockWidgetArea(self.jobs_dock) != Qt.BottomDockWidgetArea:
+            return
+        widget = self.jobs_widget
+        title = max(0, self.jobs_dock.sizeHint().height() - widget.sizeHint().height())
+        docks, sizes = [self.jobs_dock], [widget.preferred_height() + title]
+        if events_height and not self.events_dock.isFloating() and not self.events_dock.isHidden() \
+                and self.dockWidgetArea(self.events_dock) == Qt.BottomDockWidgetArea:
+            docks.append(self.events_dock)
+            sizes.append(events_height)
+        # One dock alone: its neighbour in the area keeps its size, the central widget adapts.
+        self.resizeDocks(docks, sizes, Qt.Vertical)
 
     def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
         action = QAction(text, self)
@@ -132,6 +179,13 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self._action(m, "&Refresh", self.refresh_all, QKeySequence.Refresh)
         self._action(m, "Reset &Layout", self.reset_layout)
+        m.addSeparator()
+        # Window-wide shortcuts, so that they work while a table (which eats Ctrl+Tab and
+        # Ctrl+PgDn for its own cursor) has the focus.
+        self.next_tab_action = self._action(m, "&Next Tab", lambda: self.step_tab(1))
+        self.next_tab_action.setShortcuts([QKeySequence("Ctrl+Tab"), QKeySequence("Ctrl+PgDown")])
+        self.previous_tab_action = self._action(m, "&Previous Tab", lambda: self.step_tab(-1))
+        self.previous_tab_action.setShortcuts([QKeySequence("Ctrl+Shift+Tab"), QKeySequence("Ctrl+PgUp")])
 
         m = bar.addMenu("&Run")
         self.cancel_all_action = self._action(m, "&Cancel All Jobs", self.jobs.cancel_all, "Ctrl+Shift+X")
@@ -145,11 +199,21 @@ class MainWindow(QMainWindow):
         self._refresh_recent_menu()
 
     def _build_status_bar(self) -> None:
+        self.status_mode = QLabel("READ-ONLY")
+        self.status_mode.setToolTip("This project is open read-only: nothing can be run, triaged or stored")
+        self.status_mode.setStyleSheet("background:#1f618d; color:white; font-weight:bold; padding:1px 6px;")
+        self.status_mode.hide()
         self.status_path = QLabel()
         self.status_schema = QLabel()
         self.status_jobs = QLabel()
-        for w in (self.status_path, self.status_schema, self.status_jobs):
+        for w in (self.status_mode, self.status_path, self.status_schema, self.status_jobs):
             self.statusBar().addPermanentWidget(w)
+
+    def step_tab(self, step: int) -> None:
+        """Show the next (+1) or previous (-1) tab, wrapping around."""
+        n = self.tabs.count()
+        if n:
+            self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % n)
 
     # ------------------------------------------------------------- projects
     def set_project(self, project: Project | None):
@@ -158,7 +222,15 @@ class MainWindow(QMainWindow):
         self.close_action.setEnabled(project is not None)
         self.export_action.setEnabled(project is not None)
         self.credentials_action.setEnabled(project is not None)
-        self.setWindowTitle(f"{APP_NAME} — {project.path.name}" if project else APP_NAME)
+        readonly = self.readonly
+        title = f"{APP_NAME} — {project.path.name}" if project else APP_NAME
+        self.setWindowTitle(f"{title} (read-only)" if readonly else title)
+        self.status_mode.setVisible(readonly)
+        self.readonly_banner.setText(
+            "Read-only: this copy is open for viewing only (another workbench process may be writing it). "
+            "Nothing can be run, triaged or stored here; close it there and open it again to make changes."
+            if readonly else "")
+        self.readonly_banner.setVisible(readonly)
         self.overview.set_project(project)
         chain = self.events.set_project(project)
         for plugin_id, host in self._hosts.items():
@@ -170,10 +242,18 @@ class MainWindow(QMainWindow):
         self._update_status()
         return chain
 
-    def open_project(self, path: str | Path) -> bool:
-        """Open *path*; on failure show why and keep the current project."""
+    @property
+    def readonly(self) -> bool:
+        return self.project is not None and bool(getattr(self.project, "readonly", False))
+
+    def open_project(self, path: str | Path, readonly: bool = False) -> bool:
+        """Open *path*; on failure show why and keep the current project. When another process
+        holds it for writing, offer to open it read-only (a non-blocking question)."""
         try:
-            project = Project.open(path, plugins=self.registry.plugins)
+            project = Project.open(path, readonly=readonly, plugins=self.registry.plugins)
+        except ProjectLockedError as exc:
+            self._offer_read_only(path, exc)
+            return False
         except WorkbenchError as exc:
             self.show_error("Cannot open project", str(exc))
             return False
@@ -182,11 +262,36 @@ class MainWindow(QMainWindow):
             return False
         chain = self.set_project(project)  # the events dock walks the hash chain once
         self._add_recent(str(project.path.resolve()))
+        if project.readonly:
+            self.statusBar().showMessage(f"Opened {project.path.name} read-only", 8000)
         if not chain.ok:
             self.show_error("Audit log tampered with",
                         f"{project.path}: {chain.message}. The first broken entry is {chain.first_broken_id}. "
                         "Results may have been altered outside the workbench.", warning=True)
         return True
+
+    def _offer_read_only(self, path, exc: ProjectLockedError) -> None:
+        """The lock message says "open this copy read-only": offer exactly that, as a button."""
+        self.statusBar().showMessage(str(exc), 15000)
+        if self.lock_box is not None:
+            self.lock_box.close()
+        box = QMessageBox(QMessageBox.Warning, "Project in use", str(exc), parent=self)
+        box.setInformativeText("A read-only view shows everything in it; running and triage are off.")
+        read_only = box.addButton("Open read-only", QMessageBox.AcceptRole)
+        box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(read_only)
+        box.setWindowModality(Qt.WindowModal)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+
+        def chosen(button) -> None:
+            self.lock_box = None
+            if button is read_only:
+                self.open_project(path, readonly=True)
+
+        box.buttonClicked.connect(chosen)
+        box.rejected.connect(lambda: setattr(self, "lock_box", None))
+        self.lock_box = box
+        box.open()  # not exec(): a window with no one at it (tests, offscreen) is never blocked
 
     def new_project(self, path: str | Path) -> bool:
         path = Path(path)
@@ -308,6 +413,10 @@ class MainWindow(QMainWindow):
         if self.project is None:
             self.show_error("No project", "Open or create a project first.")
             return None
+        if self.readonly:
+            self.show_error("Read-only project", f"{self.project.path.name} is open read-only: nothing can run "
+                            "in it. Close it where it is open for writing, then open it again here.")
+            return None
         return self.jobs.start(self.project, spec)
 
     def _job_finished(self, job) -> None:
@@ -346,8 +455,9 @@ class MainWindow(QMainWindow):
         try:
             report = build_report(self.project, self.registry)
             pages = render_pdf(report, path)
-            self.project.log_event("report", f"PDF exported to {Path(path).name} ({pages} pages)",
-                                   data={"state_sha256": report.state_sha256})
+            if not self.readonly:  # a read-only view cannot add to the audit log
+                self.project.log_event("report", f"PDF exported to {Path(path).name} ({pages} pages)",
+                                       data={"state_sha256": report.state_sha256})
         finally:
             QApplication.restoreOverrideCursor()
         self.events.refresh()
@@ -380,7 +490,7 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         from workbench.gui.dialogs import AboutDialog
 
-        AboutDialog(self).exec()
+        AboutDialog(self, registry=self.registry).exec()
 
     def _focus_events_filter(self) -> None:
         self.events_dock.show()
@@ -416,6 +526,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+            # No job runs at start: whatever was saved, the jobs dock is one line (the saved
+            # events dock height stands; nothing is laid out yet to measure it by).
+            self.jobs_widget.setMaximumHeight(self.jobs_widget.preferred_height())
 
     def save_layout(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
@@ -427,6 +540,8 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
             self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+        self.splitDockWidget(self.jobs_dock, self.events_dock, Qt.Vertical)
+        self._fit_jobs_dock(events_height=EVENTS_DOCK_HEIGHT)
 
     def changeEvent(self, event) -> None:
         # Charts are images: redraw them when the palette (light/dark) changes.

@@ -16,9 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.findings import SEVERITIES
+from workbench.core.findings import OPEN_SQL, SEVERITIES
+from workbench.core.plugin_store import PluginStore
 from workbench.core.report import SEVERITY_COLORS, BarChart, _duration, _fmt_time
-from workbench.gui.records_model import RecordsModel, records_view
+from workbench.gui.records_model import RecordsModel, fit_columns, records_view
 from workbench.gui.theme import is_dark
 
 STATUS_COLORS = {"done": "#1e8449", "failed": "#b03a2e", "interrupted": "#b9770e", "cancelled": "#7f8c8d",
@@ -79,6 +80,63 @@ class ChartLabel(QLabel):
                 self.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
 
 
+class TargetStore(PluginStore):
+    """A plugin's store narrowed to one target: "the latest run of every target" is that one
+    run, so the plugin's own score function gives the target's score."""
+
+    def __init__(self, project, plugin_id: str, run_id: int):
+        super().__init__(project, plugin_id)
+        self.run_id = run_id
+        self.narrowed = False  # whether the score asked for the latest runs (else it is project-wide)
+
+    def latest_runs(self, job: str | None = None) -> list[dict]:
+        self.narrowed = True
+        return [r for r in super().latest_runs(job) if r["id"] == self.run_id]
+
+    def latest_run(self, target: str | None = None, job: str | None = None) -> dict | None:
+        runs = self.latest_runs(job)
+        return runs[-1] if runs and (target is None or runs[-1]["target"] == target) else None
+
+
+def target_rows(project, registry) -> list[dict]:
+    """One row per (plugin, job, target): its latest finished run, the plugin's score over that run
+    alone, and its open findings by severity. This is what the project's scores and counts cover."""
+    ids = project.latest_run_ids()
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    counts: dict[int, dict[str, int]] = {}
+    for run_id, severity, n in project.conn.execute(
+            f"SELECT f.run_id, f.severity, COUNT(*) FROM findings f LEFT JOIN triage t USING (fingerprint) "
+            f"WHERE f.run_id IN ({marks}) AND {OPEN_SQL} GROUP BY f.run_id, f.severity", ids):
+        counts.setdefault(run_id, {})[severity] = n
+    plugins = {p.id: p for p in registry.plugins}
+    rows = []
+    for run_id in ids:
+        run = project.run(run_id)
+        plugin = plugins.get(run["plugin"])
+        score = None
+        if plugin is not None and run["plugin"] not in project.plugin_failures:
+            store = TargetStore(project, plugin.id, run_id)
+            try:
+                score = plugin.score(store)
+            except Exception:  # a plugin's scoring bug shows as "not assessed", not a crash
+                score = None
+            if not store.narrowed:
+                score = None  # the score ignores targets: a per-target figure would be the project's
+        sev = counts.get(run_id, {})
+        rows.append({
+            "plugin": plugin.title if plugin is not None else run["plugin"],
+            "target": run.get("target") or "(no target)",
+            "run": f"#{run_id} {_fmt_time(run.get('finished') or run.get('started'))}",
+            "score": "–" if score is None else round(score),  # a number: aligned like the counts
+            **{s: sev.get(s, 0) for s in SEVERITIES},
+            "run_id": run_id,
+        })
+    rows.sort(key=lambda r: (r["plugin"], r["target"]))
+    return rows
+
+
 class OverviewTab(QWidget):
     def __init__(self, window, parent=None):
         super().__init__(parent)
@@ -111,6 +169,18 @@ class OverviewTab(QWidget):
         rl.addWidget(self.runs_view)
         split.addWidget(runs_box)
 
+        targets_box = QWidget()
+        tl = QVBoxLayout(targets_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(QLabel("<b>Targets</b> (the latest run of each: the scores and counts cover all of them)"))
+        self.targets_model = RecordsModel([("plugin", "Plugin"), ("target", "Target"), ("run", "Latest run"),
+                                           ("score", "Score"), ("HIGH", "Open high"), ("MEDIUM", "Open medium"),
+                                           ("LOW", "Open low")])
+        self.targets_view = records_view(self.targets_model, stretch_column=1)
+        self.targets_view.setTextElideMode(Qt.ElideMiddle)  # both ends of a long path stay readable
+        tl.addWidget(self.targets_view)
+        split.addWidget(targets_box)
+
         findings_box = QWidget()
         grid = QGridLayout(findings_box)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -126,7 +196,7 @@ class OverviewTab(QWidget):
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         split.addWidget(findings_box)
-        split.setSizes([300, 260])
+        split.setSizes([200, 160, 220])
         layout.addWidget(split, 1)
 
     def set_project(self, project) -> None:
@@ -139,6 +209,7 @@ class OverviewTab(QWidget):
             self.heading.setText("No project open. File → New or File → Open (or drop a .wbproj here).")
             self.runs_model.set_rows([])
             self.counts_model.set_rows([])
+            self.targets_model.set_rows([])
             self.chart.set_image(None)
             self.chart.clear()
             for card in self.cards.values():
@@ -151,6 +222,8 @@ class OverviewTab(QWidget):
             r["message"] = r.get("error", "").splitlines()[0] if r.get("error") else (r.get("message") or "")
         self.runs_model.set_rows(list(reversed(runs)))
         self.runs_view.resizeColumnsToContents()
+        self.targets_model.set_rows(target_rows(project, self.window_.registry))
+        fit_columns(self.targets_view, {1: 520})
         counts = project.finding_counts()
         rows = []
         for plugin in sorted(counts):

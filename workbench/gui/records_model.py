@@ -58,5 +58,20 @@ def records_view(model, stretch_column: int) -> QTableView:
     view.verticalHeader().hide()
     view.setSelectionBehavior(QTableView.SelectRows)
     view.setAlternatingRowColors(True)
+    view.setWordWrap(False)  # one line per row: a long text is elided, not cut after its first word
     view.horizontalHeader().setSectionResizeMode(stretch_column, QHeaderView.Stretch)
+    # Rows one line of text high: a first window shows more than a handful of them.
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
     return view
+
+
+def fit_columns(view: QTableView, maxima: dict[int, int] | None = None, default_max: int = 320) -> None:
+    """Size each column to its header and contents (the rows Qt samples), at most *maxima*[column]
+    or *default_max* pixels; a stretched column keeps stretching."""
+    header = view.horizontalHeader()
+    maxima = maxima or {}
+    for column in range(header.count()):
+        if header.sectionResizeMode(column) == QHeaderView.Stretch:
+            continue
+        wanted = max(view.sizeHintForColumn(column), header.sectionSizeHint(column))
+        header.resizeSection(column, min(wanted, maxima.get(column, default_max)))

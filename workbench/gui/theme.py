@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QAbstractButton, QDockWidget, QProxyStyle, QStyle
 
 
 def system_is_dark() -> bool:
@@ -39,13 +40,74 @@ def dark_palette() -> QPalette:
     return p
 
 
+def title_bar_icon(kind: str, palette: QPalette | None = None) -> QIcon:
+    """A dock title-bar glyph ('close' or 'float') in the palette's text colour (the
+    disabled text colour for the disabled state), at the usual sizes."""
+    palette = palette or QGuiApplication.palette()
+    icon = QIcon()
+    for mode, group in ((QIcon.Normal, QPalette.Active), (QIcon.Disabled, QPalette.Disabled)):
+        color = palette.color(group, QPalette.WindowText)
+        for size in (10, 12, 14, 16, 20, 24, 32):
+            pixmap = QPixmap(size, size)
+            pixmap.fill(Qt.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.Antialiasing)
+            pen = QPen(color, max(1.5, size / 9))
+            pen.setCapStyle(Qt.RoundCap)
+            painter.setPen(pen)
+            m = size * 0.22
+            if kind == "close":
+                painter.drawLine(QPointF(m, m), QPointF(size - m, size - m))
+                painter.drawLine(QPointF(size - m, m), QPointF(m, size - m))
+            else:  # float: two overlapping windows
+                side = size * 0.42
+                painter.drawRect(QRectF(m + size * 0.14, m, side, side))
+                painter.drawRect(QRectF(m, m + size * 0.14, side, side))
+            painter.end()
+            icon.addPixmap(pixmap, mode)
+    return icon
+
+
+#: Qt's names for a dock widget's title-bar buttons
+DOCK_BUTTONS = {"qt_dockwidget_closebutton": "close", "qt_dockwidget_floatbutton": "float"}
+
+
+class WorkbenchStyle(QProxyStyle):
+    """Fusion, with the dock title-bar buttons drawn in the palette's text colour: Fusion's own
+    are fixed dark-grey bitmaps, hard to see on the dark palette."""
+
+    _GLYPHS = {QStyle.SP_TitleBarCloseButton: "close", QStyle.SP_DockWidgetCloseButton: "close",
+               QStyle.SP_TitleBarNormalButton: "float"}
+
+    def __init__(self):
+        super().__init__("Fusion")
+
+    def standardIcon(self, standard, option=None, widget=None):
+        kind = self._GLYPHS.get(standard)
+        if kind is None:
+            return super().standardIcon(standard, option, widget)
+        return title_bar_icon(kind)
+
+
 def apply_theme(app, mode: str = "system") -> str:
     """Apply 'light', 'dark' or 'system'; returns the one in effect."""
-    app.setStyle("Fusion")
+    if not isinstance(app.style(), WorkbenchStyle):  # set once: the application owns it from then on
+        app.setStyle(WorkbenchStyle())
     dark = system_is_dark() if mode == "system" else mode == "dark"
     app.setProperty("workbench_theme", "dark" if dark else "light")
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
+    _recolor_dock_buttons(app)
     return "dark" if dark else "light"
+
+
+def _recolor_dock_buttons(app) -> None:
+    """Dock title buttons got their icons when the dock was built: give them the new theme's."""
+    for widget in app.allWidgets():
+        if isinstance(widget, QDockWidget):
+            for name, kind in DOCK_BUTTONS.items():
+                button = widget.findChild(QAbstractButton, name)
+                if button is not None:
+                    button.setIcon(title_bar_icon(kind))
 
 
 def follow_system(app) -> None:

@@ -1,0 +1,243 @@
+"""What a new user tripped on in the Code audit tab (issue 8): the flagged line's contrast in
+both themes, columns sized to their contents at the first window size, the details pane after
+a new run, and the multi-line justification of an accepted risk.
+
+Real windows under pytest-qt, real project files, real audits in worker processes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QPalette, QTextFormat
+from PySide6.QtWidgets import QApplication, QDialog
+
+from workbench.core.findings import Finding
+from workbench.core.plugins import load_plugins
+from workbench.core.project import Project
+
+
+def luminance(color: QColor) -> float:
+    """WCAG 2 relative luminance (written here, independent of the code under test)."""
+    def lin(c):
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(color.redF()) + 0.7152 * lin(color.greenF()) + 0.0722 * lin(color.blueF())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(tmp_path / "settings"))
+    from workbench.gui.app import create_window
+    from workbench.gui.theme import apply_theme
+
+    app, win = create_window(None, theme="light", reopen_last=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.jobs.wait_all()
+    win.close_project()
+    apply_theme(app, "light")
+
+
+def tree_with_code(root):
+    src = root / "src"
+    src.mkdir(parents=True)
+    (src / "app.py").write_text("".join(f"value_{i} = {i}\n" for i in range(1, 40)))
+    return root
+
+
+def project_with_findings(path, target, findings) -> None:
+    """findings: (severity, rule, title, path, line, triage status or None)."""
+    with Project.create(path, plugins=load_plugins().plugins) as p:
+        run = p.create_run("code_audit", "audit", {"target": str(target)}, title="audit", target=str(target))
+        p.start_run(run)
+        p.add_findings(run, [Finding("code_audit", rule, sev, "MEDIUM", title, f"{title}: details", path=file,
+                                     line=line, fingerprint=f"fp{i}")
+                             for i, (sev, rule, title, file, line, _) in enumerate(findings)])
+        p.finish_run(run, "done", summary={"files": 1, "lines": 40})
+        for i, f in enumerate(findings):
+            if f[5]:
+                p.set_triage(f"fp{i}", f[5], "reviewed: see ticket 12")
+
+
+def select(tab, **match) -> dict:
+    for row in range(tab.model.rowCount()):
+        rec = tab.model.record(row)
+        if all(rec[k] == v for k, v in match.items()):
+            tab.table.selectRow(row)
+            return rec
+    raise AssertionError(f"no row with {match}")
+
+
+# ------------------------------------------------------------ 1. contrast
+def test_flagged_line_is_readable_in_dark_and_light(window, tmp_path):
+    from workbench.gui.theme import apply_theme
+
+    tree = tree_with_code(tmp_path / "tree")
+    project_with_findings(tmp_path / "c.wbproj", tree, [(sev, f"B{300 + i}", f"{sev} issue", "src/app.py", 5 + i, None)
+                                                       for i, sev in enumerate(("LOW", "MEDIUM", "HIGH"))])
+    window.open_project(tmp_path / "c.wbproj")
+    tab = window.tab_for("code_audit")
+    window.tabs.setCurrentWidget(tab)
+    for theme in ("dark", "light"):
+        apply_theme(QApplication.instance(), theme)
+        QApplication.processEvents()
+        for severity in ("LOW", "MEDIUM", "HIGH"):
+            select(tab, severity=severity)
+            selections = tab.code.extraSelections()
+            assert selections, "the flagged line is highlighted"
+            fmt = selections[0].format
+            background = fmt.background().color()
+            # What is drawn: the format's text colour, or the editor's when the format has none.
+            text = (fmt.foreground().color() if fmt.hasProperty(QTextFormat.ForegroundBrush)
+                    else tab.code.palette().color(QPalette.Text))
+            ratio = contrast(text, background)
+            assert ratio >= 4.5, f"{severity} in {theme}: contrast {ratio:.2f}"
+            base = tab.code.palette().color(QPalette.Base)
+            assert background != base, "the line stands out from the rest of the code"
+
+
+# ------------------------------------------------------ 2. column sizes
+def test_first_window_shows_titles_and_whole_statuses(window, tmp_path):
+    long_title = "Hard-coded API key of an AI service in the source tree"
+    project_with_findings(tmp_path / "w.wbproj", tmp_path, [
+        ("HIGH", "B908", long_title, "src/creditml/settings.py", 4, None),
+        ("MEDIUM", "SECRET-base64-high-entropy-string", "Secret in the tree: Base64 High Entropy String",
+         "config/deploy/production/settings.yaml", 9, "false_positive"),
+        ("LOW", "B101", "Use of assert detected", "tests/test_model.py", 3, "accepted_risk"),
+    ])
+    assert window.size().width() == 1280 and window.size().height() == 820  # the first size
+    window.open_project(tmp_path / "w.wbproj")
+    tab = window.tab_for("code_audit")
+    window.tabs.setCurrentWidget(tab)
+    tab.status.setCurrentIndex(1)  # All: open, false positive, accepted risk
+    QApplication.processEvents()
+    tab.fit_columns()
+    header = tab.table.horizontalHeader()
+    fm = tab.table.fontMetrics()
+    viewport = tab.table.viewport().width()
+    widths = [header.sectionSize(c) for c in range(header.count())]
+    assert sum(widths) <= viewport + 1, f"columns {widths} overflow the table ({viewport} px): Status is cut off"
+    assert widths[3] >= 0.2 * viewport, f"Title gets {widths[3]} of {viewport} px"
+    assert widths[3] >= fm.horizontalAdvance("Hard-coded API key of an AI")  # more than "…"
+    for row in range(tab.model.rowCount()):
+        status = tab.model.data(tab.model.index(row, 6))
+        assert fm.horizontalAdvance(status) + 8 <= widths[6], f"status {status!r} does not fit"
+        severity = tab.model.data(tab.model.index(row, 0))
+        assert fm.horizontalAdvance(severity) + 8 <= widths[0]
+
+
+# ---------------------------------------------- 3. details after a new run
+def test_details_follow_the_new_run_not_the_previous_one(window, tmp_path, qtbot):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    app = tree / "app.py"
+    app.write_text(textwrap.dedent("""
+        import pickle
+        import subprocess
+
+
+        def load(blob):
+            return pickle.loads(blob)
+
+
+        def run(cmd):
+            subprocess.call(cmd, shell=True)
+    """))
+    path = tmp_path / "runs.wbproj"
+    Project.create(path, plugins=load_plugins().plugins).close()
+    window.open_project(path)
+    tab = window.tab_for("code_audit")
+    window.tabs.setCurrentWidget(tab)
+    tab.target.setText(str(tree))
+
+    def audit():
+        job = tab.start_audit()
+        assert job is not None
+        qtbot.waitUntil(lambda: job.finished, timeout=120000)
+        assert job.status == "done", job.result
+        qtbot.waitUntil(lambda: tab.current_run_id() == job.run_id, timeout=10000)
+        return job.run_id
+
+    first_run = audit()
+    first = select(tab, rule="B602")
+    assert "B602" in tab.detail.toPlainText() and f":{first['line']}" in tab.detail.toPlainText()
+
+    # The code moves down three lines: the new run's record of the same finding is shown.
+    app.write_text("\n\n\n" + app.read_text())
+    second_run = audit()
+    assert second_run != first_run
+    shown = tab.selected_records()
+    assert [r["fingerprint"] for r in shown] == [first["fingerprint"]]
+    assert shown[0]["id"] != first["id"] and shown[0]["line"] == first["line"] + 3
+    assert f":{first['line'] + 3}" in tab.detail.toPlainText()
+
+    # The finding is fixed in the code: after the next run nothing stale is left in the pane.
+    app.write_text(app.read_text().replace("subprocess.call(cmd, shell=True)", "subprocess.call(cmd)"))
+    audit()
+    assert "B602" not in {tab.model.record(i)["rule"] for i in range(tab.model.rowCount())}
+    assert tab.selected_records() == []
+    assert tab.detail.toPlainText() == "" and tab.code.toPlainText() == ""
+
+
+# ------------------------------------------- 6. multi-line justification
+def answer_dialog(qtbot, text: str | None, checks: list):
+    """When the justification dialog opens: note whether OK is on while empty, type *text*, then
+    OK (or Cancel when *text* is None)."""
+    def act():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or not isinstance(dialog, QDialog):
+            QTimer.singleShot(20, act)
+            return
+        checks.append(("empty", dialog.ok_button.isEnabled()))
+        dialog.text.setPlainText("   \n  ")
+        checks.append(("blank", dialog.ok_button.isEnabled()))
+        if text is None:
+            dialog.reject()
+            return
+        dialog.text.setPlainText(text)
+        checks.append(("typed", dialog.ok_button.isEnabled()))
+        dialog.ok_button.click()
+
+    QTimer.singleShot(0, act)
+
+
+def test_accept_risk_takes_a_multi_line_justification(window, tmp_path, qtbot):
+    project_with_findings(tmp_path / "a.wbproj", tmp_path, [("HIGH", "B301", "pickle", "a.py", 1, None),
+                                                            ("LOW", "B101", "assert", "b.py", 2, None)])
+    window.open_project(tmp_path / "a.wbproj")
+    tab = window.tab_for("code_audit")
+    window.tabs.setCurrentWidget(tab)
+
+    rec = select(tab, rule="B301")
+    checks: list = []
+    answer_dialog(qtbot, None, checks)
+    tab.triage_selected_interactive("accepted_risk")
+    assert checks == [("empty", False), ("blank", False)]
+    assert rec["fingerprint"] not in window.project.triage()  # cancelled: nothing stored
+
+    why = "Only our own signed model files are loaded here.\nTracked in ticket SEC-41; review by 2027-01."
+    checks = []
+    rec = select(tab, rule="B301")
+    answer_dialog(qtbot, why, checks)
+    tab.triage_selected_interactive("accepted_risk")
+    assert checks == [("empty", False), ("blank", False), ("typed", True)]
+    stored = window.project.triage()[rec["fingerprint"]]
+    assert stored["status"] == "accepted_risk" and stored["justification"] == why
+
+    # A false positive may be marked without a reason: OK is on from the start.
+    checks = []
+    rec = select(tab, rule="B101")
+    answer_dialog(qtbot, "", checks)
+    tab.triage_selected_interactive("false_positive")
+    assert checks[0] == ("empty", True)
+    assert window.project.triage()[rec["fingerprint"]]["status"] == "false_positive"
