@@ -329,10 +329,12 @@ def cache_key(relpath: str, sha: str, config_hash: str) -> str:
 
 def _hash_files(files: list[tuple[str, str]]) -> dict[str, tuple[str, int]]:
     """relpath -> (sha256, size); unreadable files are left out (audited later)."""
+    from .reading import open_regular
+
     out = {}
     for path, rel in files:
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:  # never blocks on a FIFO swapped in after the walk
                 data = fh.read(MAX_BYTES + 1)
         except OSError:
             continue

@@ -58,6 +58,7 @@ def walk_tree(target: str, cfg, *, secrets: bool = True, models: bool = True) ->
     """
     from .bandit_runner import is_python_source
     from .model_scan import is_model_file
+    from .reading import not_regular_reason
 
     tree = Tree()
 
@@ -72,9 +73,12 @@ def walk_tree(target: str, cfg, *, secrets: bool = True, models: bool = True) ->
         for name in sorted(files):
             path = os.path.join(root, name)
             rel = display_path(os.path.relpath(path, target).replace(os.sep, "/"))
-            kind = _special_kind(path)
-            if kind:  # never opened: a FIFO blocks a reader forever, a device streams without end
-                tree.skipped.append((rel, "walk", f"not a regular file ({kind})"))
+            why = not_regular_reason(path)
+            if why and not why.startswith("unreadable"):  # a FIFO blocks a reader, a device never ends
+                if models and is_model_file(rel):
+                    tree.models.append((path, rel))  # model_scan refuses it unopened and reports MS003
+                else:
+                    tree.skipped.append((rel, "walk", why))
                 continue
             if is_python_source(path, cfg):
                 tree.python.append((path, rel))
@@ -95,23 +99,6 @@ def display_path(rel: str) -> str:
         return rel
     except UnicodeEncodeError:
         return os.fsencode(rel).decode("utf-8", "backslashreplace")
-
-
-def _special_kind(path: str) -> str | None:
-    """'FIFO', 'device' or 'socket' for what the path leads to (links followed), else None."""
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None  # a dangling or looping link: the scanner reports it unreadable
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return None
 
 
 def _outside_bandit_excludes(path: str, cfg) -> bool:
@@ -171,21 +158,6 @@ def _snippet(sources: dict, root: str, relpath: str, first: int, last: int | Non
     return "\n".join(lines[max(first, 1) - 1:(last or first)])
 
 
-def mask_bandit_evidence(bandit: list, secrets: list) -> None:
-    """Keep secret values out of bandit's code snippets.
-
-    Any bandit finding on a line where detect-secrets found a secret would
-    carry the secret in its code snippet: those lines are replaced by the
-    masked text. (Quoted passwords in bandit's messages are masked by
-    ``masking.mask_issue_text``.)
-    """
-    masked_lines = {(f.path, f.line): f.evidence.get("code", "") for f in secrets}
-    for f in bandit:
-        lines = range(f.line or 0, (f.end_line or f.line or 0) + 1)
-        if any((f.path, n) in masked_lines for n in lines):
-            f.evidence["code"] = "\n".join(masked_lines.get((f.path, n), "…") for n in lines)
-
-
 def secret_findings(scanned: dict) -> tuple[list, dict]:
     from .secrets_scan import confidence_of, rule_id
 
@@ -209,30 +181,14 @@ def secret_findings(scanned: dict) -> tuple[list, dict]:
 
 
 def model_findings(scanned: dict) -> tuple[list, dict]:
-    from .model_scan import RULE_DANGEROUS, RULE_UNKNOWN
+    from .model_scan import finding_fields, fingerprint_code
 
     findings, code = [], {}
     for rel in sorted(scanned):
         for item in scanned[rel][0]:
-            dotted = f"{item['module']}.{item['name']}"
-            where = f" (in {item['member']})" if item.get("member") else ""
-            dangerous = item["verdict"] == "dangerous"
-            f = _finding(
-                rule=RULE_DANGEROUS if dangerous else RULE_UNKNOWN,
-                severity="HIGH" if dangerous else "MEDIUM",
-                confidence="HIGH" if dangerous else "LOW",
-                title="Model file imports a dangerous global" if dangerous
-                else "Model file imports an unreviewed global",
-                message=(f"Loading this file would import {dotted}{where}"
-                         + (", which can run arbitrary code. Do not load it; use safetensors or "
-                            "torch.load(weights_only=True)." if dangerous else
-                            ". Review it, or load with weights_only=True / an allow list.")),
-                path=rel, cwe=502 if dangerous else 829,
-                evidence={"scanner": "pickle-opcodes", "global": dotted, "member": item.get("member"),
-                          "offset": item["offset"]},
-            )
+            f = _finding(path=rel, **finding_fields(item))  # MS001 / MS002 / MS003
             findings.append(f)
-            code[id(f)] = f"{item.get('member') or ''}:{dotted}"
+            code[id(f)] = fingerprint_code(item)
     return findings, code
 
 
@@ -245,7 +201,7 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     """
     from workbench.api import assign_fingerprints
 
-    from . import bandit_runner, model_scan, secrets_scan
+    from . import bandit_runner, masking, model_scan, secrets_scan
     from .bandit_config import load_config
     from .params import AuditParams
 
@@ -279,10 +235,10 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     if want_secrets:
         _check(ctx)
         t = time.perf_counter()
-        scanned = secrets_scan.scan_files(tree.text, cache_conn=cache, ctx=ctx, workers=params.workers)
-        out.skipped += [(rel, "secrets", why) for rel, (_, why) in scanned.items() if why]
-        out.scanned["secrets"] = [rel for rel, (_, why) in scanned.items() if not why]
-        parts.append(secret_findings(scanned))
+        secrets_found = secrets_scan.scan_files(tree.text, cache_conn=cache, ctx=ctx, workers=params.workers)
+        out.skipped += [(rel, "secrets", why) for rel, (_, why) in secrets_found.items() if why]
+        out.scanned["secrets"] = [rel for rel, (_, why) in secrets_found.items() if not why]
+        parts.append(secret_findings(secrets_found))
         out.seconds["secrets"] = time.perf_counter() - t
     if want_models:
         _check(ctx)
@@ -293,12 +249,14 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
         parts.append(model_findings(scanned))
         out.seconds["models"] = time.perf_counter() - t
 
-    if want_secrets:
-        mask_bandit_evidence(parts[0][0], parts[1][0])  # [bandit, secrets, models?]
     code: dict = {}
     for findings, codes in parts:
         out.findings.extend(findings)
         code.update(codes)
+    # Every secret value of a file (detect-secrets' full values, bandit's B105-B107 literals,
+    # known token shapes) masked in every finding of that file, whatever rule found it.
+    masking.mask_findings(out.findings, secrets_found if want_secrets else None, target,
+                          paths={rel: path for path, rel in tree.python + tree.text + tree.models})
     assign_fingerprints(out.findings, lambda f: code.get(id(f), ""))
     out.seconds["total"] = time.perf_counter() - t0
     return out

@@ -1,9 +1,47 @@
-"""Masking of secrets in anything we store or show."""
+"""Masking of secrets in anything we store or show.
+
+Secret values are taken from the source text, not from a detector's report:
+a detector may report only part of a secret (detect-secrets' GitHub detector
+reports the ``ghp`` prefix). ``full_secret_spans`` widens a hit to the whole
+token (known token shapes) or to the quoted string literal around it;
+``mask_values`` then masks every occurrence of every value of a file in any
+snippet, whatever rule found it, plus every known token shape.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+
+# Known token shapes: prefix + body. Whole tokens are masked wherever they appear.
+TOKEN_SHAPES: tuple[tuple[str, re.Pattern], ...] = tuple(
+    (name, re.compile(rx)) for name, rx in (
+        ("GitHub token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{20,255}"),
+        ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{22,255}"),
+        ("GitLab token", r"\bglpat-[A-Za-z0-9_\-]{20,}"),
+        ("Anthropic key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
+        ("OpenAI-style key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
+        ("Stripe key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"),
+        ("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
+        ("AWS access key id", r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
+        ("Google API key", r"\bAIza[0-9A-Za-z_\-]{35}"),
+        ("Slack token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
+        ("npm token", r"\bnpm_[A-Za-z0-9]{36}"),
+        ("Replicate token", r"\br8_[A-Za-z0-9]{37}"),
+        ("Groq key", r"\bgsk_[A-Za-z0-9]{48,}"),
+        ("Perplexity key", r"\bpplx-[A-Za-z0-9]{40,}"),
+        ("xAI key", r"\bxai-[A-Za-z0-9]{60,}"),
+        ("Weights & Biases key", r"(?<![A-Za-z0-9])wandb_v1_[A-Za-z0-9_]{40,}"),
+    )
+)
+# The start of a token cut off at the end of a truncated snippet.
+_TOKEN_TAIL = re.compile(r"\b(?:gh[pousr]_|github_pat_|glpat-|sk-|sk_live_|rk_live_|hf_|AKIA|ASIA|AIza|xox[abposr]-"
+                         r"|npm_|r8_|gsk_|pplx-|xai-|wandb_v1_)[A-Za-z0-9_\-]*\Z")
+# A quoted string literal: Python, JSON, YAML, shell, INI values.
+_QUOTED_LITERAL = re.compile(r"""(?P<q>['"`])(?P<body>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
+_SHORT = 4  # values shorter than this are masked only between quotes (else every 'a' would go)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def mask(secret: str) -> str:
@@ -19,11 +57,182 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def mask_in(text: str, secrets) -> str:
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, mask(secret))
+def source_lines(text: str) -> list[str]:
+    """Lines as Python, bandit and detect-secrets number them (\\n, \\r\\n, \\r only).
+
+    ``str.splitlines`` also breaks at form feeds and other separators, which would
+    shift the line numbers of everything after them.
+    """
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+# ------------------------------------------------------------------ finding the full value
+
+def full_secret_spans(line: str, hit: str) -> list[tuple[int, int]]:
+    """(start, end) in ``line`` of the full secret around each occurrence of a detector's ``hit``.
+
+    The whole token when a known token shape covers the hit (``ghp`` -> ``ghp_…``),
+    else the quoted string literal that contains it, else the hit itself. Empty when
+    the hit is not on the line as written (escaped differently, or another line).
+    """
+    spans: list[tuple[int, int]] = []
+    if not hit:
+        return spans
+    tokens = [m.span() for _, rx in TOKEN_SHAPES for m in rx.finditer(line)]
+    literals = [m.span("body") for m in _QUOTED_LITERAL.finditer(line)]
+    start = line.find(hit)
+    while start != -1:
+        end = start + len(hit)
+        span = next(((a, b) for a, b in tokens if a <= start < b or start <= a < end), None)
+        if span is not None:
+            span = (min(span[0], start), max(span[1], end))
+        else:
+            span = next(((a, b) for a, b in literals if a <= start and end <= b), (start, end))
+        if span not in spans:
+            spans.append(span)
+        start = line.find(hit, end)
+    return spans
+
+
+def full_secret_values(line: str, hit: str) -> list[str]:
+    """The full secret values for a detector's ``hit`` on ``line`` (see full_secret_spans)."""
+    return [line[a:b] for a, b in full_secret_spans(line, hit)]
+
+
+def token_values(text: str) -> set[str]:
+    """Every known token shape in ``text``."""
+    return {m.group(0) for _, rx in TOKEN_SHAPES for m in rx.finditer(text)}
+
+
+# bandit's B105-B107 name test, kept in step with bandit when it can be imported.
+_PASSWORD_NAMES = re.compile(r"(^{0}$|_{0}_|^{0}_|_{0}$)".format(r"(pas+wo?r?d|pass(phrase)?|pwd|token|secrete?)"),
+                             re.IGNORECASE)
+PASSWORD_RULES = frozenset({"B105", "B106", "B107"})
+
+
+def _password_names():
+    try:
+        from bandit.plugins.general_hardcoded_password import RE_CANDIDATES
+
+        return RE_CANDIDATES
+    except ImportError:  # bandit missing or reorganised: the same expression
+        return _PASSWORD_NAMES
+
+
+def password_literals(tree, first: int, last: int) -> list:
+    """String constants on lines first..last that bandit's B105/B106/B107 would call passwords.
+
+    ``tree`` is ``ast.parse`` of the file. Mirrors bandit's cases: assignment to a
+    password-like name, attribute or subscript key; a dict entry with such a key; a
+    comparison with such a name; a keyword argument; a default argument.
+    """
+    import ast
+
+    names = _password_names()
+
+    def name_of(node) -> str:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Attribute):
+            return node.attr
+        if isinstance(node, ast.arg):
+            return node.arg
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+                and isinstance(node.slice.value, str):
+            return node.slice.value
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        return ""
+
+    def strings(node):
+        return [node] if isinstance(node, ast.Constant) and isinstance(node.value, str) else []
+
+    found = []
+    for node in ast.walk(tree):
+        pairs = []
+        if isinstance(node, ast.Assign):
+            pairs = [(t, node.value) for t in node.targets]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, ast.Dict):
+            pairs = [(k, v) for k, v in zip(node.keys, node.values) if k is not None]
+        elif isinstance(node, ast.Compare):
+            pairs = [(node.left, c) for c in node.comparators] + [(c, node.left) for c in node.comparators]
+        elif isinstance(node, ast.keyword) and node.arg:
+            pairs = [(ast.arg(arg=node.arg), node.value)]
+        elif isinstance(node, ast.arguments):
+            positional = node.posonlyargs + node.args
+            pairs = list(zip(positional[len(positional) - len(node.defaults):], node.defaults))
+            pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]
+        for target, value in pairs:
+            if names.search(name_of(target) or ""):
+                for const in strings(value):
+                    if first <= const.lineno <= last or first <= (const.end_lineno or const.lineno) <= last:
+                        found.append(const)
+    return found
+
+
+def literal_values(source: str, nodes) -> set[str]:
+    """The text of each string constant as written in ``source`` (quotes and prefixes removed),
+    and its value when that appears as is. Both are what a snippet of the file can show."""
+    import ast
+
+    values = set()
+    for node in nodes:
+        segment = ast.get_source_segment(source, node) or ""
+        for m in _QUOTED_LITERAL.finditer(segment):
+            if m.group("body"):
+                values.add(m.group("body"))
+        triple = re.findall(r"(?s)('''|\"\"\")(.*?)\1", segment)
+        values.update(body for _, body in triple if body)
+        if node.value and node.value in source:
+            values.add(node.value)
+    return values
+
+
+# ------------------------------------------------------------------ masking
+
+def mask_values(text: str, values) -> str:
+    """``text`` with every occurrence of every value, and every known token shape, masked.
+
+    One pass, longest value first, so a masked form is never masked again. A value
+    or token cut off at the end of ``text`` (a truncated snippet) is masked too.
+    """
+    if not text:
+        return text
+    pattern, long_values = _pattern(frozenset(v for v in values if v))
+    text = pattern.sub(lambda m: mask(m.group(0)), text)
+    return _mask_cut_tail(text, long_values)
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(values: frozenset) -> tuple[re.Pattern, list[str]]:
+    """One expression for a file's values and the token shapes (compiled once per file)."""
+    long_values = sorted((v for v in values if len(v) >= _SHORT), key=len, reverse=True)
+    short_values = sorted((v for v in values if len(v) < _SHORT), key=len, reverse=True)
+    parts = [re.escape(v) for v in long_values]
+    parts += [rf"(?<=['\"`]){re.escape(v)}(?=['\"`])" for v in short_values]
+    parts += [rx.pattern for _, rx in TOKEN_SHAPES]
+    return re.compile("|".join(f"(?:{p})" for p in parts)), long_values
+
+
+def _mask_cut_tail(text: str, values: list[str]) -> str:
+    for value in values:
+        for k in range(min(len(value) - 1, len(text)), _SHORT - 1, -1):
+            if text.endswith(value[:k]):
+                return text[:-k] + "…"
+    m = _TOKEN_TAIL.search(text)
+    if m and len(m.group(0)) >= _SHORT + 2:
+        return text[:m.start()] + mask(m.group(0)) if len(m.group(0)) > 8 else text[:m.start()] + "…"
     return text
+
+
+def mask_in(text: str, secrets) -> str:
+    """Kept for callers of the old name: same as ``mask_values``."""
+    return mask_values(text, secrets)
 
 
 def mask_ai_keys(text: str) -> str:
@@ -35,7 +244,7 @@ def mask_ai_keys(text: str) -> str:
     return text
 
 
-_PASSWORD_RULES = {"B105", "B106", "B107"}
+_PASSWORD_RULES = PASSWORD_RULES
 _QUOTED = re.compile(r"'(.+)'")
 
 
@@ -44,4 +253,104 @@ def mask_issue_text(issue: dict) -> str:
     text = issue["text"]
     if issue.get("test_id") in _PASSWORD_RULES:
         text = _QUOTED.sub(lambda m: "'" + mask(m.group(1)) + "'", text)
-    return mask_ai_keys(text)
+    return mask_ai_keys(mask_values(text, ()))
+
+
+# ------------------------------------------------------------------ findings of one audit
+
+def secret_values_of_file(text: str, secret_results=(), password_ranges=()) -> set[str]:
+    """Every secret value of a file, from the source text.
+
+    ``secret_results``: secrets_scan results for the file (their ``line`` and
+    ``spans``); ``password_ranges``: (first, last) line ranges of bandit's
+    B105/B106/B107 findings. Known token shapes anywhere in the file are added.
+    """
+    lines = source_lines(text)
+    values: set[str] = set()
+    for result in secret_results:
+        n = result.get("line") or 0
+        if 0 < n <= len(lines):
+            values.update(lines[n - 1][a:b] for a, b in result.get("spans") or ())
+    if password_ranges:
+        import ast
+
+        try:
+            tree = ast.parse(text)
+        except Exception:  # not Python after all (bandit parsed it, but be safe): no literals then
+            tree = None
+        if tree is not None:
+            for first, last in password_ranges:
+                values |= literal_values(text, password_literals(tree, first, last or first))
+    values |= token_values(text)
+    values |= private_key_lines(text)
+    return {v for v in values if v}
+
+
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(.*?)-----END [A-Z0-9 ]*PRIVATE KEY",
+                          re.DOTALL)
+
+
+def private_key_lines(text: str) -> set[str]:
+    """Each line of the body of every PEM/PGP private key in ``text``.
+
+    Detectors report the BEGIN line; a snippet can show the body lines below it.
+    """
+    values = set()
+    for m in _PRIVATE_KEY.finditer(text):
+        for line in re.split(r"\\n|\r\n|\r|\n", m.group(1)):  # real line breaks, or \n inside a string
+            line = line.strip().strip("\"'")
+            if len(line) >= 16 and ":" not in line:  # key material, not "Proc-Type: 4,ENCRYPTED" headers
+                values.add(line)
+    return values
+
+
+SOURCE_LIMIT = 16 * 1024 * 1024  # files larger are not re-read for masking (their snippets keep line masks)
+_KEEP_AS_IS = {"masked", "secret_sha256", "scanner", "global", "test_name"}
+
+
+def mask_findings(findings, secret_results: dict | None, root: str, *, paths: dict | None = None,
+                  read=None) -> None:
+    """Mask, in place, every known secret value of each file in every finding of that file.
+
+    ``findings``: workbench Finding objects (path, rule, line, end_line, message,
+    evidence); ``secret_results``: what ``secrets_scan.scan_files`` returned
+    (relpath -> (results, reason)), or None; ``root``: the audited folder;
+    ``paths``: relpath -> path on disk, where the stored relpath is not the
+    file's (names shown escaped). Strings in ``evidence`` and the message are
+    masked; ``read(relpath)`` may supply the file text instead (default: read,
+    bounded and regular files only, from ``paths`` or under ``root``).
+    """
+    import os
+
+    from .reading import read_limited
+
+    def default_read(rel: str) -> str | None:
+        data, _ = read_limited((paths or {}).get(rel) or os.path.join(root, rel), SOURCE_LIMIT)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    read = read or default_read
+    by_path: dict[str, list] = {}
+    for f in findings:
+        by_path.setdefault(f.path or "", []).append(f)
+    for rel, group in by_path.items():
+        results = (secret_results or {}).get(rel, ((), None))[0]
+        ranges = [(f.line or 0, f.end_line or f.line or 0) for f in group if f.rule in PASSWORD_RULES]
+        text = read(rel) if rel else None
+        values = secret_values_of_file(text, results, ranges) if text is not None else set()
+        lines = source_lines(text) if text is not None else []
+        for f in group:
+            own = set(values)
+            if f.rule in PASSWORD_RULES and text is not None and not _covers(own, lines, f):
+                # The literal was not located: mask every string literal of the finding's own lines.
+                own |= {m.group("body") for n in range(f.line or 0, (f.end_line or f.line or 0) + 1)
+                        if 0 < n <= len(lines) for m in _QUOTED_LITERAL.finditer(lines[n - 1])}
+            f.message = mask_values(f.message, own)
+            for key, value in list(f.evidence.items()):
+                if key not in _KEEP_AS_IS and isinstance(value, str):
+                    f.evidence[key] = mask_values(value, own)
+
+
+def _covers(values: set[str], lines: list[str], finding) -> bool:
+    """Does some value appear on the finding's lines?"""
+    span = "\n".join(lines[max((finding.line or 1) - 1, 0):(finding.end_line or finding.line or 0)])
+    return any(v in span for v in values)

@@ -1,38 +1,73 @@
 """Model artifacts scanned without unpickling.
 
-The pickle opcode stream is walked with ``pickletools.genops`` (which only
-decodes opcodes, never executes them). Every global the stream would import
-(GLOBAL, INST, STACK_GLOBAL) is classified:
+The pickle opcode stream is decoded here (opcode table from ``pickletools``)
+and run on a *symbolic* stack: values are placeholders, strings, numbers,
+tuples and recorded calls; nothing is imported or called. Every global the
+stream would import (GLOBAL, INST, STACK_GLOBAL) is classified:
 
 - *dangerous* (deny list: process, shell, eval, import machinery, files,
-  network) -> rule MS001, HIGH;
+  network, other deserialisers) -> rule MS001, HIGH;
 - *unknown* (neither denied nor on the allow list of what PyTorch, NumPy,
   scikit-learn-style and plain-container pickles need) -> rule MS002, MEDIUM;
+- *nested*: an allowed-looking callable that unpickles its argument
+  (``torch.storage._load_from_bytes`` runs ``torch.load(weights_only=False)``
+  on its bytes). The bytes argument is read from the stream and scanned
+  recursively, to ``MAX_DEPTH``; an argument that cannot be resolved, a use
+  other than a direct call, or a payload too deep or too large is a finding;
 - allowed -> nothing.
 
-Containers handled: raw pickles (several in a row, as legacy ``torch.save``
-writes), zip archives (``torch.save`` >= 1.6: ``*/data.pkl``; ``.npz``),
-``.npy`` with an object dtype (a pickle after the header), and gzip/zlib
-compressed joblib files. Files that cannot be parsed get a reason.
+Names are judged as the unpickler resolves them (Python 2 names mapped by
+protocol < 3, dotted names followed by protocol >= 4), and BUILD on an
+imported class, function or module (which rewrites its attributes) is dangerous.
+
+What a loader reads, the scan reads:
+
+- raw pickles, whatever their first opcode (``N0`` then a payload is a pickle);
+- legacy ``torch.save`` files: the five pickles ``torch.load`` reads in a row,
+  whatever their protocol; plain files: every further pickle that follows
+  (a loader may call ``pickle.load`` again);
+- zip archives (``torch.save`` >= 1.6: ``*/data.pkl``; ``.npz``), ``.npy``
+  with an object dtype, the legacy torch tar format;
+- joblib files: compressed with zlib, gzip, bz2, xz or lzma, and the numpy
+  arrays joblib writes *inside* the pickle stream (raw data skipped; an object
+  array is a nested pickle, scanned);
+
+Every read is bounded: files are streamed, large byte strings are skipped by
+seeking, never held, and decompressed data is spooled to disk past a few MB.
+A file a loader would unpickle that the scan could not check completely
+gives an MS003 finding when its extension says model, not only a skip reason.
 """
 
 from __future__ import annotations
 
 import ast
-import gzip
+import errno
+import functools
 import io
+import os
 import pickletools
-import zipfile
-import zlib
+import re
+import struct
 
 MODEL_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt",
                     ".npy", ".npz", ".dill", ".sav", ".mar")
-MAX_BYTES = 2 * 1024 * 1024 * 1024
-MAX_PICKLE_BYTES = 256 * 1024 * 1024  # opcodes beyond this are not walked
+MAX_BYTES = 64 * 1024 ** 3  # files are streamed: this only stops absurd sizes
+MAX_OPCODES = 20_000_000  # per file, all pickles and nested payloads together: bounds the work
+MAX_NESTED_BYTES = 256 * 1024 * 1024  # a decompressed stream, zip member or long string payload larger is not checked
+MAX_DEPTH = 4  # containers, compressions and nested payloads inside one another
+MAX_KEEP = 64 * 1024  # strings longer than this are skipped (they only matter as global names)
+MAX_LINE = 64 * 1024  # text arguments (GLOBAL, INT...) longer than this are refused
+MAX_MEMBERS = 10_000  # zip/tar members looked at
+MAX_SLOTS = 4_000_000  # values held on the symbolic stack and memo together: bounds memory
+MAX_KEPT = 64 * 1024 * 1024  # string bytes kept per file (beyond: left in the file, like long ones)
+SPOOL_BYTES = 8 * 1024 * 1024  # decompressed data above this goes to a temporary file
 RULE_DANGEROUS = "MS001"
 RULE_UNKNOWN = "MS002"
+RULE_UNCHECKED = "MS003"
+TORCH_MAGIC = 0x1950A86A20F9469CFC6C  # first pickle of a legacy torch.save file
 
-# module -> names ("*" = any name in the module).
+# module -> names ("*" = any name in the module; a "*" also covers submodules
+# that have no entry of their own).
 DENY: dict[str, set[str]] = {
     "os": {"*"}, "posix": {"*"}, "nt": {"*"}, "subprocess": {"*"}, "pty": {"*"},
     "commands": {"*"}, "popen2": {"*"}, "shutil": {"*"}, "socket": {"*"},
@@ -49,9 +84,37 @@ DENY: dict[str, set[str]] = {
     "functools": {"partial", "reduce"},
     "types": {"*"}, "inspect": {"*"},
     "numpy.testing._private.utils": {"runstring"},
-    "torch.serialization": {"load"}, "torch": {"load"},
-    "joblib": {"load"}, "tempfile": {"*"}, "pathlib": {"*"}, "io": {"open", "FileIO"},
+    # Other deserialisers and loaders: what they read runs code too.
+    "torch.serialization": {"*"}, "torch": {"load"}, "torch.hub": {"*"}, "torch.jit": {"*"},
+    "torch.package": {"*"}, "torch._C": {"import_ir_module", "import_ir_module_from_buffer"},
+    "joblib": {"*"}, "numpy": {"load", "loads"}, "numpy.lib.npyio": {"load"},
+    "numpy.lib.format": {"read_array"}, "pandas": {"read_pickle"}, "pandas.io.pickle": {"*"},
+    "yaml": {"load", "load_all", "unsafe_load", "unsafe_load_all", "full_load", "full_load_all"},
+    "shelve": {"*"}, "tempfile": {"*"}, "pathlib": {"*"}, "io": {"open", "FileIO", "open_code"},
+    "_io": {"open", "FileIO", "open_code"}, "codecs": {"open"}, "fileinput": {"*"},
+    # Run code, spawn processes or import by name under another name.
+    "_posixsubprocess": {"*"}, "_winapi": {"*"}, "timeit": {"*"}, "trace": {"*"}, "profile": {"*"},
+    "cProfile": {"*"}, "bdb": {"*"}, "pydoc": {"*"}, "idlelib": {"*"}, "pkgutil": {"*"}, "zipimport": {"*"},
+    "site": {"*"}, "ensurepip": {"*"}, "venv": {"*"}, "logging.config": {"*"}, "numpy.f2py": {"*"},
+    "torch.utils.cpp_extension": {"*"}, "_thread": {"*"}, "threading": {"*"},
 }
+
+# The allow list, audited entry by entry against what a call (REDUCE/NEWOBJ)
+# or a BUILD on the result does with attacker-chosen arguments:
+#   containers, numbers, datetime, Decimal, Fraction, UUID: build a value, call nothing given;
+#   copyreg._reconstructor / __newobj__: call __new__/__init__ of a class the stream names,
+#       and that class is itself a global checked here;
+#   _codecs.encode: used by protocol-2 pickles for bytes; codecs are looked up in
+#       the ``encodings`` package only;
+#   numpy dtype/ndarray/_reconstruct/scalar/_frombuffer: build arrays; an object array
+#       holds objects built elsewhere in the stream;
+#   torch._utils._rebuild_*: build tensors from storages and plain arguments (hooks are
+#       stored, not called); _rebuild_from_type_v2 calls ``func`` - a value of this stream,
+#       so a global checked here, or a nested loader, which is flagged when used that way;
+#   torch Size/device/dtype/storage classes: values;
+#   joblib NumpyArrayWrapper: joblib reads the array that follows it (handled by the walk).
+# Removed: ``numpy.core`` (a module: BUILD on it rewrites module attributes) and
+# ``torch.storage._load_from_bytes``, which unpickles its argument: see NESTED.
 ALLOW: dict[str, set[str]] = {
     "collections": {"OrderedDict", "defaultdict", "Counter", "deque"},
     "builtins": {"set", "frozenset", "dict", "list", "tuple", "bytearray", "bytes",
@@ -61,7 +124,7 @@ ALLOW: dict[str, set[str]] = {
     "_codecs": {"encode"},
     "datetime": {"datetime", "date", "time", "timedelta", "timezone"},
     "decimal": {"Decimal"}, "fractions": {"Fraction"}, "uuid": {"UUID"},
-    "numpy": {"dtype", "ndarray", "core", "float32", "float64", "int64", "int32", "bool_"},
+    "numpy": {"dtype", "ndarray", "float32", "float64", "int64", "int32", "bool_"},
     "numpy.core.multiarray": {"_reconstruct", "scalar"},
     "numpy._core.multiarray": {"_reconstruct", "scalar"},
     "numpy.core.numeric": {"_frombuffer"}, "numpy._core.numeric": {"_frombuffer"},
@@ -76,180 +139,1240 @@ ALLOW: dict[str, set[str]] = {
               "ByteStorage", "BoolStorage", "ComplexFloatStorage", "ComplexDoubleStorage",
               "float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8", "bool",
               "Tensor", "per_tensor_affine", "contiguous_format", "channels_last"},
-    "torch.storage": {"_load_from_bytes", "UntypedStorage", "TypedStorage"},
+    "torch.storage": {"UntypedStorage", "TypedStorage"},
     "torch.nn.parameter": {"Parameter"},
     "joblib.numpy_pickle": {"NumpyArrayWrapper"},
     "sklearn.utils._bunch": {"Bunch"},
 }
 
+# Callables that unpickle their first argument (bytes), and with what.
+NESTED: dict[tuple[str, str], str] = {
+    ("torch.storage", "_load_from_bytes"): "torch.load(weights_only=False)",
+}
+_JOBLIB_ARRAY = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 
+
+_RANK = {"allowed": 0, "unknown": 1, "nested": 2, "dangerous": 3}
+
+
+@functools.lru_cache(maxsize=8192)
 def classify(module: str, name: str) -> str:
-    """'dangerous', 'allowed' or 'unknown' for the global ``module.name``."""
+    """'dangerous', 'nested', 'allowed' or 'unknown' for the global ``module.name``.
+
+    The name is judged as the unpickler resolves it, and the worst reading wins:
+    protocol < 3 maps Python 2 names (``cPickle`` -> ``pickle``, ``__builtin__.reduce``
+    -> ``functools.reduce``); protocol >= 4 follows dotted names attribute by
+    attribute (``torch``, ``serialization.load``), and a dunder on that path
+    (``__globals__``, ``__class__``...) reaches anything.
+    """
+    import _compat_pickle
+
+    readings = [(module, name)]
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        readings.append(_compat_pickle.NAME_MAPPING[(module, name)])
+    elif module in _compat_pickle.IMPORT_MAPPING:
+        readings.append((_compat_pickle.IMPORT_MAPPING[module], name))
+    for mod, attr in list(readings):
+        if "." in attr:
+            parts = attr.split(".")
+            if any(p.startswith("__") for p in parts):
+                return "dangerous"
+            readings.append((".".join([mod] + parts[:-1]), parts[-1]))
+    verdicts = [_classify_one(mod, attr) for mod, attr in readings]
+    if "." in name and verdicts[0] == "allowed":
+        verdicts[0] = "unknown"  # an attribute of an allowed class is not itself reviewed
+    return max(verdicts, key=_RANK.__getitem__)
+
+
+def _classify_one(module: str, name: str) -> str:
+    if (module, name) in NESTED:
+        return "nested"
     for table, verdict in ((DENY, "dangerous"), (ALLOW, "allowed")):
         names = table.get(module)
         if names and ("*" in names or name in names):
             return verdict
-    top = module.split(".")[0]
-    if top in DENY and "*" in DENY[top]:
-        return "dangerous"  # os.path, subprocess.x, urllib.request...
+    parts = module.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        names = DENY.get(".".join(parts[:i]))
+        if names and "*" in names:
+            return "dangerous"  # os.path, subprocess.x, urllib.request, torch.serialization.x...
     return "unknown"
-
-
-class PickleWalk:
-    """Globals imported by one pickle stream, and why the walk stopped early."""
-
-    def __init__(self):
-        self.globals: list[tuple[str, str, int]] = []  # module, name, byte offset
-        self.error: str | None = None
-        self.opcodes = 0
-
-
-_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING",
-               "BINSTRING", "SHORT_BINSTRING"}
-
-
-def walk_pickle(stream: io.BytesIO) -> PickleWalk:
-    """Walk opcodes until STOP; record imported globals. Never executes."""
-    walk = PickleWalk()
-    recent: list = []  # values pushed, strings kept for STACK_GLOBAL
-    memo: dict = {}
-    try:
-        for op, arg, pos in pickletools.genops(stream):
-            walk.opcodes += 1
-            name = op.name
-            if name in ("GLOBAL", "INST"):
-                module, _, attr = str(arg).partition(" ")
-                walk.globals.append((module, attr, pos))
-            elif name == "STACK_GLOBAL":
-                strings = [v for v in recent[-2:] if isinstance(v, str)]
-                if len(strings) == 2:
-                    walk.globals.append((strings[0], strings[1], pos))
-                else:
-                    walk.globals.append(("?", "?", pos))  # names built at load time: suspicious
-            elif name in _STRING_OPS:
-                recent.append(arg if isinstance(arg, str) else str(arg))
-            elif name == "MEMOIZE":
-                memo[len(memo)] = recent[-1] if recent else None
-            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[arg] = recent[-1] if recent else None
-            elif name in ("GET", "BINGET", "LONG_BINGET"):
-                recent.append(memo.get(arg))
-            elif name not in ("PROTO", "FRAME", "MARK"):
-                recent.append(None)
-            if len(recent) > 64:
-                del recent[:32]
-            if stream.tell() > MAX_PICKLE_BYTES:
-                walk.error = f"pickle longer than {MAX_PICKLE_BYTES} bytes; rest not inspected"
-                break
-    except ValueError as exc:
-        walk.error = _pickle_error(exc)
-    except Exception as exc:  # genops on hostile bytes: report, never crash
-        walk.error = f"not a valid pickle: {type(exc).__name__}: {exc}"
-    return walk
-
-
-def _pickle_error(exc: ValueError) -> str:
-    text = str(exc)
-    if "exhausted" in text or "truncated" in text or "not enough data" in text:
-        return f"truncated pickle: {text}"
-    return f"not a valid pickle: {text}"
-
-
-def walk_pickles(data: bytes) -> tuple[list[tuple[str, str, int]], str | None]:
-    """All pickles stored back to back (legacy torch.save writes five)."""
-    stream = io.BytesIO(data)
-    found, error = [], None
-    while stream.tell() < len(data):
-        start = stream.tell()
-        walk = walk_pickle(stream)
-        found.extend(walk.globals)
-        if walk.error:
-            error = walk.error if start == 0 or walk.globals else None
-            break
-        nxt = data[stream.tell():stream.tell() + 1]
-        if nxt != b"\x80":  # what follows is raw tensor data, not another pickle
-            break
-    return found, error
-
-
-def _npy_payload(data: bytes) -> tuple[bytes | None, str | None]:
-    """The pickle inside an .npy with an object dtype; (None, None) if none."""
-    if not data.startswith(b"\x93NUMPY"):
-        return None, "not an .npy file (bad magic)"
-    major = data[6]
-    if major == 1:
-        hlen, start = int.from_bytes(data[8:10], "little"), 10
-    else:
-        hlen, start = int.from_bytes(data[8:12], "little"), 12
-    try:
-        header = ast.literal_eval(data[start:start + hlen].decode("latin1"))
-    except (ValueError, SyntaxError) as exc:
-        return None, f"bad .npy header: {exc}"
-    descr = str(header.get("descr", "")) if isinstance(header, dict) else ""
-    if "O" not in descr:
-        return None, None
-    return data[start + hlen:], None
-
-
-def scan_bytes(data: bytes, name: str) -> tuple[list[dict], str | None]:
-    """(results, reason) for the bytes of one artifact called ``name``."""
-    if data[:4] == b"PK\x03\x04":
-        return _scan_zip(data)
-    if name.endswith(".npy") or data.startswith(b"\x93NUMPY"):
-        payload, reason = _npy_payload(data)
-        if payload is None:
-            return [], reason
-        return _results(*walk_pickles(payload), member=None)
-    for magic, opener in ((b"\x1f\x8b", gzip.decompress), (b"\x78", zlib.decompress)):
-        if data.startswith(magic):
-            try:
-                return _results(*walk_pickles(opener(data)), member=None)
-            except (OSError, zlib.error, EOFError) as exc:
-                return [], f"compressed ({type(exc).__name__}): could not decompress: {exc}"
-    if not data.startswith(b"\x80") and data[:1] not in (b"(", b"c", b"]", b"}", b"I"):
-        return [], "not a pickle, zip or .npy file (format not recognised)"
-    return _results(*walk_pickles(data), member=None)
-
-
-def _scan_zip(data: bytes) -> tuple[list[dict], str | None]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [m for m in archive.infolist() if m.filename.endswith((".pkl", ".npy"))]
-        results, reasons = [], []
-        for member in members:
-            blob = archive.read(member)
-            sub, reason = scan_bytes(blob, member.filename)
-            for r in sub:
-                r["member"] = member.filename
-            results.extend(sub)
-            if reason:
-                reasons.append(f"{member.filename}: {reason}")
-        return results, "; ".join(reasons) or None
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-        return [], f"damaged zip archive: {exc}"
-
-
-def _results(found, error, member) -> tuple[list[dict], str | None]:
-    out, seen = [], set()
-    for module, name, pos in found:
-        verdict = "dangerous" if module == "?" else classify(module, name)
-        if verdict == "allowed" or (module, name) in seen:
-            continue
-        seen.add((module, name))
-        out.append({"module": module, "name": name, "offset": pos, "verdict": verdict, "member": member})
-    return out, error
-
-
-def scan_file(path: str) -> tuple[list[dict], str | None]:
-    from .reading import read_limited
-
-    data, reason = read_limited(path, MAX_BYTES)
-    if data is None:
-        return [], reason
-    if not data:
-        return [], "empty file"
-    return scan_bytes(data, path.lower())
 
 
 def is_model_file(path: str) -> bool:
     return path.lower().endswith(MODEL_EXTENSIONS)
+
+
+# ------------------------------------------------------------------ results
+
+class _Stop(Exception):
+    """The walk cannot go on (bad opcode, truncation, a limit)."""
+
+    def __init__(self, message: str, unchecked: bool = False):
+        super().__init__(message)
+        self.unchecked = unchecked  # True: a loader could go on where we stopped
+
+
+class _Scan:
+    """What one file gave: findings (dicts), reasons, shared limits."""
+
+    def __init__(self):
+        self.items: list[dict] = []
+        self.reasons: list[str] = []
+        self.unchecked: list[str] = []  # reasons that leave part of a loadable file unchecked
+        self.opcodes = 0
+        self._seen: set = set()
+        self.nested_done: set = set()  # nested payloads already scanned
+
+    def add(self, module: str, name: str, offset: int, verdict: str, member: str | None, detail: str = ""):
+        key = (module, name, verdict, member, detail if verdict != "dangerous" else "")
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        item = {"module": module, "name": name, "offset": offset, "verdict": verdict, "member": member}
+        if detail:
+            item["detail"] = detail
+        self.items.append(item)
+
+    def problem(self, message: str, where: str | None, unchecked: bool) -> None:
+        text = f"{where}: {message}" if where else message
+        if text not in self.reasons:
+            self.reasons.append(text)
+        if unchecked and text not in self.unchecked:
+            self.unchecked.append(text)
+
+
+# ------------------------------------------------------------------ the reader
+
+class _BytesRef:
+    """A bytes argument left in the file: where it is, not what it is."""
+
+    __slots__ = ("start", "size")
+
+    def __init__(self, start: int, size: int):
+        self.start, self.size = start, size
+
+
+class _StrRef:
+    """A string argument too long to keep, left in the file (global names are short;
+    a protocol-2 nested payload is spelled as a long string)."""
+
+    __slots__ = ("start", "size", "utf8")
+
+    def __init__(self, start: int, size: int, utf8: bool):
+        self.start, self.size, self.utf8 = start, size, utf8
+
+
+class _Window(io.RawIOBase):
+    """Bytes ``start .. start+size`` of a seekable file, as a file: nested payloads are
+    scanned where they lie instead of being copied."""
+
+    def __init__(self, f, start: int, size: int):
+        super().__init__()
+        self.f, self.start, self.size, self.pos = f, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.pos, self.size)[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.size - self.pos if n is None or n < 0 else min(n, max(0, self.size - self.pos))
+        self.f.seek(self.start + self.pos)
+        data = self.f.read(n)
+        self.pos += len(data)
+        return data
+
+    def readinto(self, buf) -> int:
+        data = self.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+    def readline(self, limit: int = -1) -> bytes:
+        room = max(0, self.size - self.pos)
+        self.f.seek(self.start + self.pos)
+        data = self.f.readline(room if limit is None or limit < 0 else min(limit, room))
+        self.pos += len(data)
+        return data
+# opcode name -> (length format, kind); the argument is read here, not by pickletools,
+# so that big arguments are skipped with a seek instead of read.
+_SIZED = {
+    "SHORT_BINBYTES": ("<B", "bytes"), "BINBYTES": ("<I", "bytes"), "BINBYTES8": ("<Q", "bytes"),
+    "BYTEARRAY8": ("<Q", "bytes"), "SHORT_BINSTRING": ("<B", "str"), "BINSTRING": ("<i", "str"),
+    "SHORT_BINUNICODE": ("<B", "str"), "BINUNICODE": ("<I", "str"), "BINUNICODE8": ("<Q", "str"),
+    "LONG4": ("<i", "long"),
+}
+_CODE2OP = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
+_OP_BY_BYTE = [None] * 256
+for _op in pickletools.opcodes:
+    _OP_BY_BYTE[ord(_op.code)] = _op
+# Fixed-width arguments decoded here (the common opcodes); others go through pickletools' readers.
+_FIXED = {"uint1": (1, False), "uint2": (2, False), "int4": (4, True), "uint4": (4, False), "uint8": (8, False)}
+_CHUNK = 1024 * 1024
+# Per opcode byte: width of a fixed argument (0: none), or -1 when it is read another way.
+_WIDTH = [-1] * 256
+_SIGNED = [False] * 256
+for _op in pickletools.opcodes:
+    if _op.arg is None:
+        _WIDTH[ord(_op.code)] = 0
+    elif _op.arg.name in _FIXED:
+        _WIDTH[ord(_op.code)], _SIGNED[ord(_op.code)] = _FIXED[_op.arg.name]
+_WIDTH[ord("G")] = 8  # BINFLOAT: the value is never needed, only skipped
+(_MEMOIZE, _BINPUT, _BINGET, _BININT1, _BININT, _BININT2, _MARK_OP, _STOP_OP, _EMPTY_LIST, _EMPTY_DICT,
+ _APPENDS, _SETITEMS, _APPEND, _SETITEM, _NONE, _TUPLE2, _BINFLOAT) = (ord(c) for c in "\x94qhKJM(.]}eusaN\x86G")
+_SHORT_BINUNICODE = 0x8C
+
+
+class _Reader:
+    """Bounded, frame-aware reading of one pickle stream from a seekable file.
+
+    ``pos`` is where the next opcode byte comes from; ``file_pos`` is where the
+    file is, as Python's unpickler sees it: a FRAME is read whole, so joblib's
+    arrays (read from the file, not the frame) come from ``file_pos``.
+    """
+
+    def __init__(self, f, start: int, end: int):
+        self.f, self.end = f, end
+        self.pos = self.file_pos = self.start = start
+        self.frame_end: int | None = None
+        self.kept = 0  # bytes of strings kept from this stream
+        self.buf, self.buf_start = b"", 0
+
+    def _at(self, pos: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``pos`` through a 1 MiB buffer (one syscall per MiB, not per opcode)."""
+        buf, i = self.buf, pos - self.buf_start
+        if i < 0 or (i + n > len(buf) and self.buf_start + len(buf) < self.end):
+            self.f.seek(pos)
+            self.buf = buf = self.f.read(max(n, _CHUNK))
+            self.buf_start, i = pos, 0
+        return buf[i:i + n]
+
+    def _leave_exhausted_frame(self) -> None:
+        if self.frame_end is not None and self.pos >= self.frame_end:
+            self.frame_end = None
+            self.pos = self.file_pos
+
+    def _fit(self, n: int) -> None:
+        """An opcode that runs past its frame: the C unpickler (pickle.load) reads on, so the walk does too."""
+        self._leave_exhausted_frame()
+        if self.frame_end is not None and self.pos + n > self.frame_end:
+            self.frame_end = None
+            self.file_pos = self.pos
+
+    def read(self, n: int) -> bytes:
+        if self.frame_end is not None and self.pos + n > self.frame_end:
+            self._fit(n)
+        if n > MAX_LINE:
+            raise _Stop(f"opcode argument of {n:,} bytes at byte {self.pos}", unchecked=True)
+        data = self._at(self.pos, max(0, min(n, self.end - self.pos)))
+        self.pos += len(data)
+        if self.frame_end is None:
+            self.file_pos = self.pos
+        return data  # short at the end: pickletools reports the truncation
+
+    def _line(self, limit: int) -> bytes:
+        chunk = self._at(self.pos, limit)
+        k = chunk.find(b"\n")
+        return chunk if k < 0 else chunk[:k + 1]
+
+    def readline(self, limit: int = -1) -> bytes:
+        self._leave_exhausted_frame()
+        room = (self.end if self.frame_end is None else self.frame_end) - self.pos
+        data = self._line(min(MAX_LINE, max(0, room)))
+        if self.frame_end is not None and not data.endswith(b"\n"):  # the line runs past the frame
+            self._fit(room + 1)
+            data = self._line(min(MAX_LINE, max(0, self.end - self.pos)))
+        if len(data) >= MAX_LINE and not data.endswith(b"\n"):
+            raise _Stop(f"text argument longer than {MAX_LINE:,} bytes at byte {self.pos}", unchecked=True)
+        self._advance(len(data))
+        return data
+
+    def skip(self, n: int) -> int:
+        """Leave ``n`` bytes unread; their start."""
+        self._fit(n)
+        if self.pos + n > self.end:
+            raise _Stop(f"truncated pickle: argument of {n:,} bytes at byte {self.pos} runs past the end")
+        start = self.pos
+        self._advance(n)
+        return start
+
+    def _advance(self, n: int) -> None:
+        self.pos += n
+        if self.frame_end is None:
+            self.file_pos = self.pos
+
+    def frame(self, size: int) -> None:
+        # pickle._Unpickler (joblib) reads the frame whole from the file: file_pos moves past it.
+        if self.pos + size > self.end:
+            raise _Stop(f"truncated pickle: frame of {size:,} bytes at byte {self.pos} runs past the end")
+        self.frame_end = self.file_pos = self.pos + size
+
+    def raw(self, n: int) -> None:
+        """Bytes read from the file itself (joblib array data), not from the opcode stream."""
+        if self.file_pos + n > self.end:
+            raise _Stop(f"truncated joblib array data at byte {self.file_pos}")
+        self.file_pos += n
+        if self.frame_end is None:
+            self.pos = self.file_pos
+
+    def raw_byte(self) -> int:
+        if self.file_pos + 1 > self.end:
+            raise _Stop(f"truncated joblib array data at byte {self.file_pos}")
+        value = self._at(self.file_pos, 1)[0]
+        self.raw(1)
+        return value
+
+
+def _next_op(r: _Reader):
+    """(opcode, argument, offset) of the next opcode. Big arguments become _BytesRef/_StrRef (left in the file)."""
+    r._leave_exhausted_frame()
+    pos = r.pos
+    code = r.read(1)
+    if not code:
+        raise _Stop("truncated pickle: pickle exhausted before seeing STOP")
+    op = _OP_BY_BYTE[code[0]]
+    if op is None:
+        raise _Stop(f"not a valid pickle: unknown opcode {code!r} at byte {pos}")
+    if op.arg is None:
+        return op, None, pos
+    fixed = _FIXED.get(op.arg.name)
+    if fixed is not None:
+        data = r.read(fixed[0])
+        if len(data) < fixed[0]:
+            raise _Stop(f"truncated pickle: {op.name} argument cut off at byte {pos}")
+        return op, int.from_bytes(data, "little", signed=fixed[1]), pos
+    return op, _arg(r, op, pos), pos
+
+
+def _arg(r: _Reader, op, pos: int):
+    sized = _SIZED.get(op.name)
+    try:
+        if sized is not None:
+            return _sized_arg(r, op.name, *sized)
+        if op.arg.n == pickletools.UP_TO_NEWLINE:  # escape_decode warns about odd escapes: not our code
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return op.arg.reader(r)
+        return op.arg.reader(r)
+    except _Stop:
+        raise
+    except (ValueError, struct.error, UnicodeDecodeError) as exc:
+        text = str(exc)
+        if any(w in text for w in ("exhausted", "truncated", "not enough data", "but only", "remain")):
+            raise _Stop(f"truncated pickle: {text}") from None
+        raise _Stop(f"not a valid pickle: {text} (byte {pos})") from None
+
+
+def _sized_arg(r: _Reader, name: str, fmt: str, kind: str):
+    raw = r.read(struct.calcsize(fmt))
+    if len(raw) < struct.calcsize(fmt):
+        raise _Stop(f"truncated pickle: {name} length cut off")
+    (n,) = struct.unpack(fmt, raw)
+    if n < 0:
+        raise _Stop(f"not a valid pickle: {name} with negative length")
+    if kind == "bytes":
+        return _BytesRef(r.skip(n), n)
+    if n > MAX_KEEP or r.kept + n > MAX_KEPT:
+        return _StrRef(r.skip(n), n, "UNICODE" in name)
+    r.kept += n + 64  # with the object's overhead
+    data = r.read(n)
+    if len(data) < n:
+        raise _Stop(f"truncated pickle: {name} cut off")
+    if kind == "long":
+        return int.from_bytes(data, "little", signed=True)
+    if name.endswith("UNICODE") or name.endswith("UNICODE8"):
+        return data.decode("utf-8", "surrogatepass")
+    return data.decode("latin-1")
+
+
+# ------------------------------------------------------------------ symbolic values
+
+class _Mark:
+    pass
+
+
+class _Any:
+    """A value the scan does not model."""
+
+
+_MARK, _ANY = _Mark(), _Any()
+
+
+class _Global:
+    __slots__ = ("module", "name", "pos", "verdict")
+
+    def __init__(self, module: str, name: str, pos: int):
+        self.module, self.name, self.pos = module, name, pos
+        self.verdict = "dangerous" if module == "?" else classify(module, name)
+
+
+class _Call:
+    __slots__ = ("func", "args", "pos", "state")
+
+    def __init__(self, func, args, pos: int):
+        self.func, self.args, self.pos, self.state = func, args, pos, None
+
+
+class _Dict(dict):
+    """A dict literal of the stream (only hashable literal keys are kept)."""
+
+
+def _place(f, start: int, size: int) -> tuple:
+    """Where bytes lie in the outermost file; the file object itself is in the key (kept alive,
+    so its id cannot be reused by another file while the key exists)."""
+    while isinstance(f, _Window):
+        start += f.start
+        f = f.f
+    return f, start, size
+
+
+def _is_global(value, key: tuple[str, str]) -> bool:
+    return isinstance(value, _Global) and (value.module, value.name) == key
+
+
+# ------------------------------------------------------------------ the walk
+
+class _Walker:
+    """One pickle stream on a symbolic stack; records into ``scan``."""
+
+    def __init__(self, scan: _Scan, f, end: int, member: str | None, depth: int, joblib_arrays: bool = True):
+        self.scan, self.f, self.end, self.member, self.depth = scan, f, end, member, depth
+        self.joblib_arrays = joblib_arrays
+        self.saw_joblib_array = False
+        self.stack: list = []
+        self.marks: list[int] = []  # stack indices of the MARKs, as the C unpickler keeps them
+        self.memo: dict = {}
+        self.result = _ANY
+        self.nested_seen = False  # a nested loader was imported: uses of values are watched
+
+    # stack helpers: popping past a MARK or an empty stack is what the real
+    # unpickler refuses; the walk goes on with placeholders (conservative).
+    def _pop(self):
+        if not self.stack or self.stack[-1] is _MARK:
+            return _ANY
+        return self._used(self.stack.pop())
+
+    def _pop_mark(self) -> list:
+        stack = self.stack
+        k = self.marks.pop() if self.marks else 0
+        items = stack[k + 1:] if k < len(stack) and stack[k] is _MARK else stack[k:]
+        del stack[k:]
+        if self.nested_seen:
+            for value in items:
+                self._used(value)
+        return items
+
+    def _used(self, value):
+        """A nested loader handed around instead of called directly cannot be checked."""
+        if isinstance(value, _Global) and value.verdict == "nested":
+            self.scan.add(value.module, value.name, value.pos, "dangerous", self.member,
+                          f"{NESTED[(value.module, value.name)]} reached indirectly: its input cannot be checked")
+        return value
+
+    def _top(self):
+        return self.stack[-1] if self.stack and self.stack[-1] is not _MARK else _ANY
+
+    def _import(self, module: str, name: str, pos: int) -> _Global:
+        g = _Global(module, name, pos)
+        if g.verdict == "nested":
+            self.nested_seen = True
+        if g.verdict in ("dangerous", "unknown"):
+            self.scan.add(module, name, pos, g.verdict, self.member)
+        return g
+
+    def run(self, r: _Reader):
+        """Walk to STOP; the value the pickle would return (symbolic)."""
+        stack, memo, scan = self.stack, self.memo, self.scan
+        push = stack.append
+        while True:
+            scan.opcodes += 1
+            if not scan.opcodes & 0xFFFF:
+                self._check_size()
+                if scan.opcodes > MAX_OPCODES:
+                    raise _Stop(f"more than {MAX_OPCODES:,} opcodes; rest not inspected", unchecked=True)
+            pos, fe, buf = r.pos, r.frame_end, r.buf
+            i = pos - r.buf_start
+            if 0 <= i < len(buf) - 2 and buf[i] == _SHORT_BINUNICODE:
+                n = buf[i + 1]
+                if i + 2 + n <= len(buf) and (fe is None or pos + 2 + n <= fe) and r.kept + n <= MAX_KEPT:
+                    try:
+                        push(buf[i + 2:i + 2 + n].decode("utf-8", "surrogatepass"))
+                    except UnicodeDecodeError:
+                        raise _Stop(f"not a valid pickle: bad UTF-8 in a string at byte {pos}") from None
+                    r.kept += n + 64
+                    r.pos = pos + 2 + n
+                    if fe is None:
+                        r.file_pos = r.pos
+                    continue
+            # Fast path: opcode and a fixed argument already in the buffer, inside the frame.
+            if 0 <= i and i + 9 <= len(buf) and (fe is None or pos + 9 <= fe) and _WIDTH[buf[i]] >= 0:
+                c = buf[i]
+                w = _WIDTH[c]
+                arg = int.from_bytes(buf[i + 1:i + 1 + w], "little", signed=_SIGNED[c]) if w else None
+                r.pos = pos + 1 + w
+                if fe is None:
+                    r.file_pos = r.pos
+                if c == _MEMOIZE:
+                    memo[len(memo)] = stack[-1] if stack and stack[-1] is not _MARK else _ANY
+                elif c == _BINGET:
+                    push(memo.get(arg, _ANY))
+                elif c == _BININT1 or c == _BININT or c == _BININT2:
+                    push(arg)
+                elif c == _MARK_OP:
+                    self.marks.append(len(stack))
+                    push(_MARK)
+                elif c == _BINPUT:
+                    memo[arg] = stack[-1] if stack and stack[-1] is not _MARK else _ANY
+                elif c == _EMPTY_LIST or c == _BINFLOAT:
+                    push(_ANY)
+                elif c == _EMPTY_DICT:
+                    push(_Dict())
+                elif c == _APPENDS:
+                    self._pop_mark()
+                elif c == _SETITEMS:
+                    items = self._pop_mark()
+                    self._set_items(stack[-1] if stack and stack[-1] is not _MARK else _ANY, items)
+                elif c == _NONE:
+                    push(None)
+                else:
+                    self._step(_OP_BY_BYTE[c].name, arg, pos, r)
+                    if c == _STOP_OP:
+                        return self.result
+                continue
+            op, arg, pos = _next_op(r)
+            self._step(op.name, arg, pos, r)
+            if op.name == "STOP":
+                return self.result
+
+    def _step(self, name: str, arg, pos: int, r: _Reader) -> None:  # noqa: C901 - one branch per opcode
+        push = self.stack.append
+        if name in ("PROTO",):
+            return
+        if name == "FRAME":
+            r.frame(arg)
+        elif name == "STOP":
+            self.result = self._pop()
+        elif name == "MARK":
+            self.marks.append(len(self.stack))
+            push(_MARK)
+        elif name == "POP":
+            if self.stack and self.stack[-1] is _MARK:
+                self.stack.pop()  # both unpicklers let POP drop a MARK
+                if self.marks:
+                    self.marks.pop()
+            else:
+                self._pop()
+        elif name == "POP_MARK":
+            self._pop_mark()
+        elif name == "DUP":
+            push(self._top())
+        elif name in ("FLOAT", "BINFLOAT"):
+            push(_ANY)  # no float matters here; not keeping them bounds memory
+        elif name in ("INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
+                      "STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "SHORT_BINUNICODE", "BINUNICODE",
+                      "BINUNICODE8", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"):
+            push(arg)
+        elif name == "NONE":
+            push(None)
+        elif name in ("NEWTRUE", "NEWFALSE"):
+            push(name == "NEWTRUE")
+        elif name == "EMPTY_TUPLE":
+            push(())
+        elif name == "TUPLE":
+            push(tuple(self._pop_mark()))
+        elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+            items = [self._pop() for _ in range(int(name[-1]))]
+            push(tuple(reversed(items)))
+        elif name == "EMPTY_DICT":
+            push(_Dict())
+        elif name == "DICT":
+            items = self._pop_mark()
+            push(self._set_items(_Dict(), items))
+        elif name == "SETITEM":
+            value, key = self._pop(), self._pop()
+            self._set_items(self._top(), [key, value])
+        elif name == "SETITEMS":
+            items = self._pop_mark()
+            self._set_items(self._top(), items)
+        elif name in ("EMPTY_LIST", "EMPTY_SET", "NEXT_BUFFER"):
+            push(_ANY)
+        elif name in ("APPEND",):
+            self._pop()
+        elif name in ("APPENDS", "ADDITEMS"):
+            self._pop_mark()
+        elif name in ("LIST", "FROZENSET"):
+            self._pop_mark()
+            push(_ANY)
+        elif name in ("GLOBAL", "INST"):
+            module, _, attr = str(arg).partition(" ")
+            g = self._import(module, attr, pos)
+            if name == "GLOBAL":
+                push(g)
+            else:
+                push(self._call(g, tuple(self._pop_mark()), pos))
+        elif name == "STACK_GLOBAL":
+            attr, module = self._pop(), self._pop()
+            if isinstance(module, str) and isinstance(attr, str):
+                push(self._import(module, attr, pos))
+            else:  # names built at load time: cannot be checked
+                self.scan.add("?", "?", pos, "dangerous", self.member)
+                push(_Global("?", "?", pos))
+        elif name in ("EXT1", "EXT2", "EXT4"):
+            # The copyreg extension registry maps codes to globals chosen by the loading process.
+            self.scan.add("copyreg-extension", str(arg), pos, "unknown", self.member)
+            push(_ANY)
+        elif name == "REDUCE":
+            args = self._pop()
+            func = self.stack.pop() if self.stack and self.stack[-1] is not _MARK else _ANY
+            push(self._call(func, args, pos))
+        elif name == "NEWOBJ":
+            args, cls = self._pop(), self._pop()
+            push(self._call(cls, args, pos))
+        elif name == "NEWOBJ_EX":
+            self._pop()
+            args, cls = self._pop(), self._pop()
+            push(self._call(cls, args, pos))
+        elif name == "OBJ":
+            items = self._pop_mark()
+            push(self._call(items[0] if items else _ANY, tuple(items[1:]), pos))
+        elif name == "BUILD":
+            state = self._pop()
+            obj = self._top()
+            if isinstance(obj, _Global) and obj.verdict != "dangerous":
+                # Legitimate pickles BUILD instances; BUILD on a class, function or module
+                # sets attributes on it for the whole process.
+                self.scan.add(obj.module, obj.name, pos, "dangerous", self.member,
+                              "BUILD on the imported object itself rewrites its attributes at load time")
+            if isinstance(obj, _Call):
+                obj.state = state
+                if self.joblib_arrays and _is_global(obj.func, _JOBLIB_ARRAY):
+                    self.saw_joblib_array = True
+                    self.stack[-1] = self._joblib_array(obj, r, pos)
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            self.memo[arg] = self._top()
+        elif name == "MEMOIZE":
+            self.memo[len(self.memo)] = self._top()
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            push(self.memo.get(arg, _ANY))
+        elif name == "PERSID":
+            push(_ANY)
+        elif name in ("BINPERSID", "READONLY_BUFFER"):
+            self._pop()
+            push(_ANY)
+        else:  # an opcode added to pickle later: keep the stack shape from its description
+            push(_ANY)
+
+    def _check_size(self) -> None:
+        if len(self.stack) + len(self.memo) > MAX_SLOTS:
+            raise _Stop(f"more than {MAX_SLOTS:,} values on the stack and memo; rest not inspected",
+                        unchecked=True)
+
+    @staticmethod
+    def _set_items(target, items: list):
+        if isinstance(target, _Dict):
+            for key, value in zip(items[0::2], items[1::2]):
+                if isinstance(key, (str, int, float, bool)) or key is None:
+                    target[key] = value
+        return target
+
+    def _call(self, func, args, pos: int) -> _Call:
+        call = _Call(func, args, pos)
+        if isinstance(func, _Global) and func.verdict == "nested":
+            self._nested(func, args, pos)
+        return call
+
+    # ---- nested payloads (the bytes a nested loader unpickles)
+
+    def _payload(self, args):
+        """(bytes, None) for the first argument when the stream spells it out, else (None, why)."""
+        if not isinstance(args, tuple) or not args:
+            return None, "its argument is built at load time"
+        value = args[0]
+        if isinstance(value, _BytesRef):
+            return _Window(self.f, value.start, value.size), None
+        # protocol 2 spells bytes as _codecs.encode(text, 'latin1')
+        if isinstance(value, _Call) and _is_global(value.func, ("_codecs", "encode")) \
+                and isinstance(value.args, tuple) and len(value.args) == 2 \
+                and isinstance(value.args[0], (str, _StrRef)) \
+                and str(value.args[1]).lower().replace("_", "-") in ("latin1", "latin-1", "iso-8859-1"):
+            text = value.args[0]
+            if isinstance(text, _StrRef):
+                if text.size > MAX_NESTED_BYTES:
+                    return None, f"its payload of {text.size:,} bytes is over the {MAX_NESTED_BYTES:,}-byte limit"
+                self.f.seek(text.start)
+                raw = self.f.read(text.size)
+                text = raw.decode("utf-8", "surrogatepass") if text.utf8 else raw.decode("latin-1")
+            try:
+                return io.BytesIO(text.encode("latin-1")), None
+            except UnicodeEncodeError:
+                return None, "its argument is not latin-1 text (the load would fail)"
+        return None, "its argument is built at load time"
+
+    def _nested(self, func: _Global, args, pos: int) -> None:
+        loader = NESTED[(func.module, func.name)]
+        where = f"{self.member + ' > ' if self.member else ''}{func.module}.{func.name} payload at byte {pos}"
+        data, why = self._payload(args)
+        if data is None and "load would fail" in why:
+            return
+        if data is None:
+            verdict = "unchecked" if "limit" in why else "dangerous"
+            self.scan.add(func.module, func.name, pos, verdict, self.member,
+                          f"{loader} runs on data that cannot be checked: {why}")
+            return
+        if self.depth + 1 > MAX_DEPTH:
+            self.scan.add(func.module, func.name, pos, "unchecked", self.member,
+                          f"{loader} payload nested deeper than {MAX_DEPTH} levels: not checked")
+            return
+        size = data.seek(0, io.SEEK_END)
+        key = _place(self.f, args[0].start, size) if isinstance(args[0], _BytesRef) else None
+        if key is not None and key in self.scan.nested_done:
+            return  # the same payload called again (memo): scanned once
+        if key is not None:
+            self.scan.nested_done.add(key)
+        _scan_source(self.scan, data, size, where, self.depth + 1)
+
+    # ---- joblib arrays: data written into the pickle stream after the wrapper
+
+    def _joblib_array(self, wrapper: _Call, r: _Reader, pos: int):
+        layout = _joblib_layout(wrapper.state)
+        if layout is None:
+            raise _Stop(f"joblib array of unknown layout at byte {pos}; rest of the stream not checked",
+                        unchecked=True)
+        has_object, nbytes, aligned = layout
+        if has_object:  # joblib unpickles the array with a fresh Unpickler on the file
+            if self.depth + 1 > MAX_DEPTH:
+                raise _Stop(f"joblib object array nested too deep at byte {pos}", unchecked=True)
+            inner = _Walker(self.scan, self.f, self.end, self.member, self.depth + 1)
+            inner_reader = _Reader(self.f, r.file_pos, self.end)
+            inner.run(inner_reader)
+            r.raw(inner_reader.file_pos - r.file_pos)
+        else:
+            if aligned:
+                r.raw(r.raw_byte())
+            r.raw(nbytes)
+        return _ANY
+
+
+def _is_dtype(value) -> bool:
+    return (isinstance(value, _Call) and _is_global(value.func, ("numpy", "dtype"))
+            and isinstance(value.args, tuple) and bool(value.args) and isinstance(value.args[0], str))
+
+
+def _dtype_has_object(dtype, depth: int = 0) -> bool | None:
+    """Does a numpy.dtype of the stream hold Python objects? None when the stream does not say.
+
+    Checks the type code, the NPY_ITEM_HASOBJECT flag, and every field and
+    sub-array dtype, so a structured dtype cannot hide an object field behind flags 0.
+    """
+    if depth > 32 or not _is_dtype(dtype):
+        return None
+    if dtype.args[0][:1] == "O":
+        return True
+    if dtype.state is None:
+        return False
+    dstate = dtype.state
+    if not isinstance(dstate, tuple) or len(dstate) < 8:
+        return None
+    if not isinstance(dstate[7], int):
+        return None
+    if dstate[7] & 1:
+        return True
+    inner = []
+    if dstate[2] is not None:  # sub-array: (base dtype, shape)
+        if not (isinstance(dstate[2], tuple) and dstate[2]):
+            return None
+        inner.append(dstate[2][0])
+    names, fields = dstate[3], dstate[4]
+    if fields is not None:
+        if not isinstance(fields, _Dict) or not isinstance(names, tuple) or len(names) != len(fields):
+            return None
+        for value in fields.values():
+            if not (isinstance(value, tuple) and value):
+                return None
+            inner.append(value[0])
+    for sub in inner:
+        verdict = _dtype_has_object(sub, depth + 1)
+        if verdict is not False:
+            return verdict
+    return False
+
+
+def _joblib_layout(state) -> tuple[bool, int, bool] | None:
+    """(has objects, data bytes, padded) of a NumpyArrayWrapper state, or None if not literal."""
+    if not isinstance(state, _Dict):
+        return None
+    shape, dtype = state.get("shape"), state.get("dtype")
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        return None
+    has_object = _dtype_has_object(dtype)
+    if has_object is None:
+        return None
+    if has_object:
+        return True, 0, False
+    count = 1
+    for n in shape:
+        count *= n
+    dstate = dtype.state if isinstance(dtype.state, tuple) else ()
+    itemsize = dstate[5] if len(dstate) >= 6 and isinstance(dstate[5], int) and dstate[5] > 0 else None
+    if itemsize is None:
+        try:
+            import numpy as np
+
+            itemsize = np.dtype(dtype.args[0]).itemsize  # a type code such as 'f8': builds no object
+        except Exception:  # numpy parses the code with its own grammar; anything unparsable: unknown
+            return None
+    aligned = state.get("numpy_array_alignment_bytes") is not None
+    return False, count * itemsize, aligned
+
+
+# ------------------------------------------------------------------ containers
+
+_COMPRESSIONS = (  # joblib's compressors, by the magic it checks
+    (b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x5d\x00\x00", "lzma"),
+    (b"\x04\x22\x4d\x18", "lz4"), (b"ZF", "joblib-zfile"),
+)
+
+
+def _zlib_magic(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
+
+
+def _decompressor(kind: str, f):
+    import bz2
+    import gzip
+    import lzma
+    import zlib
+
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=f, mode="rb")
+    if kind == "bz2":
+        return bz2.BZ2File(f, "rb")
+    if kind == "xz":
+        return lzma.LZMAFile(f, "rb", format=lzma.FORMAT_XZ)
+    if kind == "lzma":
+        return lzma.LZMAFile(f, "rb", format=lzma.FORMAT_ALONE)
+    if kind in ("zlib", "joblib-zfile"):
+        return _ZlibReader(f, zlib)
+    raise _Stop(f"{kind}-compressed: no decompressor available here; contents not checked", unchecked=True)
+
+
+class _ZlibReader(io.RawIOBase):
+    """Streaming zlib, bounded per read (zlib.decompress would inflate a bomb at once)."""
+
+    def __init__(self, f, zlib):
+        self.f, self.d, self.zlib, self.pending = f, zlib.decompressobj(), zlib, b""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        while not self.pending:
+            if self.d.eof:
+                return 0
+            chunk = self.d.unconsumed_tail or self.f.read(64 * 1024)
+            if not chunk:
+                raise EOFError("compressed data ends before the end-of-stream marker")
+            self.pending = self.d.decompress(chunk, len(buf))
+        n = min(len(buf), len(self.pending))
+        buf[:n], self.pending = self.pending[:n], self.pending[n:]
+        return n
+
+
+def _spool(stream, limit: int):
+    """Copy at most ``limit`` bytes of ``stream`` to a seekable spooled file: (file, size, error, over)."""
+    import tempfile
+
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    size, error = 0, None
+    try:
+        while size <= limit:
+            chunk = stream.read(min(1024 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            out.write(chunk)
+            size += len(chunk)
+    except Exception as exc:  # damaged stream: keep what came out before the damage
+        error = f"{type(exc).__name__}: {exc}"
+    over = size > limit
+    out.seek(0)
+    return out, min(size, limit), error, over
+
+
+def _scan_compressed(scan: _Scan, f, size: int, kind: str, where: str | None, depth: int) -> bool:
+    """Scan the decompressed stream; False when the data does not decompress at all."""
+    f.seek(0)
+    if kind == "joblib-zfile":  # joblib < 0.10: 'ZF', 19 hex digits of length, optional space, zlib data
+        head = f.read(22)
+        f.seek(22 if head[21:22] == b" " else 21)
+        if not _zlib_magic(f.read(2)):
+            return False
+        f.seek(22 if head[21:22] == b" " else 21)
+    try:
+        stream = _decompressor(kind, f)
+    except _Stop as exc:
+        scan.problem(str(exc), where, exc.unchecked)
+        return True
+    out, n, error, over = _spool(stream, MAX_NESTED_BYTES)
+    with out:
+        if n == 0 and error:
+            return False
+        label = f"{kind}-compressed"
+        if error:
+            scan.problem(f"{label} stream damaged after {n:,} bytes ({error}); what came before was checked",
+                         where, False)
+        if over:
+            scan.problem(f"{label}: more than {MAX_NESTED_BYTES:,} bytes once decompressed; rest not checked",
+                         where, True)
+        _scan_source(scan, out, n, where, depth + 1, compressed=False)
+    return True
+
+
+def _scan_zip(scan: _Scan, f, where: str | None, depth: int) -> None:
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(f)
+        infos = archive.infolist()
+    except Exception as exc:  # BadZipFile, OverflowError, ... on hostile headers
+        scan.problem(f"damaged zip archive: {exc}", where, False)
+        return
+    if len(infos) > MAX_MEMBERS:
+        scan.problem(f"zip archive with {len(infos):,} members; only the first {MAX_MEMBERS:,} checked", where, True)
+    for info in infos[:MAX_MEMBERS]:
+        if not info.filename.endswith((".pkl", ".npy")):
+            continue  # torch.load and numpy.load unpickle only these members
+        label = f"{where} > {info.filename}" if where else info.filename
+        try:
+            with archive.open(info) as member:
+                out, n, error, over = _spool(member, MAX_NESTED_BYTES)
+        except Exception as exc:  # zipfile on hostile headers: BadZipFile, OverflowError, ...
+            # PyTorch's own zip reader may still read this member: not checked is a finding.
+            scan.problem(f"unreadable zip member ({type(exc).__name__}: {exc})", label, True)
+            continue
+        with out:
+            if error:
+                scan.problem(f"damaged zip member ({error})", label, False)
+            if over:
+                scan.problem(f"member larger than {MAX_NESTED_BYTES:,} bytes once decompressed; rest not checked",
+                             label, True)
+            _scan_source(scan, out, n, label, depth + 1, name=info.filename)
+
+
+def _looks_like_tar(f) -> bool:
+    import tarfile
+
+    f.seek(0)
+    block = f.read(512)
+    if len(block) < 512:
+        return False
+    try:
+        tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        return True
+    except tarfile.HeaderError:
+        return False
+
+
+def _scan_tar(scan: _Scan, f, size: int, where: str | None, depth: int) -> bool:
+    """The legacy torch tar format: 'storages', 'tensors' and 'pickle' are all unpickled.
+
+    False when this is not such a tar (the bytes are then walked as a pickle).
+    """
+    import tarfile
+
+    wanted = ("storages", "tensors", "pickle")
+    f.seek(0)
+    try:
+        archive = tarfile.open(fileobj=f, mode="r:")
+        members = []
+        for i, info in enumerate(archive):
+            if i >= MAX_MEMBERS:
+                break
+            if info.name in wanted:
+                members.append(info)  # every occurrence: tarfile reads the last one, scanned too
+    except Exception:  # tarfile on bytes that only look like a header
+        return False
+    if not members:
+        return False
+    for info in sorted(members, key=lambda m: wanted.index(m.name)):
+        label = f"{where} > {info.name}" if where else info.name
+        if not info.isfile():
+            # torch extracts the member and opens it: a link leads to any file on the machine.
+            scan.problem(f"member is a {'link' if info.issym() or info.islnk() else 'special file'}: "
+                         "torch.load would read what it points to", label, True)
+            continue
+        try:
+            member = archive.extractfile(info)
+            out, n, _, _ = _spool(member, MAX_NESTED_BYTES)
+        except Exception as exc:
+            scan.problem(f"unreadable tar member ({type(exc).__name__}: {exc})", label, True)
+            continue
+        with out:
+            if info.name == "pickle":
+                _scan_source(scan, out, n, label, depth + 1, compressed=False)
+            else:
+                _scan_tar_table(scan, out, n, label, depth + 1, then_views=info.name == "storages")
+    return True
+
+
+def _scan_tar_table(scan: _Scan, f, size: int, label: str, depth: int, then_views: bool) -> None:
+    """'storages'/'tensors': a count pickle, per entry a pickle and raw data, ('storages') a views pickle."""
+    count, end, stop = _walk_one(scan, f, 0, size, label, depth)
+    if stop is not None:
+        scan.problem(str(stop), label, stop.unchecked)
+        return
+    if count == 0 and type(count) is int:
+        if then_views and end < size:
+            _, _, stop = _walk_one(scan, f, end, size, label, depth)
+            if stop is not None:
+                scan.problem(str(stop), label, stop.unchecked)
+        return
+    if end < size:
+        _, _, stop = _walk_one(scan, f, end, size, label, depth)  # the first entry's pickle
+    scan.problem("legacy torch tar format: raw data between the pickles of this member; only its first "
+                 "entry was checked", label, True)
+
+
+def _npy_payload_start(f, size: int) -> tuple[int | None, str | None]:
+    """Offset of the pickle inside an .npy with an object dtype; (None, None) if there is none."""
+    f.seek(0)
+    head = f.read(12)
+    if not head.startswith(b"\x93NUMPY") or len(head) < 10:
+        return None, "not an .npy file (bad magic)"
+    major = head[6]
+    if major == 1:
+        hlen, start = int.from_bytes(head[8:10], "little"), 10
+    else:
+        hlen, start = int.from_bytes(head[8:12], "little"), 12
+    if hlen > MAX_LINE:
+        return None, f"bad .npy header: {hlen:,} bytes long"
+    f.seek(start)
+    try:
+        header = ast.literal_eval(f.read(hlen).decode("latin1"))
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        return None, f"bad .npy header: {exc}"
+    descr = str(header.get("descr", "")) if isinstance(header, dict) else ""
+    if "O" not in descr:
+        return None, None
+    return start + hlen, None
+
+
+def _scan_source(scan: _Scan, f, size: int, where: str | None, depth: int, *,
+                 compressed: bool = True, name: str = "") -> None:
+    """Scan a seekable binary file of ``size`` bytes, whatever container it is."""
+    if depth > MAX_DEPTH:
+        scan.problem(f"nested deeper than {MAX_DEPTH} levels; not checked", where, True)
+        return
+    f.seek(0)
+    head = f.read(16)
+    if head[:4] == b"PK\x03\x04":
+        _scan_zip(scan, f, where, depth)
+        return
+    if head.startswith(b"\x93NUMPY"):  # an .npy without this magic is unpickled by np.load: walked below
+        start, reason = _npy_payload_start(f, size)
+        if start is None:
+            if reason:
+                scan.problem(reason, where, False)
+            return
+        _walk_sequence(scan, f, size, where, depth, start=start, first_only=True)
+        return
+    if compressed:
+        kind = next((k for magic, k in _COMPRESSIONS if head.startswith(magic)), None)
+        if kind is None and _zlib_magic(head):
+            kind = "zlib"
+        if kind is not None and _scan_compressed(scan, f, size, kind, where, depth):
+            # Some magics are also valid first opcodes (']' is EMPTY_LIST, 'B' BINBYTES):
+            # pickle.load would read the same bytes as a pickle, so that reading is walked too.
+            if head[:1] in (b"]", b"B"):
+                _walk_sequence(scan, f, size, where, depth, quiet=True)
+            return
+    if _looks_like_tar(f) and _scan_tar(scan, f, size, where, depth):
+        return
+    _walk_sequence(scan, f, size, where, depth)
+
+
+def _walk_one(scan: _Scan, f, start: int, end: int, where, depth: int, joblib_arrays: bool = True):
+    """Walk one pickle at ``start``: (result value, end offset, stop) - stop is the _Stop, if any."""
+    walker = _Walker(scan, f, end, where, depth, joblib_arrays)
+    reader = _Reader(f, start, end)
+    try:
+        result = walker.run(reader)
+        stop = None
+    except _Stop as exc:
+        result, stop = _ANY, exc
+    if walker.saw_joblib_array and joblib_arrays:
+        # pickle.load (not joblib.load) reads the array bytes as opcodes: walk that reading
+        # too, keeping what it finds dangerous (raw data read as opcodes is noise otherwise).
+        plain = _Scan()
+        plain.opcodes = scan.opcodes
+        try:
+            _Walker(plain, f, end, where, depth, joblib_arrays=False).run(_Reader(f, start, end))
+        except _Stop:
+            pass
+        scan.opcodes = plain.opcodes
+        for item in plain.items:
+            if item["verdict"] == "dangerous":
+                scan.add(item["module"], item["name"], item["offset"], "dangerous", item["member"],
+                         item.get("detail", ""))
+    return result, max(reader.pos, reader.file_pos), stop
+
+
+def _walk_sequence(scan: _Scan, f, size: int, where, depth: int, *, start: int = 0, first_only: bool = False,
+                   quiet: bool = False) -> None:
+    """The pickles a loader reads from ``start``: one, the five of legacy torch.save, or every one that follows.
+
+    ``quiet``: the bytes are also something else (a compressed stream); only what a
+    complete pickle, or a dangerous global, shows is kept, and no reason is given.
+    """
+    if start >= size:
+        if not quiet:
+            scan.problem("empty file" if size == 0 else "truncated: no pickle after the header", where, False)
+        return
+    f.seek(start)
+    if f.read(1) not in _CODE2OP:
+        if not quiet:
+            scan.problem("not a pickle, zip or .npy file (format not recognised)", where, False)
+        return
+    pos, index, legacy_torch = start, 0, False
+    while pos < size:
+        # A pickle after the first (or a quiet reading) is kept whole when it parses to STOP;
+        # bytes that are not a pickle give noise, so from a broken one only dangerous globals are kept.
+        tentative = quiet or (index > 0 and not legacy_torch)
+        target = _Scan() if tentative else scan
+        if tentative:
+            target.opcodes = scan.opcodes
+        before = len(target.items)
+        result, end, stop = _walk_one(target, f, pos, size, where, depth)
+        if tentative:
+            scan.opcodes = target.opcodes
+            for item in target.items:
+                if stop is None or item["verdict"] == "dangerous":
+                    scan.add(item["module"], item["name"], item["offset"], item["verdict"], item["member"],
+                             item.get("detail", ""))
+            if stop is not None:
+                return
+        elif stop is not None:
+            if index == 0 and len(scan.items) == before and stop.args[0].startswith("not a valid pickle"):
+                scan.problem(f"not a pickle, zip or .npy file (format not recognised: {stop})", where, False)
+            else:
+                scan.problem(str(stop), where, stop.unchecked)
+            return
+        if index == 0 and type(result) is int and result == TORCH_MAGIC:
+            legacy_torch = True
+        index += 1
+        if first_only or (legacy_torch and index >= 5):
+            return  # torch.load reads magic, protocol, sys_info, the object, storage keys; then raw data
+        pos = end
+        if not legacy_torch:
+            f.seek(pos)
+            if f.read(1) not in _CODE2OP:
+                return
+
+
+# ------------------------------------------------------------------ entry points
+
+def _finish(scan: _Scan, name: str) -> tuple[list[dict], str | None]:
+    if scan.unchecked and is_model_file(name):
+        for text in scan.unchecked:
+            scan.add("", "", 0, "unchecked", None, text)
+    return scan.items, "; ".join(scan.reasons) or None
+
+
+def scan_bytes(data: bytes, name: str) -> tuple[list[dict], str | None]:
+    """(results, reason) for the bytes of one artifact called ``name``."""
+    scan = _Scan()
+    _guarded(scan, io.BytesIO(data), len(data), name)
+    return _finish(scan, name)
+
+
+def _guarded(scan: _Scan, f, size: int, name: str) -> None:
+    """Hostile bytes reach library code (zipfile, tarfile, numpy, decompressors): whatever
+    they raise ends this file's scan with a reason, never the audit."""
+    try:
+        _scan_source(scan, f, size, None, 0, name=name.lower())
+    except OSError as exc:
+        scan.problem(f"unreadable: {exc.strerror or exc}", None, True)
+    except RecursionError:
+        scan.problem("nested too deeply to check", None, True)
+    except Exception as exc:
+        scan.problem(f"could not be checked ({type(exc).__name__}: {exc})", None, True)
+
+
+def scan_file(path: str) -> tuple[list[dict], str | None]:
+    """(results, reason) for one file, streamed: nothing larger than a few MB is held in memory.
+
+    results: dicts with module, name, offset, verdict ('dangerous', 'unknown' or
+    'unchecked'), member, and for nested or unchecked items a 'detail'.
+    """
+    from .reading import NotRegularFile, open_regular
+
+    scan = _Scan()
+    try:
+        fh = open_regular(path)
+    except NotRegularFile as exc:
+        scan.problem(exc.strerror[0].lower() + exc.strerror[1:], None, True)
+        return _finish(scan, path)
+    except OSError as exc:
+        gone = exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # nothing a loader could load
+        scan.problem(f"unreadable: {exc.strerror or exc}", None, not gone)
+        return _finish(scan, path)
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > MAX_BYTES:
+            scan.problem(f"too large ({size:,} bytes; the limit is {MAX_BYTES:,})", None, True)
+            return _finish(scan, path)
+        if size == 0:
+            return [], "empty file"
+        _guarded(scan, fh, size, path)
+    return _finish(scan, path)
+
+
+def finding_fields(item: dict) -> dict:
+    """Rule, severity, confidence, title, message, cwe and evidence for one scan result."""
+    verdict = item["verdict"]
+    dotted = f"{item['module']}.{item['name']}" if item.get("module") else ""
+    where = f" (in {item['member']})" if item.get("member") else ""
+    detail = item.get("detail", "")
+    evidence = {"scanner": "pickle-opcodes", "global": dotted or None, "member": item.get("member"),
+                "offset": item["offset"]}
+    if detail:
+        evidence["detail"] = detail
+    if verdict == "dangerous":
+        message = (f"Loading this file would import {dotted}{where}"
+                   + (f": {detail}" if detail else ", which can run arbitrary code")
+                   + ". Do not load it; use safetensors or torch.load(weights_only=True).")
+        return dict(rule=RULE_DANGEROUS, severity="HIGH", confidence="HIGH", cwe=502, evidence=evidence,
+                    title="Model file imports a dangerous global", message=message)
+    if verdict == "unchecked":
+        message = (f"A loader would unpickle{' ' + dotted if dotted else ''} data in this file{where} that "
+                   f"the scan could not check: {detail}. Treat it as untrusted; load it only with "
+                   "weights_only=True or convert it to safetensors.")
+        return dict(rule=RULE_UNCHECKED, severity="MEDIUM", confidence="LOW", cwe=502, evidence=evidence,
+                    title="Model file could not be checked completely", message=message)
+    return dict(rule=RULE_UNKNOWN, severity="MEDIUM", confidence="LOW", cwe=829, evidence=evidence,
+                title="Model file imports an unreviewed global",
+                message=(f"Loading this file would import {dotted}{where}. Review it, or load with "
+                         "weights_only=True / an allow list."))
+
+
+def fingerprint_code(item: dict) -> str:
+    """The code identity of a result for its fingerprint (stable across runs).
+
+    Byte offsets are left out: they move whenever anything before them changes.
+    """
+    def steady(text: str) -> str:
+        return re.sub(r"(byte|bytes) \d[\d,]*", r"\1 #", text)
+
+    dotted = f"{item['module']}.{item['name']}" if item.get("module") else ""
+    tail = f":{item['verdict']}:{steady(item.get('detail', ''))}" if item["verdict"] == "unchecked" else ""
+    return f"{steady(item.get('member') or '')}:{dotted}{tail}"

@@ -1,7 +1,10 @@
 """Secrets in the tree, found by detect-secrets' plugins, in-process.
 
 The secret value never leaves this module: results carry its masked form,
-its sha256 and the flagged line with the secret masked. Lines marked
+its sha256, where it is on its line (``spans``: columns, not the value) and
+the flagged line with every secret of the file masked. The value is the full
+one read from the source (``masking.full_secret_spans``), not detect-secrets'
+report, which for some detectors is only a prefix (``ghp`` of a GitHub token). Lines marked
 ``# pragma: allowlist secret`` (detect-secrets' in-source suppression) are
 reported as suppressed, like ``# nosec``.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .masking import mask, mask_in, secret_hash
+from .masking import full_secret_spans, mask, mask_values, secret_hash, source_lines
 
 MAX_BYTES = 2 * 1024 * 1024
 RULE_PREFIX = "SECRET-"
@@ -39,28 +42,54 @@ def engine_version() -> str:
 
 
 def config_hash() -> str:
-    return hashlib.sha256(f"secrets|{engine_version()}|1".encode()).hexdigest()
+    # |2: results carry the full value's spans and hash (not detect-secrets' partial report)
+    return hashlib.sha256(f"secrets|{engine_version()}|2".encode()).hexdigest()
 
 
 def _is_text(data: bytes) -> bool:
     return b"\x00" not in data[:8192]
 
 
-def _result(secret, lines: list[str], suppressed: bool) -> dict:
-    value = secret.secret_value or ""
-    line_text = lines[secret.line_number - 1] if 0 < secret.line_number <= len(lines) else ""
-    return {
-        "type": secret.type,
-        "line": secret.line_number,
-        "masked": mask(value),
-        "sha256": secret_hash(value),
-        "code": mask_in(line_text, [value]).strip()[:300],
-        "suppressed": suppressed,
-    }
+_NOT_LOCATED = "[line not shown: it holds a secret written differently from how the detector read it]"
+
+
+def _results(found: list[tuple[object, bool]], lines: list[str]) -> list[dict]:
+    """Results for (PotentialSecret, suppressed) pairs: full values from the source lines.
+
+    Each line is masked with every secret value of the file, so a line with two
+    secrets shows neither.
+    """
+    located = []
+    values: set[str] = set()
+    for secret, suppressed in found:
+        hit = secret.secret_value or ""
+        n = secret.line_number
+        line_text = lines[n - 1] if 0 < n <= len(lines) else ""
+        spans = full_secret_spans(line_text, hit)
+        located.append((secret, suppressed, line_text, spans))
+        values.update(line_text[a:b] for a, b in spans)
+        values.add(hit)
+    out = []
+    for secret, suppressed, line_text, spans in located:
+        value = line_text[spans[0][0]:spans[0][1]] if spans else (secret.secret_value or "")
+        out.append({
+            "type": secret.type,
+            "line": secret.line_number,
+            "masked": mask(value),
+            "sha256": secret_hash(value),
+            "spans": [list(s) for s in spans],  # where the value is on the line: no value stored
+            "code": mask_values(line_text, values).strip()[:300] if spans else _NOT_LOCATED,
+            "suppressed": suppressed,
+        })
+    return out
 
 
 def scan_file(path: str) -> tuple[list[dict], str | None]:
-    """(results, skip reason) for one file. Call inside ``settings()``."""
+    """(results, skip reason) for one file. Call inside ``settings()``.
+
+    The file is read once, bounded, and only if it is a regular file; detect-secrets
+    scans that text (it is never handed the path to open again).
+    """
     from detect_secrets.core import scan
 
     from .reading import read_limited
@@ -70,15 +99,40 @@ def scan_file(path: str) -> tuple[list[dict], str | None]:
         return [], reason
     if not _is_text(data):
         return [], None  # binary files are not secret-scanned; not an error
-    lines = data.decode("utf-8", "replace").splitlines()
-    found = [_result(s, lines, False) for s in _scan(path)]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [], None  # detect-secrets ignores files it cannot decode; so do we
+    lines = source_lines(text)
+    found = [(s, False) for s in _scan(path, text)]
     if b"allowlist secret" in data:
-        found += [_result(s, lines, True) for s in scan.scan_for_allowlisted_secrets_in_file(path)]
-    found.sort(key=lambda r: (r["line"], r["type"]))
-    return found, None
+        first = next(_lines_from_text(path, text), None) or []
+        found += [(s, True) for s in scan._scan_for_allowlisted_secrets_in_lines(enumerate(first, start=1), path)]
+    results = _results(found, lines)
+    results.sort(key=lambda r: (r["line"], r["type"]))
+    return results, None
 
 
-def _scan(path: str):
+def _lines_from_text(path: str, text: str):
+    """detect-secrets' ``_get_lines_from_file`` on text already read (same transformers, same order)."""
+    import io
+
+    from detect_secrets.transformers import get_transformed_file
+
+    f = io.StringIO(text, newline=None)
+    f.name = path
+    lines = get_transformed_file(f)
+    if not lines:
+        f.seek(0)
+        lines = f.readlines()
+    yield lines
+    f.seek(0)
+    lines = get_transformed_file(f, use_eager_transformers=True)
+    if lines:
+        yield lines
+
+
+def _scan(path: str, text: str | None = None):
     """detect-secrets' ``scan_file``, with a cheap pre-check per plugin and line.
 
     detect-secrets calls every plugin on every line through an argument-injection
@@ -86,14 +140,16 @@ def _scan(path: str):
     can only report a line that one of its patterns matches, so a line no pattern
     matches is skipped for that plugin; the rest is detect-secrets' own code, in
     its own order. ``tests/code_audit`` checks the results are identical.
+    ``text``: the file's content, already read (then the path is only a name).
     """
     from detect_secrets.core import scan
 
     if scan._is_filtered_out(required_filter_parameters=["filename"], filename=path):
         return []
     found: list = []
+    source = _lines_from_text(path, text) if text is not None else scan._get_lines_from_file(path)
     try:
-        for lines in scan._get_lines_from_file(path):
+        for lines in source:
             found = list(_process_lines(list(enumerate(lines, start=1)), path))
             if found:
                 break
@@ -241,15 +297,15 @@ def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None,
     """relpath -> (results, skip reason), reusing cached results by content."""
     from . import store
     from .bandit_runner import cache_key, default_workers, sha256_bytes
+    from .reading import display_path, read_limited
 
     chash = config_hash()
     keys, shas = {}, {}
     for path, rel in files:
-        try:
-            with open(path, "rb") as fh:
-                shas[rel] = sha256_bytes(fh.read(MAX_BYTES + 1))
-        except OSError:
-            continue
+        data, _ = read_limited(path, MAX_BYTES)  # regular files only: a FIFO must not block the hashing
+        if data is None:
+            continue  # scanned below, which gives the reason
+        shas[rel] = sha256_bytes(data)
         keys[rel] = cache_key(rel, shas[rel], chash)
     cached = store.cache_get_many(cache_conn, list(keys.values())) if cache_conn else {}
     out = {}
@@ -265,7 +321,7 @@ def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None,
                                            done=len(files) - len(todo), total=len(files)):
         out[rel] = (results, reason)
         if rel in keys and not (reason or "").startswith("unreadable"):
-            fresh.append((keys[rel], rel, shas[rel], chash, {"lines": 0, "issues": results, "skipped": reason}))
+            fresh.append((keys[rel], display_path(rel), shas[rel], chash, {"lines": 0, "issues": results, "skipped": reason}))
     if cache_conn is not None and fresh:
         store.cache_put_many(cache_conn, fresh)
     return {rel: out[rel] for rel in sorted(out)}
