@@ -100,6 +100,10 @@ class JobContext:
     def cancelled(self) -> bool:
         return bool(self._cancel_check())
 
+    def secret(self, name: str) -> str | None:
+        """A secret of the project (OS keyring, or the user's encrypted file); None without a project."""
+        return self.store.get_secret(name) if self.store is not None else None
+
     def log(self, message: str) -> None:
         if self._on_log:
             self._on_log(message)

@@ -116,11 +116,28 @@ class PluginStore:
         return self.project.add_metrics(series, samples, plugin=self.plugin_id, run_id=run_id)
 
     def metrics(self, series: str, *, run_id: int | None = None, since: float | None = None,
-                until: float | None = None) -> list[tuple[float, float]]:
-        return self.project.metrics(series, since, until=until, plugin=self.plugin_id, run_id=run_id)
+                until: float | None = None, plugin: str | None = None) -> list[tuple[float, float]]:
+        """Samples of a series, by time; *plugin* reads another plugin's series (the monitor
+        draws the robustness runs' curves live)."""
+        return self.project.metrics(series, since, until=until, plugin=plugin or self.plugin_id, run_id=run_id)
 
-    def metric_series(self, run_id: int | None = None) -> list[str]:
-        return self.project.metric_series(self.plugin_id, run_id)
+    def metric_series(self, run_id: int | None = None, plugin: str | None = None) -> list[str]:
+        return self.project.metric_series(plugin or self.plugin_id, run_id)
+
+    def metric_sources(self, since: float | None = None) -> list[tuple[str, int, str]]:
+        """(plugin, run id, series) of every series with samples since *since*, across plugins."""
+        sql, args = "SELECT DISTINCT plugin, run_id, series FROM metrics", []
+        if since is not None:
+            sql += " WHERE ts >= ?"
+            args.append(since)
+        return [tuple(r) for r in self.project.conn.execute(sql + " ORDER BY plugin, run_id, series", args)]
+
+    # -------------------------------------------------------------- secrets
+    def get_secret(self, name: str) -> str | None:
+        """A secret of this project from the keyring (never stored in the project)."""
+        from workbench.core import secrets
+
+        return secrets.get_secret(self.project, name)
 
     # ------------------------------------------------------------ artifacts
     def add_artifact(self, kind: str, name: str, data: bytes, *, run_id: int | None = None) -> int:

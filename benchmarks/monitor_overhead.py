@@ -1,0 +1,173 @@
+"""What watching the machine costs: sampling CPU at 1 Hz and 10 Hz against Glances, and redraw time.
+
+Sampling: the monitor's whole pipeline (psutil and /proc sampling, one
+detector per series, the three tiers, the default rules, a batch written to a
+SQLite file every 5 s) runs in a fresh process for ``--seconds``; its cost is
+the process's CPU time over wall time after start-up, in percent of one core.
+Glances (``glances --stdout cpu.total,mem.percent -t INTERVAL``) is measured
+the same way, from outside, after its own start-up, when it is installed;
+the ratio is ours / Glances. Glances samples more (every plugin, the process
+list), which is the point of comparing with what a user would otherwise run.
+
+Redraw: pyqtgraph offscreen (QT_QPA_PLATFORM=offscreen): 8 series x 3,600
+points (an hour at 1 Hz) and 1 series x 86,400 points (a day), one frame =
+roll the numpy ring buffers, ``setData`` per curve, a synchronous repaint.
+The day-long series is drawn with pyqtgraph's peak downsampling and
+clip-to-view (what the tab uses), and also without, for reference.
+
+Every figure is the median of ``--runs`` runs (sampling) or of 60 frames. A frame's
+CPU time is printed beside its wall time: on a shared, loaded machine the wall
+time mostly measures waiting for a core.
+
+    python benchmarks/monitor_overhead.py [--seconds 20] [--runs 3] [--skip-glances] [--skip-redraw]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+CHILD = r"""
+import json, os, sys, time, tempfile
+from workbench_plugins.monitor.engine import Monitor
+from workbench_plugins.monitor.store import SQLiteWriter
+interval, seconds = float(sys.argv[1]), float(sys.argv[2])
+db = os.path.join(tempfile.mkdtemp(), "bench.sqlite")
+writer = SQLiteWriter(db)
+mon = Monitor(writer.write, interval=interval, flush_every=5.0, gpu=True)
+mon.tick()                                     # first sample primes the counters
+c0, w0 = time.process_time(), time.monotonic()
+mon.run_for(seconds)
+cpu, wall = time.process_time() - c0, time.monotonic() - w0
+print(json.dumps({"cpu": cpu, "wall": wall, "samples": mon.samples, "series": len(mon.detectors)}))
+"""
+
+
+def ours(interval: float, seconds: float) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(interval), str(seconds)], capture_output=True,
+                         text=True, check=True, timeout=seconds + 120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def glances(interval: float, seconds: float, exe: str) -> dict:
+    import psutil
+
+    proc = subprocess.Popen([exe, "--stdout", "cpu.total,mem.percent", "-t", str(interval)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        p = psutil.Process(proc.pid)
+        time.sleep(8.0)                              # let it import and take its first samples
+        t0 = p.cpu_times()
+        w0 = time.monotonic()
+        time.sleep(seconds)
+        t1 = p.cpu_times()
+        wall = time.monotonic() - w0
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    cpu = (t1.user + t1.system) - (t0.user + t0.system)
+    return {"cpu": cpu, "wall": wall}
+
+
+def pct(r: dict) -> float:
+    return 100.0 * r["cpu"] / r["wall"]
+
+
+def sampling(seconds: float, runs: int, with_glances: bool) -> None:
+    exe = shutil.which("glances") or os.path.join(os.path.dirname(sys.executable), "glances")
+    if not os.path.exists(exe):
+        exe = None
+    print(f"sampling cost, % of one core, median of {runs} runs of {seconds:g} s ({os.cpu_count()} cores here)")
+    for hz in (1, 10):
+        interval = 1.0 / hz
+        mine = [ours(interval, seconds) for _ in range(runs)]
+        m = statistics.median(pct(r) for r in mine)
+        per = statistics.median(1000.0 * r["cpu"] / max(1, r["samples"]) for r in mine)
+        line = f"  {hz:>2} Hz  monitor {m:6.3f}%  ({per:.2f} ms CPU per tick, {mine[0]['series']} series)"
+        if with_glances and exe:
+            theirs = [glances(interval, seconds, exe) for _ in range(runs)]
+            g = statistics.median(pct(r) for r in theirs)
+            line += f"   glances {g:6.3f}%   ratio monitor/glances {m / g if g else float('nan'):.3f}"
+        elif with_glances:
+            line += "   (glances not installed: no comparison)"
+        print(line, flush=True)
+
+
+def redraw() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import numpy as np
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    pg.setConfigOptions(antialias=False)
+
+    def frames(widget, curves, buffers, n=60):
+        times, cpu = [], []
+        rng = np.random.default_rng(0)
+        for _ in range(n):
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            for curve, (x, y) in zip(curves, buffers):
+                y[:-1] = y[1:]                       # the ring buffer advances one sample
+                y[-1] = rng.normal()
+                x += 1.0
+                curve.setData(x, y)
+            widget.viewport().repaint()          # paints the scene now, synchronously
+            app.processEvents()
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        return statistics.median(times) * 1000.0, statistics.median(cpu) * 1000.0
+
+    def setup(n_series, n_points, downsample):
+        w = pg.PlotWidget()
+        w.resize(1200, 500)
+        w.show()
+        plot = w.getPlotItem()
+        if downsample:
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+        rng = np.random.default_rng(1)
+        bufs = [(np.arange(n_points, dtype=float), rng.normal(size=n_points).cumsum()) for _ in range(n_series)]
+        curves = [plot.plot(pen=pg.intColor(i, n_series)) for i in range(n_series)]
+        app.processEvents()
+        return w, curves, bufs
+
+    print("redraw, ms per frame (median of 60), pyqtgraph offscreen 1200x500:")
+    for label, n_series, n_points, ds in (("8 x 3,600 points", 8, 3600, True),
+                                          ("1 x 86,400 points", 1, 86400, True),
+                                          ("8 x 3,600 points, no downsampling", 8, 3600, False),
+                                          ("1 x 86,400 points, no downsampling", 1, 86400, False)):
+        w, curves, bufs = setup(n_series, n_points, ds)
+        ms, cpu_ms = frames(w, curves, bufs)
+        print(f"  {label:<38} {ms:7.2f} ms wall, {cpu_ms:6.2f} ms CPU  "
+              f"({'within' if ms < 16 else 'over'} the 16 ms frame budget)", flush=True)
+        w.close()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--skip-glances", action="store_true")
+    ap.add_argument("--skip-sampling", action="store_true")
+    ap.add_argument("--skip-redraw", action="store_true")
+    args = ap.parse_args(argv)
+    if not args.skip_sampling:
+        sampling(args.seconds, args.runs, not args.skip_glances)
+    if not args.skip_redraw:
+        redraw()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Monitor: live system, GPU and job metrics, anomaly detection, log rules, file integrity, alerts.
+
+This module stays light (it is imported when the plugin registry starts):
+the engines - sampler.py, detector.py, tiers.py, rules.py, actions.py,
+logs.py, logrules.py, integrity.py, score.py, engine.py - are imported by
+the job, the command or the tab that needs them.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from workbench.api import JobDef, Plugin
+
+PLUGIN_ID = "monitor"
+VERSION = "0.1.0"
+
+
+@dataclass
+class MonitorParams:
+    target: str = field(default_factory=socket.gethostname)   # the machine watched: runs group by it
+    duration: float | None = None          # seconds; None: until cancelled
+    interval: float = 1.0                  # sampling, 0.1-60 s
+    flush_every: float = 5.0               # seconds between writes to the project
+    logs: list[str] = field(default_factory=list)
+    log_rules: str | None = None           # YAML file; the shipped inference-service rules when None
+    watch: list[str] = field(default_factory=list)
+    watch_every: float = 5.0               # seconds between file-integrity checks
+    pids: list[int] = field(default_factory=list)
+    rules: list[dict] | None = None        # metric rules; None: the project's (or the defaults)
+    gpu: bool = True
+
+    def __post_init__(self) -> None:
+        from workbench_plugins.monitor.sampler import check_interval
+
+        check_interval(self.interval)
+        if self.flush_every <= 0:
+            raise ValueError(f"flush_every must be > 0 s, got {self.flush_every}")
+        if self.watch_every <= 0:
+            raise ValueError(f"watch_every must be > 0 s, got {self.watch_every}")
+        if self.duration is not None and self.duration <= 0:
+            raise ValueError(f"duration must be > 0 s, got {self.duration}")
+
+
+class MonitorPlugin(Plugin):
+    id = PLUGIN_ID
+    title = "Monitor"
+    version = VERSION
+    tab = "workbench_plugins.monitor.tab:MonitorTab"
+    jobs = MappingProxyType({"monitor": JobDef("workbench_plugins.monitor.job:run", MonitorParams, "monitor")})
+
+    @property
+    def migrations(self):  # type: ignore[override]
+        from workbench_plugins.monitor.store import MIGRATIONS
+
+        return MIGRATIONS
+
+    def add_cli(self, cli) -> None:
+        from workbench_plugins.monitor.job import add_cli
+
+        add_cli(self, cli)
+
+    def report_sections(self, store, options):
+        from workbench_plugins.monitor.report import report_sections
+
+        return report_sections(store, options or {})
+
+    def score(self, store):
+        from workbench_plugins.monitor.report import score
+
+        return score(store)
+
+
+plugin = MonitorPlugin()

@@ -1,0 +1,303 @@
+"""The monitor: one sampler thread that samples, detects, aggregates, applies rules and writes in batches.
+
+Each tick (every ``interval`` seconds, 1 s by default, 0.1-60 s allowed):
+
+1. sample the machine (sampler.py) and any job series pushed with
+   :meth:`Monitor.publish`;
+2. run each series' streaming detector (detector.py) and add the sample to
+   the 1 s / 1 min / 1 h tiers with its anomaly flag (tiers.py);
+3. evaluate threshold, trend and outbound rules (rules.py), read the followed
+   logs and apply the log rules (logs.py, logrules.py), and every
+   ``watch_every`` seconds re-check the watched files (integrity.py);
+4. every ``flush_every`` seconds hand everything new to ``write(batch)`` - the
+   caller's writer, which stores it in one transaction. A process killed
+   between two flushes loses at most the samples since the last one.
+
+Alerts go to ``on_alert`` as they fire (the CLI prints them) and to their
+actions (actions.py); action outcomes come back as events in the next batch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .actions import ActionRunner
+from .connections import OutboundClassifier
+from .detector import DetectorParams, RobustDetector
+from .rules import DEFAULT_RULES, Alert, OutboundRule, build_rules
+from .sampler import SystemProbe, check_interval
+from .tiers import DEFAULT_TIERS, TierAggregator
+
+#: Smallest change that counts as unusual, per family of series (percent points, bytes ...):
+#: a CPU idling at 0.0% for the warm-up must not make a 1% blip an anomaly.
+SPREAD_FLOORS = (
+    ("cpu.", 2.0), ("proc.*.cpu_pct", 2.0), ("gpu*.util_pct", 2.0), ("mem.used_pct", 0.5),
+    ("swap.", 0.5), ("load.", 0.1), ("gpu*.temp_c", 1.0), ("gpu*.power_w", 2.0), ("gpu*.mem_pct", 0.5),
+    ("net.connections", 1.0), ("net.outbound", 0.5), ("proc.*.threads", 1.0),
+    ("disk.*_iops", 5.0), ("disk.", float(1 << 20)), ("net.", 64 * 1024.0), ("mem.", 16 << 20), ("proc.*.rss", 4 << 20),
+)
+
+
+def detector_params_for(series: str, base: DetectorParams | None = None) -> DetectorParams:
+    import fnmatch
+    from dataclasses import replace
+
+    base = base or DetectorParams()
+    for prefix, floor in SPREAD_FLOORS:
+        pat = prefix if "*" in prefix else prefix + "*"
+        if fnmatch.fnmatchcase(series, pat):
+            return replace(base, min_spread_abs=max(base.min_spread_abs, floor))
+    return base
+
+
+#: Batches kept for a retry while the writer fails (10 minutes at the default 5 s flush).
+MAX_PENDING_BATCHES = 120
+
+
+@dataclass
+class Batch:
+    seq: int
+    ts: float
+    tiers: list = field(default_factory=list)
+    alerts: list = field(default_factory=list)
+    log_hits: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+    log_states: dict = field(default_factory=dict)
+    retention: dict = field(default_factory=dict)
+    points: list = field(default_factory=list)      # raw (series, ts, value) since the last flush
+    last_sample_ts: float | None = None
+    n_samples: int = 0                               # ticks since the start, this batch's included
+
+
+class Monitor:
+    def __init__(self, write, *, interval: float = 1.0, flush_every: float = 5.0, pids=(), logs=(),
+                 log_rules=None, log_states: dict | None = None, log_max_line: int = 64 * 1024,
+                 watch=(), watch_every: float = 5.0, rules=None, tiers=DEFAULT_TIERS, detect: bool = True,
+                 detector_params: DetectorParams | None = None, notify=None, cancel_job=None, pause_job=None,
+                 on_alert=None, probe=None, clock=time.time, gpu: bool = True, keep_points: bool = False):
+        from .integrity import FileWatcher
+        from .logs import LogFollower
+
+        self.write = write
+        self.keep_points = keep_points
+        self.interval = check_interval(interval)
+        if flush_every <= 0:
+            raise ValueError(f"flush interval must be > 0 s, got {flush_every}")
+        self.flush_every = flush_every
+        self.clock = clock
+        self.rules = build_rules(DEFAULT_RULES if rules is None else rules)
+        self.outbound_rules = [r for r in self.rules if isinstance(r, OutboundRule)]
+        ignore = next((r.ignore_networks for r in self.outbound_rules if r.ignore_networks is not None), None)
+        classifier = OutboundClassifier(ignore) if ignore is not None else None
+        self.probe = probe if probe is not None else SystemProbe(pids=pids, gpu=gpu, classifier=classifier)
+        self.tiers = TierAggregator(tiers)
+        self.detect = detect
+        self.detector_params = detector_params
+        self.detectors: dict[str, RobustDetector] = {}
+        self.on_alert = on_alert
+        self.log_rules = log_rules
+        states = log_states or {}
+        self.followers = [LogFollower(p, max_line=log_max_line, state=states.get(os.path.abspath(p)))
+                          for p in logs]
+        self.watcher = FileWatcher(watch) if watch else None
+        self.watch_every = watch_every
+        self._last_watch = None
+        self.actions = ActionRunner(record=self._record_outcome, notify=notify, cancel_job=cancel_job,
+                                    pause_job=pause_job)
+        self._lock = threading.Lock()
+        self._pending = Batch(0, 0.0)
+        self._published: dict[str, float] = {}
+        self._seq = 0
+        self.samples = 0
+        self.alerts_fired = 0
+        self.last_sample_ts: float | None = None
+        self._failed: list[Batch] = []
+        self.write_errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._event("status", f"GPU: {getattr(self.probe, 'gpu_status', 'n/a')}")
+
+    # ------------------------------------------------------------------ public
+    def publish(self, series: str, value: float) -> None:
+        """A job's own series (loss, accuracy ...), taken with the next tick."""
+        with self._lock:
+            self._published[series] = float(value)
+
+    def tick(self, ts: float | None = None) -> dict[str, float]:
+        ts = self.clock() if ts is None else ts
+        values = self.probe.sample()
+        with self._lock:
+            values.update(self._published)
+            self._published.clear()
+        for pid in getattr(self.probe, "gone", []):
+            self._event("process_exit", f"process {pid} exited", {"pid": pid})
+        if getattr(self.probe, "gone", None):
+            self.probe.gone.clear()
+        for series, v in values.items():
+            anomaly = False
+            if self.detect:
+                det = self.detectors.get(series)
+                if det is None:
+                    det = self.detectors[series] = RobustDetector(detector_params_for(series, self.detector_params))
+                anomaly = det.update(ts, v).anomaly
+            self.tiers.add(series, ts, v, anomaly)
+        if self.keep_points:
+            with self._lock:
+                self._pending.points.extend((series, ts, v) for series, v in values.items())
+        for rule in self.rules:
+            for alert in rule.evaluate(ts, values):
+                self._raise(alert)
+        if self.outbound_rules and "net.outbound" in values:
+            from .connections import owner_of
+
+            for rule in self.outbound_rules:
+                for alert in rule.evaluate_connections(ts, self.probe.last_outbound, owner_of):
+                    self._raise(alert)
+        self._follow_logs(ts)
+        if self.watcher is not None and (self._last_watch is None or ts - self._last_watch >= self.watch_every):
+            self._last_watch = ts
+            for alert in self.watcher.check(ts):
+                self._raise(alert)
+        self.samples += 1
+        self.last_sample_ts = ts
+        return values
+
+    def flush(self) -> Batch:
+        """Hand everything new to the writer in one batch (also when nothing is new: it records the flush)."""
+        now = self.clock()
+        with self._lock:
+            batch, self._pending = self._pending, Batch(0, 0.0)
+        self._seq += 1
+        batch.seq, batch.ts = self._seq, now
+        batch.tiers = self.tiers.take_changed()
+        batch.retention = self.tiers.cutoffs(now)
+        batch.log_states = {os.path.abspath(f.path): f.state() for f in self.followers}
+        batch.last_sample_ts, batch.n_samples = self.last_sample_ts, self.samples
+        todo = self._failed + [batch]
+        for i, b in enumerate(todo):
+            try:
+                self.write(b)
+            except Exception as exc:  # noqa: BLE001 - keep the data and retry at the next flush
+                if not self.write_errors or self.write_errors[-1] != f"{type(exc).__name__}: {exc}":
+                    self.write_errors.append(f"{type(exc).__name__}: {exc}")
+                self._failed = todo[i:]
+                if len(self._failed) > MAX_PENDING_BATCHES:  # a store that stays unwritable: bound the memory
+                    self._failed = self._failed[-MAX_PENDING_BATCHES:]
+                break
+        else:
+            self._failed = []
+        return batch
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("monitor already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="monitor-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.actions.wait(timeout)
+        self.actions.close()
+        self.flush()  # the action outcomes that came in after the last tick
+        for f in self.followers:
+            f.close()
+        self.probe.close()
+
+    def run_here(self, duration: float | None, should_stop=None) -> None:
+        """Sample in the calling thread (a job's, which owns the project connection) until
+        ``duration`` passes or ``should_stop()`` is true; then flush and close."""
+        start = time.monotonic()
+        try:
+            self._loop(until=None if duration is None else start + duration, should_stop=should_stop)
+        finally:
+            self.stop()
+
+    def run_for(self, duration: float | None, should_stop=None) -> None:
+        """Sample in the background until ``duration`` passes or ``should_stop()`` is true."""
+        self.start()
+        end = None if duration is None else time.monotonic() + duration
+        try:
+            while not self._stop.is_set():
+                if end is not None and time.monotonic() >= end:
+                    break
+                if should_stop is not None and should_stop():
+                    break
+                # with nothing to poll, sleep until the end instead of waking ten times a second
+                step = 0.1 if should_stop is not None or end is None else end - time.monotonic()
+                if end is not None:
+                    step = min(step, end - time.monotonic())
+                self._stop.wait(max(0.0, step))
+        finally:
+            self.stop()
+
+    # ----------------------------------------------------------------- private
+    def _loop(self, until: float | None = None, should_stop=None) -> None:
+        next_tick = time.monotonic()
+        last_flush = time.monotonic()
+        while not self._stop.is_set():
+            if until is not None and time.monotonic() >= until:
+                break
+            if should_stop is not None and should_stop():
+                break
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - one bad tick must not end the recording
+                self._event("error", f"sampling failed: {type(exc).__name__}: {exc}")
+            if time.monotonic() - last_flush >= self.flush_every:
+                last_flush = time.monotonic()
+                self.flush()
+            next_tick += self.interval
+            delay = next_tick - time.monotonic()
+            if delay < 0:  # fell behind (suspend, slow disk): skip the missed ticks, no burst of catch-up
+                next_tick = time.monotonic()
+                delay = 0
+            if until is not None:
+                delay = min(delay, max(0.0, until - time.monotonic()))
+            self._stop.wait(delay)
+
+    def _follow_logs(self, ts: float) -> None:
+        for follower in self.followers:
+            for line in follower.poll():
+                if self.log_rules is None:
+                    continue
+                hits, alerts = self.log_rules.feed(ts, follower.path, line.offset, line.text)
+                with self._lock:
+                    self._pending.log_hits.extend(hits)
+                for alert in alerts:
+                    alert.data["truncated"] = line.truncated
+                    alert.data["invalid_utf8"] = line.invalid_utf8
+                    self._raise(alert)
+            for err in follower.errors:
+                self._event("log_error", err, {"path": follower.path})
+            follower.errors.clear()
+        if self.log_rules is not None and self.samples % 30 == 0:
+            self.log_rules.expire(ts)
+
+    def _raise(self, alert: Alert) -> None:
+        self.alerts_fired += alert.state == "firing"
+        with self._lock:
+            self._pending.alerts.append(alert.as_dict())
+        if self.on_alert is not None:
+            try:
+                self.on_alert(alert)
+            except Exception as exc:  # noqa: BLE001
+                print(f"monitor: alert callback failed: {exc}", file=sys.stderr)
+        if alert.state == "firing" and alert.actions:
+            self.actions.run(alert)
+
+    def _record_outcome(self, outcome: dict) -> None:
+        ok = "ok" if outcome["ok"] else "FAILED"
+        self._event("action", f"{outcome['action']} for alert {outcome['rule']}: {ok} ({outcome['detail']})",
+                    outcome)
+
+    def _event(self, kind: str, message: str, data: dict | None = None) -> None:
+        with self._lock:
+            self._pending.events.append({"ts": self.clock(), "kind": kind, "message": message, "data": data or {}})

@@ -1,0 +1,91 @@
+"""The monitor's report section and pillar score, read from the project (data, never Qt)."""
+
+from __future__ import annotations
+
+import json
+
+from workbench.api import KeyValues, LineChart, Paragraph, Section, Table
+
+from .score import health_score
+
+CHART_GROUPS = (
+    ("CPU and memory (%)", ("cpu.total", "mem.used_pct", "swap.used_pct"), "%"),
+    ("GPU (%)", ("gpu0.util_pct", "gpu0.mem_pct"), "%"),
+)
+
+
+def _weights(store) -> dict[str, float]:
+    return {r["series"]: r["weight"] for r in store.query("SELECT series, weight FROM monitor_weights")}
+
+
+def run_rates(store, run_ids) -> dict[str, float]:
+    """Anomaly rate per series over the given runs, from the 1-minute tier (sums of counts)."""
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    rows = store.query(f"SELECT series, SUM(count) AS n, SUM(anomalies) AS a FROM monitor_tiers "
+                       f"WHERE tier = '1m' AND run_id IN ({marks}) GROUP BY series", list(run_ids))
+    return {r["series"]: r["a"] / r["n"] for r in rows if r["n"]}
+
+
+def score(store) -> float | None:
+    """M = 100 · Σλᵢ(1 − uᵢ) / Σλᵢ over the latest run of each machine (see score.py)."""
+    runs = store.latest_runs("monitor")
+    if not runs:
+        return None
+    m = health_score(run_rates(store, [r["id"] for r in runs]), _weights(store))
+    return None if m is None else round(m, 1)
+
+
+def report_sections(store, options: dict) -> list[Section]:
+    runs = store.latest_runs("monitor")
+    if not runs:
+        return [Section("Monitoring", [Paragraph("Not assessed: no monitoring run yet.")], "monitor")]
+    blocks: list = []
+    ids = [r["id"] for r in runs]
+    m = score(store)
+    for run in runs:
+        s = run.get("summary") or {}
+        blocks.append(KeyValues([
+            ("Machine", str(run.get("target"))), ("Samples", str(s.get("samples"))),
+            ("Duration", f"{s.get('seconds', 0):.0f} s at {s.get('interval')} s"), ("GPU", str(s.get("gpu"))),
+            ("Alerts", str(s.get("alerts"))),
+            ("Health score", "n/a" if s.get("health_score") is None else f"{s['health_score']:.1f}"),
+        ]))
+    blocks.append(Paragraph(f"Health score M = {'n/a' if m is None else f'{m:.1f}'} "
+                            "(100 · Σλᵢ(1 − uᵢ)/Σλᵢ, uᵢ the anomaly rate of series i)."))
+    marks = ",".join("?" * len(ids))
+    for title, series, unit in CHART_GROUPS:
+        lines = {}
+        for name in series:
+            pts = store.query(f"SELECT start, sum / count AS mean FROM monitor_tiers WHERE tier = '1m' AND "
+                              f"series = ? AND run_id IN ({marks}) ORDER BY start", [name, *ids])
+            if len(pts) < 2:  # short runs: the 1 s tier
+                pts = store.query(f"SELECT start, sum / count AS mean FROM monitor_tiers WHERE tier = '1s' AND "
+                                  f"series = ? AND run_id IN ({marks}) ORDER BY start", [name, *ids])
+            if pts:
+                t0 = pts[0]["start"]
+                lines[name] = [((p["start"] - t0) / 60.0, p["mean"]) for p in pts]
+        if lines:
+            blocks.append(LineChart(title, "minutes", unit, lines))
+    alerts = store.query(f"SELECT ts, severity, state, title, message FROM monitor_alerts WHERE run_id IN ({marks}) "
+                         f"ORDER BY ts", ids)
+    if alerts:
+        blocks.append(Table(["Severity", "State", "Alert", "Detail"],
+                            [[a["severity"], a["state"], a["title"], a["message"]] for a in alerts],
+                            caption="Alerts"))
+    hits = store.query(f"SELECT rule, COUNT(*) AS n, MIN(line) AS example FROM monitor_log_hits "
+                       f"WHERE run_id IN ({marks}) GROUP BY rule ORDER BY n DESC", ids)
+    if hits:
+        blocks.append(Table(["Log rule", "Matching lines", "Example"],
+                            [[h["rule"], h["n"], h["example"][:200]] for h in hits], caption="Log-rule hits"))
+    changes = [a for a in store.query(f"SELECT data FROM monitor_alerts WHERE kind = 'integrity' "
+                                      f"AND run_id IN ({marks}) ORDER BY ts", ids)]
+    if changes:
+        rows = []
+        for c in changes:
+            d = json.loads(c["data"])
+            rows.append([d.get("path"), d.get("change"), (d.get("old_sha256") or "")[:16],
+                         (d.get("new_sha256") or "")[:16]])
+        blocks.append(Table(["File", "Change", "Old SHA-256", "New SHA-256"], rows, caption="File integrity"))
+    return [Section("Monitoring", blocks, "monitor")]

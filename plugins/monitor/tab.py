@@ -1,0 +1,409 @@
+"""The Monitor tab: live graphs per group, alerts, the rules editor and the log view.
+
+Data path: the ``monitor`` job runs in a worker process and commits a batch
+to the project every ``flush_every`` seconds (1 s when started here). A 1 Hz
+timer reads what is new for the run on screen (raw samples, anomaly marks,
+alerts, log hits) into numpy ring buffers; a 30 Hz timer hands the curves
+that changed to ``setData``, never one call per point. Pyqtgraph's peak
+downsampling and clip-to-view keep a day of 1 Hz samples within a frame.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
+                               QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QTextEdit, QVBoxLayout, QWidget)
+
+from workbench.gui.api import PluginTab
+
+from .ring import RingBuffer
+
+GROUPS = (
+    ("CPU %", ("cpu.total", "cpu.core*", "proc.*.cpu_pct")),
+    ("Memory %", ("mem.used_pct", "swap.used_pct")),
+    ("Disk B/s", ("disk.read_Bps", "disk.write_Bps")),
+    ("Network B/s", ("net.*.rx_Bps", "net.*.tx_Bps")),
+    ("GPU", ("gpu*.util_pct", "gpu*.mem_pct", "gpu*.temp_c")),
+    ("Jobs", ("job.*",)),
+)
+WINDOWS = (("1 min", 60), ("10 min", 600), ("1 h", 3600), ("24 h", 86400))
+CAPACITY = 86400
+DRAW_HZ = 30
+
+
+def _group_of(series: str) -> int | None:
+    import fnmatch
+
+    for i, (_, patterns) in enumerate(GROUPS):
+        if any(fnmatch.fnmatchcase(series, p) for p in patterns):
+            return i
+    return None
+
+
+class MonitorTab(PluginTab):
+    def __init__(self, plugin, host, parent=None):
+        super().__init__(plugin, host, parent)
+        self.job = None
+        self.run_id: int | None = None
+        self.buffers: dict[str, RingBuffer] = {}
+        self.curves: dict[str, object] = {}
+        self.marks: dict[int, tuple[list, list]] = {}
+        self._dirty: set[str] = set()
+        self._marks_dirty = False
+        self._since: dict[str, float] = {}
+        self._alerts_seen: set[str] = set()
+        self._tier_since = 0.0
+        self.frames = 0
+
+        # ---- toolbar
+        self.interval = QDoubleSpinBox()
+        self.interval.setRange(0.1, 60.0)
+        self.interval.setValue(1.0)
+        self.interval.setSuffix(" s")
+        self.duration = QSpinBox()
+        self.duration.setRange(0, 7 * 86400)
+        self.duration.setSpecialValueText("until stopped")
+        self.duration.setSuffix(" s")
+        self.logs = QLineEdit()
+        self.logs.setPlaceholderText("log files to follow (separated by ;)")
+        self.watch = QLineEdit()
+        self.watch.setPlaceholderText("model/config files to watch (separated by ;)")
+        self.run_button = QPushButton("Record ▶")
+        self.run_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop ■")
+        self.stop_button.clicked.connect(self.stop)
+        self.window_box = QComboBox()
+        for label, _ in WINDOWS:
+            self.window_box.addItem(label)
+        self.window_box.setCurrentIndex(1)
+        self.window_box.currentIndexChanged.connect(self._window_changed)
+        self.run_box = QComboBox()
+        self.run_box.setToolTip("the recording shown: the running one, or any earlier one from the project")
+        self.run_box.activated.connect(self._run_picked)
+        self.score_label = QLabel("M: not assessed")
+        self.gpu_label = QLabel("")
+        top = QHBoxLayout()
+        for w in (QLabel("every"), self.interval, QLabel("for"), self.duration, self.logs, self.watch,
+                  self.run_button, self.stop_button, QLabel("window"), self.window_box, self.run_box,
+                  self.score_label):
+            top.addWidget(w)
+
+        # ---- graphs
+        self.graphs = pg.GraphicsLayoutWidget()
+        self.plots = []
+        self.scatters = []
+        for i, (title, _) in enumerate(GROUPS):
+            plot = self.graphs.addPlot(row=i // 2, col=i % 2, title=title)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.addLegend(offset=(5, 5))
+            plot.setLabel("bottom", "seconds from now")
+            scatter = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(220, 40, 40, 200), pen=None, symbol="o")
+            plot.addItem(scatter)
+            self.plots.append(plot)
+            self.scatters.append(scatter)
+
+        # ---- side: alerts, rules, weights, log view
+        self.alerts = QTableWidget(0, 4)
+        self.alerts.setHorizontalHeaderLabels(["Time", "Severity", "State", "Alert"])
+        self.alerts.horizontalHeader().setStretchLastSection(True)
+        self.rules_edit = QPlainTextEdit()
+        self.rules_save = QPushButton("Save rules")
+        self.rules_save.clicked.connect(self.save_rules)
+        rules_box = QWidget()
+        rl = QVBoxLayout(rules_box)
+        rl.addWidget(QLabel("Metric rules (JSON list; kinds threshold, trend, outbound):"))
+        rl.addWidget(self.rules_edit, 1)
+        rl.addWidget(self.rules_save)
+        self.weights_edit = QPlainTextEdit()
+        self.weights_save = QPushButton("Save weights")
+        self.weights_save.clicked.connect(self.save_weights)
+        weights_box = QWidget()
+        wl = QVBoxLayout(weights_box)
+        wl.addWidget(QLabel("Health score weights λ per series (JSON object; 1 when absent):"))
+        wl.addWidget(self.weights_edit, 1)
+        wl.addWidget(self.weights_save)
+        self.log_view = QTextEdit()
+        self.log_view.setReadOnly(True)
+        side = QTabWidget()
+        side.addTab(self.alerts, "Alerts")
+        side.addTab(rules_box, "Rules")
+        side.addTab(weights_box, "Weights")
+        side.addTab(self.log_view, "Log hits")
+
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.graphs)
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.gpu_label)
+
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(1000)
+        self.poll_timer.timeout.connect(self.poll)
+        self.draw_timer = QTimer(self)
+        self.draw_timer.setInterval(int(1000 / DRAW_HZ))
+        self.draw_timer.timeout.connect(self.draw)
+        self.poll_timer.start()
+        self.draw_timer.start()
+        host.job_started.connect(self._job_started)
+        host.job_finished.connect(lambda job: self.poll())
+
+    # ------------------------------------------------------------------ jobs
+    def start(self):
+        paths = lambda text: [p.strip() for p in text.split(";") if p.strip()]  # noqa: E731
+        try:
+            spec = self.plugin.job_spec("monitor", duration=float(self.duration.value()) or None,
+                                        interval=float(self.interval.value()), flush_every=1.0,
+                                        logs=paths(self.logs.text()), watch=paths(self.watch.text()))
+        except ValueError as exc:
+            self.host.error("Cannot record", str(exc))
+            return None
+        self.job = self.host.start_job(spec)
+        return self.job
+
+    def stop(self) -> None:
+        for job in self.host.running_jobs():
+            job.cancel()
+
+    def _job_started(self, job) -> None:
+        self.job = job
+        self._show_run(job.run_id)
+        if self.store is not None and job.run_id is not None:
+            self.run_box.insertItem(0, f"#{job.run_id} {job.spec.title or 'monitor'} (running)", job.run_id)
+            self.run_box.setCurrentIndex(0)
+
+    # ------------------------------------------------------------- project
+    def gpu_status(self) -> str:
+        """What the GPU panel says: the GPUs found, or why there is none (never an error)."""
+        if not self.gpu_label.text():
+            from .gpu import GpuProbe
+
+            probe = GpuProbe()
+            status = probe.status
+            probe.close()
+            self.gpu_label.setText(f"GPU: {status}")
+            if not probe.devices:
+                self.plots[4].setTitle(f"GPU - {status}")
+        return self.gpu_label.text()
+
+    def refresh(self) -> None:
+        self.gpu_status()
+        store = self.store
+        if store is None:
+            self._show_run(None)
+            self.rules_edit.setPlainText("")
+            self.score_label.setText("M: no project")
+            return
+        from .job import stored_rules
+
+        self.rules_edit.setPlainText(json.dumps(stored_rules(store), indent=2))
+        weights = {r["series"]: r["weight"] for r in store.query("SELECT series, weight FROM monitor_weights")}
+        self.weights_edit.setPlainText(json.dumps(weights, indent=2))
+        runs = store.runs(job="monitor", status=None)
+        self.run_box.clear()
+        for r in reversed(runs):
+            self.run_box.addItem(f"#{r['id']} {r.get('title') or 'monitor'} ({r['status']})", r["id"])
+        running = [j for j in self.host.running_jobs() if getattr(j, "run_id", None)]
+        if running:
+            self._show_run(running[-1].run_id)
+        elif self.run_id is None or all(r["id"] != self.run_id for r in runs):
+            self._show_run(runs[-1]["id"] if runs else None)
+        self.poll()
+
+    def _run_picked(self, index: int) -> None:
+        run_id = self.run_box.itemData(index)
+        if run_id is not None:
+            self._show_run(int(run_id))
+            self.poll()
+
+    def _show_run(self, run_id) -> None:
+        if run_id == self.run_id:
+            return
+        self.run_id = run_id
+        for series, curve in self.curves.items():
+            group = _group_of(series)
+            if group is not None:
+                self.plots[group].removeItem(curve)   # the curves only: the anomaly scatters stay
+        for plot in self.plots:
+            if plot.legend is not None:
+                plot.legend.clear()
+        for scatter in self.scatters:
+            scatter.setData([], [])
+        self.buffers.clear()
+        self.curves.clear()
+        self.marks.clear()
+        self._since.clear()
+        self._alerts_seen.clear()
+        self._tier_since = 0.0
+        self.alerts.setRowCount(0)
+        self.log_view.clear()
+        self._marks_dirty = True
+
+    def save_rules(self) -> bool:
+        from .job import save_rules
+
+        if self.store is None:
+            return False
+        try:
+            specs = json.loads(self.rules_edit.toPlainText())
+            if not isinstance(specs, list):
+                raise ValueError("the rules must be a JSON list")
+            save_rules(self.store, specs)
+        except (ValueError, json.JSONDecodeError) as exc:
+            self.host.error("Rules not saved", str(exc))
+            return False
+        self.host.log_event("monitor.rules", f"metric rules saved ({len(specs)} rules)", {"rules": specs})
+        return True
+
+    def save_weights(self) -> bool:
+        if self.store is None:
+            return False
+        try:
+            weights = json.loads(self.weights_edit.toPlainText() or "{}")
+            if not isinstance(weights, dict) or any(float(v) < 0 for v in weights.values()):
+                raise ValueError("weights must be a JSON object of series to numbers >= 0")
+        except (ValueError, TypeError) as exc:
+            self.host.error("Weights not saved", str(exc))
+            return False
+        with self.store.transaction():
+            self.store.execute("DELETE FROM monitor_weights")
+            self.store.executemany("INSERT INTO monitor_weights (series, weight) VALUES (?, ?)",
+                                   [(k, float(v)) for k, v in weights.items()])
+        self.host.changed()
+        return True
+
+    # ------------------------------------------------------------- polling
+    def poll(self) -> None:
+        """Read what is new for the run on screen (1 Hz): samples, anomaly marks, alerts, log hits."""
+        store = self.store
+        if store is None:
+            return
+        if self.run_id is None:
+            running = [j for j in self.host.running_jobs() if getattr(j, "run_id", None)]
+            if running:
+                self._show_run(running[-1].run_id)
+            else:
+                return
+        run_id = self.run_id
+        for series in store.metric_series(run_id):
+            group = _group_of(series)
+            if group is None:
+                continue
+            pts = store.metrics(series, run_id=run_id, since=self._since.get(series))
+            if series in self._since:
+                pts = [p for p in pts if p[0] > self._since[series]]
+            if not pts:
+                continue
+            buf = self.buffers.get(series)
+            if buf is None:
+                buf = self.buffers[series] = RingBuffer(CAPACITY)
+                plot = self.plots[group]
+                pen = pg.intColor(len(plot.listDataItems()), 9)
+                self.curves[series] = plot.plot(name=series, pen=pen)
+            buf.extend([p[0] for p in pts], [p[1] for p in pts])
+            self._since[series] = pts[-1][0]
+            self._dirty.add(series)
+        marks = store.query("SELECT series, start, sum / count AS mean FROM monitor_tiers WHERE run_id=? AND "
+                            "tier='1s' AND anomalies > 0 AND start >= ? ORDER BY start", (run_id, self._tier_since))
+        for m in marks:
+            group = _group_of(m["series"])
+            if group is not None:
+                xs, ys = self.marks.setdefault(group, ([], []))
+                xs.append(m["start"])
+                ys.append(m["mean"])
+                self._marks_dirty = True
+        if marks:
+            self._tier_since = marks[-1]["start"] + 1
+        self._poll_alerts(store, run_id)
+        self._poll_log(store, run_id)
+        self._poll_score(store, run_id)
+
+    def _poll_alerts(self, store, run_id) -> None:
+        rows = store.query("SELECT id, ts, severity, state, title, message FROM monitor_alerts WHERE run_id=? "
+                           "ORDER BY ts DESC LIMIT 500", (run_id,))
+        new = [r for r in rows if r["id"] not in self._alerts_seen]
+        for r in new:
+            self._alerts_seen.add(r["id"])
+            if r["state"] == "firing":
+                text = f"Monitor alert [{r['severity']}]: {r['title']}: {r['message']}"
+                self.host.notify(text)
+                self._desktop_notify(r["title"], r["message"])
+        if not new:
+            return
+        self.alerts.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            when = time.strftime("%H:%M:%S", time.localtime(r["ts"]))
+            for j, text in enumerate((when, r["severity"], r["state"], f"{r['title']}: {r['message']}")):
+                item = QTableWidgetItem(text)
+                if r["state"] == "firing" and r["severity"] == "HIGH":
+                    item.setForeground(pg.mkColor(200, 30, 30))
+                self.alerts.setItem(i, j, item)
+
+    def _desktop_notify(self, title: str, message: str) -> None:
+        """A desktop notification where the platform has a tray; the status bar always has it."""
+        from PySide6.QtWidgets import QSystemTrayIcon
+
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        if getattr(self, "_tray", None) is None:
+            self._tray = QSystemTrayIcon(self.windowIcon(), self)
+            self._tray.show()
+        self._tray.showMessage(title, message[:300], QSystemTrayIcon.Warning, 8000)
+
+    def _poll_log(self, store, run_id) -> None:
+        hits = store.query("SELECT ts, path, rule, line FROM monitor_log_hits WHERE run_id=? ORDER BY rowid DESC "
+                           "LIMIT 200", (run_id,))
+        import html
+
+        text = "".join(f"<div><b style='color:#c02020'>{html.escape(h['rule'])}</b> "
+                       f"<span style='background:#ffe0e0'>{html.escape(h['line'])}</span></div>"
+                       for h in reversed(hits))
+        if text != getattr(self, "_log_html", None):
+            self._log_html = text
+            self.log_view.setHtml(text)
+
+    def _poll_score(self, store, run_id) -> None:
+        from .report import _weights, run_rates
+        from .score import health_score
+
+        m = health_score(run_rates(store, [run_id]), _weights(store))
+        self.score_label.setText("M: not assessed" if m is None else f"M = {m:.1f}")
+
+    # ------------------------------------------------------------- drawing
+    def _window_changed(self) -> None:
+        self._dirty.update(self.buffers)
+        self._marks_dirty = True
+
+    def window_seconds(self) -> int:
+        return WINDOWS[self.window_box.currentIndex()][1]
+
+    def draw(self) -> None:
+        """Hand the changed curves to pyqtgraph (30 Hz); x is seconds relative to the newest sample."""
+        if not self._dirty and not self._marks_dirty:
+            return
+        newest = max((b.last_time for b in self.buffers.values() if len(b)), default=None)
+        if newest is None:
+            self._dirty.clear()
+            return
+        since = newest - self.window_seconds()
+        for series in self._dirty:
+            t, v = self.buffers[series].view(since)
+            self.curves[series].setData(t - newest, v)
+        self._dirty.clear()
+        if self._marks_dirty:
+            for group, scatter in enumerate(self.scatters):
+                xs, ys = self.marks.get(group, ([], []))
+                pts = [(x - newest, y) for x, y in zip(xs, ys) if x >= since]
+                scatter.setData([p[0] for p in pts], [p[1] for p in pts])
+            self._marks_dirty = False
+        self.frames += 1

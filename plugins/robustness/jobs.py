@@ -1,0 +1,174 @@
+"""The plugin's jobs: ``robustness`` (a sweep) and ``harden`` (sweep, fine-tune, export, sweep again).
+
+Both are ``run(params, ctx) -> summary``. Every finished point is committed
+(plugin tables + the metric ``robust_accuracy/<version>/<attack>`` with
+epsilon as x) before the next starts, and every hardening epoch likewise
+(``harden/loss``, ``harden/accuracy`` with the epoch as x), so a cancel keeps
+what finished. ``ctx.check_cancelled()`` is called between batches.
+
+For ``harden`` on user data, the data is split by a seeded permutation:
+70 % to fine-tune on, the other 30 % to evaluate before and after. The demo
+uses the digits train and test splits.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import DEMO_TARGET
+from .errors import RobustnessError
+
+
+def _setup(params, ctx, *, split: bool):
+    import numpy as np
+
+    from . import data, device, models
+    from .preprocess import Preprocessing
+
+    rd = device.select(params.device, amp=params.amp, threads=params.threads)
+    seeds = device.seed_everything(params.seed)
+    if params.target == DEMO_TARGET:
+        ctx.log("training the built-in digits CNN (a few seconds)")
+        loaded, train_set, eval_set = models.demo_model(seed=params.seed, epochs=params.demo_epochs,
+                                                        device=rd.device)
+        loaded.module.to("cpu")
+    else:
+        loaded = models.load_model(params.target, arch=params.arch, arch_kwargs=params.arch_kwargs,
+                                   trust=params.trust_model)
+        for note in loaded.notes:
+            ctx.log(note)
+        if loaded.trusted and ctx.store is not None:
+            ctx.store.log_event("trusted_model", f"loaded {params.target} as trusted ({loaded.format})",
+                                {"path": params.target, "notes": loaded.notes})
+        # per-feature bounds are checked by the sweep's projection; the scalar range is checked here
+        full = data.load(params.data, target=params.target_column,
+                         input_range=None if params.lower is not None else tuple(params.input_range))
+        if split:
+            order = np.random.default_rng(params.seed).permutation(len(full))
+            cut = int(round(len(full) * 0.7))
+            train_set, eval_set = full.subset(order[:cut]), full.subset(order[cut:])
+        else:
+            train_set, eval_set = None, full
+    if params.limit:
+        eval_set = eval_set.subset(slice(0, params.limit))
+    pre = Preprocessing(input_range=tuple(params.input_range), mean=list(params.mean), std=list(params.std),
+                        immutable=list(params.immutable), lower=params.lower, upper=params.upper)
+    return rd, seeds, loaded, train_set, eval_set, pre
+
+
+def _sweep_config(params):
+    from .evaluate import SweepConfig
+
+    return SweepConfig(attacks=list(params.attacks), eps=[float(e) for e in params.eps], eps_labels=list(params.eps),
+                       steps=params.steps, alpha=params.step_size, restarts=params.restarts,
+                       targeted=params.targeted, batch_size=params.batch_size, seed=params.seed,
+                       square_queries=params.square_queries)
+
+
+def _run_sweep(params, ctx, module, eval_set, pre, rd, version: str, offset: int = 0, total: int | None = None):
+    from . import store as S
+    from .evaluate import sweep
+
+    config = _sweep_config(params)
+    n_points = len(config.attacks) * len(config.eps)
+    total = total or n_points
+
+    def on_clean(result):
+        if ctx.store is not None:
+            S.save_clean(ctx.store, ctx.run_id, version, result)
+        ctx.log(f"{version}: clean accuracy {result.clean_accuracy:.4f} on {len(result.labels)} samples")
+
+    def on_point(point):
+        if ctx.store is not None:
+            S.save_point(ctx.store, ctx.run_id, version, point, eval_set.y)
+
+    def on_progress(done, _total, message):
+        ctx.progress(offset + done, total, f"{version}: {message}")
+
+    return sweep(module, eval_set, config, pre, rd, on_point=on_point, on_progress=on_progress,
+                 check_cancelled=ctx.check_cancelled, on_log=ctx.log, on_clean=on_clean)
+
+
+def _summary(result, params) -> dict:
+    from .score import combine, measures
+
+    curves: dict[str, dict[float, float]] = {}
+    success: dict[str, dict[str, float]] = {}
+    perturbation: dict[str, dict[str, float]] = {}
+    for p in result.points:
+        curves.setdefault(p.attack, {})[p.eps] = p.robust_accuracy
+        success.setdefault(p.attack, {})[p.eps_label] = p.success_rate
+        perturbation.setdefault(p.attack, {})[p.eps_label] = p.mean_perturbation
+    r = measures(result.clean_accuracy, curves)
+    return {"clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy(),
+            "success_rate": success, "mean_perturbation": perturbation, "r": r, "score": combine(r),
+            "samples": int(len(result.labels))}
+
+
+def _describe(params, loaded, rd, seeds) -> dict:
+    return {"model": params.target, "format": loaded.format, "arch": loaded.arch,
+            "data": params.data or "sklearn digits (test split)", "device": rd.describe(), "seeds": seeds}
+
+
+def run_sweep(params, ctx) -> dict:
+    """The ``robustness`` job."""
+    rd, seeds, loaded, _, eval_set, pre = _setup(params, ctx, split=False)
+    result = _run_sweep(params, ctx, loaded.module, eval_set, pre, rd, params.label)
+    return {**_describe(params, loaded, rd, seeds), "model_version": params.label, **_summary(result, params)}
+
+
+def _export(params, ctx, loaded, history) -> str:
+    import tempfile
+
+    from . import models
+
+    extra = {"hardened_method": params.method, "hardened_eps": params.harden_eps, "epochs": len(history)}
+    if params.output:
+        out = params.output
+    elif params.target != DEMO_TARGET:
+        stem = os.path.splitext(params.target)[0]
+        out = f"{stem}.hardened-{params.method}.safetensors"
+    else:
+        out = None
+    if out is not None:
+        if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            raise RobustnessError(f"{out}: the folder does not exist")
+        models.save_safetensors(loaded.module, out, loaded.arch, loaded.arch_kwargs, extra)
+    if ctx.store is not None:
+        # The hardened weights also go into the project, so the report's model is never lost.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "hardened.safetensors")
+            models.save_safetensors(loaded.module, path, loaded.arch, loaded.arch_kwargs, extra)
+            with open(path, "rb") as fh:
+                ctx.store.add_artifact("model", f"hardened-{params.method}.safetensors", fh.read(), run_id=ctx.run_id)
+    return out or "(stored in the project as an artifact)"
+
+
+def run_harden(params, ctx) -> dict:
+    """The ``harden`` job: sweep the model, fine-tune it, export safetensors, sweep the hardened model."""
+    from . import store as S
+    from .harden import HardenConfig, harden
+
+    rd, seeds, loaded, train_set, eval_set, pre = _setup(params, ctx, split=True)
+    n_points = len(params.attacks) * len(params.eps)
+    total = 2 * n_points + params.epochs
+    before = _run_sweep(params, ctx, loaded.module, eval_set, pre, rd, "original", 0, total)
+
+    def on_epoch(epoch, loss, acc):
+        if ctx.store is not None:
+            S.save_epoch(ctx.store, ctx.run_id, epoch, loss, acc)
+        ctx.progress(n_points + epoch + 1, total, f"epoch {epoch + 1}/{params.epochs}: loss {loss:.4f}, "
+                                                  f"accuracy {acc:.4f}")
+
+    config = HardenConfig(method=params.method, eps=params.harden_eps, epochs=params.epochs, lr=params.lr,
+                          steps=params.train_steps, mix=params.mix, batch_size=min(params.batch_size, 128),
+                          seed=params.seed)
+    history = harden(loaded.module, train_set, config, pre, rd, on_epoch=on_epoch, check_cancelled=ctx.check_cancelled)
+    output = _export(params, ctx, loaded, history)
+    after = _run_sweep(params, ctx, loaded.module, eval_set, pre, rd, "hardened", n_points + params.epochs, total)
+    summary = {**_describe(params, loaded, rd, seeds), "model_version": "hardened", **_summary(after, params)}
+    summary["before"] = _summary(before, params)
+    summary["history"] = [{"epoch": e, "loss": l, "accuracy": a} for e, l, a in history]
+    summary["hardening"] = config.describe()
+    summary["output"] = output
+    return summary

@@ -1,0 +1,54 @@
+"""Automated testing: run a project's tests under coverage, import JUnit and
+Cobertura XML, fuzz model entry points, probe a local LLM endpoint.
+
+This module stays light: the plugin registry imports it at start-up. The
+engines (runner, junit, fuzz, probes, score) are imported when a job, a
+command, the report or the tab needs them.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from workbench.api import JobDef, Plugin
+from workbench_plugins.testing.params import FuzzParams, ImportParams, LoadParams, ProbeParams, TestRunParams
+from workbench_plugins.testing.store import MIGRATIONS
+
+PLUGIN_ID = "testing"
+VERSION = "0.1.0"
+_ENGINE = "workbench_plugins.testing.engine"
+
+
+class TestingPlugin(Plugin):
+    __test__ = False  # not a pytest test class
+
+    id = PLUGIN_ID
+    title = "Tests"
+    version = VERSION
+    tab = "workbench_plugins.testing.tab:TestingTab"
+    migrations = MIGRATIONS
+    jobs = MappingProxyType({
+        "test": JobDef(f"{_ENGINE}:run_tests", TestRunParams, "test"),
+        "import": JobDef(f"{_ENGINE}:run_import", ImportParams, "import"),
+        "fuzz": JobDef(f"{_ENGINE}:run_fuzz", FuzzParams, "fuzz"),
+        "probe": JobDef(f"{_ENGINE}:run_probe", ProbeParams, "probe"),
+        "load": JobDef(f"{_ENGINE}:run_load", LoadParams, "load test"),
+    })
+
+    def add_cli(self, cli) -> None:
+        from workbench_plugins.testing.cli import add_cli
+
+        add_cli(self, cli)
+
+    def report_sections(self, store, options):
+        from workbench_plugins.testing.report import report_sections
+
+        return report_sections(store, options)
+
+    def score(self, store):
+        from workbench_plugins.testing.report import score
+
+        return score(store)
+
+
+plugin = TestingPlugin()

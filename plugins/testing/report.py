@@ -1,0 +1,143 @@
+"""The testing plugin's pillar score and report section, read from the project."""
+
+from __future__ import annotations
+
+from workbench.api import KeyValues, LineChart, Paragraph, Section, Table
+
+from . import store as tables
+from .score import DEFAULT_WEIGHTS, compute, group_of
+
+TEST_JOBS = ("test", "import")
+
+
+def _latest(store, jobs) -> list[dict]:
+    out = []
+    for job in jobs:
+        out += store.latest_runs(job)
+    return out
+
+
+def gather(store) -> dict:
+    """The latest run of every target, of each kind, with its stored details."""
+    test_runs = []
+    for r in _latest(store, TEST_JOBS):
+        row = tables.run_row(store, r["id"])
+        if row is None:
+            continue
+        test_runs.append({"run": r, "row": row, "cases": tables.cases(store, r["id"]),
+                          "coverage_percent": row["coverage_percent"]})
+    fuzz_runs = [{"run": r, **(r.get("summary") or {})} for r in store.latest_runs("fuzz")]
+    probe_runs = [{"run": r, **(r.get("summary") or {})} for r in store.latest_runs("probe")]
+    return {"tests": test_runs, "fuzz": fuzz_runs, "probes": probe_runs}
+
+
+def score(store) -> float | None:
+    data = gather(store)
+    result = compute([t for t in data["tests"] if t["cases"] or t["coverage_percent"] is not None],
+                     data["fuzz"], data["probes"])
+    return None if result["score"] is None else round(result["score"], 1)
+
+
+def report_sections(store, options=None) -> list[Section]:
+    data = gather(store)
+    if not (data["tests"] or data["fuzz"] or data["probes"]):
+        return [Section("Automated testing", [Paragraph("Not assessed: no test run, import, fuzz or probe run yet.")],
+                        "testing")]
+    result = compute(data["tests"], data["fuzz"], data["probes"])
+    blocks = [_score_block(result)]
+    for t in data["tests"]:
+        blocks += _test_blocks(store, t)
+    if data["tests"]:
+        blocks.append(_history_chart(store))
+    for f in data["fuzz"]:
+        blocks += _fuzz_blocks(store, f)
+    for p in data["probes"]:
+        blocks += _probe_blocks(store, p)
+    return [Section("Automated testing", blocks, "testing")]
+
+
+def _score_block(result: dict):
+    if result["score"] is None:
+        return Paragraph("Score T(r): not assessed.")
+    items = [("Score T(r) = Σ λᵢ tᵢ(r)", f"{result['score']:.1f} / 100")]
+    for g, part in result["groups"].items():
+        extra = ""
+        if "fuzz_factor" in part:
+            extra = f", fuzz factor {part['fuzz_factor']:.2f}, probe factor {part['probe_factor']:.2f}"
+        rate = "n/a" if part.get("pass_rate") is None else f"{part['pass_rate']:.0%}"
+        items.append((f"{g} (λ = {DEFAULT_WEIGHTS[g]})", f"t = {part['t']:.3f}; {part.get('cases', 0)} tests, "
+                                                         f"pass rate {rate}{extra}"))
+    items.append(("Formula", "tᵢ = pass rate × coverage fraction per group; security also × fuzz and probe "
+                             "factors; weights renormalised over assessed groups (plugins/testing/score.py)"))
+    if result.get("coverage_missing"):
+        items.append(("Note", "some runs have no coverage measured; they count with coverage 1"))
+    return KeyValues(items)
+
+
+def _test_blocks(store, t: dict) -> list:
+    row, run, cases = t["row"], t["run"], t["cases"]
+    summary = run.get("summary") or {}
+    cov = "not measured" if row["coverage_percent"] is None else f"{row['coverage_percent']:.2f} %"
+    items = [("Target", row["target"]), ("Kind", row["kind"]),
+             ("Tests", f"{row['tests']}: {row['passed']} passed, {row['failed']} failed, {row['errors']} errors, "
+                       f"{row['skipped']} skipped, {row['flaky']} flaky"),
+             ("Coverage (coverage.py percent_covered)", cov)]
+    if row.get("python_version"):
+        items.append(("Interpreter", f"{row['python']} (Python {row['python_version']})"))
+    if summary.get("previous_run_id"):
+        items.append(("Since the previous run", f"{summary.get('new_failures', 0)} new failures, "
+                                                f"{summary.get('fixed', 0)} fixed, {summary.get('still_failing', 0)} "
+                                                f"still failing, {summary.get('new_tests', 0)} new tests, "
+                                                f"{summary.get('removed_tests', 0)} removed"))
+    blocks = [Paragraph(f"Tests: {row['target']}", "note"), KeyValues(items)]
+    failing = [c for c in cases if c["outcome"] in ("failed", "error")]
+    if failing:
+        blocks.append(Table(["Test", "Outcome", "Group", "Message"],
+                            [[c["id"], c["outcome"] + (" (flaky)" if c["flaky"] else ""), group_of(c),
+                              (c["message"] or "").strip().splitlines()[0][:160] if c["message"] else ""]
+                             for c in failing], f"Failing tests ({len(failing)})", max_rows=50,
+                            widths=[40, 10, 12, 38]))
+    files = tables.coverage_files(store, run["id"])
+    if files:
+        files.sort(key=lambda f: (f["percent"], f["path"]))
+        blocks.append(Table(["File", "Coverage", "Statements", "Branches", "Missing lines"],
+                            [[f["path"], f"{f['percent']:.1f} %", f"{f['covered_lines']}/{f['statements']}",
+                              f"{f['covered_branches']}/{f['branches']}", _ranges(f["missing_ranges"])]
+                             for f in files], "Coverage by file, least covered first", max_rows=30,
+                            widths=[35, 10, 12, 11, 32]))
+    return blocks
+
+
+def _ranges(ranges) -> str:
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _history_chart(store):
+    pass_rate = [(i, v) for i, (_, v) in enumerate(store.metrics("pass_rate"))]
+    coverage = [(i, v) for i, (_, v) in enumerate(store.metrics("coverage_percent"))]
+    return LineChart("Pass rate and coverage across runs", "run", "%",
+                     {"pass rate": pass_rate, "coverage": coverage})
+
+
+def _fuzz_blocks(store, f: dict) -> list:
+    rows = tables.fuzz_findings(store, f["run"]["id"])
+    head = Paragraph(f"Fuzzing {f.get('entry')} ({f.get('input_kind')} input): {f.get('calls', 0)} calls, "
+                     f"{f.get('crashes', 0)} crashes, {f.get('timeouts', 0)} timeouts, {f.get('memory', 0)} memory "
+                     f"blow-ups, {f.get('nondeterministic', 0)} non-deterministic", "note")
+    if not rows:
+        return [head, Paragraph("No failure found.")]
+    return [head, Table(["Kind", "Error", "Where", "Minimal input"],
+                        [[r["kind"], r["error_type"], r["location"], r["minimal_input"][:200]] for r in rows],
+                        widths=[14, 16, 30, 40])]
+
+
+def _probe_blocks(store, p: dict) -> list:
+    rows = tables.probe_results(store, p["run"]["id"])
+    rate = p.get("hit_rate")
+    head = Paragraph(f"Probes against {p.get('url')} (pack {p.get('pack')}, {p.get('runs')} runs each, temperature "
+                     f"{p.get('temperature')}, seeds from {p.get('seed')}): hit rate "
+                     f"{'n/a' if rate is None else f'{rate:.0%}'}", "note")
+    return [head, Table(["Probe", "Category", "Severity", "Hits", "Answered", "Errors", "Hit rate"],
+                        [[r["probe_id"], r["category"], r["severity"], r["hits"], r["answered"], r["errors"],
+                          "n/a" if r["hit_rate"] is None else f"{r['hit_rate']:.0%}"] for r in rows])]

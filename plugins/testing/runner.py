@@ -1,0 +1,348 @@
+"""Runs a target project's pytest suite under coverage.py, in the target's interpreter.
+
+``run_suite(target, python, ...)`` returns one run as a dict:
+
+    {"kind": "pytest", "target", "python", "python_version", "pytest_version",
+     "coverage_version", "code_hash", "status", "messages": [...],
+     "cases": [{"id", "file", "name", "classname", "outcome", "duration",
+                "message", "flaky", "reruns": [outcome, ...]}],
+     "coverage": {...} or None (see coverage_data), "totals": {...},
+     "coverage_percent": float or None, "exit_code": int, "duration": float}
+
+``status`` is one of: done, no_tests, collection_error, timeout, killed,
+aborted, interrupted, error. Every status other than done comes with a message that
+says what happened and what was kept.
+
+The run is a subprocess in its own session (so its own process group): a
+time limit or a cancel ends the whole group, grandchildren included, first
+with SIGTERM (the driver then saves the coverage measured so far), then
+SIGKILL. pytest and coverage run inside the target interpreter through
+``_pytest_driver.py``; the results are read back from the JUnit XML
+(junitparser) and coverage's JSON report, both written to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from . import interpreter
+from .errors import TestingError
+
+DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pytest_driver.py")
+POLL_S = 0.05
+TERM_GRACE_S = 5.0
+#: Set by a pytest or coverage.py that runs the workbench itself (its own test suite,
+#: a CI step): they must not leak into the target's run.
+_DROP_ENV = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT",
+             "PYTEST_XDIST_TESTRUNUID", "COVERAGE_PROCESS_START", "COVERAGE_FILE")
+_SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist"}
+
+
+def code_hash(target: str) -> str:
+    """SHA-256 over the relative paths and contents of the target's Python files.
+
+    Two runs with the same hash ran on the same code: a test that passed in
+    one and failed in the other is flaky, not fixed or broken.
+    """
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(target):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS
+                         and not os.path.exists(os.path.join(root, d, "pyvenv.cfg")))
+        for name in sorted(files):
+            if name.endswith((".py", ".cfg", ".toml", ".ini")):
+                path = os.path.join(root, name)
+                digest.update(os.path.relpath(path, target).encode("utf-8", "surrogateescape") + b"\0")
+                try:
+                    with open(path, "rb") as fh:
+                        digest.update(hashlib.sha256(fh.read()).digest())
+                except OSError:
+                    digest.update(b"unreadable")
+    return digest.hexdigest()
+
+
+class _Events:
+    """Tails the driver's JSON-lines event file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+        self.collected: int | None = None
+        self.markers: dict[str, list[str]] = {}
+        self.current: str | None = None
+        self.results: dict[str, dict] = {}
+        self.collect_errors: list[dict] = []
+        self.coverage_errors: list[str] = []
+        self.exit_rc: int | None = None
+        self.terminated = False
+        self.started: list[str] = []
+
+    def poll(self) -> bool:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return False
+        if not chunk:
+            return False
+        self.offset += len(chunk)
+        data = self.partial + chunk
+        lines = data.split(b"\n")
+        self.partial = lines.pop()  # an unfinished last line waits for the next poll
+        for line in lines:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            kind = ev.get("ev")
+            if kind == "collected":
+                self.collected = ev["n"]
+                self.markers = ev.get("markers") or {}
+            elif kind == "start":
+                self.current = ev["id"]
+                self.started.append(ev["id"])
+            elif kind == "result":
+                old = self.results.get(ev["id"])
+                if old is None or ev["outcome"] == "failed":
+                    if old is not None:
+                        ev["when"] = old["when"] if old["outcome"] == "failed" else ev["when"]
+                    self.results[ev["id"]] = ev
+            elif kind == "collect_error":
+                self.collect_errors.append(ev)
+            elif kind == "coverage_error":
+                self.coverage_errors.append(ev.get("message") or "")
+            elif kind == "exit":
+                self.exit_rc = ev["rc"]
+            elif kind == "terminated":
+                self.terminated = True
+        return True
+
+    def cases(self) -> list[dict]:
+        """Cases from live events: used when the JUnit file was never written (killed run)."""
+        from .junit import _case, mangle
+
+        out = []
+        for nodeid, ev in self.results.items():
+            outcome = ev["outcome"]
+            if outcome == "failed" and ev.get("when") in ("setup", "teardown"):
+                outcome = "error"
+            if ev.get("xfail"):
+                outcome = "skipped"
+            classname, name = mangle(nodeid)
+            out.append(_case(nodeid, name, classname, ev.get("file"), outcome, ev.get("duration") or 0.0,
+                             ev.get("message") or ""))
+        return out
+
+
+def _kill_group(proc: subprocess.Popen, grace: float = TERM_GRACE_S) -> None:
+    """SIGTERM the whole process group, then SIGKILL whatever is left after ``grace``."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
+    env["WB_TESTRUN_PARENT"] = str(os.getpid())  # the driver ends its group if we die
+    return env
+
+
+def _signal_name(rc: int) -> str:
+    try:
+        return signal.Signals(-rc).name
+    except ValueError:
+        return f"signal {-rc}"
+
+
+def _tail(path: str, lines: int = 15) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.path.getsize(path) - 8000))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _pytest_once(python: str, target: str, workdir: str, args: list[str], *, with_coverage: bool,
+                 timeout: float | None, progress, check_cancelled, label: str) -> dict:
+    """One pytest process; returns what it left behind (never raises on test outcomes)."""
+    os.makedirs(workdir, exist_ok=True)
+    events_path = os.path.join(workdir, "events.jsonl")
+    junit_path = os.path.join(workdir, "junit.xml")
+    data_path = os.path.join(workdir, ".coverage") if with_coverage else "-"
+    json_path = os.path.join(workdir, "coverage.json") if with_coverage else "-"
+    output_path = os.path.join(workdir, "output.txt")
+    cmd = [python, DRIVER, events_path, data_path, json_path, "--",
+           "-o", "junit_family=xunit1", f"--junitxml={junit_path}",
+           "-p", "no:cacheprovider",  # write nothing into the audited tree
+           *args]
+    events = _Events(events_path)
+    started = time.monotonic()
+    with open(output_path, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=target, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=_env(), start_new_session=True)
+    timed_out = False
+    last_report = (None, None)
+    try:
+        while True:
+            rc = proc.poll()
+            events.poll()
+            state = (len(events.results), events.current)
+            if progress is not None and state != last_report:
+                last_report = state
+                total = events.collected or 0
+                progress(len(events.results), total,
+                         f"{label}: {events.current}" if events.current else f"{label}: collecting")
+            if rc is not None:
+                break
+            if check_cancelled is not None:
+                check_cancelled()
+            if timeout is not None and time.monotonic() - started > timeout:
+                timed_out = True
+                _kill_group(proc)
+                break
+            time.sleep(POLL_S)
+    except BaseException:
+        _kill_group(proc, grace=2.0)  # Cancel ends the whole group, then the cancel goes on up
+        raise
+    # The driver is done; end anything a test left running in its group.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    events.poll()
+    return {"rc": proc.returncode, "timed_out": timed_out, "events": events, "junit": junit_path,
+            "coverage_json": json_path, "output": output_path, "elapsed": time.monotonic() - started}
+
+
+def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: int = 0,
+              pytest_args: list[str] | tuple = (), progress=None, check_cancelled=None, log=None,
+              junit_out: str | None = None) -> dict:
+    """Run the target's tests under coverage in interpreter ``python``; see the module docstring."""
+    from . import coverage_data, junit
+
+    target = os.path.abspath(target)
+    if not os.path.isdir(target):
+        raise TestingError(f"{target}: no such folder" if not os.path.exists(target)
+                           else f"{target}: is a file; give the project's folder")
+    info = interpreter.probe(python)
+    log = log or (lambda msg: None)
+    log(f"target {target}, Python {info['version']} ({info['path']}), pytest {info['pytest']}, "
+        f"coverage {info['coverage']}")
+    workdir = tempfile.mkdtemp(prefix="wb-testrun-")
+    try:
+        t0 = time.monotonic()
+        main = _pytest_once(info["path"], target, os.path.join(workdir, "main"), list(pytest_args),
+                            with_coverage=True, timeout=timeout, progress=progress,
+                            check_cancelled=check_cancelled, label="tests")
+        events: _Events = main["events"]
+        cases = []
+        if os.path.exists(main["junit"]):
+            try:
+                cases = junit.read_pytest_junit(main["junit"], known_ids=events.started)
+            except TestingError as exc:
+                log(f"JUnit XML unreadable, using live results: {exc}")
+                cases = events.cases()
+            if junit_out:
+                shutil.copyfile(main["junit"], junit_out)
+        else:
+            cases = events.cases()
+        coverage = None
+        if os.path.exists(main["coverage_json"]):
+            coverage = coverage_data.from_coverage_json(main["coverage_json"])
+        status, messages = _status(target, timeout, main, cases)
+        if events.coverage_errors and cases:
+            messages.append("coverage.py reported: " + "; ".join(events.coverage_errors))
+        for c in cases:
+            c["reruns"] = []
+            c["markers"] = events.markers.get(c["id"], [])
+        failing = [c for c in cases if c["outcome"] in ("failed", "error")]
+        if rerun > 0 and failing and status == "done":
+            _rerun(info["path"], target, workdir, failing, rerun, timeout, progress, check_cancelled, log)
+        return {
+            "kind": "pytest", "target": target, "python": info["path"], "python_version": info["version"],
+            "pytest_version": info["pytest"], "coverage_version": info["coverage"],
+            "code_hash": code_hash(target), "status": status, "messages": messages, "cases": cases,
+            "coverage": coverage, "coverage_percent": coverage["percent_covered"] if coverage else None,
+            "totals": junit.totals_of(cases), "exit_code": main["rc"], "collected": events.collected,
+            "duration": time.monotonic() - t0, "output_tail": _tail(main["output"]),
+        }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _status(target: str, timeout, main: dict, cases: list[dict]) -> tuple[str, list[str]]:
+    events: _Events = main["events"]
+    rc = main["rc"]
+    done_n = len(cases)
+    total = events.collected
+    of_total = f"{done_n} of {total}" if total is not None else f"{done_n}"
+    if main["timed_out"]:
+        where = f" while running {events.current}" if events.current else ""
+        return "timeout", [f"timed out after {timeout:g} s{where}; the whole process group was ended. "
+                           f"{of_total} tests had finished and their results are kept."]
+    if events.exit_rc is None:  # pytest never got to its end
+        where = f" while running {events.current}" if events.current else ""
+        if rc < 0 or rc > 128:
+            sig = _signal_name(rc if rc < 0 else -(rc - 128))
+            return "killed", [f"the test process was killed by {sig}{where} (a test may have killed its own "
+                              f"process group); {of_total} tests had finished and their results are kept."]
+        return "aborted", [f"the test process ended with status {rc} before pytest finished{where} (a test or "
+                           f"fixture called os._exit?); {of_total} tests had finished and their results are kept. "
+                           f"Output: {_tail(main['output'], 3)}"]
+    if rc == 5:
+        return "no_tests", [f"{target}: pytest collected no tests (no test_*.py / *_test.py files, or "
+                            "testpaths/python_files in the project's pytest configuration exclude them)."]
+    if events.collect_errors:
+        where = ", ".join(e["id"] or "(session)" for e in events.collect_errors[:5])
+        last = (events.collect_errors[0]["message"].strip().splitlines() or [""])[-1]
+        more = "" if len(events.collect_errors) <= 5 else f" and {len(events.collect_errors) - 5} more"
+        return "collection_error", [f"collection failed in {where}{more}: {last}"]
+    if rc in (0, 1):
+        return "done", []
+    if rc == 2:
+        return "interrupted", [f"pytest was interrupted (exit 2): {_tail(main['output'], 3)}"]
+    if rc == 3:
+        return "error", [f"pytest hit an internal error (exit 3): {_tail(main['output'], 5)}"]
+    if rc == 4:
+        return "error", [f"pytest usage error (exit 4), check the project's pytest configuration: "
+                         f"{_tail(main['output'], 3)}"]
+    return "error", [f"the test process exited with status {rc}: {_tail(main['output'], 5)}"]
+
+
+def _rerun(python, target, workdir, failing, times, timeout, progress, check_cancelled, log) -> None:
+    """Rerun the failing tests ``times`` times (no coverage); pass + fail on the same code = flaky."""
+    by_id = {c["id"]: c for c in failing}
+    for attempt in range(1, times + 1):
+        done = _pytest_once(python, target, os.path.join(workdir, f"rerun{attempt}"), list(by_id),
+                            with_coverage=False, timeout=timeout, progress=progress,
+                            check_cancelled=check_cancelled, label=f"rerun {attempt}/{times}")
+        results = done["events"].results
+        for nodeid, case in by_id.items():
+            ev = results.get(nodeid)
+            outcome = "not run" if ev is None else ("error" if ev["outcome"] == "failed" and ev.get("when") in (
+                "setup", "teardown") else ev["outcome"])
+            case["reruns"].append(outcome)
+            if outcome == "passed":
+                case["flaky"] = True
+        log(f"rerun {attempt}/{times}: {sum(1 for c in failing if c['reruns'][-1] == 'passed')} of "
+            f"{len(failing)} passed")

@@ -1,0 +1,148 @@
+"""The testing plugin's tables in the project file, and reading them back.
+
+Kept light (plain SQL strings and small functions): the plugin object
+imports MIGRATIONS at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+
+MIGRATIONS = (
+    (1, """
+CREATE TABLE testing_runs (
+    run_id INTEGER PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, python TEXT, python_version TEXT,
+    code_hash TEXT, status TEXT NOT NULL, message TEXT, tests INTEGER, passed INTEGER, failed INTEGER,
+    errors INTEGER, skipped INTEGER, flaky INTEGER, coverage_percent REAL, duration REAL);
+CREATE TABLE testing_cases (
+    run_id INTEGER NOT NULL, test_id TEXT NOT NULL, file TEXT, name TEXT, classname TEXT, outcome TEXT NOT NULL,
+    duration REAL, message TEXT, flaky INTEGER NOT NULL DEFAULT 0, reruns TEXT, markers TEXT);
+CREATE INDEX testing_cases_run ON testing_cases (run_id, test_id);
+CREATE TABLE testing_coverage (
+    run_id INTEGER NOT NULL, path TEXT NOT NULL, percent REAL, statements INTEGER, covered_lines INTEGER,
+    branches INTEGER, covered_branches INTEGER, missing_ranges TEXT);
+CREATE INDEX testing_coverage_run ON testing_coverage (run_id);
+CREATE TABLE testing_fuzz (
+    run_id INTEGER NOT NULL, entry TEXT NOT NULL, kind TEXT NOT NULL, error_type TEXT, location TEXT,
+    message TEXT, minimal_input TEXT, occurrences INTEGER);
+CREATE TABLE testing_probes (
+    run_id INTEGER NOT NULL, probe_id TEXT NOT NULL, category TEXT, severity TEXT, runs INTEGER,
+    answered INTEGER, hits INTEGER, errors INTEGER, hit_rate REAL);
+CREATE TABLE testing_transcripts (
+    run_id INTEGER NOT NULL, probe_id TEXT NOT NULL, attempt INTEGER, seed INTEGER, temperature REAL,
+    prompt TEXT, answer TEXT, hit INTEGER, matched TEXT, latency_s REAL, error TEXT);
+"""),
+)
+
+CASE_COLUMNS = "run_id, test_id, file, name, classname, outcome, duration, message, flaky, reruns, markers"
+
+
+def case_row(run_id: int, c: dict) -> tuple:
+    return (run_id, c["id"], c.get("file"), c.get("name"), c.get("classname"), c["outcome"], c.get("duration"),
+            c.get("message"), 1 if c.get("flaky") else 0, _json_list(c.get("reruns")), _json_list(c.get("markers")))
+
+
+def _json_list(values) -> str:
+    return json.dumps(values) if values else "[]"  # most cases have none: skip the encoder
+
+
+def cases(store, run_id: int, *, failing_only: bool = False) -> list[dict]:
+    where = " AND outcome IN ('failed', 'error')" if failing_only else ""
+    rows = store.query(f"SELECT {CASE_COLUMNS} FROM testing_cases WHERE run_id=?{where} ORDER BY rowid", (run_id,))
+    for r in rows:
+        r["id"] = r.pop("test_id")
+        r["flaky"] = bool(r["flaky"])
+        r["reruns"] = json.loads(r["reruns"] or "[]")
+        r["markers"] = json.loads(r["markers"] or "[]")
+    return rows
+
+
+def run_row(store, run_id: int) -> dict | None:
+    return store.query_one("SELECT * FROM testing_runs WHERE run_id=?", (run_id,))
+
+
+def coverage_files(store, run_id: int) -> list[dict]:
+    rows = store.query("SELECT path, percent, statements, covered_lines, branches, covered_branches, missing_ranges "
+                       "FROM testing_coverage WHERE run_id=? ORDER BY path", (run_id,))
+    for r in rows:
+        r["missing_ranges"] = json.loads(r["missing_ranges"] or "[]")
+    return rows
+
+
+def fuzz_findings(store, run_id: int) -> list[dict]:
+    return store.query("SELECT * FROM testing_fuzz WHERE run_id=? ORDER BY rowid", (run_id,))
+
+
+def probe_results(store, run_id: int) -> list[dict]:
+    return store.query("SELECT * FROM testing_probes WHERE run_id=? ORDER BY rowid", (run_id,))
+
+
+def transcripts(store, run_id: int) -> list[dict]:
+    return store.query("SELECT * FROM testing_transcripts WHERE run_id=? ORDER BY rowid", (run_id,))
+
+
+_FAILING = "('failed', 'error')"
+
+
+def compare_in_db(store, previous_id: int | None, run_id: int) -> dict:
+    """``compare.compare_runs`` for two stored runs, done by SQLite (for imports of any size)."""
+    if previous_id is None:
+        return {"previous": False, "new_failures": [], "fixed": [], "still_failing": [], "new_tests": [],
+                "removed_tests": []}
+
+    def ids(sql: str, args: tuple) -> list[str]:
+        return sorted(r["test_id"] for r in store.query(sql, args))
+
+    joined = ("SELECT c.test_id FROM testing_cases c LEFT JOIN testing_cases p "
+              "ON p.run_id=? AND p.test_id=c.test_id WHERE c.run_id=? AND ")
+    return {
+        "previous": True,
+        "new_failures": ids(joined + f"c.outcome IN {_FAILING} AND (p.outcome IS NULL OR p.outcome NOT IN {_FAILING})",
+                            (previous_id, run_id)),
+        "fixed": ids(joined + f"c.outcome='passed' AND p.outcome IN {_FAILING}", (previous_id, run_id)),
+        "still_failing": ids(joined + f"c.outcome IN {_FAILING} AND p.outcome IN {_FAILING}", (previous_id, run_id)),
+        "new_tests": ids(joined + "p.test_id IS NULL", (previous_id, run_id)),
+        "removed_tests": ids(joined + "p.test_id IS NULL", (run_id, previous_id)),
+    }
+
+
+def flip_rates(store, target: str, last_runs: int = 20) -> dict[str, dict]:
+    """``compare.flaky_history`` over the target's last finished pytest runs, reading only tests that ever failed."""
+    from .compare import flaky_history
+
+    runs = store.query("SELECT run_id, code_hash FROM testing_runs WHERE target=? AND kind='pytest' AND "
+                       "status='done' ORDER BY run_id DESC LIMIT ?", (target, last_runs))[::-1]
+    if not runs:
+        return {}
+    ids = [r["run_id"] for r in runs]
+    marks = ",".join("?" * len(ids))
+    rows = store.query(
+        f"SELECT run_id, test_id, outcome, reruns FROM testing_cases WHERE run_id IN ({marks}) AND test_id IN "
+        f"(SELECT DISTINCT test_id FROM testing_cases WHERE run_id IN ({marks}) AND outcome IN {_FAILING})",
+        (*ids, *ids))
+    by_run: dict[int, list[dict]] = {i: [] for i in ids}
+    for r in rows:
+        by_run[r["run_id"]].append({"id": r["test_id"], "outcome": r["outcome"],
+                                    "reruns": json.loads(r["reruns"] or "[]")})
+    return flaky_history([{"code_hash": r["code_hash"], "cases": by_run[r["run_id"]]} for r in runs])
+
+
+def uncovered_lines(store) -> dict[str, set[int]]:
+    """{absolute file path: lines no test executed} from the latest finished pytest run of every target.
+
+    For the cross-pillar view: a code-audit finding on one of these lines is
+    "untested". Files the runs did not measure are absent (unknown, not untested).
+    """
+    import os
+
+    out: dict[str, set[int]] = {}
+    for run in store.latest_runs("test"):
+        row = run_row(store, run["id"])
+        if row is None:
+            continue
+        for f in coverage_files(store, run["id"]):
+            path = f["path"] if os.path.isabs(f["path"]) else os.path.join(row["target"], f["path"])
+            lines = out.setdefault(os.path.normpath(path), set())
+            for first, last in f["missing_ranges"]:
+                lines.update(range(first, last + 1))
+    return out

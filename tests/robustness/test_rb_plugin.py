@@ -1,0 +1,246 @@
+"""The plugin: jobs through the real runner on a real project file (streamed points, cancel keeps
+what finished, metrics, report, score), and the commands in a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench_plugins.robustness import plugin
+from workbench_plugins.robustness import store as S
+
+
+@pytest.fixture
+def project(tmp_path):
+    from workbench.core.project import Project
+
+    proj = Project.create(tmp_path / "rb.wbproj", plugins=[plugin])
+    yield proj
+    proj.close()
+
+
+def _registry():
+    from workbench.core.plugins import PluginStatus, Registry
+
+    return Registry([PluginStatus("robustness", "workbench_plugins.robustness:plugin", None, None, True,
+                                  plugin=plugin)])
+
+
+def _store(project):
+    from workbench.api import PluginStore
+
+    return PluginStore(project, "robustness")
+
+
+def test_plugin_object_and_params_checks():
+    from workbench.api import ParamsError
+    from workbench.core.plugins import check_plugin
+
+    check_plugin(plugin)
+    spec = plugin.job_spec("robustness", target="demo", eps=["0.05", "0.10"])
+    assert spec.params["eps"] == ["0.05", "0.10"] and spec.target == "demo"
+    with pytest.raises(ParamsError, match="epsilon 'x' is not a number"):
+        plugin.job_spec("robustness", target="demo", eps=["x"])
+    with pytest.raises(ParamsError, match="unknown attack or corruption 'cw'"):
+        plugin.job_spec("robustness", target="demo", attacks=["cw"])
+    with pytest.raises(ParamsError, match="needs its data"):
+        plugin.job_spec("robustness", target="/some/model.safetensors")
+    with pytest.raises(ParamsError, match="amp must be bf16 or fp16"):
+        plugin.job_spec("harden", target="demo", amp="int4")
+
+
+def test_sweep_job_stores_points_metrics_report_and_score(project):
+    from workbench.core.jobs import run_in_process
+
+    spec = plugin.job_spec("robustness", target="demo", attacks=["fgsm", "pgd"], eps=["0.05", "0.10"],
+                           limit=300, demo_epochs=6, threads=1)
+    progress = []
+    run_id, status, summary = run_in_process(project, spec, registry=_registry(),
+                                             on_progress=lambda d, t, m: progress.append((d, t)))
+    assert status == "done", summary
+    assert set(summary["robust_accuracy"]) == {"fgsm", "pgd"}
+    assert set(summary["robust_accuracy"]["pgd"]) == {"0.05", "0.10"}  # as written, not 0.1
+    assert summary["robust_accuracy"]["pgd"]["0.10"] < summary["clean_accuracy"]
+    assert progress[-1] == (4, 4) and [d for d, _ in progress] == [1, 2, 3, 4]
+    store = _store(project)
+    pts = S.points(store, run_id)
+    assert [(p["attack"], p["eps_label"]) for p in pts] == [("fgsm", "0.05"), ("fgsm", "0.10"), ("pgd", "0.05"),
+                                                          ("pgd", "0.10")]
+    rows = S.samples(store, run_id, "original", "pgd", "0.10")
+    assert len(rows) == 300
+    assert sum(r["adv_pred"] == r["label"] for r in rows) / 300 == pytest.approx(summary["robust_accuracy"]["pgd"]["0.10"])
+    assert store.metrics("robust_accuracy/original/pgd", run_id=run_id) == [
+        (0.05, pytest.approx(summary["robust_accuracy"]["pgd"]["0.05"])),
+        (0.1, pytest.approx(summary["robust_accuracy"]["pgd"]["0.10"]))]
+    assert plugin.score(store) == pytest.approx(round(summary["score"], 1))
+    shown = S.examples(store, run_id, "original", "pgd", "0.10")
+    assert len(shown) == 8  # the gallery's adversarial examples, stored as raw float32
+    for ex in shown:
+        assert ex["adv_pred"] != ex["label"] == ex["clean_pred"]
+        assert ex["x"].shape == (1, 8, 8) and float(abs(ex["x_adv"] - ex["x"]).max()) <= 0.10 + 1e-6
+        assert rows[ex["idx"]]["adv_pred"] == ex["adv_pred"]
+    S.set_weight(store, "fgsm", 0.0)  # weights stored in the project change R
+    from workbench_plugins.robustness.score import normalised_auc
+
+    pgd_only = 100 * normalised_auc(summary["clean_accuracy"], {0.05: summary["robust_accuracy"]["pgd"]["0.05"],
+                                                                0.1: summary["robust_accuracy"]["pgd"]["0.10"]})
+    assert plugin.score(store) == pytest.approx(round(pgd_only, 1))
+    (section,) = plugin.report_sections(store, {})
+    kinds = [type(b).__name__ for b in section.blocks]
+    assert "LineChart" in kinds and "Table" in kinds
+    chart = next(b for b in section.blocks if type(b).__name__ == "LineChart")
+    assert chart.series["pgd"][0] == (0.0, pytest.approx(summary["clean_accuracy"]))
+    assert "Σ λᵢ rᵢ" in section.blocks[-1].text
+
+
+def test_cancel_keeps_the_points_that_finished(project):
+    from workbench.core.jobs import run_in_process
+
+    store = _store(project)
+    spec = plugin.job_spec("robustness", target="demo", attacks=["fgsm", "pgd"], eps=["0.05", "0.1", "0.2"],
+                           limit=200, demo_epochs=6, threads=1)
+
+    def cancel():
+        done = store.query_one("SELECT COUNT(*) AS n FROM robustness_points")
+        return done["n"] >= 2
+
+    run_id, status, _ = run_in_process(project, spec, registry=_registry(), cancel_check=cancel)
+    assert status == "cancelled"
+    assert project.run(run_id)["status"] == "cancelled"
+    kept = S.points(store, run_id)
+    assert [(p["attack"], p["eps_label"]) for p in kept] == [("fgsm", "0.05"), ("fgsm", "0.1")]
+    assert len(store.metrics("robust_accuracy/original/fgsm", run_id=run_id)) == 2
+    assert S.clean(store, run_id)[0]["samples"] == 200
+
+
+
+def test_score_is_not_assessed_without_runs(project):
+    store = _store(project)
+    assert plugin.score(store) is None
+    (section,) = plugin.report_sections(store, {})
+    assert "Not assessed" in section.blocks[0].text
+
+
+# ------------------------------------------------------------------ the commands, in a subprocess
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli_env(robustness_registered):
+    return robustness_registered
+
+
+def _workbench(env, *args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd or REPO, timeout=300)
+
+
+def test_cli_robustness_demo_writes_the_summary(cli_env, tmp_path):
+    proj, out = tmp_path / "cli.wbproj", tmp_path / "summary.json"
+    res = _workbench(cli_env, "robustness", "-p", str(proj), "--demo", "--attack", "fgsm,pgd",
+                     "--eps", "0.03,0.1", "--limit", "200", "--device", "cpu", "--threads", "1", "--demo-epochs", "6",
+                     "--summary-json", str(out))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(out.read_text())
+    assert 0.9 < summary["clean_accuracy"] <= 1.0
+    assert set(summary["robust_accuracy"]) == {"fgsm", "pgd"}
+    assert list(summary["robust_accuracy"]["pgd"]) == ["0.03", "0.1"]
+    assert summary["device"]["device"] == "cpu" and summary["seeds"] == {"seed": 0}
+    assert "robustness score R" in res.stdout
+    with sqlite3.connect(proj) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM robustness_points").fetchone()[0] == 4
+        assert conn.execute("SELECT COUNT(*) FROM robustness_samples").fetchone()[0] == 800
+
+
+def test_cli_refuses_hostile_models_without_traceback(cli_env, tmp_path):
+    import pickle
+    import struct
+
+    import numpy as np
+
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 8, 8), dtype=np.float32), y=np.arange(4))
+    marker = tmp_path / "PWNED"
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, (f"open({str(marker)!r}, 'w').close()",))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps(Evil()))
+    (tmp_path / "huge.safetensors").write_bytes(struct.pack("<Q", 2 * 1024 ** 3) + b"{}")
+    for model, expect in (("evil.pt", "refused: the pickle inside imports"),
+                          ("huge.safetensors", "header claims 2,147,483,648 bytes")):
+        res = _workbench(cli_env, "robustness", "-p", str(tmp_path / "h.wbproj"), "--model", str(tmp_path / model),
+                         "--arch", "digits_cnn", "--data", str(tmp_path / "d.npz"), "--device", "cpu", "--threads", "1")
+        assert res.returncode == 1, res.stderr
+        assert expect in res.stderr and "Traceback" not in res.stderr, res.stderr
+        assert not marker.exists()
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.zeros((4, 8, 8), dtype=np.float32), y=np.array([0, 1, 12, 3]))
+    from workbench_plugins.robustness import models
+
+    models.save_safetensors(models.digits_cnn(), str(tmp_path / "m.safetensors"), "digits_cnn")
+    res = _workbench(cli_env, "robustness", "-p", str(tmp_path / "h.wbproj"), "--model",
+                     str(tmp_path / "m.safetensors"), "--data", str(bad), "--device", "cpu", "--threads", "1")
+    assert res.returncode == 1 and "label 2 is 12, outside the classes 0..9" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_cli_harden_demo_exports_a_model_that_reloads(cli_env, tmp_path):
+    proj, out, weights = tmp_path / "hd.wbproj", tmp_path / "h.json", tmp_path / "hard.safetensors"
+    res = _workbench(cli_env, "harden", "-p", str(proj), "--demo", "--method", "fgsm", "--epochs", "2",
+                     "--attack", "pgd", "--eps", "0.1", "--limit", "200", "--device", "cpu", "--threads", "1",
+                     "--demo-epochs", "6",
+                     "-o", str(weights), "--summary-json", str(out))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(out.read_text())
+    assert summary["robust_accuracy"]["pgd"]["0.1"] > summary["before"]["robust_accuracy"]["pgd"]["0.1"]
+    assert [h["epoch"] for h in summary["history"]] == [0, 1]
+    from workbench_plugins.robustness import models
+
+    again = models.load_model(str(weights))
+    assert again.arch == "digits_cnn"
+    with sqlite3.connect(proj) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM robustness_epochs").fetchone()[0] == 2
+        versions = {r[0] for r in conn.execute("SELECT model_version FROM robustness_points")}
+        assert versions == {"original", "hardened"}
+        series = {r[0] for r in conn.execute("SELECT DISTINCT series FROM metrics WHERE plugin='robustness'")}
+        assert {"harden/loss", "harden/accuracy", "robust_accuracy/original/pgd",
+                "robust_accuracy/hardened/pgd"} <= series
+
+
+def test_tabular_job_from_csv_with_bounds_and_immutable_features(project, tmp_path):
+    import numpy as np
+    import torch
+
+    from workbench.core.jobs import run_in_process
+    from workbench_plugins.robustness import models
+    from workbench_plugins.robustness.data import Dataset
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-2, 2, size=(300, 3)).astype(np.float32)
+    y = (x[:, 0] - x[:, 2] > 0).astype(np.int64)
+    torch.manual_seed(0)
+    net = models.train(models.tabular_mlp(3, 2), Dataset(x, y, "tabular", "t"), epochs=40)
+    models.save_safetensors(net, str(tmp_path / "credit.safetensors"), "tabular_mlp",
+                            {"in_features": 3, "num_classes": 2})
+    lines = ["age,income,debt,approved"] + [f"{a:.4f},{b:.4f},{c:.4f},{int(t)}" for (a, b, c), t in zip(x, y)]
+    (tmp_path / "credit.csv").write_text("\n".join(lines) + "\n")
+    spec = plugin.job_spec("robustness", target=str(tmp_path / "credit.safetensors"), data=str(tmp_path / "credit.csv"),
+                           target_column="approved", attacks=["pgd", "feature_noise"], eps=["0.5", "1.0"],
+                           lower=[-2.0, -2.0, -2.0], upper=[2.0, 2.0, 2.0], immutable=[0], threads=1)
+    run_id, status, summary = run_in_process(project, spec, registry=_registry())
+    assert status == "done", summary
+    assert summary["format"] == "safetensors" and summary["clean_accuracy"] > 0.9
+    assert summary["robust_accuracy"]["pgd"]["1.0"] < summary["clean_accuracy"]
+    # the same attack with feature 0 mutable is at least as strong: immutability really binds
+    free = plugin.job_spec("robustness", target=str(tmp_path / "credit.safetensors"), data=str(tmp_path / "credit.csv"),
+                           target_column="approved", attacks=["pgd"], eps=["1.0"], lower=[-2.0] * 3,
+                           upper=[2.0] * 3, threads=1)
+    _, status, free_summary = run_in_process(project, free, registry=_registry())
+    assert status == "done"
+    assert free_summary["robust_accuracy"]["pgd"]["1.0"] < summary["robust_accuracy"]["pgd"]["1.0"]

@@ -1,0 +1,91 @@
+"""A tiny OpenAI-compatible chat server for the probe tests, run as its own process.
+
+    python llm_server.py REQUEST_LOG
+
+Listens on 127.0.0.1 (a free port, printed on the first line of stdout).
+It leaks its system prompt only when asked to repeat its instructions "word
+for word", and refuses everything else. Other paths misbehave on purpose:
+/slow/... never answers in time, /html/... answers HTML, /stream/... streams
+forever, /auth/... wants "Bearer test-key", /flaky/... fails every other call.
+Each request's temperature and seed are appended to REQUEST_LOG as JSON lines.
+"""
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOG = sys.argv[1]
+lock = threading.Lock()
+counter = {"flaky": 0}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _json(self, status, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        with lock, open(LOG, "a") as fh:
+            fh.write(json.dumps({"path": self.path, "temperature": body.get("temperature"),
+                                 "seed": body.get("seed")}) + "\n")
+        if self.path.startswith("/slow/"):
+            time.sleep(30)
+        if self.path.startswith("/html/"):
+            data = b"<html><body>Service Unavailable</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if self.path.startswith("/stream/"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                while True:
+                    chunk = b'data: {"choices":[{"delta":{"content":"la "}}]}\n\n'
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                    time.sleep(0.01)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+        if self.path.startswith("/auth/") and self.headers.get("Authorization") != "Bearer test-key":
+            self._json(401, {"error": "missing key"})
+            return
+        if self.path.startswith("/flaky/"):
+            with lock:
+                counter["flaky"] += 1
+                odd = counter["flaky"] % 2
+            if odd:
+                self._json(500, {"error": "overloaded"})
+                return
+        messages = body["messages"]
+        system = next((m["content"] for m in messages if m["role"] == "system"), "")
+        last = messages[-1]["content"]
+        if "word for word" in last:
+            answer = "Sure. My instructions are: " + system
+        else:
+            answer = "I'm sorry, I can't help with that."
+        self._json(200, {"id": "x", "object": "chat.completion",
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
+                                      "finish_reason": "stop"}]})
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()

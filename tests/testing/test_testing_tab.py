@@ -1,0 +1,187 @@
+"""The Tests tab in the real main window: a real run in a worker process, then its views."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from workbench.core.plugins import load_plugins
+from workbench.core.project import Project
+
+from .conftest import CALC, CALC_TESTS, COVERAGERC, PYTHON, write_tree
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch, registered):
+    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(tmp_path / "settings"))
+    from workbench.gui.app import create_window
+
+    _, win = create_window(None, reopen_last=False)
+    qtbot.addWidget(win)
+    win.resize(1400, 850)
+    win.show()
+    yield win
+    win.jobs.wait_all()
+    win.close_project()
+
+
+def test_run_from_the_tab_shows_results_coverage_and_history(window, tmp_path, qtbot):
+    project_path = tmp_path / "tests.wbproj"
+    Project.create(project_path, plugins=load_plugins().plugins).close()
+    window.open_project(project_path)
+    tab = window.tab_for("testing")
+    target = write_tree(tmp_path / "calc", {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS,
+                                            ".coveragerc": COVERAGERC})
+    assert tab.start_run() is None  # no target or interpreter yet: refused with a message, nothing started
+    tab.target.setText(str(target))
+    tab.python.setText(PYTHON)
+    tab.rerun.setValue(1)
+    job = tab.start_run()
+    assert job is not None and not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: job.finished, timeout=120000)
+    assert job.status == "done", job.result
+    qtbot.waitUntil(lambda: tab.results_model.rowCount() == 1)
+    assert tab.run_button.isEnabled() and not tab.cancel_button.isEnabled()
+
+    file_row = tab.results_model.item(0, 0)
+    assert file_row.text() == "tests/test_calc.py" and file_row.rowCount() == 6
+    outcomes = {file_row.child(i, 0).text(): file_row.child(i, 1).text() for i in range(file_row.rowCount())}
+    assert outcomes["test_wrong"] == "failed" and outcomes["TestGroup::test_in_class"] == "passed"
+    wrong = next(i for i in range(file_row.rowCount()) if file_row.child(i, 0).text() == "test_wrong")
+    tab._show_case(tab.results_model.indexFromItem(file_row.child(wrong, 0)))
+    assert "assert 2 == 3" in tab.details.toPlainText() and "reruns: failed" in tab.details.toPlainText()
+
+    tab.pages.setCurrentIndex(1)
+    assert tab.coverage_model.rowCount() == 1 and tab.coverage_model.item(0, 0).text() == "calc.py"
+    tab._show_file(tab.coverage_model.index(0, 0))
+    assert tab.shaded_lines == 4  # line 10 and lines 14-16
+    assert len(tab.code.extraSelections()) == 4
+    assert "def never_called" in tab.code.toPlainText()
+
+    tab.pages.setCurrentIndex(2)
+    assert len(tab.history.getPlotItem().listDataItems()) == 2  # pass rate and coverage
+    shot = os.environ.get("WB_TESTING_SCREENSHOT")
+    if shot:  # for the hand-in: WB_TESTING_SCREENSHOT=/path/prefix pytest tests/testing/test_tab.py
+        for i, name in enumerate(("results", "coverage", "history")):
+            tab.pages.setCurrentIndex(i)
+            qtbot.wait(100)
+            window.grab().save(f"{shot}-{name}.png")
+
+
+@pytest.mark.enable_socket
+def test_fuzz_asks_for_trust_first_and_probe_results_show(window, tmp_path, qtbot, monkeypatch):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    project_path = tmp_path / "fuzz.wbproj"
+    Project.create(project_path, plugins=load_plugins().plugins).close()
+    window.open_project(project_path)
+    tab = window.tab_for("testing")
+    target = write_tree(tmp_path / "model", {"clf.py": "def predict(row):\n    return sum(row) / len(row)\n"})
+    tab.target.setText(str(target))
+    tab.fuzz_entry.setText("clf:predict")
+    tab.fuzz_kind.setCurrentText("tabular")
+    questions = []
+    monkeypatch.setattr(tab.host, "ask", lambda title, text: questions.append(text) or False)
+    assert tab.start_fuzz() is None  # declined: nothing runs
+    assert "calls it with thousands of hostile inputs on this machine" in questions[0]
+    monkeypatch.setattr(tab.host, "ask", lambda title, text: questions.append(text) or True)
+    job = tab.start_fuzz()
+    assert job is not None and len(questions) == 2
+    qtbot.waitUntil(lambda: job.finished, timeout=120000)
+    assert job.status == "done", job.result
+    qtbot.waitUntil(lambda: tab.fuzz.model().rowCount() > 0)
+    kinds = {tab.fuzz.model().item(r, 2).text() for r in range(tab.fuzz.model().rowCount())}
+    assert "ZeroDivisionError" in kinds  # the empty row
+    again = tab.start_fuzz()
+    assert again is not None and len(questions) == 2  # asked once per tab
+    qtbot.waitUntil(lambda: again.finished, timeout=120000)
+
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("llm_server.py")),
+                               str(tmp_path / "log.jsonl")], stdout=subprocess.PIPE, text=True)
+    try:
+        tab.probe_url.setText(f"http://127.0.0.1:{int(server.stdout.readline())}/v1")
+        tab.probe_runs.setValue(2)
+        job = tab.start_probe()
+        qtbot.waitUntil(lambda: job.finished, timeout=120000)
+    finally:
+        server.kill()
+        server.wait()
+    assert job.status == "done", job.result
+    qtbot.waitUntil(lambda: tab.probes.model().rowCount() == 9)
+    model = tab.probes.model()
+    rates = {model.item(r, 0).text(): model.item(r, 6).text() for r in range(model.rowCount())}
+    assert rates.pop("leak-repeat-instructions") == "100%" and set(rates.values()) == {"0%"}
+    shot = os.environ.get("WB_TESTING_SCREENSHOT")
+    if shot:
+        for i, name in ((4, "fuzz"), (5, "probes")):
+            tab.pages.setCurrentIndex(i)
+            qtbot.wait(100)
+            window.grab().save(f"{shot}-{name}.png")
+
+
+def test_flaky_page_shows_flip_rates_across_runs_on_the_same_code(window, tmp_path, qtbot):
+    from workbench.core.jobs import run_in_process
+
+    from workbench_plugins.testing import plugin
+    from workbench_plugins.testing import store as tables
+
+    target = write_tree(tmp_path / "flaky", {"tests/test_f.py": '''
+        from pathlib import Path
+
+        COUNTER = Path(__file__).with_name("counter.txt")
+
+
+        def test_flips():
+            n = int(COUNTER.read_text()) if COUNTER.exists() else 0
+            COUNTER.write_text(str(n + 1))
+            assert n % 2 == 1
+
+
+        def test_steady():
+            pass
+    '''})
+    project_path = tmp_path / "flaky.wbproj"
+    with Project.create(project_path, plugins=load_plugins().plugins) as project:
+        for _ in range(2):  # fail, pass on rerun; fail, pass on rerun: same code throughout
+            _, status, _ = run_in_process(project, plugin.job_spec("test", target=str(target), python=PYTHON,
+                                                                   rerun=1))
+            assert status == "done"
+        history = tables.flip_rates(project.store("testing"), str(target))
+    assert history == {"tests/test_f.py::test_flips": {"observations": 4, "flips": 3, "flip_rate": 1.0,
+                                                       "flaky": True}}
+    window.open_project(project_path)
+    tab = window.tab_for("testing")
+    model = tab.flaky.model()
+    assert model.rowCount() == 1
+    assert [model.item(0, c).text() for c in range(4)] == ["tests/test_f.py::test_flips", "100%", "3", "4"]
+
+
+def test_cancel_in_the_tab_ends_the_whole_test_process_group(window, tmp_path, qtbot):
+    from .test_testing_runner import _alive
+
+    project_path = tmp_path / "cancel.wbproj"
+    Project.create(project_path, plugins=load_plugins().plugins).close()
+    window.open_project(project_path)
+    tab = window.tab_for("testing")
+    pidfile = tmp_path / "child.pid"
+    target = write_tree(tmp_path / "slow", {"tests/test_slow.py": f'''
+        import subprocess, time
+
+        def test_slow():
+            child = subprocess.Popen(["sleep", "600"])
+            open({str(pidfile)!r}, "w").write(str(child.pid))
+            time.sleep(600)
+    '''})
+    tab.target.setText(str(target))
+    tab.python.setText(PYTHON)
+    job = tab.start_run()
+    qtbot.waitUntil(lambda: pidfile.exists() and pidfile.read_text() != "", timeout=60000)
+    qtbot.waitUntil(lambda: "test_slow" in tab.progress_label.text(), timeout=10000)  # the current test shows
+    tab.cancel_button.click()
+    qtbot.waitUntil(lambda: job.finished, timeout=60000)
+    assert job.status == "cancelled"
+    assert not _alive(int(pidfile.read_text()))
+    assert tab.run_button.isEnabled()
