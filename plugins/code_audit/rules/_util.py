@@ -40,3 +40,125 @@ def string_value(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     return None
+
+
+# --------------------------------------------------------------------------
+# scopes: bandit links every visited node to its parent (``_bandit_parent``);
+# the module node itself is the root and has no parent.
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def parent(node) -> ast.AST | None:
+    return getattr(node, "_bandit_parent", None)
+
+
+def module_of(node) -> ast.AST:
+    """The root of ``node``'s tree (the ``ast.Module`` when bandit parsed it)."""
+    while parent(node) is not None:
+        node = parent(node)
+    return node
+
+
+def enclosing_scope(node) -> ast.AST:
+    """The nearest enclosing function (or lambda), else the module."""
+    up = parent(node)
+    while up is not None:
+        if isinstance(up, _SCOPES):
+            return up
+        node, up = up, parent(up)
+    return node
+
+
+def imported_names(module) -> dict[str, str]:
+    """Local name -> dotted origin for every import in ``module`` (at any depth).
+
+    ``from .app import demo`` gives ``{"demo": ".app.demo"}``; ``import a.b``
+    binds ``a``. Computed from the tree, so it does not depend on how far
+    bandit's visitor has got (its import list grows as it walks the file).
+    """
+    cached = getattr(module, "_wb_imported_names", None)
+    if cached is not None:
+        return cached
+    out: dict[str, str] = {}
+    for node in ast.walk(module):
+        record_import(node, out)
+    try:
+        module._wb_imported_names = out
+    except AttributeError:  # pragma: no cover - a foreign node type
+        pass
+    return out
+
+
+def record_import(node, out: dict[str, str]) -> None:
+    """Add the names an Import/ImportFrom ``node`` binds to ``out`` (see imported_names)."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                out[alias.asname] = alias.name
+            else:
+                out[alias.name.split(".")[0]] = alias.name.split(".")[0]
+    elif isinstance(node, ast.ImportFrom):
+        base = "." * node.level + (node.module or "")
+        for alias in node.names:
+            sep = "" if base.endswith(".") or not base else "."
+            out[alias.asname or alias.name] = f"{base}{sep}{alias.name}"
+
+
+def imports_module(module, prefix: str) -> bool:
+    """True when ``module`` imports ``prefix`` or something under it."""
+    for origin in imported_names(module).values():
+        if origin == prefix or origin.startswith(prefix + "."):
+            return True
+    return False
+
+
+def root_name(expr) -> ast.Name | None:
+    """``a`` of ``a.b().c[0].d``: the name an attribute/call/subscript chain starts from."""
+    while True:
+        if isinstance(expr, ast.Name):
+            return expr
+        if isinstance(expr, (ast.Attribute, ast.Subscript)):
+            expr = expr.value
+        elif isinstance(expr, ast.Call):
+            expr = expr.func
+        else:
+            return None
+
+
+def assigned_values(scope, name: str) -> list[ast.expr]:
+    """Values bound to ``name`` by plain or annotated assignment in ``scope``,
+    falling back to the module's top level when ``scope`` binds nothing and
+    ``name`` is not one of its parameters."""
+
+    def collect(nodes):
+        out = []
+        for n in nodes:
+            if isinstance(n, ast.Assign):
+                if any(isinstance(t, ast.Name) and t.id == name for t in n.targets):
+                    out.append(n.value)
+            elif isinstance(n, (ast.AnnAssign, ast.NamedExpr)) and n.value is not None:
+                if isinstance(n.target, ast.Name) and n.target.id == name:
+                    out.append(n.value)
+        return out
+
+    if isinstance(scope, ast.Module):
+        return collect(walk_top_level(scope))
+    found = collect(ast.walk(scope))
+    if found:
+        return found
+    args = getattr(scope, "args", None)
+    if args is not None and name in {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}:
+        return []  # a parameter: whatever the caller passes
+    module = module_of(scope)
+    return collect(walk_top_level(module)) if isinstance(module, ast.Module) else []
+
+
+def walk_top_level(module):
+    """Every node of ``module`` outside function, lambda and class bodies."""
+    todo = list(ast.iter_child_nodes(module))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PACK_VERSION = "3"  # 3: the cache keeps a digest of the flagged code, not the code
+PACK_VERSION = "4"  # 4: B903 pinning/dict literals, B904 local, B907 module call graph, B909 env/imported apps
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ RULES: tuple[RuleInfo, ...] = (
              "Leave trust_remote_code=False, or pin revision= to a reviewed "
              "commit hash and vendor the modelling code."),
     RuleInfo("B904", "torch_hub_load", "remote_code", 494,
-             "torch.hub.load imports and runs a remote repository",
+             "torch.hub.load imports and runs a repository's hubconf.py",
              "Vendor the model code and load weights with "
              "torch.load(weights_only=True) or safetensors; never pass "
              "trust_repo=True."),
@@ -51,7 +51,7 @@ RULES: tuple[RuleInfo, ...] = (
              "Keep safe_mode=True (the default) so that lambda layers are "
              "not deserialised from the file."),
     RuleInfo("B907", "llm_output_to_exec", "llm_exec", 94,
-             "LLM output reaches eval/exec/a shell",
+             "LLM output reaches eval/exec, a shell or a code-running tool",
              "Never execute model output: parse it into a fixed set of "
              "allowed actions, or run it in a sandbox without shell=True."),
     RuleInfo("B908", "hardcoded_ai_api_key", "api_keys", 798,
