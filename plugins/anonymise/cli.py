@@ -1,0 +1,239 @@
+"""`workbench anonymise`: detect a policy, or anonymise a file (directly or as a project job)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from workbench.api import CliError, NullContext, open_project, run_job, write_summary_json
+
+from .errors import AnonymiseError
+
+
+def add_cli(plugin, cli) -> None:
+    p = cli.command("anonymise", "detect PII, pseudonymise and generalise a dataset "
+                    "(k-anonymity, l-diversity, t-closeness), verify, write", runs_job=True)
+    p.add_argument("input", help="CSV/TSV, Parquet or JSON Lines file")
+    p.add_argument("--detect", action="store_true", help="print the detected policy (JSON) to edit")
+    p.add_argument("-o", "--output", help="output .csv/.tsv (written only if verification passes)")
+    p.add_argument("-p", "--project", help="project file: the run, policy and results are stored there")
+    p.add_argument("--policy", help="policy file (JSON or TOML); flags override it")
+    p.add_argument("--qi", action="append", default=[], metavar="COLUMN=HIERARCHY.csv",
+                   help="quasi-identifier with its ARX hierarchy (value;level1;...;*)")
+    p.add_argument("--sensitive", action="append", default=[], metavar="COLUMN")
+    p.add_argument("--k", type=int)
+    p.add_argument("--l-diversity", metavar="distinct:L|entropy:L|recursive:C:L",
+                   help="applied to every --sensitive column")
+    p.add_argument("--t-closeness", metavar="equal:T|hierarchical:T",
+                   help="applied to every --sensitive column")
+    p.add_argument("--suppression", type=float, help="largest fraction of rows that may be suppressed")
+    p.add_argument("--metric", choices=["loss", "discernibility", "aecs", "entropy"])
+    p.add_argument("--keep-order", action="store_true", help="do not shuffle the output rows")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes for files streamed in blocks (no quasi-identifiers, over 256 MiB)")
+    p.add_argument("--encrypt-key", metavar="NAME", help="write the output encrypted to this key "
+                   "(keyring name; needs -p)")
+    p.add_argument("--encrypt-to", action="append", default=[], metavar="NAME=PUBKEY[:ROLE]",
+                   help="write the output encrypted to a person's X25519 public key (hex); "
+                        "ROLE reviewer or data owner; repeatable; needs -p")
+    p.add_argument("--delimiter", help="input delimiter (default: sniffed)")
+    p.add_argument("--encoding", help="input encoding (default: sniffed)")
+    p.add_argument("--repair", choices=["skip", "replace"],
+                   help="skip ragged rows / replace undecodable bytes, counted in the summary "
+                        "(default: stop with the row number)")
+    p.set_defaults(func=lambda args: _cmd(plugin, args))
+    d = cli.command("detokenise", "reverse the reversible tokens of an anonymised CSV (needs the keys)")
+    d.add_argument("input", help="CSV written by `workbench anonymise` with tokenised columns")
+    d.add_argument("-o", "--output", required=True)
+    d.add_argument("--column", action="append", required=True, help="tokenised column (repeatable)")
+    d.add_argument("--domain", action="append", default=[], metavar="COLUMN=DOMAIN",
+                   help="the token domain of a column if not its own name")
+    d.set_defaults(func=_cmd_detokenise)
+    e = cli.command("anonymise-decrypt", "decrypt an output written with --encrypt-key or --encrypt-to")
+    e.add_argument("input")
+    e.add_argument("-o", "--output", required=True)
+    e.set_defaults(func=_cmd_decrypt)
+
+
+def build_policy(args):
+    from .engine import detect_policy, load_policy
+    from .reader import read_table
+
+    if args.policy:
+        policy = load_policy(args.policy)
+    else:
+        policy = detect_policy(read_table(args.input, delimiter=args.delimiter, encoding=args.encoding,
+                                          repair=args.repair))
+    for item in args.qi:
+        col, sep, path = item.partition("=")
+        if not sep or not col or not path:
+            raise CliError(f"--qi {item!r}: expected COLUMN=HIERARCHY.csv")
+        policy.qi[col] = os.path.abspath(path)
+        policy.columns.setdefault(col, {})["transform"] = "keep"
+    for col in args.sensitive:
+        if col not in policy.sensitive:
+            policy.sensitive.append(col)
+    if args.l_diversity:
+        if not policy.sensitive:
+            raise CliError("--l-diversity needs at least one --sensitive column")
+        policy.l_diversity.update({c: args.l_diversity for c in policy.sensitive})
+    if args.t_closeness:
+        if not policy.sensitive:
+            raise CliError("--t-closeness needs at least one --sensitive column")
+        policy.t_closeness.update({c: args.t_closeness for c in policy.sensitive})
+    for name in ("k", "suppression", "metric", "delimiter", "encoding", "repair"):
+        if getattr(args, name) is not None:
+            setattr(policy, name, getattr(args, name))
+    if args.keep_order:
+        policy.keep_order = True
+    from .engine import models_of
+
+    models_of(policy)  # parse the model specs now, for a clear usage error
+    return policy
+
+
+def _cmd(plugin, args) -> int:
+    try:
+        policy = build_policy(args)
+        if args.detect:
+            print(json.dumps(policy.to_dict(), indent=2))
+            return 0
+        if not args.output:
+            raise CliError("give -o OUTPUT (or --detect to print the detected policy)")
+        recipients, roles = {}, {}
+        for item in args.encrypt_to:
+            name, sep, rest = item.partition("=")
+            pub, _, role = rest.partition(":")
+            if not sep or not name or not pub:
+                raise CliError(f"--encrypt-to {item!r}: expected NAME=PUBKEY[:ROLE]")
+            recipients[name], roles[name] = pub, role or "reviewer"
+        if (recipients or args.encrypt_key) and not args.project:
+            raise CliError("an encrypted output is recorded with its access list in a project: give -p PROJECT")
+        if args.project:
+            spec = plugin.job_spec("anonymise", target=os.path.abspath(args.input),
+                                   output=os.path.abspath(args.output), policy=policy.to_dict(),
+                                   encrypt_key=args.encrypt_key or "", recipients=recipients, roles=roles)
+            with open_project(args.project, create=True, plugin_id=plugin.id) as project:
+                _, _, summary = run_job(project, spec, unit="steps", summary_json=args.summary_json)
+        else:
+            from .engine import anonymise_file
+            from .job import load_keys
+
+            ctx = NullContext()
+            summary = anonymise_file(args.input, args.output, policy, load_keys(policy),
+                                     progress=ctx.progress, check_cancelled=ctx.check_cancelled,
+                                     workers=max(1, args.workers))
+            if args.summary_json:
+                write_summary_json(args.summary_json, summary)
+    except AnonymiseError as exc:
+        raise CliError(str(exc)) from exc
+    print(_one_line(summary))
+    return 0
+
+
+def _one_line(s: dict) -> str:
+    parts = [f"{s.get('rows_out')} of {s.get('rows_in')} rows written to {s.get('output')}"]
+    if s.get("levels"):
+        parts.append("levels " + ", ".join(f"{k}={v}" for k, v in s["levels"].items()))
+        parts.append(f"{s.get('suppressed_rows')} suppressed")
+        parts.append(f"{s.get('metric')} {s.get('information_loss'):.4f}")
+        parts.append(f"P(A|D) {s['risk_before']['p_reidentification']:.4f} -> {s['p_reidentification']:.4f}")
+    parts.append("verified")
+    return "; ".join(parts)
+
+
+def detokenise_file(in_path, out_path, columns, keys: dict, domains: dict | None = None) -> int:
+    """Stream a CSV, reversing tokens in `columns`; written atomically. Returns the rows written."""
+    import pyarrow as pa
+
+    from .reader import iter_csv_batches
+    from .transforms import detokenise
+    from .writer import StreamingCsvWriter
+
+    domains = domains or {}
+    writer = None
+    try:
+        for batch in iter_csv_batches(in_path):
+            names = batch.schema.names
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise AnonymiseError(f"{in_path}: no column {missing[0]!r}")
+            cols = [detokenise(batch.column(i), keys, domains.get(n, n)) if n in columns
+                    else batch.column(i) for i, n in enumerate(names)]
+            out = pa.record_batch(cols, names=names)
+            if writer is None:
+                writer = StreamingCsvWriter(out_path, out.schema)
+            writer.write(out)
+        if writer is None:
+            raise AnonymiseError(f"{in_path}: no rows")
+        writer.close()
+    except BaseException as exc:
+        if writer is not None:
+            writer.abort(exc)
+        raise
+    return writer.rows
+
+
+def _key_ids_in(path, columns) -> set:
+    from .reader import iter_csv_batches
+
+    ids = set()
+    for batch in iter_csv_batches(path):
+        for c in columns:
+            if c in batch.schema.names:
+                for v in batch.column(batch.schema.names.index(c)).to_pylist()[:1000]:
+                    if v and v.startswith("tok:"):
+                        ids.add(v.split(":", 2)[1])
+        break
+    return ids
+
+
+def _cmd_detokenise(args) -> int:
+    from .job import KEY_ENV_PREFIX
+
+    try:
+        keys = {}
+        for kid in sorted(_key_ids_in(args.input, args.column)):
+            value = os.environ.get(KEY_ENV_PREFIX + kid.upper())
+            if value is None:
+                raise CliError(f"the tokens need key {kid!r}: set {KEY_ENV_PREFIX}{kid.upper()} (hex)")
+            keys[kid] = bytes.fromhex(value)
+        domains = dict(d.split("=", 1) for d in args.domain)
+        rows = detokenise_file(args.input, args.output, args.column, keys, domains)
+    except AnonymiseError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{rows} rows written to {args.output} with {', '.join(args.column)} detokenised")
+    return 0
+
+
+IDENTITY_ENV = "WORKBENCH_ANON_IDENTITY"
+
+
+def _cmd_decrypt(args) -> int:
+    """The key comes from WORKBENCH_ANON_KEY_<ID> or the identity from WORKBENCH_ANON_IDENTITY (hex)."""
+    import json as _json
+
+    from . import crypto
+    from .job import KEY_ENV_PREFIX
+
+    try:
+        with open(args.input, "rb") as fh:
+            if fh.read(len(crypto.MAGIC)) != crypto.MAGIC:
+                raise AnonymiseError(f"{args.input}: not a workbench encrypted file")
+            header = _json.loads(fh.readline())
+        if "key_id" in header:
+            kid = header["key_id"]
+            value = os.environ.get(KEY_ENV_PREFIX + kid.upper())
+            if value is None:
+                raise CliError(f"{args.input} needs key {kid!r}: set {KEY_ENV_PREFIX}{kid.upper()} (hex)")
+            crypto.decrypt_file(args.input, args.output, {kid: bytes.fromhex(value)})
+        else:
+            value = os.environ.get(IDENTITY_ENV)
+            if value is None:
+                raise CliError(f"{args.input} is for {', '.join(crypto.recipients_of(args.input))}: "
+                               f"set {IDENTITY_ENV} to your X25519 private key (hex)")
+            crypto.decrypt_with_identity(args.input, args.output, bytes.fromhex(value))
+    except (AnonymiseError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    print(f"decrypted to {args.output}")
+    return 0

@@ -1,0 +1,548 @@
+"""The anonymisation pipeline: read, transform, generalise, write atomically, verify.
+
+A policy (JSON or TOML) says what happens to each column; keys come in as bytes
+from the caller (the OS keyring in the plugin), never from the policy.
+
+Order of work: risk before; search the lattice (if quasi-identifiers have
+hierarchies); transform direct identifiers; drop the suppressed rows; shuffle
+(unless keep_order); write to a temporary file; verify the temporary file; rename.
+A failed verification raises VerificationError and leaves no output.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import AnonymiseError, VerificationError
+
+STREAM_THRESHOLD_BYTES = 256 << 20
+TRANSFORMS = ("keep", "drop", "redact", "mask", "pseudonymise", "tokenise", "surrogate", "scrub",
+              "shift_dates", "noise")
+
+
+@dataclass
+class Policy:
+    columns: dict = field(default_factory=dict)  # column -> {"transform": ..., options}
+    qi: dict = field(default_factory=dict)  # column -> ARX hierarchy CSV path
+    sensitive: list = field(default_factory=list)
+    sensitive_hierarchies: dict = field(default_factory=dict)
+    k: int = 1
+    l_diversity: dict = field(default_factory=dict)  # column -> "distinct:2" ...
+    t_closeness: dict = field(default_factory=dict)  # column -> "equal:0.2" ...
+    suppression: float = 0.0
+    metric: str = "loss"
+    keep_order: bool = False
+    risk_threshold: float = 0.2
+    delimiter: str | None = None
+    encoding: str | None = None
+    repair: str | None = None  # None: problems are errors; "skip" ragged rows / "replace" bad bytes, counted
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "<policy>") -> "Policy":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise AnonymiseError(f"{source}: unknown policy key(s) {sorted(unknown)}")
+        p = cls(**d)
+        if p.repair not in (None, "skip", "replace"):
+            raise AnonymiseError(f"{source}: repair must be 'skip' or 'replace', not {p.repair!r}")
+        for col, spec in p.columns.items():
+            t = spec.get("transform", "keep")
+            if t not in TRANSFORMS:
+                raise AnonymiseError(f"{source}: column {col!r}: unknown transform {t!r} "
+                                     f"(one of {', '.join(TRANSFORMS)})")
+        return p
+
+
+def load_policy(path) -> Policy:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise AnonymiseError(f"{p}: no such policy file") from None
+    try:
+        if p.suffix.lower() == ".toml":
+            import tomllib
+
+            d = tomllib.loads(raw.decode("utf-8"))
+        else:
+            d = json.loads(raw.decode("utf-8"))
+    except Exception as exc:
+        raise AnonymiseError(f"{p}: not a valid policy file ({exc})") from exc
+    return Policy.from_dict(d, str(p))
+
+
+def models_of(policy: Policy):
+    from .lattice import PrivacyModels, parse_l_diversity, parse_t_closeness
+
+    return PrivacyModels(
+        k=int(policy.k),
+        l_diversity=[parse_l_diversity(c, s) for c, s in policy.l_diversity.items()],
+        t_closeness=[parse_t_closeness(c, s) for c, s in policy.t_closeness.items()],
+    )
+
+
+def detect_policy(table) -> Policy:
+    """A starting policy from detection: what a user edits and passes back with --policy."""
+    from . import detect
+
+    default = {"person_name": "surrogate", "email": "pseudonymise", "phone": "mask",
+               "iban": "tokenise", "credit_card": "mask", "national_id": "pseudonymise",
+               "ip_address": "pseudonymise", "mac_address": "pseudonymise", "url": "redact",
+               "free_text_pii": "scrub", "street_address": "redact"}
+    cols = {}
+    sensitive = []
+    for d in detect.detect_table(table):
+        spec = {"entity": d.entity, "role": d.role, "confidence": d.confidence,
+                "transform": default.get(d.entity, "keep")}
+        cols[d.column] = spec
+        if d.role == detect.SENSITIVE:
+            sensitive.append(d.column)
+    return Policy(columns=cols, sensitive=sensitive)
+
+
+def _apply_column(name, array, spec, keys, table, surrogates):
+    from . import detect, transforms as T
+
+    t = spec.get("transform", "keep")
+
+    def key(kind="pseudonym"):
+        kid = spec.get("key", kind)
+        if kid not in keys:
+            raise AnonymiseError(f"column {name!r}: transform {t!r} needs key {kid!r}, "
+                                 "which was not provided")
+        return kid, keys[kid]
+
+    if t == "keep":
+        return array, {}
+    if t == "redact":
+        return T.redact(array, spec.get("token", "[REDACTED]")), {}
+    if t == "mask":
+        return T.mask(array, int(spec.get("keep_first", 0)), int(spec.get("keep_last", 4)),
+                      spec.get("char", "*")), {}
+    if t == "pseudonymise":
+        return T.pseudonymise(array, key()[1], spec.get("prefix", "")), {}
+    if t == "tokenise":
+        kid, k = key("token")
+        return T.tokenise(array, k, kid, spec.get("domain", name)), {"key_id": kid}
+    if t == "surrogate":
+        kid, k = key()
+        s = surrogates.setdefault(kid, T.SurrogateNames(k, spec.get("locale", "en_US")))
+        return s.apply(array), {}
+    if t == "scrub":
+        out, spans = detect.scrub_array(array)
+        return out, {"spans_scrubbed": spans}
+    if t == "shift_dates":
+        subj = spec.get("subject")
+        if subj is None or subj not in table.columns:
+            raise AnonymiseError(f"column {name!r}: shift_dates needs 'subject', a column naming the person")
+        return T.shift_dates(array, table.data.column(subj).combine_chunks(), key()[1],
+                             int(spec.get("max_days", 180))), {}
+    if t == "noise":
+        return T.add_noise(array, float(spec.get("scale", 1.0)), spec.get("seed"),
+                           spec.get("kind", "laplace")), {}
+    raise AnonymiseError(f"column {name!r}: unknown transform {t!r}")
+
+
+def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
+                   progress=None, check_cancelled=None, shuffle_seed=None, workers: int = 1) -> dict:
+    """Run the whole pipeline; returns the summary dict (see module docstring)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from . import lattice as L
+    from . import risk as R
+    from .hierarchy import read_arx_hierarchy
+    from .reader import read_table
+    from .writer import atomic_path, write_table
+
+    keys = keys or {}
+    t0 = time.perf_counter()
+    if Path(out_path).suffix.lower() not in (".csv", ".tsv", ".txt"):
+        raise AnonymiseError(f"{out_path}: the verified output is CSV or TSV; name it .csv or .tsv")
+    from workbench.api import check_writable_target
+
+    check_writable_target(out_path)  # not a folder, a device, a missing folder or a project file
+    if Path(in_path).exists() and Path(out_path).exists() and Path(in_path).samefile(out_path):
+        raise AnonymiseError(f"{out_path}: the output would replace the input; choose another name")
+    if (not policy.qi and Path(in_path).suffix.lower() in (".csv", ".tsv", ".txt")
+            and Path(in_path).is_file() and Path(in_path).stat().st_size > STREAM_THRESHOLD_BYTES):
+        # per-value transforms only: stream, so memory does not grow with the file
+        return anonymise_stream(in_path, out_path, policy, keys, progress, check_cancelled, workers=workers)
+    step = (lambda d, m: progress(d, 6, m)) if progress else (lambda d, m: None)
+    step(0, "reading")
+    table = read_table(in_path, delimiter=policy.delimiter, encoding=policy.encoding, repair=policy.repair)
+    for col in list(policy.columns) + list(policy.qi) + list(policy.sensitive):
+        if col not in table.columns:
+            raise AnonymiseError(f"{in_path}: the policy names column {col!r}, which the file "
+                                 f"does not have (columns: {', '.join(table.columns)})")
+    qis = list(policy.qi)
+    if not qis and (int(policy.k) > 1 or policy.l_diversity or policy.t_closeness):
+        raise AnonymiseError("k-anonymity, l-diversity and t-closeness need quasi-identifiers with "
+                             "hierarchies (policy 'qi', or --qi COLUMN=HIERARCHY.csv)")
+    for col in list(policy.l_diversity) + list(policy.t_closeness):
+        if col not in policy.sensitive:
+            raise AnonymiseError(f"l-diversity/t-closeness of {col!r}: list it as a sensitive column")
+    hierarchies = {c: read_arx_hierarchy(p, name=c) for c, p in policy.qi.items()}
+    models = models_of(policy)
+    risk_before = R.risk_profile(table, qis, policy.risk_threshold) if qis else None
+    summary: dict = {"input": str(in_path), "output": str(out_path), "rows_in": table.num_rows,
+                     "repairs": table.repairs, "metric": policy.metric, "levels": {},
+                     "suppressed_rows": 0, "information_loss": None,
+                     "models": models.describe(), "transforms": {}}
+    keep = np.ones(table.num_rows, dtype=bool)
+    columns = {c: table.data.column(c).combine_chunks() for c in table.columns}
+    if check_cancelled:
+        check_cancelled()
+    if qis:
+        step(1, "searching the generalisation lattice")
+        sens = [(c, read_arx_hierarchy(policy.sensitive_hierarchies[c], name=c))
+                if c in policy.sensitive_hierarchies else c for c in policy.sensitive]
+        enc = L.encode(table, hierarchies, sens)
+        res = L.search(enc, models, policy.suppression, policy.metric, check_cancelled=check_cancelled)
+        gen_cols, suppressed, _ = L.transform_columns(enc, res.node, models, policy.suppression)
+        for c, arr in gen_cols.items():
+            columns[c] = pa.array(arr, type=pa.string())
+        keep &= ~suppressed
+        summary.update(levels=res.levels, suppressed_rows=res.suppressed_rows,
+                       information_loss=res.information_loss, nodes_checked=res.nodes_checked,
+                       lattice_nodes=res.nodes_total, search_seconds=res.seconds)
+    step(2, "transforming columns")
+    surrogates: dict = {}
+    direct_originals = {}
+    for name, spec in policy.columns.items():
+        t = spec.get("transform", "keep")
+        if name in policy.qi:
+            continue
+        if spec.get("role") == "direct_identifier" or t in ("drop", "redact", "mask", "pseudonymise",
+                                                            "tokenise", "surrogate"):
+            # what must not appear anywhere in the output, whatever the transform
+            direct_originals[name] = table.values(name)
+        if t == "keep":
+            continue
+        if t == "drop":
+            columns.pop(name, None)
+            summary["transforms"][name] = {"transform": "drop"}
+            continue
+        out, info = _apply_column(name, columns[name], spec, keys, table, surrogates)
+        columns[name] = out
+        summary["transforms"][name] = {"transform": t, **info}
+        if check_cancelled:
+            check_cancelled()
+    out_table = pa.table(list(columns.values()), names=list(columns))
+    rows_idx = np.flatnonzero(keep)
+    if not policy.keep_order:
+        from .transforms import shuffle_permutation
+
+        rows_idx = rows_idx[shuffle_permutation(len(rows_idx), shuffle_seed)]
+    out_table = out_table.take(pa.array(rows_idx))
+    step(3, "writing")
+    out_p = Path(out_path)
+    delim = "\t" if out_p.suffix.lower() == ".tsv" else ","
+    with atomic_path(out_p) as tmp:
+        info = write_table(tmp, out_table, delimiter=delim)
+        step(4, "verifying")
+        checks = _verify(tmp, delim, table, direct_originals, qis, models, hierarchies,
+                         summary["levels"], info["formulas_neutralised"])
+        summary["verification"] = checks
+        failed = [c["detail"] for c in checks if not c["ok"]]
+        if failed:
+            raise VerificationError(failed)
+    step(5, "risk after")
+    summary["formulas_neutralised"] = info["formulas_neutralised"]
+    summary["rows_out"] = int(len(rows_idx))
+    if qis:
+        written = read_table(out_p, delimiter=delim, allow_empty=True)
+        summary["risk_before"] = risk_before
+        summary["risk_after"] = R.risk_profile(written, qis, policy.risk_threshold)
+        summary["p_reidentification"] = summary["risk_after"]["p_reidentification"]
+    summary["seconds"] = time.perf_counter() - t0
+    step(6, "done")
+    return summary
+
+
+def _verify(path, delimiter, table, direct_originals, qis, models, hierarchies, levels, neutralised):
+    from . import verify as V
+
+    header, rows = V.read_output_rows(path, delimiter)
+    if neutralised:
+        # the writer prefixed formula cells with a quote; compare the values themselves
+        rows = [[c[1:] if c.startswith("'") else c for c in r] for r in rows]
+    checks = [V.check_leaks(direct_originals, header, rows)]
+    if qis:
+        checks.append(V.check_privacy(header, rows, qis, models.k, models.l_diversity,
+                                      models.t_closeness, hierarchies))
+        checks.append(V.check_linkage(table, hierarchies, levels, header, rows, models.k))
+    return checks
+
+
+STREAM_BUCKET_BYTES = 32 << 20
+STREAM_MAX_BUCKETS = 512  # open files at once; past 16 GiB the buckets grow instead
+
+
+def _leak_key(array):
+    """Lower case without spaces, vectorised: the comparison form of the leak check."""
+    import pyarrow.compute as pc
+
+    out = pc.utf8_lower(array)
+    for ws in (" ", "\t", "\u00a0"):
+        out = pc.replace_substring(out, ws, "")
+    return out
+
+
+def anonymise_stream(in_path, out_path, policy: Policy, keys: dict | None = None,
+                     progress=None, check_cancelled=None, block_size: int = 1 << 23, seed=None,
+                     workers: int = 1) -> dict:
+    """Per-value transforms on a CSV of any size, in bounded memory.
+
+    Used when the policy has no quasi-identifiers (generalisation needs the whole
+    table). Pass 1 reads blocks, transforms them, checks each block for leaks (an
+    output cell equal to an original direct identifier of the block, after
+    normalisation, or one inside a scrubbed text) and deals its rows at random into
+    bucket files; pass 2 shuffles each bucket in memory and appends it to the output.
+    Rows end up in a uniformly random order, as in the in-memory path.
+
+    workers > 1 transforms and checks blocks in that many processes (spawned; the
+    keys reach them through the pool's pipe, never a file). Surrogate names keep one
+    mapping for the whole file, so a policy with surrogates runs in one process.
+    """
+    import os
+    import tempfile
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    from .transforms import shuffle_permutation
+    from .writer import StreamingCsvWriter
+
+    if policy.qi or int(policy.k) > 1 or policy.l_diversity or policy.t_closeness:
+        raise AnonymiseError("streaming handles per-value transforms only; quasi-identifiers and "
+                             "privacy models need the whole table (anonymise_file)")
+    keys = keys or {}
+    t0 = time.perf_counter()
+    size = os.path.getsize(in_path)
+    n_buckets = min(STREAM_MAX_BUCKETS, max(1, -(-size // STREAM_BUCKET_BYTES)))
+    rng = np.random.default_rng(seed)
+    summary: dict = {"input": str(in_path), "output": str(out_path), "metric": None, "levels": {},
+                     "suppressed_rows": 0, "information_loss": None, "models": [], "transforms": {},
+                     "streamed": True, "buckets": int(n_buckets)}
+    direct = [c for c, s in policy.columns.items()
+              if s.get("role") == "direct_identifier" or s.get("transform") in
+              ("drop", "redact", "mask", "pseudonymise", "tokenise", "surrogate")]
+    rows_in = 0
+    leaks = 0
+    leak_example = None
+    with tempfile.TemporaryDirectory(prefix=".anon-", dir=os.path.dirname(os.path.abspath(out_path))) as tmpd:
+        writers: list = [None] * n_buckets
+        schema = None
+        direct_writer = None
+        delim = "\t" if str(out_path).lower().endswith(".tsv") else ","
+        try:
+            for out_batch, n_rows, n_leaks, example, infos in _stream_blocks(
+                    in_path, policy, keys, direct, block_size, workers, check_cancelled):
+                leaks += n_leaks
+                leak_example = leak_example or example
+                for name, info in infos.items():
+                    prev = summary["transforms"].setdefault(name, {"transform": info["transform"]})
+                    for k, v in info.items():
+                        if k != "transform":
+                            prev[k] = prev.get(k, 0) + v if isinstance(v, int) else v
+                if schema is None:
+                    schema = out_batch.schema
+                rows_in += n_rows
+                if policy.keep_order:
+                    # no shuffle asked for: write straight through; a leak aborts the whole output
+                    if leaks:
+                        raise VerificationError([f"{leaks} output cell(s) hold an original direct "
+                                                 f"identifier, e.g. in column {leak_example!r}"])
+                    if direct_writer is None:
+                        direct_writer = StreamingCsvWriter(out_path, schema, delimiter=delim)
+                    direct_writer.write(out_batch)
+                else:
+                    which = rng.integers(0, n_buckets, out_batch.num_rows)
+                    for b in range(n_buckets):
+                        part = out_batch.filter(pa.array(which == b))
+                        if part.num_rows:
+                            if writers[b] is None:
+                                writers[b] = ipc.new_stream(os.path.join(tmpd, f"b{b}.arrow"), schema)
+                            writers[b].write_batch(part)
+                if progress:
+                    progress(rows_in, 0, f"{rows_in:,} rows transformed")
+        except BaseException as exc:
+            if direct_writer is not None:
+                direct_writer.abort(exc)
+            for w in writers:
+                if w is not None:
+                    w.close()
+            raise
+        for w in writers:
+            if w is not None:
+                w.close()
+        if direct_writer is not None:
+            direct_writer.close()
+            summary.update(rows_in=rows_in, rows_out=direct_writer.rows,
+                           formulas_neutralised=direct_writer.formulas_neutralised,
+                           verification=[{"name": "no original direct identifier in the output (per block)",
+                                          "ok": True, "detail": f"{rows_in:,} rows checked block by block"}],
+                           seconds=time.perf_counter() - t0)
+            return summary
+        if leaks:
+            raise VerificationError([f"{leaks} output cell(s) hold an original direct identifier, "
+                                     f"e.g. in column {leak_example!r}"])
+        writer = StreamingCsvWriter(out_path, schema, delimiter=delim)
+        try:
+            for b in range(n_buckets):
+                path = os.path.join(tmpd, f"b{b}.arrow")
+                if not os.path.exists(path):
+                    continue
+                with ipc.open_stream(path) as r:
+                    bucket = r.read_all()
+                if not policy.keep_order:
+                    bucket = bucket.take(pa.array(shuffle_permutation(bucket.num_rows)))
+                for part in bucket.to_batches(max_chunksize=1 << 16):
+                    writer.write(part)
+            writer.close()
+        except BaseException as exc:
+            writer.abort(exc)
+            raise
+    summary.update(rows_in=rows_in, rows_out=writer.rows, formulas_neutralised=writer.formulas_neutralised,
+                   verification=[{"name": "no original direct identifier in the output (per block)",
+                                  "ok": True, "detail": f"{rows_in:,} rows checked block by block"}],
+                   seconds=time.perf_counter() - t0)
+    return summary
+
+
+def _process_block(table, policy: Policy, keys: dict, surrogates: dict, direct: list, in_path):
+    """Transform one block and count its leaks: (output batch, leaks, example column, infos)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import verify as V
+
+    wrapper = SimpleNamespace(data=table, columns=table.column_names)
+    cols = {c: table.column(c).combine_chunks() for c in table.column_names}
+    for name in policy.columns:
+        if name not in cols:
+            raise AnonymiseError(f"{in_path}: the policy names column {name!r}, which the file "
+                                 f"does not have (columns: {', '.join(table.column_names)})")
+    infos: dict = {}
+    for name, spec in policy.columns.items():
+        t = spec.get("transform", "keep")
+        if t == "keep":
+            continue
+        if t == "drop":
+            cols.pop(name)
+            infos[name] = {"transform": "drop"}
+            continue
+        out, info = _apply_column(name, cols[name], spec, keys, wrapper, surrogates)
+        cols[name] = out
+        infos[name] = {"transform": t, **info}
+    leaks, example = 0, None
+    if direct:
+        # Row-aligned in this bounded-memory path: every output cell against the original
+        # direct identifiers of its own row (the in-memory path compares against all rows).
+        orig_keys = []
+        for c in direct:
+            k = _leak_key(table.column(c).combine_chunks())
+            # values shorter than 4 characters say nothing: null never compares equal
+            orig_keys.append(pc.if_else(pc.greater_equal(pc.utf8_length(k), 4), k, pa.scalar(None, pa.string())))
+        for name, arr in cols.items():
+            out_key = _leak_key(arr)
+            for ok in orig_keys:
+                count = pc.sum(pc.fill_null(pc.equal(out_key, ok), False)).as_py() or 0
+                if count:
+                    leaks += count
+                    example = example or name
+        # text cells (with a space) of columns not produced by a direct transform, token by token
+        texts = None
+        for name in (c for c in cols if c not in direct):
+            arr = cols[name]
+            spaced = arr.filter(pc.fill_null(pc.match_substring(arr, " "), False))
+            if not len(spaced):
+                continue
+            if texts is None:
+                texts = {V._norm(v): c for c in direct for v in table.column(c).to_pylist()
+                         if v and len(V._norm(v)) >= 4}
+            for cell in spaced.to_pylist():
+                if V._find_in_cell(cell, texts, {}):
+                    leaks += 1
+                    example = example or name
+    return pa.record_batch(list(cols.values()), names=list(cols)), leaks, example, infos
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(policy_dict, keys, direct, in_path):
+    _WORKER.update(policy=Policy.from_dict(policy_dict), keys=keys, direct=direct, in_path=in_path)
+
+
+def _to_ipc(batch) -> bytes:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, batch.schema) as w:
+        w.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_ipc(data: bytes):
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    return ipc.open_stream(pa.py_buffer(data)).read_next_batch()
+
+
+def _worker_block(data: bytes):
+    import pyarrow as pa
+
+    batch = _from_ipc(data)
+    out, leaks, example, infos = _process_block(pa.Table.from_batches([batch]), _WORKER["policy"],
+                                                _WORKER["keys"], {}, _WORKER["direct"], _WORKER["in_path"])
+    return _to_ipc(out), batch.num_rows, leaks, example, infos
+
+
+def _stream_blocks(in_path, policy, keys, direct, block_size, workers, check_cancelled):
+    """(output batch, rows, leaks, example, infos) per input block, in input order."""
+    import pyarrow as pa
+
+    from .reader import iter_csv_batches
+
+    batches = iter_csv_batches(in_path, delimiter=policy.delimiter, encoding=policy.encoding,
+                               block_size=block_size)
+    uses_surrogates = any(s.get("transform") == "surrogate" for s in policy.columns.values())
+    if workers <= 1 or uses_surrogates:
+        surrogates: dict = {}
+        for batch in batches:
+            if check_cancelled:
+                check_cancelled()
+            out, leaks, example, infos = _process_block(pa.Table.from_batches([batch]), policy, keys,
+                                                        surrogates, direct, in_path)
+            yield out, batch.num_rows, leaks, example, infos
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init,
+                             initargs=(policy.to_dict(), dict(keys), list(direct), str(in_path))) as pool:
+        pending: deque = deque()
+        for batch in batches:
+            if check_cancelled:
+                check_cancelled()
+            pending.append(pool.submit(_worker_block, _to_ipc(batch)))
+            if len(pending) >= 2 * workers:  # bounded: memory stays a few blocks per worker
+                data, rows, leaks, example, infos = pending.popleft().result()
+                yield _from_ipc(data), rows, leaks, example, infos
+        while pending:
+            data, rows, leaks, example, infos = pending.popleft().result()
+            yield _from_ipc(data), rows, leaks, example, infos

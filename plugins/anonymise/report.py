@@ -1,0 +1,68 @@
+"""The anonymisation section of the report: data, never Qt."""
+
+from __future__ import annotations
+
+from workbench.api import BarChart, KeyValues, Paragraph, Section, Table
+
+from .score import p_given_release
+
+
+def report_sections(store) -> list:
+    runs = store.latest_runs("anonymise")
+    if not runs:
+        return [Section("Anonymisation", [Paragraph("Not assessed: no dataset has been anonymised.")],
+                        "anonymise")]
+    blocks = [Paragraph(
+        "P(A|D), the probability that a record is re-identified given the release, is the average "
+        "over released records of 1/f, f being the number of released records that share the "
+        "record's quasi-identifier values (an attacker who knows them picks one of the f at random). "
+        "Verification re-reads each output as written: no original direct identifier may appear, the "
+        "privacy models are recomputed, and a linkage attack from the original quasi-identifiers "
+        "must not single out fewer than k records.")]
+    for run in runs:
+        s = run.get("summary") or {}
+        before, after = s.get("risk_before") or {}, s.get("risk_after") or {}
+        items = [("Dataset", str(s.get("input"))), ("Output", str(s.get("output"))),
+                 ("Rows in / out", f"{s.get('rows_in')} / {s.get('rows_out')}"),
+                 ("Models", ", ".join(s.get("models") or []) or "none"),
+                 ("Transforms", ", ".join(f"{c}: {t['transform']}" for c, t in (s.get("transforms") or {}).items())
+                  or "none")]
+        if s.get("levels"):
+            items += [("Generalisation levels", ", ".join(f"{k}={v}" for k, v in s["levels"].items())),
+                      ("Suppressed rows", str(s.get("suppressed_rows"))),
+                      (f"Information loss ({s.get('metric')})", f"{s.get('information_loss'):.4f}"),
+                      ("P(A|D) before / after", f"{before.get('p_reidentification', 0):.4f} / "
+                                                 f"{p_given_release(s) or 0:.4f}")]
+        if s.get("encrypted_to"):
+            items.append(("Output encrypted to", ", ".join(s["encrypted_to"])))
+        if s.get("key_ids"):
+            items.append(("Keys used (ids)", ", ".join(f"{k}={v}" for k, v in s["key_ids"].items())))
+        blocks.append(KeyValues(items))
+        if before and after:
+            rows = []
+            for model in ("prosecutor", "journalist"):
+                for what in ("highest", "average", "records_at_risk"):
+                    rows.append([model, what.replace("_", " "), f"{before[model][what]:.4f}",
+                                 f"{after[model][what]:.4f}"])
+            rows.append(["marketer", "average", f"{before['marketer']['average']:.4f}",
+                         f"{after['marketer']['average']:.4f}"])
+            rows.append(["sample uniqueness", "", f"{before['sample_uniqueness']:.4f}",
+                         f"{after['sample_uniqueness']:.4f}"])
+            blocks.append(Table(["Attacker", "Measure", "Before", "After"], rows,
+                                caption=f"Re-identification risk (threshold {after.get('threshold')})"))
+            cats = [h["sizes"] for h in before["histogram"]]
+            blocks.append(BarChart("Records by equivalence-class size", cats,
+                                   {"before": [float(h["records"]) for h in before["histogram"]],
+                                    "after": [float(h["records"]) for h in after["histogram"]]},
+                                   stacked=False))
+        access = store.query("SELECT name, role, granted_at, revoked_at FROM anonymise_access WHERE run_id=?",
+                             (run["id"],))
+        if access:
+            blocks.append(Table(["Who", "Role", "Granted", "Revoked"],
+                                [[a["name"], a["role"], a["granted_at"], a["revoked_at"] or ""] for a in access],
+                                caption="Access list of the encrypted output"))
+        checks = s.get("verification") or []
+        blocks.append(Table(["Check", "Result", "Detail"],
+                            [[c["name"], "passed" if c["ok"] else "FAILED", c["detail"]] for c in checks],
+                            caption="Verification of the written output"))
+    return [Section("Anonymisation", blocks, "anonymise")]

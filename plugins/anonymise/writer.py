@@ -1,0 +1,140 @@
+"""Writing outputs: never partial, never a live formula.
+
+Every output goes to a temporary file in the destination folder and is renamed
+into place only when complete (os.replace is atomic on one file system); on any
+error the temporary file is removed and an existing output is left untouched.
+
+CSV injection (OWASP): a cell that a spreadsheet would evaluate, one starting with
+=, +, -, @, a tab or a carriage return, is prefixed with a single quote. Plain
+numbers such as -12.5 are left alone so numeric columns stay numeric.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+FORMULA_START = r"^[=+\-@\t\r]"
+PLAIN_NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+
+
+def neutralise_formulas(array):
+    """pyarrow string array with formula-like cells prefixed by a quote; (array, count)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if array.type != pa.string():
+        array = array.cast(pa.string())
+    # cheap first pass on the first character; the regex only where it matters
+    first = pc.utf8_slice_codeunits(array, 0, 1)
+    risky = pc.fill_null(pc.is_in(first, value_set=pa.array(["=", "+", "-", "@", "\t", "\r"])), False)
+    if not pc.any(risky).as_py():
+        return array, 0
+    risky = pc.fill_null(pc.and_(risky, pc.invert(pc.match_substring_regex(array, PLAIN_NUMBER))), False)
+    count = pc.sum(risky).as_py() or 0
+    if count:
+        quoted = pc.binary_join_element_wise(pa.scalar("'"), array, "")
+        array = pc.if_else(risky, quoted, array)
+    return array, count
+
+
+def _safe_table(table):
+    import pyarrow as pa
+
+    cols, total = [], 0
+    for col in table.columns:
+        arr, c = neutralise_formulas(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+        cols.append(arr)
+        total += c
+    return pa.table(cols, names=table.column_names), total
+
+
+@contextmanager
+def atomic_path(path):
+    """Yields a temporary path next to `path`; renames it into place if the block succeeds."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _csv_options(delimiter):
+    import pyarrow.csv as pacsv
+
+    return pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
+
+
+def write_table(path, table, delimiter: str = ",") -> dict:
+    """Write a pyarrow table (CSV/TSV, Parquet or JSON Lines by suffix), atomically.
+
+    Returns {"rows": n, "formulas_neutralised": c}.
+    """
+    import pyarrow.csv as pacsv
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    with atomic_path(p) as tmp:
+        if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+            return {"rows": table.num_rows, "formulas_neutralised": 0}
+        if suffix in (".jsonl", ".ndjson"):
+            import json
+
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for row in table.to_pylist():
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            return {"rows": table.num_rows, "formulas_neutralised": 0}
+        if suffix == ".tsv":
+            delimiter = "\t"
+        safe, count = _safe_table(table)
+        pacsv.write_csv(safe, tmp, write_options=_csv_options(delimiter))
+        return {"rows": table.num_rows, "formulas_neutralised": count}
+
+
+class StreamingCsvWriter:
+    """Batch by batch into a temporary file; `close()` renames, `abort()` removes."""
+
+    def __init__(self, path, schema, delimiter: str = ","):
+        import pyarrow.csv as pacsv
+
+        self._cm = atomic_path(path)
+        self._tmp = self._cm.__enter__()
+        self._writer = pacsv.CSVWriter(self._tmp, schema, write_options=_csv_options(delimiter))
+        self.rows = 0
+        self.formulas_neutralised = 0
+
+    def write(self, batch):
+        import pyarrow as pa
+
+        cols = []
+        for col in batch.columns:
+            arr, c = neutralise_formulas(col)
+            cols.append(arr)
+            self.formulas_neutralised += c
+        self._writer.write_batch(pa.record_batch(cols, names=batch.schema.names))
+        self.rows += batch.num_rows
+
+    def close(self):
+        self._writer.close()
+        self._cm.__exit__(None, None, None)
+
+    def abort(self, exc=None):
+        try:
+            self._writer.close()
+        finally:
+            err = exc or RuntimeError("aborted")
+            try:
+                self._cm.__exit__(type(err), err, None)
+            except BaseException:
+                pass
