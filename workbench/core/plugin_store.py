@@ -139,6 +139,13 @@ class PluginStore:
 
         return secrets.get_secret(self.project, name)
 
+    def set_secret(self, name: str, value: str) -> str:
+        """Store a secret (a key the plugin generated) in the OS keyring, or the encrypted file the
+        user chose; only its name goes into the project. Returns where it went."""
+        from workbench.core import secrets
+
+        return secrets.set_secret(self.project, name, value)
+
     # ------------------------------------------------------------ artifacts
     def add_artifact(self, kind: str, name: str, data: bytes, *, run_id: int | None = None) -> int:
         return self.project.add_artifact(kind, name, data, run_id=run_id, plugin=self.plugin_id)
