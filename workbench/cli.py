@@ -20,6 +20,9 @@ from workbench.core.cli_kit import error as _err
 from workbench.core.errors import WorkbenchError
 from workbench.core.findings import TRIAGE_STATUSES
 
+#: A short prefix that is unique today may match a finding of a later run: ask for enough of it.
+MIN_FINGERPRINT_PREFIX = 8
+
 __all__ = ["EXIT_FAILURE", "EXIT_GATE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 
@@ -51,7 +54,8 @@ def cmd_gui(args) -> int:
     _check_display()
     from workbench.gui.app import run_gui
 
-    return run_gui(project=args.project, theme=getattr(args, "theme", "system"))
+    return run_gui(project=args.project, theme=getattr(args, "theme", "system"),
+                   readonly=getattr(args, "read_only", False))
 
 
 def cmd_new(args) -> int:
@@ -183,7 +187,7 @@ def cmd_demo(args) -> int:
 
         write_summary_json(args.summary_json, {"project": str(path), "jobs": summaries})
     if args.headless:
-        pdf = out / "demo-report.pdf"
+        pdf = out / f"{path.stem}-report.pdf"
         return cmd_report(argparse.Namespace(project=str(path), output=str(pdf)))
     from workbench.gui.app import run_gui
 
@@ -199,6 +203,9 @@ def cmd_triage(args) -> int:
         known = {r[0]: r[1] for r in rows}
         chosen: dict[str, list[str]] = {}
         for prefix in args.fingerprints:
+            if len(prefix) < MIN_FINGERPRINT_PREFIX:
+                raise CliError(f"{prefix!r}: give at least {MIN_FINGERPRINT_PREFIX} characters of the "
+                               "fingerprint, so that it stays unambiguous as the project's history grows")
             matches = sorted(fp for fp in known if fp.startswith(prefix))
             if len(matches) != 1:
                 why = "no finding has" if not matches else f"{len(matches)} findings have"
@@ -214,7 +221,8 @@ def cmd_triage(args) -> int:
 def _secret_project(args):
     from workbench.core.project import Project
 
-    return Project.open(args.project)
+    # Listing names writes nothing: no write lock, so it works while the window has the project open.
+    return Project.open(args.project, readonly=args.action == "list")
 
 
 def _unlock_secrets(args) -> int | None:
@@ -295,10 +303,11 @@ def _ensure_headless_qt() -> None:
 def build_parser(registry=None) -> argparse.ArgumentParser:
     from workbench.core.cli_kit import Commands
 
+    titles = [p.title.lower() for p in (registry.plugins if registry else [])]
     parser = argparse.ArgumentParser(
         prog="workbench",
-        description=f"{APP_NAME}: the code audit, triage and reports of AI systems, offline, "
-                    "with plugins for the other pillars.",
+        description=f"{APP_NAME}, offline. Installed and working here: "
+                    + (", ".join(titles) if titles else "no plugins") + "; triage, the audit log and reports.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -307,6 +316,8 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
 
     p = cli.command("gui", "open the main window (the default)")
     p.add_argument("project", nargs="?", help="project file to open")
+    p.add_argument("--read-only", action="store_true",
+                   help="open the project without the write lock (it may be open in another workbench)")
     p.add_argument("--theme", choices=("system", "light", "dark"), default="system")
     p.set_defaults(func=cmd_gui)
 

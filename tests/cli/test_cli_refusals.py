@@ -84,3 +84,42 @@ def test_sarif_uris_are_percent_encoded_with_columns():
     uri = loc["artifactLocation"]["uri"]
     assert all(c not in uri for c in "\t\"<>| ") and "%09" in uri and "%FF" in uri
     assert loc["region"]["startColumn"] == 5
+
+
+def test_short_fingerprint_prefix_is_refused(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.py").write_text("import pickle\n")
+    project = tmp_path / "p.wbproj"
+    assert run_cli("audit", tree, "-p", project, "--no-secrets").returncode == 0
+    result = run_cli("triage", project, "a", "--status", "fixed")
+    assert result.returncode == 1 and "at least 8 characters" in result.stderr
+
+
+def test_secret_list_needs_no_write_lock_and_gui_offers_read_only(tmp_path):
+    import subprocess
+    import sys
+
+    project = _project(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom workbench.core.project import Project\n"
+                               f"p = Project.open({str(project)!r})\nprint('open', flush=True)\ntime.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        listed = run_cli("secret", "list", project)
+        assert listed.returncode == 0, listed.stderr
+        locked = run_cli("secret", "set", project, "k", "--stdin", stdin="v\n")
+        assert locked.returncode == 1 and "already open for writing" in locked.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "--read-only" in run_cli("gui", "--help").stdout
+
+
+def test_a_second_demo_never_replaces_the_first(tmp_path):
+    from workbench.core.demo import free_demo_path
+
+    (tmp_path / "demo.wbproj").write_bytes(b"x")
+    assert free_demo_path(tmp_path) == (tmp_path / "demo-2.wbproj", "samples-2")
+    (tmp_path / "demo-2.wbproj-wal").write_bytes(b"x")
+    assert free_demo_path(tmp_path)[0] == tmp_path / "demo-3.wbproj"

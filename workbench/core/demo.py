@@ -16,14 +16,26 @@ def samples_root():
     return resources.files("workbench_resources") / "demo"
 
 
-def copy_samples(dest: Path) -> Path:
-    """Copy the shipped samples into *dest*/samples (a fresh copy each time)."""
-    target = dest / "samples"
+def copy_samples(dest: Path, name: str = "samples") -> Path:
+    """Copy the shipped samples into *dest*/*name* (a fresh copy each time)."""
+    target = dest / name
     if target.exists():
         shutil.rmtree(target)
     with resources.as_file(samples_root()) as src:
         shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return target
+
+
+def free_demo_path(out: Path) -> tuple[Path, str]:
+    """``demo.wbproj`` with ``samples/``, or the first free ``demo-N.wbproj`` with ``samples-N/``:
+    an earlier demo project, and the triage done in it, is never replaced."""
+    n = 1
+    while True:
+        suffix = "" if n == 1 else f"-{n}"
+        path = out / f"demo{suffix}.wbproj"
+        if not any(path.with_name(path.name + side).exists() for side in ("", "-wal", "-shm", ".lock")):
+            return path, f"samples{suffix}"
+        n += 1
 
 
 def create_demo(out_dir: str | Path, registry, *, on_job=None, progress_factory=None) -> Path:
@@ -34,11 +46,8 @@ def create_demo(out_dir: str | Path, registry, *, on_job=None, progress_factory=
     """
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
-    path = out / DEMO_PROJECT_NAME
-    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if stale.exists():
-            stale.unlink()
-    samples = copy_samples(out)
+    path, samples_name = free_demo_path(out)
+    samples = copy_samples(out, samples_name)
     with Project.create(path, name="Demo: credit-scoring model", plugins=registry.plugins) as project:
         project.set_meta("demo_samples", str(samples))
         for plugin in registry.plugins:

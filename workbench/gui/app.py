@@ -37,7 +37,8 @@ def make_app(theme: str = "system") -> QApplication:
     return app
 
 
-def create_window(project: str | None = None, theme: str = "system", reopen_last: bool = True):
+def create_window(project: str | None = None, theme: str = "system", reopen_last: bool = True,
+                  readonly: bool = False):
     """Build the window (shown by the caller). Used by :func:`run_gui`, tests and benchmarks."""
     from workbench.core.plugins import load_plugins
     from workbench.gui.main_window import MainWindow
@@ -51,11 +52,11 @@ def create_window(project: str | None = None, theme: str = "system", reopen_last
         if last and Path(str(last)).exists():
             path = str(last)
     if path:
-        window.open_project(path)
+        window.open_project(path, readonly=readonly)
     return app, window
 
 
-def run_gui(project: str | None = None, theme: str = "system") -> int:
-    app, window = create_window(project, theme)
+def run_gui(project: str | None = None, theme: str = "system", readonly: bool = False) -> int:
+    app, window = create_window(project, theme, readonly=readonly)
     window.show()
     return app.exec()
