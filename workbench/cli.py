@@ -82,7 +82,7 @@ def cmd_info(args) -> int:
         if args.json:
             if chain:
                 info["events_chain"] = {"ok": chain.ok, "first_broken_id": chain.first_broken_id,
-                                        "message": chain.message}
+                                        "message": chain.message, "head": chain.head}
             print(json.dumps(info, indent=2))
         else:
             print(f"project   {info['name']}  ({info['path']})")
@@ -99,6 +99,8 @@ def cmd_info(args) -> int:
                 print(f"  run {r['id']:>4}  {r['status']:<11} {r['title']}")
             if chain:
                 print(("events    OK: " if chain.ok else "events    BROKEN: ") + chain.message)
+                if chain.head:
+                    print(f"log head  sha256 {chain.head}  (compare it with the one a report carries)")
         if chain and not chain.ok:
             return EXIT_FAILURE
     return EXIT_OK
@@ -394,9 +396,12 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return exc.code
     except sqlite3.DatabaseError as exc:
-        # Damage that the open-time check cannot see (a flipped byte inside a row) shows when it is read.
         where = getattr(args, "project", None) or "the project file"
-        _err(f"{where}: the file is damaged ({exc}). Restore it from a backup.")
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            _err(f"{where}: cannot be written ({exc}); open it read-only, or give it write permission")
+        else:
+            # Damage that the open-time check cannot see (a flipped byte inside a row) shows when read.
+            _err(f"{where}: the file is damaged ({exc}). Restore it from a backup.")
         return EXIT_FAILURE
     except (WorkbenchError, ValueError) as exc:
         _err(str(exc))

@@ -258,6 +258,11 @@ class ProjectDatabase:
         path = validate(path)
         if readonly:
             return cls._open_readonly(path)
+        if not os.access(path, os.W_OK):
+            read_only_fs = hasattr(os, "statvfs") and bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+            why = "is on a read-only file system" if read_only_fs else "is read-only (file permissions)"
+            raise ProjectError(path, f"{why}: open it read-only (`info`, `report`, `gui --read-only`), "
+                                     "or copy it somewhere writable")
         lock = None if worker else ProjectLock.acquire(path)
         try:
             conn = cls._connect(path)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QGuiApplication,
     QImage,
     QPageLayout,
@@ -65,7 +66,19 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720, dark: 
     font = QFont("DejaVu Sans")
     font.setPixelSize(int(height * 0.045))
     p.setFont(font)
-    left, right, top, bottom = int(width * 0.08), int(width * 0.2), int(height * 0.12), int(height * 0.16)
+    names = list(chart.series)
+    n = len(chart.categories)
+    totals = [sum(chart.series[s][i] for s in names) if chart.stacked else
+              max((chart.series[s][i] for s in names), default=0) for i in range(n)]
+    vmax = max(totals + [1.0])
+    step = _nice_step(vmax)
+    ymax = step * (int(vmax / step) + (1 if vmax % step else 0)) or step
+    metrics = QFontMetrics(font)
+    # Margins follow the text they hold: long tick values and series names are never clipped.
+    left = max(int(width * 0.08), metrics.horizontalAdvance(_tick(ymax)) + 24)
+    right = min(int(width * 0.4), max(int(width * 0.2), max((metrics.horizontalAdvance(str(s)) for s in names),
+                                                            default=0) + 110))
+    top, bottom = int(height * 0.12), int(height * 0.16)
     plot = QRectF(left, top, width - left - right, height - top - bottom)
     title_font = QFont(font)
     title_font.setBold(True)
@@ -74,13 +87,6 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720, dark: 
     p.setPen(QColor(ink))
     p.drawText(QRectF(0, 0, width, top), Qt.AlignCenter, chart.title)
     p.setFont(font)
-    names = list(chart.series)
-    n = len(chart.categories)
-    totals = [sum(chart.series[s][i] for s in names) if chart.stacked else
-              max((chart.series[s][i] for s in names), default=0) for i in range(n)]
-    vmax = max(totals + [1.0])
-    step = _nice_step(vmax)
-    ymax = step * (int(vmax / step) + (1 if vmax % step else 0)) or step
     # Grid and y labels
     p.setPen(QPen(QColor(grid), 2))
     ticks = int(round(ymax / step))
@@ -88,7 +94,7 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720, dark: 
         y = plot.bottom() - plot.height() * k / ticks
         p.drawLine(int(plot.left()), int(y), int(plot.right()), int(y))
         p.setPen(QColor(soft))
-        p.drawText(QRectF(0, y - 20, left - 10, 40), Qt.AlignRight | Qt.AlignVCenter, f"{k * step:g}")
+        p.drawText(QRectF(0, y - 20, left - 10, 40), Qt.AlignRight | Qt.AlignVCenter, _tick(k * step))
         p.setPen(QPen(QColor(grid), 2))
     colors = {s: QColor(chart.colors.get(s) or DEFAULT_SERIES_COLORS[i % len(DEFAULT_SERIES_COLORS)])
               for i, s in enumerate(names)}
@@ -132,7 +138,12 @@ def draw_line_chart(chart: LineChart, width: int = 1800, height: int = 760, dark
     p.setRenderHint(QPainter.Antialiasing)
     font = QFont("DejaVu Sans")
     font.setPixelSize(int(height * 0.042))
-    left, right, top, bottom = int(width * 0.09), int(width * 0.22), int(height * 0.12), int(height * 0.18)
+    metrics = QFontMetrics(font)
+    names_width = max((metrics.horizontalAdvance(str(n)) for n in chart.series), default=0)
+    # Room for the rotated y label, then the widest tick value; the legend as wide as its names.
+    left = int(metrics.height() * 1.6) + metrics.horizontalAdvance("-0.000e+00") + 16
+    right = min(int(width * 0.42), max(int(width * 0.18), names_width + 110))
+    top, bottom = int(height * 0.12), int(height * 0.18)
     plot = QRectF(left, top, width - left - right, height - top - bottom)
     title_font = QFont(font)
     title_font.setBold(True)
@@ -167,9 +178,9 @@ def draw_line_chart(chart: LineChart, width: int = 1800, height: int = 760, dark
     p.setPen(QColor(ink))
     p.drawText(QRectF(plot.left(), height - bottom * 0.5, plot.width(), bottom * 0.5), Qt.AlignCenter, chart.x_label)
     p.save()
-    p.translate(18, plot.center().y())
+    p.translate(6, plot.center().y())
     p.rotate(-90)
-    p.drawText(QRectF(-plot.height() / 2, 0, plot.height(), 50), Qt.AlignCenter, chart.y_label)
+    p.drawText(QRectF(-plot.height() / 2, 0, plot.height(), metrics.height() * 1.4), Qt.AlignCenter, chart.y_label)
     p.restore()
     ly = plot.top()
     for i, (name, pts) in enumerate(chart.series.items()):
@@ -187,6 +198,10 @@ def draw_line_chart(chart: LineChart, width: int = 1800, height: int = 760, dark
         ly += 54
     p.end()
     return image
+
+
+def _tick(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:g}"
 
 
 def _nice_step(vmax: float) -> float:
