@@ -173,11 +173,12 @@ def test_docks_stay_small_until_a_job_runs_and_layout_is_remembered(qtbot, setti
 
     # The user changes the layout; the next window remembers it. (The offscreen screen is
     # 800x800 and a restored geometry is fitted to the screen: use a window that fits.)
-    first.resize(790, 760)
+    first.resize(790, 760)  # the window's minimum width (one tab per plugin) may keep it wider
     QApplication.processEvents()
     first.resizeDocks([first.events_dock], [110], Qt.Vertical)
     QApplication.processEvents()
     chosen = first.events_dock.height()
+    first_size = (first.size().width(), first.size().height())
     assert abs(chosen - 110) <= 8 and chosen < events_before - 30
     first.close()
 
@@ -186,7 +187,7 @@ def test_docks_stay_small_until_a_job_runs_and_layout_is_remembered(qtbot, setti
     second.show()
     qtbot.waitExposed(second)
     QApplication.processEvents()
-    assert second.size().width() == 790 and second.size().height() == 760
+    assert (second.size().width(), second.size().height()) == first_size
     assert abs(second.events_dock.height() - chosen) <= 4, (second.events_dock.height(), chosen)
     assert second.jobs_widget.height() <= line + 4
     second.close()
