@@ -23,24 +23,12 @@ class CodeAuditPlugin(Plugin):
     version = VERSION
     tab = "workbench_plugins.code_audit.tab:CodeAuditTab"
     migrations = MIGRATIONS
+    commands = "workbench_plugins.code_audit.cli:add_cli"
+    report = "workbench_plugins.code_audit.score:report_sections"
+    scorer = "workbench_plugins.code_audit.score:score"
     jobs = MappingProxyType({
         "audit": JobDef("workbench_plugins.code_audit.engine:run", AuditParams, "audit"),
     })
-
-    def add_cli(self, cli) -> None:
-        from workbench_plugins.code_audit.cli import add_cli
-
-        add_cli(self, cli)
-
-    def report_sections(self, store, options):
-        from workbench_plugins.code_audit.score import report_sections
-
-        return report_sections(store, options)
-
-    def score(self, store):
-        from workbench_plugins.code_audit.score import score
-
-        return score(store)
 
     def demo_jobs(self, samples_dir):
         from workbench_plugins.code_audit.engine import prepare_demo

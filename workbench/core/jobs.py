@@ -16,7 +16,6 @@ params dataclass, checked again in that process.
 from __future__ import annotations
 
 import atexit
-import importlib
 import multiprocessing as mp
 import os
 import queue as _queue
@@ -27,7 +26,7 @@ import weakref
 from typing import Any, Callable
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.plugins import JobSpec, load_plugins
+from workbench.core.plugins import JobSpec, load_plugins, resolve
 from workbench.core.progress import ProgressTracker
 
 __all__ = ["Cancelled", "JobContext", "JobSpec", "NullContext", "WorkerJob", "resolve", "run_in_process"]
@@ -55,13 +54,6 @@ def die_with_parent(parent_pid: int) -> None:
         return
     if os.getppid() != parent_pid:  # the parent died before the call took effect
         os._exit(1)
-
-
-def resolve(ref: str) -> Callable:
-    module, _, attr = ref.partition(":")
-    if not attr:
-        raise ValueError(f"job reference must look like 'package.module:function', got {ref!r}")
-    return getattr(importlib.import_module(module), attr)
 
 
 def job_callable(spec: JobSpec, registry=None) -> tuple[Callable, Any]:

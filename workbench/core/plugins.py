@@ -67,17 +67,27 @@ class Plugin:
     jobs: Mapping[str, JobDef] = MappingProxyType({})
     #: dotted path "module:Class" of the Qt tab, imported lazily by the GUI.
     tab: str | None = None
+    # The three hooks below, as dotted "module:function" paths imported on first use, so the
+    # plugin's own module stays light. Override the methods instead when that reads better.
+    #: ``function(plugin, cli)`` adding the plugin's commands
+    commands: str | None = None
+    #: ``function(store, options) -> [Section]``
+    report: str | None = None
+    #: ``function(store) -> float | None``
+    scorer: str | None = None
 
     def add_cli(self, cli) -> None:
         """Add headless commands through ``cli.command(...)`` (see :class:`workbench.api.Commands`)."""
+        if self.commands:
+            resolve(self.commands)(self, cli)
 
     def report_sections(self, store, options: dict) -> list:
         """Report sections (data, never Qt) about this plugin's latest runs."""
-        return []
+        return resolve(self.report)(store, options or {}) if self.report else []
 
     def score(self, store) -> float | None:
         """The pillar score, 0-100, or None while nothing was assessed."""
-        return None
+        return resolve(self.scorer)(store) if self.scorer else None
 
     def demo_jobs(self, samples_dir) -> list[JobSpec]:
         """Jobs to run on the demo samples (``workbench demo``)."""
@@ -98,6 +108,16 @@ class Plugin:
         return JobSpec(self.id, job, checked, title=title, target=None if target is None else str(target))
 
 
+def resolve(ref: str) -> Callable:
+    """The object a ``"package.module:name"`` path names, imported now."""
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    if not attr:
+        raise ValueError(f"a reference must look like 'package.module:name', got {ref!r}")
+    return getattr(importlib.import_module(module), attr)
+
+
 def check_plugin(plugin: Any) -> None:
     """Raise TypeError when *plugin* does not honour the contract this host speaks."""
     missing = [a for a in ("id", "title", "version") if not getattr(plugin, a, None)]
@@ -112,6 +132,10 @@ def check_plugin(plugin: Any) -> None:
     for name, jobdef in dict(plugin.jobs).items():
         if not isinstance(jobdef, JobDef):
             raise TypeError(f"plugin {plugin.id!r}: job {name!r} is not a JobDef")
+    for hook in ("commands", "report", "scorer", "tab"):
+        ref = getattr(plugin, hook, None)
+        if ref is not None and (not isinstance(ref, str) or ":" not in ref):
+            raise TypeError(f"plugin {plugin.id!r}: {hook} must be a 'package.module:name' path, got {ref!r}")
     versions = [v for v, _ in plugin.migrations]
     if versions != sorted(set(versions)):
         raise TypeError(f"plugin {plugin.id!r}: migration versions must increase: {versions}")

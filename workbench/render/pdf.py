@@ -56,16 +56,22 @@ def _ensure_app() -> None:
         _app = QGuiApplication([])
 
 
-def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720, dark: bool = False) -> QImage:
-    """Paint a (stacked) bar chart; plain QPainter keeps it crisp at print resolution."""
+def _canvas(width: int, height: int, dark: bool, font_share: float):
+    """A blank chart image in the theme's colours, its painter (font set) and (ink, soft, grid)."""
     image = QImage(width, height, QImage.Format_ARGB32)
-    ink, soft, grid = (("#e2e4e8", "#b8bcc4", "#4a4e55") if dark else ("#222", "#444", "#ccc"))
+    inks = ("#e2e4e8", "#b8bcc4", "#4a4e55") if dark else ("#222", "#444", "#ccc")
     image.fill(QColor("#202226") if dark else QColor("white"))
     p = QPainter(image)
     p.setRenderHint(QPainter.Antialiasing)
     font = QFont("DejaVu Sans")
-    font.setPixelSize(int(height * 0.045))
+    font.setPixelSize(int(height * font_share))
     p.setFont(font)
+    return image, p, font, inks
+
+
+def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720, dark: bool = False) -> QImage:
+    """Paint a (stacked) bar chart; plain QPainter keeps it crisp at print resolution."""
+    image, p, font, (ink, soft, grid) = _canvas(width, height, dark, 0.045)
     names = list(chart.series)
     n = len(chart.categories)
     totals = [sum(chart.series[s][i] for s in names) if chart.stacked else
@@ -131,13 +137,7 @@ def draw_bar_chart(chart: BarChart, width: int = 1800, height: int = 720, dark: 
 
 def draw_line_chart(chart: LineChart, width: int = 1800, height: int = 760, dark: bool = False) -> QImage:
     """Paint curves over a numeric x axis, with a legend; QPainter keeps it sharp in print."""
-    image = QImage(width, height, QImage.Format_ARGB32)
-    ink, soft, grid = (("#e2e4e8", "#b8bcc4", "#4a4e55") if dark else ("#222", "#444", "#ccc"))
-    image.fill(QColor("#202226") if dark else QColor("white"))
-    p = QPainter(image)
-    p.setRenderHint(QPainter.Antialiasing)
-    font = QFont("DejaVu Sans")
-    font.setPixelSize(int(height * 0.042))
+    image, p, font, (ink, soft, grid) = _canvas(width, height, dark, 0.042)
     metrics = QFontMetrics(font)
     names_width = max((metrics.horizontalAdvance(str(n)) for n in chart.series), default=0)
     # Room for the rotated y label, then the widest tick value; the legend as wide as its names.

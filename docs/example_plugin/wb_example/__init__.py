@@ -34,21 +34,10 @@ class ExamplePlugin(Plugin):
             "lines INTEGER NOT NULL, longest INTEGER NOT NULL)"),
     )
     jobs = MappingProxyType({"count": JobDef("wb_example.engine:run", CountParams, "count lines in")})
-
-    def add_cli(self, cli) -> None:
-        from wb_example.engine import add_cli
-
-        add_cli(self, cli)
-
-    def report_sections(self, store, options):
-        from wb_example.engine import report_sections
-
-        return report_sections(store)
-
-    def score(self, store):
-        from wb_example.engine import score
-
-        return score(store)
+    # imported when first used, so that this module stays light
+    commands = "wb_example.engine:add_cli"
+    report = "wb_example.engine:report_sections"
+    scorer = "wb_example.engine:score"
 
 
 plugin = ExamplePlugin()

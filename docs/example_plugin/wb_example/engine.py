@@ -53,7 +53,7 @@ def score(store) -> float | None:
     return round(100.0 * (files - long_files) / files) if files else 100.0
 
 
-def report_sections(store) -> list[Section]:
+def report_sections(store, options: dict) -> list[Section]:
     runs = store.latest_runs("count")
     if not runs:
         return [Section("Long lines", [Paragraph("Not assessed: no run yet.")], "example")]
