@@ -5,13 +5,12 @@ from __future__ import annotations
 import keyring
 import pytest
 from keyring.backends import fail
-from PySide6.QtCore import Qt
 
-from test_main_window import make_project, settings_dir, window  # noqa: F401 - fixtures
+from test_main_window import make_project
 from workbench.core import secrets
 
 
-def test_credentials_dialog_with_encrypted_file(window, tmp_path, monkeypatch, settings_dir):  # noqa: F811
+def test_credentials_dialog_with_encrypted_file(window, tmp_path, monkeypatch, settings_dir):
     from workbench.gui.dialogs import CredentialsDialog
 
     previous = keyring.get_keyring()  # resolve it before PYTHON_KEYRING_BACKEND goes, to restore it after

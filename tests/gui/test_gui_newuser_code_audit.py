@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import textwrap
 
-import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QPalette, QTextFormat
 from PySide6.QtWidgets import QApplication, QDialog
@@ -19,33 +18,7 @@ from workbench.core.plugins import load_plugins
 from workbench.core.project import Project
 
 
-def luminance(color: QColor) -> float:
-    """WCAG 2 relative luminance (written here, independent of the code under test)."""
-    def lin(c):
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * lin(color.redF()) + 0.7152 * lin(color.greenF()) + 0.0722 * lin(color.blueF())
-
-
-def contrast(a: QColor, b: QColor) -> float:
-    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(tmp_path / "settings"))
-    from workbench.gui.app import create_window
-    from workbench.gui.theme import apply_theme
-
-    app, win = create_window(None, theme="light", reopen_last=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.jobs.wait_all()
-    win.close_project()
-    apply_theme(app, "light")
+from wcag import contrast  # noqa: E402
 
 
 def tree_with_code(root):

@@ -10,12 +10,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections import Counter
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QApplication
 
@@ -25,50 +23,7 @@ from workbench.core.plugins import load_plugins
 from workbench.core.project import Project
 
 
-# ------------------------------------------------------------------ helpers
-def luminance(color: QColor) -> float:
-    """WCAG 2 relative luminance (written here, independent of the code under test)."""
-    def lin(c):
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * lin(color.redF()) + 0.7152 * lin(color.greenF()) + 0.0722 * lin(color.blueF())
-
-
-def contrast(a: QColor, b: QColor) -> float:
-    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def rendered_contrast(widget) -> float:
-    """Contrast of what a widget really draws: its most common colour (the background) against
-    the pixel that stands out most from it (the glyph)."""
-    image = widget.grab().toImage()
-    pixels = Counter(image.pixel(x, y) for x in range(image.width()) for y in range(image.height()))
-    background = QColor.fromRgb(pixels.most_common(1)[0][0])
-    return max(contrast(background, QColor.fromRgb(p)) for p in pixels)
-
-
-@pytest.fixture
-def settings_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "settings"
-    folder.mkdir()
-    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def window(qtbot, settings_dir):
-    from workbench.gui.app import create_window
-    from workbench.gui.theme import apply_theme
-
-    app, win = create_window(None, theme="light", reopen_last=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.jobs.wait_all()
-    win.close_project()
-    apply_theme(app, "light")  # a test that went dark leaves the next one in light
+from wcag import rendered_contrast  # noqa: E402
 
 
 def audited_project(path: Path, targets: dict[str, list[tuple[str, str]]], lines: int = 2000) -> Path:

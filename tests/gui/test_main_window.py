@@ -18,26 +18,6 @@ from workbench.core.plugins import load_plugins
 from workbench.core.project import Project
 
 
-@pytest.fixture
-def settings_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "settings"
-    folder.mkdir()
-    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def window(qtbot, settings_dir):
-    from workbench.gui.app import create_window
-
-    _, win = create_window(None, theme="light", reopen_last=False)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.jobs.wait_all()
-    win.close_project()
-
-
 def make_project(path: Path, n_findings: int = 0) -> Path:
     with Project.create(path, plugins=load_plugins().plugins) as p:
         run = p.create_run("code_audit", "audit", {"target": "/src"}, title="audit src", target="/src")
