@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor, QPalette, QTextFormat
+from PySide6.QtGui import QPalette, QTextFormat
 from PySide6.QtWidgets import QApplication, QDialog
 
 from workbench.core.findings import Finding
