@@ -131,11 +131,19 @@ def _plugin_info(project, registry) -> dict:
 
 def cmd_plugins(args) -> int:
     registry = _registry()
+    problems: dict = {}
+    if args.project:
+        from workbench.core.project import Project
+
+        with Project.open(args.project, readonly=True) as project:
+            problems = {pid: p["problem"] for pid, p in _plugin_info(project, registry).items() if p.get("problem")}
     for s in registry.statuses:
         state = "loaded" if s.loaded else f"FAILED: {s.error}"
         title = s.plugin.title if s.loaded else s.value
+        if s.loaded and s.plugin.id in problems:
+            title += f"  (cannot use {args.project}: {problems[s.plugin.id]})"
         print(f"{s.name:<14} {s.version or '-':<10} {state:<8}  {title}")
-    return EXIT_OK if not registry.failed else EXIT_FAILURE
+    return EXIT_OK if not registry.failed and not problems else EXIT_FAILURE
 
 
 def cmd_report(args) -> int:
@@ -335,6 +343,7 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = cli.command("plugins", "list plugins with version and load status")
+    p.add_argument("-p", "--project", help="also say which plugins cannot use this project (a failed migration)")
     p.set_defaults(func=cmd_plugins)
 
     p = cli.command("report", "write the PDF summary of a project")

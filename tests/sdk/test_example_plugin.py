@@ -124,6 +124,8 @@ def test_a_broken_migration_leaves_the_others_working(broken_migration_site, tmp
     plugins = json.loads(info.stdout)["plugins"]
     assert "cannot use this project" in plugins["brokenmig"]["problem"]
     assert plugins["code_audit"]["open_findings"]["MEDIUM"] == 1 and "problem" not in plugins["code_audit"]
+    listed = _cli("plugins", "-p", project)
+    assert listed.returncode == 1 and "cannot use" in listed.stdout and "brokenmig" in listed.stdout
 
     from workbench.gui.app import create_window
 
@@ -137,6 +139,12 @@ def test_a_broken_migration_leaves_the_others_working(broken_migration_site, tmp
         assert "brokenmig" in window.failure_banner.text()
         broken_tab = window.tab_for("brokenmig")
         assert broken_tab.store is None
+        from workbench.gui.dialogs import PluginsDialog
+
+        dialog = PluginsDialog(window.registry, window, project=window.project)
+        rows = {dialog.table.item(i, 0).text(): dialog.table.item(i, 3).text()
+                for i in range(dialog.table.rowCount())}
+        assert rows["brokenmig"] == "cannot use this project" and rows["code_audit"] == "loaded"
         audit_tab = window.tab_for("code_audit")
         assert audit_tab.store is not None and audit_tab.model.rowCount() == 2  # B403 and B301
     finally:

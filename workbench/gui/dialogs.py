@@ -203,20 +203,27 @@ class CredentialsDialog(QDialog):
 
 
 class PluginsDialog(QDialog):
-    def __init__(self, registry, parent=None):
+    """Every plugin with its load status, and whether it can use the open project."""
+
+    def __init__(self, registry, parent=None, project=None):
         super().__init__(parent)
         self.setWindowTitle("Plugins")
         self.resize(760, 300)
         layout = QVBoxLayout(self)
+        failures = getattr(project, "plugin_failures", {}) if project is not None else {}
         self.table = QTableWidget(len(registry.statuses), 5)
         self.table.setHorizontalHeaderLabels(["Plugin", "Title", "Version", "Status", "Error"])
         for i, s in enumerate(registry.statuses):
-            values = [s.name, s.plugin.title if s.loaded else s.value, s.version or "",
-                      "loaded" if s.loaded else "failed", s.error or ""]
+            plugin_id = s.plugin.id if s.loaded else None
+            status = "loaded" if s.loaded else "failed"
+            error = s.error or ""
+            if plugin_id in failures:
+                status, error = "cannot use this project", failures[plugin_id]
+            values = [s.name, s.plugin.title if s.loaded else s.value, s.version or "", status, error]
             for j, v in enumerate(values):
                 item = QTableWidgetItem(v)
                 item.setFlags(item.flags() & ~Qt.ItemIsEditable)
-                if not s.loaded:
+                if not s.loaded or plugin_id in failures:
                     item.setForeground(Qt.red)
                     item.setToolTip(getattr(s, "traceback", s.error or ""))
                 self.table.setItem(i, j, item)

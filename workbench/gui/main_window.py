@@ -485,7 +485,7 @@ class MainWindow(QMainWindow):
     def show_plugins(self) -> None:
         from workbench.gui.dialogs import PluginsDialog
 
-        PluginsDialog(self.registry, self).exec()
+        PluginsDialog(self.registry, self, project=self.project).exec()
 
     def show_about(self) -> None:
         from workbench.gui.dialogs import AboutDialog
