@@ -146,24 +146,6 @@ def cmd_plugins(args) -> int:
     return EXIT_OK if not registry.failed and not problems else EXIT_FAILURE
 
 
-def cmd_report(args) -> int:
-    from workbench.core.project import Project
-    from workbench.core.report import build_report
-
-    registry = _registry()
-    with Project.open(args.project, readonly=True) as project:
-        report = build_report(project, registry)
-    _ensure_headless_qt()
-    from workbench.render.pdf import render_pdf
-
-    try:
-        pages = render_pdf(report, args.output)
-    except OSError as exc:
-        raise WorkbenchError(str(exc)) from exc
-    print(f"wrote {args.output} ({pages} pages, project state sha256 {report.state_sha256[:16]}…)")
-    return EXIT_OK
-
-
 def cmd_demo(args) -> int:
     from workbench.core.demo import create_demo
     from workbench.core.progress import TerminalProgress
@@ -198,7 +180,9 @@ def cmd_demo(args) -> int:
         write_summary_json(args.summary_json, {"project": str(path), "jobs": summaries})
     if args.headless:
         pdf = out / f"{path.stem}-report.pdf"
-        return cmd_report(argparse.Namespace(project=str(path), output=str(pdf)))
+        from workbench.render.commands import cmd_report
+
+        return cmd_report(argparse.Namespace(project=str(path), output=str(pdf)), registry)
     from workbench.gui.app import run_gui
 
     return run_gui(project=str(path), theme=args.theme)
@@ -303,12 +287,6 @@ def cmd_secret(args) -> int:
     return EXIT_OK
 
 
-def _ensure_headless_qt() -> None:
-    """PDF rendering needs a QGuiApplication; with no display use the offscreen platform."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-
 # ------------------------------------------------------------------ parser
 def build_parser(registry=None) -> argparse.ArgumentParser:
     from workbench.core.cli_kit import Commands
@@ -346,10 +324,9 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
     p.add_argument("-p", "--project", help="also say which plugins cannot use this project (a failed migration)")
     p.set_defaults(func=cmd_plugins)
 
-    p = cli.command("report", "write the PDF summary of a project")
-    p.add_argument("project")
-    p.add_argument("-o", "--output", required=True, help="PDF file to write")
-    p.set_defaults(func=cmd_report)
+    from workbench.render.commands import add_report_commands
+
+    add_report_commands(cli, _registry)
 
     p = cli.command("demo", "build the demo project, run every plugin on it, open it", runs_job=True)
     p.add_argument("--headless", action="store_true", help="write the demo PDF instead of opening the window")
