@@ -36,6 +36,8 @@ from workbench.core.findings import (
     normalise_code,
 )
 from workbench.core.jobs import Cancelled, JobContext, NullContext, die_with_parent
+from workbench.core.netguard import NetworkRefused
+from workbench.core.netguard import allow_host as allow_network_host
 from workbench.core.params import ParamsError, build_params
 from workbench.core.plugin_store import PluginStore
 from workbench.core.plugins import API_VERSION, JobDef, JobSpec, Plugin
@@ -54,8 +56,8 @@ __all__ = [
     "API_VERSION", "CONFIDENCES", "EXIT_FAILURE", "EXIT_GATE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE",
     "SEVERITIES", "SEVERITY_COLORS", "SEVERITY_RANK", "TRIAGE_STATUSES",
     "BarChart", "Cancelled", "CliError", "Commands", "Finding", "JobContext", "JobDef", "JobSpec", "KeyValues",
-    "LineChart", "NullContext", "Paragraph", "ParamsError", "Plugin", "PluginStore", "Section", "Table",
+    "LineChart", "NetworkRefused", "NullContext", "Paragraph", "ParamsError", "Plugin", "PluginStore", "Section", "Table",
     "WorkbenchError",
-    "assign_fingerprints", "atomic_write", "check_writable_target", "build_params", "die_with_parent", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
+    "allow_network_host", "assign_fingerprints", "atomic_write", "check_writable_target", "build_params", "die_with_parent", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
     "severity_chart", "warn", "write_summary_json",
 ]

@@ -78,6 +78,9 @@ def cmd_info(args) -> int:
         info["runs"] = [{k: r[k] for k in ("id", "title", "status", "started", "finished")} for r in project.runs()]
         info["state_sha256"] = project.state_sha256()
         info["plugins"] = _plugin_info(project, registry)
+        from workbench.core import netguard
+
+        info["network"] = netguard.status_line()
         chain = project.verify_events() if args.verify else None
         if args.json:
             if chain:
@@ -90,6 +93,7 @@ def cmd_info(args) -> int:
             print(f"schema    {info['schema']}   created {info['created']}")
             print("contents  " + ", ".join(f"{v} {k}" for k, v in info["counts"].items()))
             print(f"state     sha256 {info['state_sha256']}")
+            print(info["network"])
             for pid, p in info["plugins"].items():
                 score = "not assessed" if p["score"] is None else f"{p['score']:g}/100"
                 opened = ", ".join(f"{n} {sev.lower()}" for sev, n in p["open_findings"].items() if n) or "none open"
@@ -361,6 +365,9 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from workbench.core import netguard
+
+    netguard.install()  # before any plugin code runs: nothing here talks to the network
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_registry())
     args = parser.parse_args(argv)

@@ -79,6 +79,17 @@ def return_scalar(params, ctx):
     return 7
 
 
+def phone_home(params, ctx):
+    """Try to reach a host outside this machine; the offline guard must refuse it."""
+    import socket
+
+    try:
+        socket.getaddrinfo("updates.example.invalid", 443)
+    except PermissionError as exc:
+        return {"refused": True, "why": str(exc)}
+    return {"refused": False}
+
+
 def _job(name: str, params: type = NoParams) -> JobDef:
     return JobDef(f"wb_core_testjobs:{name}", params, f"test {name}", target=None)
 
@@ -96,6 +107,7 @@ class TestJobsPlugin(Plugin):
         "interrupt": _job("interrupt"),
         "return_scalar": _job("return_scalar"),
         "missing_function": _job("does_not_exist"),
+        "phone_home": _job("phone_home"),
     })
 
 

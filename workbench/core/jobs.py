@@ -121,6 +121,22 @@ def _execute(project, run_id: int, fn: Callable, params: Any, ctx: JobContext) -
     except StorageFullError as exc:
         project.note_failure(run_id, f"stopped by a full disk: {exc}")
         raise
+    finally:
+        _log_network_decisions(project, run_id)
+
+
+def _log_network_decisions(project, run_id: int) -> None:
+    """Every connection the offline guard refused (or let through to an allowed host) during the
+    job becomes an entry of the audit log."""
+    from workbench.core import netguard
+
+    for d in netguard.take_decisions():
+        verb = "allowed" if d["allowed"] else "refused"
+        try:
+            project.log_event("network", f"{verb} connection to {d['host']}:{d['port']} (run {run_id})",
+                              data={**d, "run_id": run_id})
+        except Exception:  # the log is best effort here: the job's own outcome is already recorded
+            pass
 
 
 def _execute_and_record(project, run_id: int, fn: Callable, params: Any, ctx: JobContext) -> tuple[str, Any]:
@@ -155,6 +171,9 @@ def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, can
 def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_event, parent_pid: int) -> None:
     from workbench.core.project import Project
 
+    from workbench.core import netguard
+
+    netguard.install()
     if hasattr(os, "setpgrp"):
         # Own process group: a forced cancel ends the job's own helper processes too.
         os.setpgrp()

@@ -25,8 +25,10 @@ def configure_settings() -> None:
 
 
 def make_app(theme: str = "system") -> QApplication:
+    from workbench.core import netguard
     from workbench.gui.theme import apply_theme, follow_system
 
+    netguard.install()
     configure_settings()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationDisplayName(APP_NAME)
