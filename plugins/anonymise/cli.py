@@ -48,11 +48,24 @@ def add_cli(plugin, cli) -> None:
     d.add_argument("--column", action="append", required=True, help="tokenised column (repeatable)")
     d.add_argument("--domain", action="append", default=[], metavar="COLUMN=DOMAIN",
                    help="the token domain of a column if not its own name")
+    d.add_argument("-p", "--project", help="project whose keyring holds the keys (else WORKBENCH_ANON_KEY_<ID>); "
+                   "the detokenisation is logged there")
     d.set_defaults(func=_cmd_detokenise)
     e = cli.command("anonymise-decrypt", "decrypt an output written with --encrypt-key or --encrypt-to")
     e.add_argument("input")
     e.add_argument("-o", "--output", required=True)
+    e.add_argument("-p", "--project", help="project whose keyring holds the key (else WORKBENCH_ANON_KEY_<ID>); "
+                   "the decryption is logged there")
     e.set_defaults(func=_cmd_decrypt)
+    r = cli.command("anonymise-revoke", "take a person off an encrypted output: it is re-encrypted without them")
+    r.add_argument("output", help="an output written with --encrypt-to")
+    r.add_argument("name", help="the recipient whose grant is revoked")
+    r.add_argument("-p", "--project", required=True)
+    r.set_defaults(func=_cmd_revoke)
+    k = cli.command("anonymise-rotate-key", "replace a key in the keyring and re-key the outputs that use it")
+    k.add_argument("name", help="key name (e.g. token, or the --encrypt-key name)")
+    k.add_argument("-p", "--project", required=True)
+    k.set_defaults(func=_cmd_rotate)
 
 
 def build_policy(args):
@@ -192,14 +205,26 @@ def _cmd_detokenise(args) -> int:
     from .job import KEY_ENV_PREFIX
 
     try:
-        keys = {}
-        for kid in sorted(_key_ids_in(args.input, args.column)):
-            value = os.environ.get(KEY_ENV_PREFIX + kid.upper())
-            if value is None:
-                raise CliError(f"the tokens need key {kid!r}: set {KEY_ENV_PREFIX}{kid.upper()} (hex)")
-            keys[kid] = bytes.fromhex(value)
+        kids = sorted(_key_ids_in(args.input, args.column))
         domains = dict(d.split("=", 1) for d in args.domain)
-        rows = detokenise_file(args.input, args.output, args.column, keys, domains)
+        if args.project:
+            from .job import load_keys
+
+            with _project_store(args.project) as store:
+                keys = load_keys(None, store=store, names=kids, create=False)
+                rows = detokenise_file(args.input, args.output, args.column, keys, domains)
+                store.log_event("anonymise.detokenise", f"detokenised {', '.join(args.column)} of {args.input}",
+                                {"input": os.path.abspath(args.input), "output": os.path.abspath(args.output),
+                                 "columns": args.column, "key_ids": kids})
+        else:
+            keys = {}
+            for kid in kids:
+                value = os.environ.get(KEY_ENV_PREFIX + kid.upper())
+                if value is None:
+                    raise CliError(f"the tokens need key {kid!r}: set {KEY_ENV_PREFIX}{kid.upper()} (hex), "
+                                   "or give -p PROJECT")
+                keys[kid] = bytes.fromhex(value)
+            rows = detokenise_file(args.input, args.output, args.column, keys, domains)
     except AnonymiseError as exc:
         raise CliError(str(exc)) from exc
     print(f"{rows} rows written to {args.output} with {', '.join(args.column)} detokenised")
@@ -221,7 +246,23 @@ def _cmd_decrypt(args) -> int:
             if fh.read(len(crypto.MAGIC)) != crypto.MAGIC:
                 raise AnonymiseError(f"{args.input}: not a workbench encrypted file")
             header = _json.loads(fh.readline())
-        if "key_id" in header:
+        if args.project:
+            from .job import load_keys
+
+            with _project_store(args.project) as store:
+                kid = header.get("key_id") or (header.get("custodian") or {}).get("key_id")
+                if not kid:
+                    raise CliError(f"{args.input} is for {', '.join(crypto.recipients_of(args.input))} only: "
+                                   f"set {IDENTITY_ENV} and run without -p")
+                keys = load_keys(None, store=store, names=[kid], create=False)
+                if "key_id" in header:
+                    crypto.decrypt_file(args.input, args.output, keys)
+                else:
+                    crypto.decrypt_as_custodian(args.input, args.output, keys)
+                store.log_event("anonymise.decrypt", f"decrypted {args.input} with key {kid!r}",
+                                {"input": os.path.abspath(args.input), "output": os.path.abspath(args.output),
+                                 "key": kid})
+        elif "key_id" in header:
             kid = header["key_id"]
             value = os.environ.get(KEY_ENV_PREFIX + kid.upper())
             if value is None:
@@ -236,4 +277,48 @@ def _cmd_decrypt(args) -> int:
     except (AnonymiseError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     print(f"decrypted to {args.output}")
+    return 0
+
+
+class _project_store:
+    """The anonymise plugin's store of an existing project, for the commands that read its keyring."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        if not os.path.exists(self.path):
+            raise CliError(f"{self.path}: no such project")
+        self._cm = open_project(self.path, plugin_id="anonymise")
+        project = self._cm.__enter__()
+        return project.store("anonymise")
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+def _cmd_revoke(args) -> int:
+    from .access import revoke
+
+    try:
+        with _project_store(args.project) as store:
+            remaining = revoke(store, args.output, args.name)
+    except AnonymiseError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{args.name} removed from {args.output}; re-encrypted to "
+          f"{', '.join(remaining) if remaining else 'the project custodian key only'}")
+    return 0
+
+
+def _cmd_rotate(args) -> int:
+    from .access import rotate_key
+
+    try:
+        with _project_store(args.project) as store:
+            s = rotate_key(store, args.name)
+    except AnonymiseError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"key {s['name']!r} rotated ({s['old_id']} -> {s['new_id']}); re-keyed {len(s['outputs'])} output(s)")
+    for out in s["outputs"]:
+        print(f"  {out}")
     return 0

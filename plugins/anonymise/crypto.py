@@ -138,8 +138,12 @@ def decrypt_file(src, dst, keys: dict) -> dict:
     return _open_stream(src, dst, file_key)
 
 
-def encrypt_for_recipients(src, dst, recipients: dict) -> None:
-    """Encrypt so that only the holders of the private keys of `recipients` (name -> raw public key) can read."""
+def encrypt_for_recipients(src, dst, recipients: dict, custodian: tuple[str, bytes] | None = None) -> None:
+    """Encrypt so that only the holders of the private keys of `recipients` (name -> raw public key) can read.
+
+    `custodian` (key id, 32-byte key from the project's keyring) also wraps the file key, so that the
+    project that wrote the file can re-encrypt it without a revoked recipient, or after rotating that key,
+    without holding anyone's private key. The recipients' entries are unchanged by it."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -159,7 +163,41 @@ def encrypt_for_recipients(src, dst, recipients: dict) -> None:
         wk = _wrap_key(eph.exchange(rpk), epk, pub)
         entries.append({"name": name, "public_key": _b64(pub), "epk": _b64(epk),
                         "wrapped": _b64(AESGCM(wk).encrypt(b"\0" * 12, file_key, name.encode()))})
-    _seal_stream(src, dst, {"recipients": entries}, file_key)
+    header = {"recipients": entries}
+    if custodian is not None:
+        kid, key = custodian
+        header["custodian"] = {"key_id": kid,
+                               "wrapped": _b64(AESGCM(key).encrypt(b"\0" * 12, file_key, kid.encode()))}
+    _seal_stream(src, dst, header, file_key)
+
+
+def read_header(path) -> dict:
+    with open(path, "rb") as fin:
+        if fin.read(len(MAGIC)) != MAGIC:
+            raise AnonymiseError(f"{path}: not a workbench encrypted file")
+        try:
+            return json.loads(fin.readline())
+        except ValueError:
+            raise AnonymiseError(f"{path}: damaged header") from None
+
+
+def decrypt_as_custodian(src, dst, keys: dict) -> dict:
+    """Open a recipients' file with the custodian key the project holds (key id -> key)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    def file_key(header):
+        c = header.get("custodian")
+        if not c:
+            raise AnonymiseError(f"{src}: written without a custodian key; only its recipients can open it")
+        if c["key_id"] not in keys:
+            raise AnonymiseError(f"{src}: needs custodian key {c['key_id']!r}, which is not available")
+        try:
+            return AESGCM(keys[c["key_id"]]).decrypt(b"\0" * 12, _unb64(c["wrapped"]), c["key_id"].encode())
+        except InvalidTag:
+            raise AnonymiseError(f"{src}: key {c['key_id']!r} does not open this file") from None
+
+    return _open_stream(src, dst, file_key)
 
 
 def decrypt_with_identity(src, dst, private_key: bytes) -> dict:

@@ -10,6 +10,8 @@ from workbench.api import Finding, assign_fingerprints
 from .errors import AnonymiseError
 
 KEY_ENV_PREFIX = "WORKBENCH_ANON_KEY_"
+# The project's own key for outputs encrypted to people: lets it revoke and re-key without their keys.
+CUSTODIAN_KEY = "anonymise-custodian"
 
 
 def key_names(policy) -> set[str]:
@@ -23,19 +25,54 @@ def key_names(policy) -> set[str]:
     return names
 
 
-def load_keys(policy, ctx=None, names=None) -> dict:
-    """The keys the policy (or `names`) needs, as bytes: from the host's keyring access when it
-    offers one (``ctx.secret(name)``), else from ``WORKBENCH_ANON_KEY_<NAME>`` (hex) for scripts."""
+def _from_keyring(read, name):
+    """The key stored under `name` for this project, or None; a keyring that cannot be used says why."""
+    try:
+        return read(name)
+    except Exception as exc:  # SecretsUnavailableError and friends: the core's message says what to do
+        raise AnonymiseError(f"key {name!r}: the keyring cannot be read ({exc}); or set "
+                             f"{KEY_ENV_PREFIX}{name.upper()} (hex) for a run without a project") from exc
+
+
+def create_key(store, name) -> bytes:
+    """A new random 32-byte key, written to the OS keyring through the SDK (only its name goes into
+    the project); the audit log records its id, never its value."""
+    from .transforms import hash_key_id
+
+    key = os.urandom(32)
+    try:
+        store.set_secret(name, key.hex())
+    except Exception as exc:
+        raise AnonymiseError(f"key {name!r} could not be stored in the keyring ({exc})") from exc
+    store.log_event("anonymise.key_created", f"created key {name!r} (id {hash_key_id(key)}) in the keyring",
+                    {"name": name, "key_id": hash_key_id(key)})
+    return key
+
+
+def load_keys(policy, ctx=None, names=None, store=None, create=True) -> dict:
+    """The keys the policy (or `names`) needs, as bytes.
+
+    With a project (a job's ``ctx.store``, or `store` from a command) the keys live in the OS keyring
+    (``store.get_secret``); a missing one is generated and stored there on first use when `create`,
+    so HMAC pseudonyms stay the same across files and runs of the project. Without a project (scripts,
+    benchmarks) ``WORKBENCH_ANON_KEY_<NAME>`` (hex) is read instead."""
     keys = {}
-    getter = getattr(ctx, "secret", None) if ctx is not None else None
+    if store is None and ctx is not None:
+        store = getattr(ctx, "store", None)
+    # a job reads through ctx.secret (the SDK's job-side door to the keyring); a command through its store
+    read = ctx.secret if store is not None and callable(getattr(ctx, "secret", None)) else \
+        (store.get_secret if store is not None else None)
     for name in sorted(names if names is not None else key_names(policy)):
-        value = getter(name) if callable(getter) else None
-        if value is None:
+        value = _from_keyring(read, name) if store is not None else None
+        if value is None and store is None:
             value = os.environ.get(KEY_ENV_PREFIX + name.upper())
+        if value is None and store is not None and create:
+            keys[name] = create_key(store, name)
+            continue
         if value is None:
-            raise AnonymiseError(
-                f"the policy needs key {name!r}: store it in the project's keyring "
-                f"(workbench secret set PROJECT {name}) or set {KEY_ENV_PREFIX}{name.upper()} (hex)")
+            where = (f"store it in the project's keyring (workbench secret set PROJECT {name})"
+                     if store is not None else f"set {KEY_ENV_PREFIX}{name.upper()} (hex), or give -p PROJECT")
+            raise AnonymiseError(f"the policy needs key {name!r}: {where}")
         try:
             keys[name] = bytes.fromhex(value) if isinstance(value, str) else bytes(value)
         except ValueError:
@@ -51,6 +88,8 @@ def run(params, ctx) -> dict:
     encrypt_keys = {}
     if params.encrypt_key:
         encrypt_keys = load_keys(None, ctx, names=[params.encrypt_key])
+    elif params.recipients:
+        encrypt_keys = load_keys(None, ctx, names=[CUSTODIAN_KEY])
     encrypted = bool(params.encrypt_key or params.recipients)
     out = params.output
     if encrypted:
@@ -67,7 +106,8 @@ def run(params, ctx) -> dict:
                 crypto.encrypt_file(out, params.output, encrypt_keys[params.encrypt_key], params.encrypt_key)
             else:
                 crypto.encrypt_for_recipients(out, params.output, {n: bytes.fromhex(h) for n, h in
-                                                                   params.recipients.items()})
+                                                                   params.recipients.items()},
+                                              custodian=(CUSTODIAN_KEY, encrypt_keys[CUSTODIAN_KEY]))
             summary["output"] = params.output
             summary["encrypted_to"] = crypto.recipients_of(params.output)
     finally:

@@ -14,7 +14,32 @@ from workbench.gui.api import ChartLabel, PluginTab, draw_chart
 
 ROLES = ["direct_identifier", "quasi_identifier", "sensitive", "other"]
 TRANSFORMS = ["keep", "drop", "redact", "mask", "pseudonymise", "tokenise", "surrogate", "scrub", "noise"]
-INSPECTOR = ["Column", "Detected type", "Confidence", "Role", "Transform", "Hierarchy (ARX CSV)"]
+INSPECTOR = ["Column", "Detected type", "Conf.", "Role", "Transform", "Hierarchy (ARX CSV)"]
+
+
+BEFORE, AFTER = "#c0504d", "#2e75b6"
+
+
+def risk_chart(before: dict, after: dict) -> BarChart:
+    """The headline risk figures (probabilities, 0-1) before and after, side by side."""
+    names = ["P(A|D)", "Prosecutor max", "Journalist max", "At risk", "Unique"]
+
+    def figures(r):
+        return [r["p_reidentification"], r["prosecutor"]["highest"], r["journalist"]["highest"],
+                r["prosecutor"]["records_at_risk"], r["sample_uniqueness"]]
+
+    return BarChart("Re-identification risk (probability)", names,
+                    {"before": figures(before), "after": figures(after)}, stacked=False,
+                    colors={"before": BEFORE, "after": AFTER})
+
+
+def class_size_chart(before: dict, after: dict) -> BarChart:
+    """Records by equivalence-class size before and after, on one axis."""
+    cats = [h["sizes"] for h in before["histogram"]]
+    return BarChart("Records by equivalence-class size", cats,
+                    {"before": [float(h["records"]) for h in before["histogram"]],
+                     "after": [float(h["records"]) for h in after["histogram"]]}, stacked=False,
+                    colors={"before": BEFORE, "after": AFTER})
 
 
 class ArrowTableModel(QAbstractTableModel):
@@ -79,15 +104,17 @@ class AnonymiseTab(PluginTab):
         self.view.setModel(self.model)
         self.status = QLabel("Load a dataset to start.")
         self.status.setWordWrap(True)
-        self.chart_before, self.chart_after = ChartLabel(), ChartLabel()
+        # one chart of the risk figures and one of the class sizes, each with before and after side by side
+        # on the same axis, so the change is read off directly
+        self.chart_risk, self.chart_classes = ChartLabel(), ChartLabel()
         self.risk_text = QLabel("No run yet.")
         self.risk_text.setWordWrap(True)
         self.risk_text.setTextFormat(Qt.RichText)
         risk = QWidget()
         rl = QVBoxLayout(risk)
         charts = QHBoxLayout()
-        charts.addWidget(self.chart_before)
-        charts.addWidget(self.chart_after)
+        charts.addWidget(self.chart_risk)
+        charts.addWidget(self.chart_classes)
         rl.addWidget(self.risk_text)
         rl.addLayout(charts, 1)
         self.views = QTabWidget()
@@ -96,6 +123,11 @@ class AnonymiseTab(PluginTab):
         # side inspector: columns and privacy models
         self.inspector = QTableWidget(0, len(INSPECTOR))
         self.inspector.setHorizontalHeaderLabels(INSPECTOR)
+        # hierarchy paths are long: show their file name end, the whole path in the tooltip
+        self.inspector.setWordWrap(False)
+        self.inspector.verticalHeader().setVisible(False)
+        self.inspector.horizontalHeader().setStretchLastSection(True)
+        self.inspector.setTextElideMode(Qt.ElideLeft)
         self.k = QSpinBox()
         self.k.setRange(1, 1_000_000)
         self.k.setValue(5)
@@ -127,7 +159,7 @@ class AnonymiseTab(PluginTab):
         split.addWidget(side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([850, 650])
+        split.setSizes([760, 740])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(split, 1)
@@ -173,9 +205,13 @@ class AnonymiseTab(PluginTab):
             tr.addItems(TRANSFORMS)
             tr.setCurrentText(default.get(d.entity, "keep"))
             self.inspector.setCellWidget(i, 4, tr)
-            self.inspector.setItem(i, 5, QTableWidgetItem(self._guess_hierarchy(path, d.column)))
+            found = self._guess_hierarchy(path, d.column)
+            # the file name is what tells hierarchies apart; the full path is kept and shown on hover
+            hier = QTableWidgetItem(os.path.basename(found))
+            hier.setData(Qt.UserRole, found)
+            hier.setToolTip(found or "No ARX hierarchy found beside the data: type the path of one")
+            self.inspector.setItem(i, 5, hier)
         self.inspector.resizeColumnsToContents()
-        self.inspector.setColumnWidth(5, 260)
         if not self.output.text():
             base, _ = os.path.splitext(path)
             self.output.setText(base + "-anonymised.csv")
@@ -191,12 +227,24 @@ class AnonymiseTab(PluginTab):
         cand = os.path.join(folder, f"{stem}_hierarchy_{column}.csv")
         return cand if os.path.exists(cand) else ""
 
+    def _hierarchy_of(self, row: int) -> str:
+        item = self.inspector.item(row, 5)
+        if item is None:
+            return ""
+        text, full = item.text().strip(), item.data(Qt.UserRole) or ""
+        # a name the user typed over the found one wins; relative names are next to the data
+        if full and text == os.path.basename(full):
+            return full
+        if text and not os.path.isabs(text):
+            return os.path.join(os.path.dirname(os.path.abspath(self.input.text())), text)
+        return text
+
     def policy(self) -> dict:
         cols, qi, sensitive = {}, {}, []
         for i, d in enumerate(self.decisions):
             role = self.inspector.cellWidget(i, 3).currentText()
             transform = self.inspector.cellWidget(i, 4).currentText()
-            hier = (self.inspector.item(i, 5).text() if self.inspector.item(i, 5) else "").strip()
+            hier = self._hierarchy_of(i)
             cols[d.column] = {"entity": d.entity, "role": role, "confidence": d.confidence, "transform": transform}
             if role == "quasi_identifier" and hier:
                 qi[d.column] = hier
@@ -249,13 +297,8 @@ class AnonymiseTab(PluginTab):
         if not run or not before or not after:
             self.risk_text.setText("No run with quasi-identifiers yet.")
             return
-        cats = [h["sizes"] for h in before["histogram"]]
-        self.chart_before.set_image(draw_chart(BarChart(
-            "Before: records by class size", cats, {"records": [float(h["records"]) for h in before["histogram"]]}),
-            640, 360))
-        self.chart_after.set_image(draw_chart(BarChart(
-            "After: records by class size", cats, {"records": [float(h["records"]) for h in after["histogram"]]}),
-            640, 360))
+        self.chart_risk.set_image(draw_chart(risk_chart(before, after), 640, 360))
+        self.chart_classes.set_image(draw_chart(class_size_chart(before, after), 640, 360))
         levels = ", ".join(f"{k}={v}" for k, v in (s.get("levels") or {}).items())
         checks = "".join(f"<li>{'✔' if c['ok'] else '✘'} {c['name']}: {c['detail']}</li>"
                          for c in s.get("verification") or [])

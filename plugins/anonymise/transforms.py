@@ -50,6 +50,8 @@ def mask(array, keep_first: int = 0, keep_last: int = 4, char: str = "*"):
     tail = pc.utf8_slice_codeunits(array, -keep_last) if keep_last else pa.repeat(pa.scalar(""), len(array))
     masked = pc.binary_join_element_wise(head, pc.binary_repeat(pa.scalar(char), middle), tail, "")
     too_short = pc.less_equal(length, keep_first + keep_last)
+    if not pc.any(too_short).as_py():   # the usual case: no value short enough to be masked whole
+        return masked
     whole = pc.binary_repeat(pa.scalar(char), length)
     return pc.if_else(too_short, whole, masked)
 
@@ -58,27 +60,69 @@ def _hmac_sha256_many(key: bytes, messages, length: int) -> bytes:
     """HMAC-SHA256 (RFC 2104) of each message, truncated to `length` bytes, concatenated.
 
     The keyed inner and outer SHA-256 states are computed once and copied per
-    message: the same bytes as hmac.digest, at about half the cost per value.
+    message: the same bytes as hmac.digest, at about half the cost per value. The
+    per-message steps are `map`s over the C methods (no Python frame per value), and
+    the truncation is one numpy slice over all digests.
     """
+    from collections import deque
+    from itertools import repeat
+
+    import numpy as np
+
     block = key if len(key) <= 64 else hashlib.sha256(key).digest()
     block = block.ljust(64, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    sha = type(inner)
+    messages = messages if isinstance(messages, list) else list(messages)
+    n = len(messages)
+    parts = []
+    for start in range(0, n, 4096):   # bounded: a hash object per message in flight costs memory
+        chunk = messages[start:start + 4096]
+        inners = list(map(sha.copy, repeat(inner, len(chunk))))
+        deque(map(sha.update, inners, chunk), maxlen=0)
+        outers = list(map(sha.copy, repeat(outer, len(chunk))))
+        deque(map(sha.update, outers, map(sha.digest, inners)), maxlen=0)
+        parts.append(b"".join(map(sha.digest, outers)))
+    digests = b"".join(parts)
+    if length == 32 or not n:
+        return digests
+    return np.frombuffer(digests, np.uint8).reshape(n, 32)[:, :length].tobytes()
 
-    def one(m, ic=inner.copy, oc=outer.copy):
-        h = ic()
-        h.update(m)
-        o = oc()
-        o.update(h.digest())
-        return o.digest()[:length]
 
-    return b"".join(map(one, messages))
+def _data_bytes(array) -> bytes:
+    """The value bytes of a string array (one copy, memcpy speed); may cover more than a slice
+    holds, which only makes the callers' 'is there any X' tests err on the side of doing the work."""
+    buf = array.buffers()[2]
+    return buf.to_pybytes() if buf is not None else b""
+
+
+def _is_ascii(array) -> bool:
+    return _data_bytes(array).isascii()
+
+
+# ASCII white space as RE2's \s sees it (tab, newline, form feed, carriage return, space) plus VT
+_ASCII_SPACE = (9, 10, 11, 12, 13, 32)
+
+
+def _has_any_byte(array, byte_values) -> bool:
+    data = _data_bytes(array)
+    return any(bytes((b,)) in data for b in byte_values)   # memchr each
 
 
 def _normalise_array(array):
-    """Vectorised `normalise`: NFKC, lower case, runs of white space as one space, trimmed."""
+    """Vectorised `normalise`: NFKC, lower case, runs of white space as one space, trimmed.
+
+    Pure ASCII without white space (the usual identifier) needs only the lower-casing: NFKC
+    leaves ASCII as it is, and the regex and trim would change nothing."""
     import pyarrow.compute as pc
 
+    if len(array) and _is_ascii(array):
+        out = pc.ascii_lower(array)
+        if not _has_any_byte(out, _ASCII_SPACE):
+            return out
+        out = pc.replace_substring_regex(out, r"\s+", " ")
+        return pc.utf8_trim_whitespace(out)
     out = pc.utf8_lower(pc.utf8_normalize(array, "NFKC"))
     out = pc.replace_substring_regex(out, r"\s+", " ")
     return pc.utf8_trim_whitespace(out)

@@ -27,10 +27,9 @@ def neutralise_formulas(array):
 
     if array.type != pa.string():
         array = array.cast(pa.string())
-    # cheap first pass on the first character; the regex only where it matters
-    first = pc.utf8_slice_codeunits(array, 0, 1)
-    risky = pc.fill_null(pc.is_in(first, value_set=pa.array(["=", "+", "-", "@", "\t", "\r"])), False)
-    if not pc.any(risky).as_py():
+    # cheap first pass on the first byte (all six markers are ASCII); the regex only where it matters
+    risky = _first_byte_risky(array)
+    if risky is None:
         return array, 0
     risky = pc.fill_null(pc.and_(risky, pc.invert(pc.match_substring_regex(array, PLAIN_NUMBER))), False)
     count = pc.sum(risky).as_py() or 0
@@ -38,6 +37,36 @@ def neutralise_formulas(array):
         quoted = pc.binary_join_element_wise(pa.scalar("'"), array, "")
         array = pc.if_else(risky, quoted, array)
     return array, count
+
+
+_RISKY_FIRST = (ord("="), ord("+"), ord("-"), ord("@"), ord("\t"), ord("\r"))
+
+
+def _first_byte_risky(array):
+    """Boolean pyarrow array: the cell starts with a formula marker; None when no cell does.
+
+    Read straight from the offsets and value buffers with numpy: no per-cell slice is built."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(array)
+    bufs = array.buffers()
+    if n == 0 or bufs[2] is None:
+        return None
+    offsets = np.frombuffer(bufs[1], np.int32)[array.offset:array.offset + n + 1]
+    data = np.frombuffer(bufs[2], np.uint8)
+    starts = offsets[:-1]
+    nonempty = offsets[1:] > starts
+    first = np.zeros(n, np.uint8)
+    first[nonempty] = data[starts[nonempty]]
+    table = np.zeros(256, bool)
+    table[list(_RISKY_FIRST)] = True
+    risky = table[first]
+    if array.null_count:
+        risky &= np.asarray(array.is_valid())
+    if not risky.any():
+        return None
+    return pa.array(risky)
 
 
 def _safe_table(table):

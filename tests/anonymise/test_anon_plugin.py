@@ -68,12 +68,14 @@ def test_job_report_and_score_on_a_real_project(adult_dir, tmp_path):
         [section] = plugin.report_sections(store, {})
         text = json.dumps([getattr(b, "__dict__", str(b)) for b in section.blocks], default=str)
         assert "0.2661" in text and "P(A|D)" in text and "passed" in text
-        # a failing run (planted leak: a bad key name) leaves the earlier output in place
+        # a failing run (a hierarchy that is not there) leaves the earlier output in place
+        before = (tmp_path / "adult-out.csv").read_bytes()
         bad = plugin.job_spec("anonymise", target=str(adult_dir / "adult.csv"),
                               output=str(tmp_path / "adult-out.csv"),
-                              policy={"columns": {"sex": {"transform": "pseudonymise", "key": "nope"}}})
+                              policy={"qi": {"sex": str(tmp_path / "no-such-hierarchy.csv")}})
         _, status, err = run_in_process(project, bad, registry=registry)
-        assert status == "failed" and "needs key 'nope'" in err
+        assert status == "failed" and "no-such-hierarchy.csv" in err, err
+        assert (tmp_path / "adult-out.csv").read_bytes() == before
 
 
 def _parser():

@@ -48,7 +48,8 @@ def test_tab_loads_adult_and_shows_run_results(window, adult_dir, tmp_path, qtbo
     assert tab.inspector.rowCount() == 9
     for i in range(9):  # every column a quasi-identifier, with the ARX hierarchy found beside the data
         tab.inspector.cellWidget(i, 3).setCurrentText("quasi_identifier")
-        assert tab.inspector.item(i, 5).text().endswith(f"adult_hierarchy_{ADULT_QIS[i]}.csv")
+        assert tab.inspector.item(i, 5).text() == f"adult_hierarchy_{ADULT_QIS[i]}.csv"
+        assert tab.inspector.item(i, 5).toolTip() == str(adult_dir / f"adult_hierarchy_{ADULT_QIS[i]}.csv")
     pol = tab.policy()
     assert set(pol["qi"]) == set(ADULT_QIS) and pol["k"] == 5 and pol["suppression"] == 0.04
     shots = os.environ.get("ANON_SCREENSHOTS")
@@ -64,7 +65,15 @@ def test_tab_loads_adult_and_shows_run_results(window, adult_dir, tmp_path, qtbo
     tab.views.setCurrentIndex(1)
     text = tab.risk_text.text()
     assert "P(A|D)" in text and "age=3" in text and "sex=0" in text and "1178" in text
-    assert tab.chart_before.pixmap() is not None and not tab.chart_before.pixmap().isNull()
+    for chart in (tab.chart_risk, tab.chart_classes):
+        assert chart.pixmap() is not None and not chart.pixmap().isNull()
+    from workbench_plugins.anonymise.tab import class_size_chart, risk_chart
+
+    risk = risk_chart(summary["risk_before"], summary["risk_after"])
+    assert risk.series["before"][0] == summary["risk_before"]["p_reidentification"]
+    assert risk.series["after"][1] <= 0.2 < risk.series["before"][1]          # prosecutor highest, k = 5
+    sizes = class_size_chart(summary["risk_before"], summary["risk_after"])
+    assert sizes.series["after"][0] == 0 and sum(sizes.series["after"]) == 30162 - 1178
     if shots:
         qtbot.wait(200)
         window.grab().save(os.path.join(shots, "2-risk-before-after.png"))
