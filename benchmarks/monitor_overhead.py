@@ -15,11 +15,19 @@ roll the numpy ring buffers, ``setData`` per curve, a synchronous repaint.
 The day-long series is drawn with pyqtgraph's peak downsampling and
 clip-to-view (what the tab uses), and also without, for reference.
 
+History: a project holding 24 h of 1 Hz raw samples of 8 series (691,200
+rows in the core metrics table) and their 1 min tier: reading a 24 h window
+of one series raw (86,400 rows) against the 1 min tier the tab falls back to
+(1,440 rows), the tab's incremental read of a job series when nothing is new,
+and ``metric_sources(since)`` (a scan of the metrics table: the tab calls it
+once, then discovers series through the running runs).
+
 Every figure is the median of ``--runs`` runs (sampling) or of 60 frames. A frame's
 CPU time is printed beside its wall time: on a shared, loaded machine the wall
 time mostly measures waiting for a core.
 
     python benchmarks/monitor_overhead.py [--seconds 20] [--runs 3] [--skip-glances] [--skip-redraw]
+                                          [--skip-history]
 """
 
 from __future__ import annotations
@@ -154,6 +162,51 @@ def redraw() -> None:
         w.close()
 
 
+def history(runs: int = 7) -> None:
+    import statistics
+    import tempfile
+    import time
+
+    from workbench.core.plugin_store import PluginStore
+    from workbench.core.plugins import load_plugins
+    from workbench.core.project import Project
+
+    day, names = 86400, [f"s{i}" for i in range(8)]
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Project.create(os.path.join(tmp, "h.wbproj"), plugins=load_plugins().plugins)
+        try:
+            store = PluginStore(project, "monitor")
+            t0 = time.time() - day
+            for name in names:
+                store.add_metrics(name, [(t0 + i, float(i % 97)) for i in range(day)], run_id=1)
+            store.executemany("INSERT INTO monitor_tiers (run_id, tier, series, start, count, sum, min, max, "
+                              "anomalies) VALUES (1, '1m', ?, ?, 60, 2880.0, 0.0, 96.0, 0)",
+                              [(n, t0 + 60 * i) for n in names for i in range(day // 60)])
+            robust = PluginStore(project, "robustness")
+            robust.add_metrics("harden/loss", [(e, 1.0 / (e + 1)) for e in range(50)], run_id=2)
+
+            def median_ms(fn) -> float:
+                times = []
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    fn()
+                    times.append((time.perf_counter() - start) * 1000)
+                return statistics.median(times)
+
+            raw = median_ms(lambda: store.metrics("s0", run_id=1, since=t0))
+            tier = median_ms(lambda: store.query("SELECT start, sum / count AS mean FROM monitor_tiers WHERE run_id=1 "
+                                                 "AND tier='1m' AND series='s0' AND start >= ? ORDER BY start", (t0,)))
+            poll = median_ms(lambda: store.metrics("harden/loss", plugin="robustness", run_id=2, since=49))
+            sources = median_ms(lambda: store.metric_sources(time.time() - 600))
+        finally:
+            project.close()
+    print(f"history, ms (median of {runs}), 8 series x 24 h at 1 Hz in the project:")
+    print(f"  24 h of one series, raw (86,400 rows)        {raw:9.2f}")
+    print(f"  24 h of one series, 1 min tier (1,440 rows)  {tier:9.2f}   raw / tier = {raw / tier:.0f}x")
+    print(f"  incremental job-series read, nothing new     {poll:9.3f}")
+    print(f"  metric_sources(since 10 min) (table scan)     {sources:9.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -161,11 +214,14 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-glances", action="store_true")
     ap.add_argument("--skip-sampling", action="store_true")
     ap.add_argument("--skip-redraw", action="store_true")
+    ap.add_argument("--skip-history", action="store_true")
     args = ap.parse_args(argv)
     if not args.skip_sampling:
         sampling(args.seconds, args.runs, not args.skip_glances)
     if not args.skip_redraw:
         redraw()
+    if not args.skip_history:
+        history()
     return 0
 
 

@@ -31,6 +31,8 @@ class MonitorParams:
     pids: list[int] = field(default_factory=list)
     rules: list[dict] | None = None        # metric rules; None: the project's (or the defaults)
     gpu: bool = True
+    follow_jobs: bool = False              # follow the workbench's other job workers (the tab sets it)
+    raw_retention: float | None = None     # seconds of raw samples kept in the core metrics table; None: all
 
     def __post_init__(self) -> None:
         from workbench_plugins.monitor.sampler import check_interval
@@ -40,6 +42,8 @@ class MonitorParams:
             raise ValueError(f"flush_every must be > 0 s, got {self.flush_every}")
         if self.watch_every <= 0:
             raise ValueError(f"watch_every must be > 0 s, got {self.watch_every}")
+        if self.raw_retention is not None and self.raw_retention <= 0:
+            raise ValueError(f"raw_retention must be > 0 s, got {self.raw_retention}")
         if self.duration is not None and self.duration <= 0:
             raise ValueError(f"duration must be > 0 s, got {self.duration}")
 

@@ -78,7 +78,8 @@ class Monitor:
                  log_rules=None, log_states: dict | None = None, log_max_line: int = 64 * 1024,
                  watch=(), watch_every: float = 5.0, rules=None, tiers=DEFAULT_TIERS, detect: bool = True,
                  detector_params: DetectorParams | None = None, notify=None, cancel_job=None, pause_job=None,
-                 on_alert=None, probe=None, clock=time.time, gpu: bool = True, keep_points: bool = False):
+                 on_alert=None, probe=None, clock=time.time, gpu: bool = True, keep_points: bool = False,
+                 follow_jobs: bool = False):
         from .integrity import FileWatcher
         from .logs import LogFollower
 
@@ -93,7 +94,8 @@ class Monitor:
         self.outbound_rules = [r for r in self.rules if isinstance(r, OutboundRule)]
         ignore = next((r.ignore_networks for r in self.outbound_rules if r.ignore_networks is not None), None)
         classifier = OutboundClassifier(ignore) if ignore is not None else None
-        self.probe = probe if probe is not None else SystemProbe(pids=pids, gpu=gpu, classifier=classifier)
+        self.probe = probe if probe is not None else SystemProbe(pids=pids, gpu=gpu, classifier=classifier,
+                                                                     follow_workbench_jobs=follow_jobs)
         self.tiers = TierAggregator(tiers)
         self.detect = detect
         self.detector_params = detector_params
@@ -210,6 +212,9 @@ class Monitor:
         for f in self.followers:
             f.close()
         self.probe.close()
+        guarded = sys.modules.get(__package__ + ".guarded_re")
+        if guarded is not None:
+            guarded.shutdown()  # the re fallback's helper process, when one was started
 
     def run_here(self, duration: float | None, should_stop=None) -> None:
         """Sample in the calling thread (a job's, which owns the project connection) until
@@ -275,6 +280,9 @@ class Monitor:
                     alert.data["truncated"] = line.truncated
                     alert.data["invalid_utf8"] = line.invalid_utf8
                     self._raise(alert)
+            if self.log_rules is not None:
+                for msg in self.log_rules.timeouts():
+                    self._event("log_rule_timeout", msg, {"path": follower.path})
             for err in follower.errors:
                 self._event("log_error", err, {"path": follower.path})
             follower.errors.clear()

@@ -50,12 +50,32 @@ def alert_finding(alert: dict) -> Finding:
     return f
 
 
+RETENTION_BATCH = 5000   # raw rows deleted per series per flush: a long backlog never stalls a write
+
+
+def prune_raw(store, series, cutoff: float, batch: int = RETENTION_BATCH) -> int:
+    """Delete this plugin's raw samples of *series* older than *cutoff* (all its runs), at most *batch*
+    rows per series; the tiers keep the minute and hour aggregates. Returns the rows deleted."""
+    deleted = 0
+    for name in series:
+        # the key (plugin, series, ts, run_id) makes both statements range reads of one series
+        row = store.query_one("SELECT ts FROM metrics WHERE plugin='monitor' AND series=? AND ts<? "
+                              "ORDER BY ts LIMIT 1 OFFSET ?", (name, cutoff, batch - 1))
+        bound = cutoff if row is None else min(cutoff, row["ts"] + 1e-9)
+        deleted += store.execute("DELETE FROM metrics WHERE plugin='monitor' AND series=? AND ts<?",
+                                 (name, bound)).rowcount
+    return deleted
+
+
 class ProjectWriter:
     """``write(batch)`` into a project through the plugin store, in one transaction."""
 
-    def __init__(self, store, run_id: int):
+    def __init__(self, store, run_id: int, raw_retention: float | None = None, clock=time.time):
         self.store = store
         self.run_id = run_id
+        self.raw_retention = raw_retention
+        self.clock = clock
+        self.pruned = 0
 
     def write(self, batch) -> None:
         from .store import write_batch
@@ -76,6 +96,8 @@ class ProjectWriter:
                                 {k: a[k] for k in ("id", "rule", "kind", "state", "series", "value", "data")})
             for e in batch.events:
                 store.log_event(f"monitor.{e['kind']}", e["message"], e.get("data"))
+            if self.raw_retention is not None and points:
+                self.pruned += prune_raw(store, points, self.clock() - self.raw_retention)
 
 
 def _signal_pid(sig):
@@ -103,14 +125,14 @@ def run(params, ctx) -> dict:
     except (LogRuleError, ValueError) as exc:
         raise WorkbenchError(str(exc)) from None
     states = {r["path"]: json.loads(r["state"]) for r in store.query("SELECT path, state FROM monitor_log_state")}
-    writer = ProjectWriter(store, ctx.run_id)
+    writer = ProjectWriter(store, ctx.run_id, params.raw_retention)
     sigterm = getattr(signal, "SIGTERM", None)
     sigstop = getattr(signal, "SIGSTOP", None)
     try:
         mon = Monitor(writer.write, interval=params.interval, flush_every=params.flush_every, pids=params.pids,
                       logs=params.logs, log_rules=log_rules, log_states=states, watch=params.watch,
                       watch_every=params.watch_every,
-                      rules=rules, gpu=params.gpu, keep_points=True,
+                      rules=rules, gpu=params.gpu, keep_points=True, follow_jobs=params.follow_jobs,
                       notify=lambda alert: ctx.log(f"ALERT [{alert.severity}] {alert.title}: {alert.message}"),
                       cancel_job=_signal_pid(sigterm) if sigterm else None,
                       pause_job=_signal_pid(sigstop) if sigstop else None,
@@ -142,6 +164,7 @@ def run(params, ctx) -> dict:
         "interval": params.interval, "series": len(rates), "alerts": mon.alerts_fired,
         "gpu": mon.probe.gpu_status, "health_score": health_score(rates),
         "logs": list(params.logs), "watched": list(params.watch), "write_errors": mon.write_errors,
+        "raw_pruned": writer.pruned,
         "ended": ended,
     }
 
@@ -160,6 +183,8 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--watch-every", type=float, default=5.0, help="seconds between file checks (default 5)")
     p.add_argument("--pid", type=int, action="append", default=[], help="process to follow (repeatable)")
     p.add_argument("--no-gpu", action="store_true", help="do not sample GPUs")
+    p.add_argument("--raw-retention", type=float, default=None,
+                   help="seconds of raw samples to keep (older ones deleted; the 1 min and 1 h tiers stay)")
     p.set_defaults(func=lambda args: _cmd_monitor(plugin, args))
 
 
@@ -170,7 +195,7 @@ def _cmd_monitor(plugin, args) -> int:
                                log_rules=os.path.abspath(args.log_rules) if args.log_rules else None,
                                watch=[os.path.abspath(p) for p in args.watch], watch_every=args.watch_every,
                                pids=args.pid,
-                               gpu=not args.no_gpu)
+                               gpu=not args.no_gpu, raw_retention=args.raw_retention)
     except (ValueError, WorkbenchError) as exc:
         raise CliError(str(exc)) from None
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:

@@ -18,7 +18,9 @@ Format (version 1)::
         actions: [{type: notify}]       # optional, see actions.py
 
 Patterns use RE2 syntax (google-re2): matching takes time linear in the line,
-so a rule like ``(a+)+$`` cannot stall the monitor on a hostile line.
+so a rule like ``(a+)+$`` cannot stall the monitor on a hostile line. Without
+google-re2, Python's ``re`` runs in a helper process with a deadline per line
+(``guarded_re``): a line it gives up on counts as no match and is reported.
 Backreferences and lookaround are not available; a pattern that uses them is
 refused with the file, the line and RE2's reason. Lines reach the rules
 already cut to the follower's ``max_line``.
@@ -47,16 +49,23 @@ class LogRuleError(ValueError):
 
 
 def _re2():
+    """google-re2 when installed, else None (then Python's re runs under a deadline: guarded_re)."""
     try:
         import re2
-    except ImportError:  # pragma: no cover - google-re2 is a dependency
-        raise LogRuleError("log rules need google-re2 (pip install google-re2): Python's re module can "
-                           "backtrack for minutes on a hostile line") from None
+    except ImportError:
+        return None
     return re2
 
 
 def _compile(pattern: str, ignore_case: bool, where: str):
     re2 = _re2()
+    if re2 is None:
+        from .guarded_re import GuardedPattern
+
+        try:
+            return GuardedPattern(pattern, ignore_case)
+        except re.error as exc:
+            raise LogRuleError(f"{where}: pattern {pattern!r} is not a valid regular expression: {exc}") from None
     opts = re2.Options()
     opts.log_errors = False
     opts.case_sensitive = not ignore_case
@@ -98,6 +107,15 @@ class LogRule:
         if not m:
             return "*"
         return next((m.group(g) for g in self._key_groups if m.group(g)), "*")
+
+    def timeouts(self) -> list[str]:
+        """What the deadline-guarded fallback gave up on since the last call (empty with RE2)."""
+        out = []
+        for rx in (self._rx, self._key_rx):
+            if rx is not None and getattr(rx, "timeouts", 0) > getattr(rx, "_reported", 0):
+                rx._reported = rx.timeouts
+                out.append(f"{self.where}: rule {self.id}: {rx.last_timeout}")
+        return out
 
     def feed(self, ts: float, text: str) -> tuple[bool, str, int, bool]:
         """(matched, key, count in window, fires now) for one line."""
@@ -164,6 +182,9 @@ class LogRuleSet:
     def expire(self, ts: float) -> None:
         for rule in self.rules:
             rule.expire(ts)
+
+    def timeouts(self) -> list[str]:
+        return [msg for rule in self.rules for msg in rule.timeouts()]
 
 
 def parse_rules(text: str, source: str = "<rules>") -> LogRuleSet:

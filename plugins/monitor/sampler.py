@@ -53,10 +53,35 @@ def _is_loopback_nic(name: str) -> bool:
     return name == "lo" or name.startswith("lo") and name[2:].isdigit() or name.lower().startswith("loopback")
 
 
+def workbench_job_pids(parent: int | None = None) -> list[int]:
+    """Pids of the workbench's job workers: the multiprocessing spawn children of *parent* (by default
+    this process's parent, the window or CLI that started the monitor job), this process excluded."""
+    me = os.getpid()
+    try:
+        children = psutil.Process(parent if parent is not None else os.getppid()).children()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []
+    pids = []
+    for child in children:
+        if child.pid == me:
+            continue
+        try:
+            if any("spawn_main" in part for part in child.cmdline()):
+                pids.append(child.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return pids
+
+
 class SystemProbe:
     def __init__(self, *, pids=(), per_core: bool = True, gpu: bool = True, connections: bool = True,
-                 classifier: OutboundClassifier | None = None, connections_every: float = 10.0):
+                 classifier: OutboundClassifier | None = None, connections_every: float = 10.0,
+                 follow_workbench_jobs: bool = False):
         self.per_core = per_core
+        # the monitor job runs in a workbench worker: its siblings (other spawn workers of the
+        # same window) are the workbench's own jobs, followed as they come and go
+        self.follow_workbench_jobs = follow_workbench_jobs
+        self._last_job_scan: float | None = None
         self.connections_enabled = connections
         self.connections_every = connections_every
         self._last_scan: float | None = None
@@ -118,6 +143,14 @@ class SystemProbe:
             out["net.connections"] = float(sum(1 for c in conns if c.state != "LISTEN" and c.state != "NONE"))
             self.last_outbound = self.classifier.outbound(conns)
             out["net.outbound"] = float(len(self.last_outbound))
+        if self.follow_workbench_jobs and (self._last_job_scan is None or now - self._last_job_scan >= 2.0):
+            self._last_job_scan = now
+            for pid in workbench_job_pids():
+                if pid not in self._procs:
+                    try:
+                        self.follow(pid)
+                    except ValueError:
+                        pass  # it ended between the scan and the read
         self._processes(out)
         if self.gpu is not None:
             out.update(self.gpu.sample())

@@ -32,6 +32,8 @@ GROUPS = (
     ("Jobs", ("job.*",)),
 )
 WINDOWS = (("1 min", 60), ("10 min", 600), ("1 h", 3600), ("24 h", 86400))
+JOB_POLL_MS = 250          # other plugins' job metrics: a few reads a second, only what is new
+STEP_X_BELOW = 1e8         # a job series whose x is below this is per step (epoch, epsilon), not a time
 CAPACITY = 86400
 DRAW_HZ = 30
 
@@ -59,6 +61,14 @@ class MonitorTab(PluginTab):
         self._alerts_seen: set[str] = set()
         self._tier_since = 0.0
         self.frames = 0
+        # other plugins' series: (plugin, run id, series) -> newest x read; shown as job.<plugin>#<run>.<series>
+        self._job_since: dict[tuple[str, int, str], float] = {}
+        self._job_discovered = 0.0
+        self._job_final: set[tuple[str, int, str]] = set()   # run ended: one last read due
+        self._job_done: set[tuple[str, int, str]] = set()    # read after its run ended: not polled again
+        self.step_series: set[str] = set()
+        # older-than-raw history from the 1 min / 1 h tiers, per series: (tier, times, means)
+        self._tier_fill: dict[str, tuple[str, object, object]] = {}
 
         # ---- toolbar
         self.interval = QDoubleSpinBox()
@@ -69,6 +79,12 @@ class MonitorTab(PluginTab):
         self.duration.setRange(0, 7 * 86400)
         self.duration.setSpecialValueText("until stopped")
         self.duration.setSuffix(" s")
+        self.raw_keep = QDoubleSpinBox()
+        self.raw_keep.setRange(0.0, 24 * 365)
+        self.raw_keep.setValue(24.0)
+        self.raw_keep.setSpecialValueText("all")
+        self.raw_keep.setSuffix(" h raw")
+        self.raw_keep.setToolTip("raw samples older than this are deleted while recording; the 1 min and 1 h tiers stay")
         self.logs = QLineEdit()
         self.logs.setPlaceholderText("log files to follow (separated by ;)")
         self.watch = QLineEdit()
@@ -88,7 +104,7 @@ class MonitorTab(PluginTab):
         self.score_label = QLabel("M: not assessed")
         self.gpu_label = QLabel("")
         top = QHBoxLayout()
-        for w in (QLabel("every"), self.interval, QLabel("for"), self.duration, self.logs, self.watch,
+        for w in (QLabel("every"), self.interval, QLabel("for"), self.duration, self.raw_keep, self.logs, self.watch,
                   self.run_button, self.stop_button, QLabel("window"), self.window_box, self.run_box,
                   self.score_label):
             top.addWidget(w)
@@ -108,6 +124,17 @@ class MonitorTab(PluginTab):
             plot.addItem(scatter)
             self.plots.append(plot)
             self.scatters.append(scatter)
+        # other plugins' per-epoch and per-epsilon curves, each against its own x (a loss per epoch
+        # and an accuracy per ε on one axis would squash one of them)
+        self.step_plots = {}
+        for col, (kind, title, x) in enumerate((("epoch", "Job curves per epoch", "epoch"),
+                                                ("eps", "Job curves per ε", "ε (or the job's own x)"))):
+            plot = self.graphs.addPlot(row=len(GROUPS) // 2, col=col, title=title)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.addLegend(offset=(5, 5))
+            plot.setLabel("bottom", x)
+            self.step_plots[kind] = plot
+        self._curve_plot: dict[str, object] = {}
 
         # ---- side: alerts, rules, weights, log view
         self.alerts = QTableWidget(0, 4)
@@ -153,8 +180,12 @@ class MonitorTab(PluginTab):
         self.draw_timer = QTimer(self)
         self.draw_timer.setInterval(int(1000 / DRAW_HZ))
         self.draw_timer.timeout.connect(self.draw)
+        self.job_timer = QTimer(self)
+        self.job_timer.setInterval(JOB_POLL_MS)
+        self.job_timer.timeout.connect(self.poll_jobs)
         self.poll_timer.start()
         self.draw_timer.start()
+        self.job_timer.start()
         host.job_started.connect(self._job_started)
         host.job_finished.connect(lambda job: self.poll())
 
@@ -164,7 +195,10 @@ class MonitorTab(PluginTab):
         try:
             spec = self.plugin.job_spec("monitor", duration=float(self.duration.value()) or None,
                                         interval=float(self.interval.value()), flush_every=1.0,
-                                        logs=paths(self.logs.text()), watch=paths(self.watch.text()))
+                                        logs=paths(self.logs.text()), watch=paths(self.watch.text()),
+                                        pids=[j.pid for j in self.host.running_jobs() if j.pid],
+                                        follow_jobs=True,
+                                        raw_retention=self.raw_keep.value() * 3600 or None)
         except ValueError as exc:
             self.host.error("Cannot record", str(exc))
             return None
@@ -231,10 +265,9 @@ class MonitorTab(PluginTab):
             return
         self.run_id = run_id
         for series, curve in self.curves.items():
-            group = _group_of(series)
-            if group is not None:
-                self.plots[group].removeItem(curve)   # the curves only: the anomaly scatters stay
-        for plot in self.plots:
+            self._curve_plot[series].removeItem(curve)   # the curves only: the anomaly scatters stay
+        self._curve_plot.clear()
+        for plot in (*self.plots, *self.step_plots.values()):
             if plot.legend is not None:
                 plot.legend.clear()
         for scatter in self.scatters:
@@ -243,6 +276,12 @@ class MonitorTab(PluginTab):
         self.curves.clear()
         self.marks.clear()
         self._since.clear()
+        self._job_since.clear()
+        self._job_final.clear()
+        self._job_done.clear()
+        self._job_discovered = 0.0
+        self.step_series.clear()
+        self._tier_fill.clear()
         self._alerts_seen.clear()
         self._tier_since = 0.0
         self.alerts.setRowCount(0)
@@ -304,12 +343,7 @@ class MonitorTab(PluginTab):
                 pts = [p for p in pts if p[0] > self._since[series]]
             if not pts:
                 continue
-            buf = self.buffers.get(series)
-            if buf is None:
-                buf = self.buffers[series] = RingBuffer(CAPACITY)
-                plot = self.plots[group]
-                pen = pg.intColor(len(plot.listDataItems()), 9)
-                self.curves[series] = plot.plot(name=series, pen=pen)
+            buf = self._buffer(series, group)
             buf.extend([p[0] for p in pts], [p[1] for p in pts])
             self._since[series] = pts[-1][0]
             self._dirty.add(series)
@@ -324,9 +358,113 @@ class MonitorTab(PluginTab):
                 self._marks_dirty = True
         if marks:
             self._tier_since = marks[-1]["start"] + 1
+        self._fill_from_tiers(store, run_id)
         self._poll_alerts(store, run_id)
         self._poll_log(store, run_id)
         self._poll_score(store, run_id)
+
+    def _buffer(self, series: str, group: int, step: str | None = None) -> RingBuffer:
+        buf = self.buffers.get(series)
+        if buf is None:
+            buf = self.buffers[series] = RingBuffer(CAPACITY)
+            plot = self._curve_plot[series] = self.step_plots[step] if step else self.plots[group]
+            pen = pg.intColor(len(plot.listDataItems()), 9)
+            self.curves[series] = plot.plot(name=series, pen=pen, symbol="o" if series in self.step_series else None,
+                                            symbolSize=4)
+        return buf
+
+    def _discover_jobs(self, store) -> None:
+        """Which other plugins' series to follow: every series with samples (on the first poll, over
+        the window on screen), then those of the runs now going (cheap: the runs index)."""
+        now = time.time()
+        going = store.query("SELECT id, plugin FROM runs WHERE status IN ('queued', 'running') AND plugin != ?",
+                            (self.plugin.id,))
+        if not self._job_discovered:
+            sources = store.metric_sources(now - self.window_seconds())
+        else:
+            sources = [(r["plugin"], r["id"], s) for r in going
+                       for s in store.metric_series(r["id"], plugin=r["plugin"])]
+        self._job_discovered = now
+        # a run that ended gets one more read (its last samples), then is not polled again
+        running = {(r["plugin"], r["id"]) for r in going}
+        for key in self._job_since:
+            if (key[0], key[1]) not in running:
+                self._job_final.add(key)
+        for plugin, run_id, series in sources:
+            if plugin != self.plugin.id:
+                self._job_since.setdefault((plugin, int(run_id), series), float("-inf"))
+
+    def poll_jobs(self) -> None:
+        """Other plugins' job metrics (robustness accuracy per epsilon, loss per epoch, test load), read
+        a few times a second into the Jobs group: only the samples newer than the last read."""
+        store = self.store
+        if store is None:
+            return
+        if time.time() - self._job_discovered >= 1.0:
+            self._discover_jobs(store)
+        group = len(GROUPS) - 1
+        for key, last in self._job_since.items():
+            if key in self._job_done:
+                continue
+            if key in self._job_final:
+                self._job_done.add(key)
+            plugin, run_id, series = key
+            pts = store.metrics(series, plugin=plugin, run_id=run_id, since=None if last == float("-inf") else last)
+            pts = [p for p in pts if p[0] > last and p[1] is not None]
+            if not pts:
+                continue
+            name = f"job.{plugin}#{run_id}.{series}"
+            step = None
+            if name not in self.buffers and pts[0][0] < STEP_X_BELOW:
+                self.step_series.add(name)
+                step = "epoch" if all(float(x).is_integer() for x, _ in pts) else "eps"
+            self._buffer(name, group, step).extend([p[0] for p in pts], [p[1] for p in pts])
+            self._job_since[key] = pts[-1][0]
+            self._dirty.add(name)
+
+    def _fill_from_tiers(self, store, run_id) -> None:
+        """When the window is longer than the raw samples kept, the part before the oldest raw sample
+        comes from the 1 min tier (1 h beyond a day): a day is 1,440 points, never 86,400 reads."""
+        window = self.window_seconds()
+        tier = "1m" if window <= 86400 else "1h"
+        span = 60 if tier == "1m" else 3600
+        own = [s for s in self.buffers if s not in self.step_series and not s.startswith("job.")]
+        raw_newest = max((self.buffers[s].last_time for s in own if len(self.buffers[s])), default=None)
+        if raw_newest is None:
+            # an older recording whose raw samples retention removed: its tiers are all there is
+            end = store.query_one("SELECT MAX(start) AS t FROM monitor_tiers WHERE run_id=? AND tier=?",
+                                  (run_id, tier))
+            if end is None or end["t"] is None:
+                return
+            raw_newest = end["t"] + span
+            for row in store.query("SELECT DISTINCT series FROM monitor_tiers WHERE run_id=? AND tier=?",
+                                   (run_id, tier)):
+                group = _group_of(row["series"])
+                if group is not None and row["series"] not in self.buffers:
+                    self._buffer(row["series"], group)
+                    own.append(row["series"])
+        for series in own:
+            buf = self.buffers[series]
+            if len(buf):
+                t, _ = buf.view()
+                oldest, newest = float(t[0]), float(t[-1])
+            else:
+                oldest = newest = raw_newest
+            if newest - oldest >= window:
+                self._tier_fill.pop(series, None)
+                continue
+            have = self._tier_fill.get(series)
+            if have is not None and have[3] == (window, oldest):
+                continue
+            # whole buckets before the oldest raw sample only: raw and aggregate never overlap
+            rows = store.query("SELECT start, sum / count AS mean FROM monitor_tiers WHERE run_id=? AND tier=? "
+                               "AND series=? AND start >= ? AND start + ? <= ? ORDER BY start",
+                               (run_id, tier, series, newest - window - span, span, oldest))
+            import numpy as np
+
+            self._tier_fill[series] = (tier, np.array([r["start"] for r in rows], dtype=float),
+                                       np.array([r["mean"] for r in rows], dtype=float), (window, oldest))
+            self._dirty.add(series)
 
     def _poll_alerts(self, store, run_id) -> None:
         rows = store.query("SELECT id, ts, severity, state, title, message FROM monitor_alerts WHERE run_id=? "
@@ -383,6 +521,8 @@ class MonitorTab(PluginTab):
     def _window_changed(self) -> None:
         self._dirty.update(self.buffers)
         self._marks_dirty = True
+        if self.store is not None and self.run_id is not None:
+            self._fill_from_tiers(self.store, self.run_id)
 
     def window_seconds(self) -> int:
         return WINDOWS[self.window_box.currentIndex()][1]
@@ -391,13 +531,25 @@ class MonitorTab(PluginTab):
         """Hand the changed curves to pyqtgraph (30 Hz); x is seconds relative to the newest sample."""
         if not self._dirty and not self._marks_dirty:
             return
-        newest = max((b.last_time for b in self.buffers.values() if len(b)), default=None)
-        if newest is None:
+        newest = max([b.last_time for s, b in self.buffers.items() if len(b) and s not in self.step_series]
+                     + [float(f[1][-1]) for f in self._tier_fill.values() if len(f[1])], default=None)
+        if newest is None and not self.step_series:
             self._dirty.clear()
             return
-        since = newest - self.window_seconds()
+        since = (newest or 0.0) - self.window_seconds()
+        import numpy as np
+
         for series in self._dirty:
+            if series in self.step_series:
+                # per epoch / per epsilon: drawn against its own x, the whole run
+                t, v = self.buffers[series].view()
+                self.curves[series].setData(t, v)
+                continue
             t, v = self.buffers[series].view(since)
+            fill = self._tier_fill.get(series)
+            if fill is not None and len(fill[1]):
+                keep = fill[1] >= since
+                t, v = np.concatenate((fill[1][keep], t)), np.concatenate((fill[2][keep], v))
             self.curves[series].setData(t - newest, v)
         self._dirty.clear()
         if self._marks_dirty:
