@@ -35,6 +35,11 @@ class TestingPlugin(Plugin):
         "load": JobDef(f"{_ENGINE}:run_load", LoadParams, "load test"),
     })
 
+    def demo_jobs(self, samples_dir):
+        from workbench_plugins.testing.demo import demo_specs
+
+        return demo_specs(self, samples_dir)
+
     def add_cli(self, cli) -> None:
         from workbench_plugins.testing.cli import add_cli
 

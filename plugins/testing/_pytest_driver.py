@@ -14,6 +14,13 @@ uses only the standard library, pytest and coverage, and syntax that Python
   goes to EVENTS, flushed as written, so the workbench shows live progress and
   keeps the finished tests when the process is killed.
 * SIGTERM (timeout or Cancel) saves the coverage measured so far before exit.
+* Per-group coverage for the score: each test runs in the coverage context
+  ``wb-group:<group>`` (its group by the rules in ``WB_TEST_GROUPS``, decided
+  by ``score.group_of``), switched only when the group changes. At the end,
+  one coverage JSON report per group (``COV.group-<group>.json``) covers the
+  files that group's tests executed, counting the lines its tests ran plus
+  those run outside any test (imports, collection). Skipped when the target's
+  own configuration sets ``dynamic_context`` (its contexts win).
 """
 
 import json
@@ -42,6 +49,41 @@ def _watch_parent(parent_pid):
     threading.Thread(target=watch, name="wb-parent-watch", daemon=True).start()
 
 
+GROUP_PREFIX = "wb-group:"
+#: Contexts of no test: imports and collection (a static context alone, or none).
+OUTSIDE_TESTS = r"^(?!.*wb-group:)"
+
+
+def _load_group_of():
+    """``score.group_of`` of the workbench, loaded by path (the target interpreter cannot import the plugin)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "score.py")
+    spec = importlib.util.spec_from_file_location("_wb_testing_score", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.group_of
+
+
+def write_group_reports(measured, json_path, groups_seen, emit):
+    """One JSON report per group over the files its tests executed (see the module docstring)."""
+    import re
+
+    data = measured.get_data()
+    for group in sorted(groups_seen):
+        own = GROUP_PREFIX + re.escape(group) + "$"
+        data.set_query_contexts([own])
+        files = [f for f in data.measured_files() if data.lines(f)]
+        data.set_query_contexts(None)
+        if not files:
+            continue
+        try:
+            measured.json_report(morfs=files, outfile="%s.group-%s.json" % (json_path[:-5], group),
+                                 contexts=[own, OUTSIDE_TESTS], ignore_errors=True)
+        except Exception as exc:
+            emit(ev="coverage_error", message="group %s: %s: %s" % (group, type(exc).__name__, exc))
+
+
 _BUILTIN_MARKS = {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings", "timeout"}
 
 
@@ -58,12 +100,16 @@ def main():
     sys.argv = ["pytest"] + pytest_args
 
     cov = None
+    group_of, group_rules, groups_seen = None, None, set()
     if data_file != "-":
         import coverage
 
         cov = coverage.Coverage(data_file=data_file, branch=True)
         omit = list(cov.get_option("run:omit") or [])
         cov.set_option("run:omit", omit + [os.path.abspath(__file__)])
+        if os.environ.get("WB_TEST_GROUPS") and not cov.get_option("run:dynamic_context"):
+            group_rules = json.loads(os.environ["WB_TEST_GROUPS"])
+            group_of = _load_group_of()
 
     def save_coverage():
         if cov is None:
@@ -83,6 +129,8 @@ def main():
     def write_json(measured):
         if measured is None or json_path == "-":
             return
+        if groups_seen:
+            write_group_reports(measured, json_path, groups_seen, emit)
         try:
             measured.json_report(outfile=json_path)
         except Exception as exc:  # "No data to report.", "No source for code" and their kind
@@ -109,6 +157,9 @@ def main():
 
     import pytest
 
+    group_by_id = {}
+    current_group = [None]
+
     class Progress(object):
         def pytest_collection_finish(self, session):
             # Markers sort tests into groups (functional/performance/security) for the score.
@@ -117,6 +168,9 @@ def main():
                 names = sorted(set(m.name for m in item.iter_markers()) - _BUILTIN_MARKS)
                 if names:
                     markers[item.nodeid] = names
+                if group_of is not None:
+                    group_by_id[item.nodeid] = group_of(
+                        {"markers": names, "file": item.location[0], "id": item.nodeid}, group_rules)
             emit(ev="collected", n=len(session.items), markers=markers)
 
         def pytest_collectreport(self, report):
@@ -125,6 +179,12 @@ def main():
 
         def pytest_runtest_logstart(self, nodeid, location):
             emit(ev="start", id=nodeid, file=location[0], t=time.time())
+            group = group_by_id.get(nodeid)
+            if group is not None and group != current_group[0]:
+                # Setup, call and teardown of this test run in its group's context.
+                cov.switch_context(GROUP_PREFIX + group)
+                current_group[0] = group
+                groups_seen.add(group)
 
         def pytest_runtest_logreport(self, report):
             # One result per test: the call phase, or a setup that did not pass

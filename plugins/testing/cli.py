@@ -123,6 +123,9 @@ def cmd_test(plugin, args) -> int:
     print(f"{summary['tests']} tests: {summary['passed']} passed, {summary['failed']} failed, {summary['errors']} "
           f"errors, {summary['skipped']} skipped, {summary['flaky']} flaky; coverage "
           + ("not measured" if cov is None else f"{cov:.2f} %"))
+    if summary.get("group_coverage_percent"):
+        print("coverage per group (files its tests executed): " + ", ".join(
+            f"{g} {c:.2f} %" for g, c in sorted(summary["group_coverage_percent"].items())))
     if summary.get("previous_run_id"):
         print(f"since the previous run: {summary['new_failures']} new failures, {summary['fixed']} fixed, "
               f"{summary['still_failing']} still failing, {summary['new_tests']} new, {summary['removed_tests']} removed")

@@ -52,6 +52,10 @@ def check_allowed(url: str, allowed_hosts=()) -> tuple[str, str, int]:
     if not loopback and host.lower() not in allowed:
         raise EndpointError(f"{url}: {host} is not this machine; the workbench contacts only loopback "
                             "addresses and hosts you allow explicitly (allowed_hosts / --allow-host)")
+    if not loopback:
+        from workbench.api import allow_network_host
+
+        allow_network_host(host)  # the user named it: the process-wide offline guard lets it through
     return parts.scheme, host, port
 
 

@@ -64,6 +64,11 @@ def _finish_test_run(ctx, run: dict) -> dict:
         store.executemany(f"INSERT INTO testing_cases ({tables.CASE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                           (tables.case_row(ctx.run_id, c) for c in run["cases"]))
         _insert_coverage(store, ctx.run_id, run.get("coverage"))
+        store.executemany(
+            "INSERT INTO testing_group_coverage (run_id, grp, percent, statements, covered_lines, branches, "
+            "covered_branches, files) VALUES (?,?,?,?,?,?,?,?)",
+            [(ctx.run_id, g, c["percent_covered"], c["num_statements"], c["covered_lines"], c["num_branches"],
+              c["covered_branches"], c["files"]) for g, c in (run.get("group_coverage") or {}).items()])
         store.add_findings(ctx.run_id, findings)
         if run.get("coverage_percent") is not None:
             store.add_metrics("coverage_percent", [(time.time(), run["coverage_percent"])], run_id=ctx.run_id)
@@ -147,6 +152,7 @@ def _test_summary(run: dict, diff: dict, previous, flips: dict) -> dict:
         "skipped": t["skipped"], "flaky": sum(1 for c in run["cases"] if c.get("flaky")
                                               or flips.get(c["id"], {}).get("flaky")),
         "coverage_percent": run.get("coverage_percent"),
+        "group_coverage_percent": {g: c["percent_covered"] for g, c in (run.get("group_coverage") or {}).items()},
         "previous_run_id": previous["id"] if previous else None,
         "duration": run.get("duration"), "messages": run.get("messages", []),
     }
@@ -253,15 +259,16 @@ def run_fuzz(params, ctx) -> dict:
 
 
 # ----------------------------------------------------------------------------- probes
-def api_key(store, key_name: str | None) -> str | None:
-    """The endpoint's key from this project's keyring entry ``key_name`` (never from params or files)."""
+def api_key(ctx, key_name: str | None) -> str | None:
+    """The endpoint's key from the keyring entry ``key_name`` of this project (``ctx.secret``).
+
+    Only the name travels in params and the run row; the value lives in this
+    job's memory, is sent as a Bearer token and is masked wherever an answer
+    or an error message would echo it.
+    """
     if not key_name:
         return None
-    getter = getattr(store, "get_secret", None)
-    if getter is None:
-        raise TestingError(f"cannot read the API key '{key_name}': this workbench gives plugins no keyring "
-                           "access yet (PluginStore.get_secret)")
-    value = getter(key_name)
+    value = ctx.secret(key_name)
     if not value:
         raise TestingError(f"no secret named '{key_name}' in this project's keyring; store it with "
                            f"`workbench secret set PROJECT {key_name} --stdin`")
@@ -274,7 +281,7 @@ def run_probe(params, ctx) -> dict:
     pack = probes.load_pack(params.pack or probes.DEFAULT_PACK)
     result = probes.run_probes(params.target, pack, runs=params.runs, model=params.model,
                                temperature=params.temperature, seed=params.seed,
-                               api_key=api_key(ctx.store, params.key_name), allowed_hosts=params.allowed_hosts,
+                               api_key=api_key(ctx, params.key_name), allowed_hosts=params.allowed_hosts,
                                timeout=params.timeout, progress=ctx.progress, check_cancelled=ctx.check_cancelled,
                                log=ctx.log)
     by_id = {p["id"]: p for p in pack["probes"]}
@@ -316,7 +323,7 @@ def run_load(params, ctx) -> dict:
 
     result = load_run(params.target, concurrency=params.concurrency, duration_s=params.duration_s,
                       max_requests=params.max_requests, stream=params.stream, model=params.model,
-                      api_key=api_key(ctx.store, params.key_name), allowed_hosts=params.allowed_hosts,
+                      api_key=api_key(ctx, params.key_name), allowed_hosts=params.allowed_hosts,
                       check_cancelled=ctx.check_cancelled)
     now = time.time()
     for key in ("throughput_rps", "latency_p50_s", "latency_p95_s", "latency_p99_s", "error_rate"):

@@ -122,6 +122,11 @@ def run_probes(url: str, pack: dict, *, runs: int = 5, model: str = "default", t
     url = chat_url(url)
     check_allowed(url, allowed_hosts)
     log = log or (lambda msg: None)
+
+    def hide(text: str) -> str:
+        # An endpoint may echo the key back (a debug page, a reflected header): never store it.
+        return text.replace(api_key, "[API key]") if api_key and text else text
+
     total = runs * len(pack["probes"])
     transcripts, results, errors = [], [], []
     done = 0
@@ -143,14 +148,14 @@ def run_probes(url: str, pack: dict, *, runs: int = 5, model: str = "default", t
                 text = answer_text(url, data)
                 hit, matched = is_hit(probe, text)
                 answered += 1
-                record.update(answer=mask_text(text[:8000]), hit=hit, matched=matched, latency_s=elapsed)
+                record.update(answer=mask_text(hide(text)[:8000]), hit=hit, matched=matched, latency_s=elapsed)
                 hits += hit
             except EndpointError as exc:
                 if answered == 0 and "connection refused" in str(exc):
                     raise  # nothing is listening: no point in sending the rest
                 probe_errors += 1
-                record["error"] = str(exc)
-                errors.append(str(exc))
+                record["error"] = mask_text(hide(str(exc)))
+                errors.append(record["error"])
             transcripts.append(record)
             done += 1
             if progress is not None:

@@ -25,7 +25,8 @@ def gather(store) -> dict:
         if row is None:
             continue
         test_runs.append({"run": r, "row": row, "cases": tables.cases(store, r["id"]),
-                          "coverage_percent": row["coverage_percent"]})
+                          "coverage_percent": row["coverage_percent"],
+                          "group_coverage": {g: c["percent"] for g, c in tables.group_coverage(store, r["id"]).items()}})
     fuzz_runs = [{"run": r, **(r.get("summary") or {})} for r in store.latest_runs("fuzz")]
     probe_runs = [{"run": r, **(r.get("summary") or {})} for r in store.latest_runs("probe")]
     return {"tests": test_runs, "fuzz": fuzz_runs, "probes": probe_runs}
@@ -65,13 +66,24 @@ def _score_block(result: dict):
         if "fuzz_factor" in part:
             extra = f", fuzz factor {part['fuzz_factor']:.2f}, probe factor {part['probe_factor']:.2f}"
         rate = "n/a" if part.get("pass_rate") is None else f"{part['pass_rate']:.0%}"
+        cov = ""
+        if part.get("coverage") is not None:
+            where = "; ".join(_SOURCES[source] for source in part["coverage_source"])
+            cov = f", coverage cᵢ {part['coverage']:.1%} ({where})"
         items.append((f"{g} (λ = {DEFAULT_WEIGHTS[g]})", f"t = {part['t']:.3f}; {part.get('cases', 0)} tests, "
-                                                         f"pass rate {rate}{extra}"))
-    items.append(("Formula", "tᵢ = pass rate × coverage fraction per group; security also × fuzz and probe "
-                             "factors; weights renormalised over assessed groups (plugins/testing/score.py)"))
+                                                         f"pass rate {rate}{cov}{extra}"))
+    items.append(("Formula", "T(r) = 100 · Σ λᵢ tᵢ / Σ λᵢ over assessed groups; tᵢ = pass rate pᵢ × cᵢ, the "
+                             "group's own coverage (coverage.py percent_covered over the files its tests executed, "
+                             "measured per group with coverage contexts in the same run); security also × fuzz "
+                             "factor Π 1/(1 + crashes + ½ other failures) × probe factor Π (1 − hit rate) "
+                             "(plugins/testing/score.py)"))
     if result.get("coverage_missing"):
         items.append(("Note", "some runs have no coverage measured; they count with coverage 1"))
     return KeyValues(items)
+
+
+_SOURCES = {"group": "its own", "run": "the run's overall: no per-group data",
+            "none": "not measured: counts as 1"}
 
 
 def _test_blocks(store, t: dict) -> list:
@@ -82,6 +94,11 @@ def _test_blocks(store, t: dict) -> list:
              ("Tests", f"{row['tests']}: {row['passed']} passed, {row['failed']} failed, {row['errors']} errors, "
                        f"{row['skipped']} skipped, {row['flaky']} flaky"),
              ("Coverage (coverage.py percent_covered)", cov)]
+    own = tables.group_coverage(store, run["id"])
+    if own:
+        items.append(("Coverage per group (files its tests executed)", "; ".join(
+            f"{g} {c['percent']:.1f} % over {c['files']} file{'s' if c['files'] != 1 else ''}"
+            for g, c in sorted(own.items()))))
     if row.get("python_version"):
         items.append(("Interpreter", f"{row['python']} (Python {row['python_version']})"))
     if summary.get("previous_run_id"):
@@ -97,6 +114,7 @@ def _test_blocks(store, t: dict) -> list:
                               (c["message"] or "").strip().splitlines()[0][:160] if c["message"] else ""]
                              for c in failing], f"Failing tests ({len(failing)})", max_rows=50,
                             widths=[40, 10, 12, 38]))
+    blocks += _untested_blocks(store, row)
     files = tables.coverage_files(store, run["id"])
     if files:
         files.sort(key=lambda f: (f["percent"], f["path"]))
@@ -106,6 +124,25 @@ def _test_blocks(store, t: dict) -> list:
                              for f in files], "Coverage by file, least covered first", max_rows=30,
                             widths=[35, 10, 12, 11, 32]))
     return blocks
+
+
+def _untested_blocks(store, row) -> list:
+    """Cross-pillar: the code audit's findings of this target on lines no test executed."""
+    from .untested import untested_for_target
+
+    if row["kind"] != "pytest":
+        return []
+    result = untested_for_target(store, row["target"])
+    if not result["audited"]:
+        return []
+    found = result["findings"]
+    caption = (f"Code-audit findings on lines no test executes ({len(found)} of {result['audited']} findings "
+               "of the latest audit of this target)")
+    if not found:
+        return [Paragraph(caption + ": none.")]
+    return [Table(["Severity", "Where", "Rule", "Finding", "Triage"],
+                  [[f["severity"], f"{f['path']}:{f['line']}", f["rule"], f["title"], f["triage"]] for f in found],
+                  caption, max_rows=50, widths=[10, 30, 8, 40, 12])]
 
 
 def _ranges(ranges) -> str:

@@ -7,7 +7,14 @@
      "cases": [{"id", "file", "name", "classname", "outcome", "duration",
                 "message", "flaky", "reruns": [outcome, ...]}],
      "coverage": {...} or None (see coverage_data), "totals": {...},
-     "coverage_percent": float or None, "exit_code": int, "duration": float}
+     "coverage_percent": float or None, "exit_code": int, "duration": float,
+     "group_coverage": {group: {"percent_covered", "num_statements", "covered_lines",
+                                "num_branches", "covered_branches", "files"}}}
+
+``group_coverage`` is each test group's own coverage (see ``_pytest_driver``):
+over the files that group's tests executed, the lines and branches its tests
+ran plus those run outside any test. Empty when the target's configuration
+sets its own ``dynamic_context``.
 
 ``status`` is one of: done, no_tests, collection_error, timeout, killed,
 aborted, interrupted, error. Every status other than done comes with a message that
@@ -160,9 +167,26 @@ def _kill_group(proc: subprocess.Popen, grace: float = TERM_GRACE_S) -> None:
 
 
 def _env() -> dict:
+    from .score import DEFAULT_GROUPS
+
     env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
     env["WB_TESTRUN_PARENT"] = str(os.getpid())  # the driver ends its group if we die
+    env["WB_TEST_GROUPS"] = json.dumps(DEFAULT_GROUPS)  # coverage per group, for the score
     return env
+
+
+def _group_coverage(json_path: str) -> dict:
+    from .coverage_data import from_coverage_json
+    from .score import GROUPS
+
+    out = {}
+    for group in GROUPS:
+        path = f"{json_path[:-5]}.group-{group}.json"
+        if os.path.exists(path):
+            c = from_coverage_json(path)
+            out[group] = {k: c[k] for k in ("percent_covered", "num_statements", "covered_lines", "num_branches",
+                                            "covered_branches")} | {"files": len(c["files"])}
+    return out
 
 
 def _signal_name(rc: int) -> str:
@@ -267,8 +291,10 @@ def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: 
         else:
             cases = events.cases()
         coverage = None
+        group_coverage = {}
         if os.path.exists(main["coverage_json"]):
             coverage = coverage_data.from_coverage_json(main["coverage_json"])
+            group_coverage = _group_coverage(main["coverage_json"])
         status, messages = _status(target, timeout, main, cases)
         if events.coverage_errors and cases:
             messages.append("coverage.py reported: " + "; ".join(events.coverage_errors))
@@ -283,6 +309,7 @@ def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: 
             "pytest_version": info["pytest"], "coverage_version": info["coverage"],
             "code_hash": code_hash(target), "status": status, "messages": messages, "cases": cases,
             "coverage": coverage, "coverage_percent": coverage["percent_covered"] if coverage else None,
+            "group_coverage": group_coverage,
             "totals": junit.totals_of(cases), "exit_code": main["rc"], "collected": events.collected,
             "duration": time.monotonic() - t0, "output_tail": _tail(main["output"]),
         }

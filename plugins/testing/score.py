@@ -15,10 +15,22 @@ Defaults (editable, ``DEFAULT_GROUPS``):
 Per group, over the cases of the group that ran (skipped ones are left out):
 
     pᵢ = (passed + ½ · flaky failures) / (passed + failed + errors)
-    cᵢ = coverage fraction of the run the cases come from (coverage.py's
-         percent_covered / 100, or an imported Cobertura's); a run with no
-         coverage measured counts with cᵢ = 1 and the report says so
-    tᵢ = pᵢ · cᵢ   (cases of several runs: pooled, each weighted by its run's c)
+    cᵢ = the group's OWN coverage fraction in the run the cases come from:
+         coverage.py's percent_covered / 100 over the files that group's
+         tests executed, counting the lines and branches its tests ran plus
+         those run outside any test (imports, collection). Measured exactly
+         in the same single pytest run: every test runs in the coverage.py
+         context "wb-group:<group>" (switched by our driver when the group
+         changes, so the overhead is one switch per group change, not per
+         test), then one JSON report per group restricted to its files and
+         to its context plus the no-test context.
+         Fallbacks, each named in the report: a run without per-group data
+         (an import, a target whose own config sets dynamic_context, a group
+         whose tests executed no measured file) uses the run's overall
+         coverage; a run with no coverage at all counts with cᵢ = 1.
+    tᵢ = mean over the group's counted cases of (ok · c of its run)
+         (one run: tᵢ = pᵢ · cᵢ; several runs: pooled, each case weighted
+         by its run's cᵢ), where ok = 1 passed, ½ flaky, 0 failed or error
 
 Security group, in addition:
 
@@ -65,34 +77,51 @@ def group_of(case: dict, groups: dict | None = None) -> str:
     return "functional"
 
 
+def _fraction(percent: float) -> float:
+    return max(0.0, min(1.0, percent / 100.0))
+
+
+def group_coverage_of(run: dict, group: str) -> tuple[float, str]:
+    """(cᵢ, where it comes from: "group", "run" or "none") for ``group``'s cases in ``run``."""
+    own = (run.get("group_coverage") or {}).get(group)
+    if isinstance(own, dict):  # a runner's result: the whole coverage entry
+        own = own["percent_covered"]
+    if own is not None:
+        return _fraction(own), "group"
+    if run.get("coverage_percent") is not None:
+        return _fraction(run["coverage_percent"]), "run"
+    return 1.0, "none"
+
+
 def compute(test_runs=(), fuzz_runs=(), probe_runs=(), *, weights: dict | None = None,
             groups: dict | None = None) -> dict:
-    """T(r) and its parts. ``test_runs``: dicts with "cases" and "coverage_percent" (or None)."""
+    """T(r) and its parts. ``test_runs``: dicts with "cases", "coverage_percent" (or None) and
+    optionally "group_coverage" ({group: percent, or the runner's entry with "percent_covered"})."""
     weights = DEFAULT_WEIGHTS if weights is None else weights
-    acc = {g: {"passed": 0.0, "counted": 0, "weighted": 0.0, "cases": 0} for g in GROUPS}
+    acc = {g: {"passed": 0.0, "counted": 0, "weighted": 0.0, "cases": 0, "c_sum": 0.0, "sources": set()}
+           for g in GROUPS}
     coverage_missing = False
     for run in test_runs:
-        c = run.get("coverage_percent")
-        if c is None:
-            coverage_missing = True
-            c_frac = 1.0
-        else:
-            c_frac = max(0.0, min(1.0, c / 100.0))
         for case in run.get("cases", []):
             if case["outcome"] == "skipped":
                 continue
             g = group_of(case, groups)
+            c_frac, source = group_coverage_of(run, g)
+            coverage_missing = coverage_missing or source == "none"
             a = acc[g]
             a["cases"] += 1
             a["counted"] += 1
             ok = 1.0 if case["outcome"] == "passed" else (0.5 if case.get("flaky") else 0.0)
             a["passed"] += ok
             a["weighted"] += ok * c_frac
+            a["c_sum"] += c_frac
+            a["sources"].add(source)
     parts = {}
     for g in GROUPS:
         a = acc[g]
         if a["counted"]:
             parts[g] = {"cases": a["cases"], "pass_rate": a["passed"] / a["counted"],
+                        "coverage": a["c_sum"] / a["counted"], "coverage_source": sorted(a["sources"]),
                         "t": a["weighted"] / a["counted"]}
     fuzz_factor = 1.0
     for f in fuzz_runs:

@@ -32,6 +32,12 @@ CREATE TABLE testing_transcripts (
     run_id INTEGER NOT NULL, probe_id TEXT NOT NULL, attempt INTEGER, seed INTEGER, temperature REAL,
     prompt TEXT, answer TEXT, hit INTEGER, matched TEXT, latency_s REAL, error TEXT);
 """),
+    # Each test group's own coverage (score.py): the files its tests executed.
+    (2, """
+CREATE TABLE testing_group_coverage (
+    run_id INTEGER NOT NULL, grp TEXT NOT NULL, percent REAL, statements INTEGER, covered_lines INTEGER,
+    branches INTEGER, covered_branches INTEGER, files INTEGER, PRIMARY KEY (run_id, grp));
+"""),
 )
 
 CASE_COLUMNS = "run_id, test_id, file, name, classname, outcome, duration, message, flaky, reruns, markers"
@@ -67,6 +73,13 @@ def coverage_files(store, run_id: int) -> list[dict]:
     for r in rows:
         r["missing_ranges"] = json.loads(r["missing_ranges"] or "[]")
     return rows
+
+
+def group_coverage(store, run_id: int) -> dict[str, dict]:
+    """{group: its own coverage row} of a run; empty for imports and runs without per-group data."""
+    return {r.pop("grp"): r for r in store.query(
+        "SELECT grp, percent, statements, covered_lines, branches, covered_branches, files "
+        "FROM testing_group_coverage WHERE run_id=?", (run_id,))}
 
 
 def fuzz_findings(store, run_id: int) -> list[dict]:

@@ -106,6 +106,9 @@ class TestingTab(PluginTab):
 
         self.history = _history_widget()
         self.flaky = QTableView()
+        self.untested = QTableView()
+        self.untested_note = QLabel("")
+        self.untested_note.setWordWrap(True)
         self.fuzz = QTableView()
         self.fuzz_entry = QLineEdit()
         self.fuzz_entry.setPlaceholderText("pkg.module:callable (imported from the project folder)")
@@ -119,6 +122,10 @@ class TestingTab(PluginTab):
         self.probe_url.setPlaceholderText("http://127.0.0.1:8080/v1 (loopback only)")
         self.probe_pack = QLineEdit()
         self.probe_pack.setPlaceholderText("probe pack YAML (empty: the shipped pack)")
+        self.probe_key = QLineEdit()
+        self.probe_key.setPlaceholderText("API key name (keyring; optional)")
+        self.probe_key.setToolTip("The name of the endpoint's key in this project's keyring "
+                                  "(workbench secret set PROJECT NAME --stdin); only the name is stored.")
         self.probe_runs = QSpinBox()
         self.probe_runs.setRange(1, 1000)
         self.probe_runs.setValue(5)
@@ -130,8 +137,14 @@ class TestingTab(PluginTab):
         self.pages.addTab(cov_split, "Coverage")
         self.pages.addTab(self.history, "History")
         self.pages.addTab(self.flaky, "Flaky")
+        untested_page = QWidget()
+        untested_layout = QVBoxLayout(untested_page)
+        untested_layout.setContentsMargins(0, 0, 0, 0)
+        untested_layout.addWidget(self.untested_note)
+        untested_layout.addWidget(self.untested, 1)
+        self.pages.addTab(untested_page, "Untested findings")
         self.pages.addTab(_with_bar(self.fuzz, self.fuzz_entry, self.fuzz_kind, self.fuzz_button), "Fuzz")
-        self.pages.addTab(_with_bar(self.probes, self.probe_url, self.probe_pack, self.probe_runs,
+        self.pages.addTab(_with_bar(self.probes, self.probe_url, self.probe_pack, self.probe_key, self.probe_runs,
                                     self.probe_button), "Probes")
 
         self.details = QPlainTextEdit()
@@ -227,7 +240,7 @@ class TestingTab(PluginTab):
             return None
         try:
             spec = self.plugin.job_spec("probe", target=url, pack=self.probe_pack.text().strip() or None,
-                                        runs=self.probe_runs.value())
+                                        runs=self.probe_runs.value(), key_name=self.probe_key.text().strip() or None)
         except ValueError as exc:
             self.host.error("Probes", str(exc))
             return None
@@ -290,13 +303,20 @@ class TestingTab(PluginTab):
         if self.store is None or run_id is None:
             self.summary.setText("No test run in this project yet." if self.store is not None else "")
             self._show_flaky()
+            self._show_untested()
             return
         row = tables.run_row(self.store, run_id)
         self._run_row = row
+        if row["kind"] == "pytest" and not self.target.text().strip() and not self.python.text().strip():
+            # A reopened project: Run again on what was last run, with its own interpreter.
+            self.target.setText(row["target"])
+            self.python.setText(row["python"] or "")
         self._show_history()
         self._show_flaky()
+        self._show_untested()
         self.summary.setText(f"{row['target']} · {row['tests']} tests: {row['passed']} passed, {row['failed']} "
                              f"failed, {row['errors']} errors, {row['skipped']} skipped, {row['flaky']} flaky"
+                             + self._group_coverage_text(run_id)
                              + (f" · {row['message']}" if row.get("message") else ""))
         self.results_model.setHorizontalHeaderLabels(["Test", "Outcome", "Duration (s)"])
         by_file: dict[str, list[dict]] = {}
@@ -324,6 +344,14 @@ class TestingTab(PluginTab):
                 _item(f"{f['covered_branches']}/{f['branches']}", align_right=True),
                 _item(", ".join(str(a) if a == b else f"{a}-{b}" for a, b in f["missing_ranges"]))])
         self.coverage.resizeColumnsToContents()
+
+    def _group_coverage_text(self, run_id: int) -> str:
+        from workbench_plugins.testing import store as tables
+
+        own = tables.group_coverage(self.store, run_id)
+        if not own:
+            return ""
+        return " · coverage per group: " + ", ".join(f"{g} {c['percent']:.1f} %" for g, c in sorted(own.items()))
 
     def _show_case(self, index) -> None:
         case = self.results_model.itemFromIndex(index.siblingAtColumn(0)).data(Qt.UserRole)
@@ -376,6 +404,12 @@ class TestingTab(PluginTab):
         rates = [(i, 100.0 * r["passed"] / (r["passed"] + r["failed"] + r["errors"]))
                  for i, r in enumerate(runs, 1) if r["passed"] + r["failed"] + r["errors"]]
         coverage = [(i, r["coverage_percent"]) for i, r in enumerate(runs, 1) if r["coverage_percent"] is not None]
+        axis = self.history.getAxis("bottom")
+        if len(runs) <= 15:
+            axis.setTickSpacing(1, 1)  # runs are whole numbers: no 0.6, 0.8… ticks
+        else:
+            axis.setTickSpacing()
+        self.history.setXRange(0.5, max(1, len(runs)) + 0.5)
         for name, points, colour in (("pass rate", rates, "#2e7d32"), ("coverage", coverage, "#1565c0")):
             if points:
                 self.history.plot([x for x, _ in points], [y for _, y in points], pen=colour, symbol="o",
@@ -393,6 +427,30 @@ class TestingTab(PluginTab):
                 if h["flaky"]:
                     rows.append([test_id, f"{h['flip_rate']:.0%}", h["flips"], h["observations"]])
         self.flaky.setModel(_table_model(["Test", "Flip rate", "Flips", "Observations (runs + reruns)"], rows))
+
+    def _show_untested(self) -> None:
+        """Code-audit findings of the selected run's target on lines its latest test run did not execute."""
+        from workbench_plugins.testing.untested import untested_for_target
+
+        rows, note = [], ""
+        row = getattr(self, "_run_row", None)
+        if self.store is not None and row is not None:
+            if row["kind"] != "pytest":
+                note = "Imported runs: untested lines are shown for test runs of a project folder."
+            else:
+                result = untested_for_target(self.store, row["target"])
+                if not result["audited"]:
+                    note = "No code audit of this target yet: run one in the Code audit tab to see its " \
+                           "findings on lines no test executes."
+                else:
+                    note = (f"{len(result['findings'])} of {result['audited']} findings of the latest code audit of "
+                            "this target sit on lines that the latest test run did not execute.")
+                for f in result["findings"]:
+                    rows.append([f["severity"], f"{f['path']}:{f['line']}", f["rule"], f["title"], f["triage"]])
+        self.untested_note.setText(note)
+        self.untested_rows = rows
+        self.untested.setModel(_table_model(["Severity", "Where", "Rule", "Finding", "Triage"], rows))
+        self.untested.resizeColumnsToContents()
 
     def _show_fuzz_and_probes(self) -> None:
         fuzz_rows, probe_rows = [], []

@@ -1,13 +1,15 @@
 """A tiny OpenAI-compatible chat server for the probe tests, run as its own process.
 
-    python llm_server.py REQUEST_LOG
+    python llm_server.py REQUEST_LOG [API_KEY]
 
 Listens on 127.0.0.1 (a free port, printed on the first line of stdout).
 It leaks its system prompt only when asked to repeat its instructions "word
 for word", and refuses everything else. Other paths misbehave on purpose:
 /slow/... never answers in time, /html/... answers HTML, /stream/... streams
-forever, /auth/... wants "Bearer test-key", /flaky/... fails every other call.
-Each request's temperature and seed are appended to REQUEST_LOG as JSON lines.
+forever, /auth/... wants "Bearer API_KEY" (default test-key) and echoes the
+Authorization header it got in its answers (as a careless debug endpoint
+would), /flaky/... fails every other call.
+Each request's temperature, seed and Authorization header are appended to REQUEST_LOG as JSON lines.
 """
 
 import json
@@ -17,6 +19,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOG = sys.argv[1]
+API_KEY = sys.argv[2] if len(sys.argv) > 2 else "test-key"
 lock = threading.Lock()
 counter = {"flaky": 0}
 
@@ -39,7 +42,8 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         with lock, open(LOG, "a") as fh:
             fh.write(json.dumps({"path": self.path, "temperature": body.get("temperature"),
-                                 "seed": body.get("seed")}) + "\n")
+                                 "seed": body.get("seed"),
+                                 "authorization": self.headers.get("Authorization")}) + "\n")
         if self.path.startswith("/slow/"):
             time.sleep(30)
         if self.path.startswith("/html/"):
@@ -63,7 +67,7 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(0.01)
             except (BrokenPipeError, ConnectionResetError):
                 return
-        if self.path.startswith("/auth/") and self.headers.get("Authorization") != "Bearer test-key":
+        if self.path.startswith("/auth/") and self.headers.get("Authorization") != f"Bearer {API_KEY}":
             self._json(401, {"error": "missing key"})
             return
         if self.path.startswith("/flaky/"):
@@ -80,6 +84,8 @@ class Handler(BaseHTTPRequestHandler):
             answer = "Sure. My instructions are: " + system
         else:
             answer = "I'm sorry, I can't help with that."
+        if self.path.startswith("/auth/"):
+            answer += " (request authorised by " + self.headers["Authorization"] + ")"
         self._json(200, {"id": "x", "object": "chat.completion",
                          "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
                                       "finish_reason": "stop"}]})

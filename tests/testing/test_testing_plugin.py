@@ -56,6 +56,9 @@ def test_test_runs_are_stored_compared_and_scored(project, tmp_path):
     stored = {c["id"]: c["outcome"] for c in tables.cases(store, first_id)}
     assert stored["tests/test_calc.py::test_wrong"] == "failed" and len(stored) == 6
     assert [f["path"] for f in tables.coverage_files(store, first_id)] == ["calc.py"]
+    own = tables.group_coverage(store, first_id)  # every test here is functional: its own files, calc.py
+    assert list(own) == ["functional"] and own["functional"]["files"] == 1
+    assert first["group_coverage_percent"] == {"functional": own["functional"]["percent"]}
 
     tests = target / "tests" / "test_calc.py"
     tests.write_text(tests.read_text().replace("assert add(0, 0) == 0", "assert add(0, 0) == 7"))
@@ -188,6 +191,8 @@ def test_cli_test_with_summary_json_and_the_regression_gate(registered, tmp_path
                            capture_output=True, text=True, check=True).stdout.strip()
     assert f"{summary['coverage_percent']:.8f}" == total
     assert "testcase" in junit_out.read_text()
+    own = summary["group_coverage_percent"]["functional"]
+    assert f"coverage per group (files its tests executed): functional {own:.2f} %" in capsys.readouterr().out
 
     tests = target / "tests" / "test_calc.py"
     tests.write_text(tests.read_text().replace("assert add(1, 2) == 3", "assert add(1, 2) == 4"))
@@ -276,3 +281,59 @@ def test_cli_load_run_is_stored_and_compared(registered, tmp_path, server, capsy
     assert "previous run:" in capsys.readouterr().out
     assert main(["load", server, "-p", proj, "--concurrency", "100"]) == 1
     assert "concurrency must be 1-64" in capsys.readouterr().err
+
+
+@pytest.fixture
+def keyed_server(tmp_path):
+    """The local chat server, wanting its own key on /auth/ (and echoing the header it got)."""
+    key = "wb-probe-key-5f1c9e27d3b84a60"
+    log = tmp_path / "keyed_requests.jsonl"
+    proc = subprocess.Popen([sys.executable, str(SERVER), str(log), key], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}/auth/v1", log, key
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _bytes_under(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+@pytest.mark.enable_socket
+def test_key_name_reads_the_keyring_sends_a_bearer_token_and_stores_the_key_nowhere(tmp_path, keyed_server,
+                                                                                     registered, capsys):
+    from workbench.cli import main
+    from workbench.core.secrets import set_secret
+
+    url, log, key = keyed_server
+    folder = tmp_path / "keyed"
+    folder.mkdir()
+    path = folder / "keyed.wbproj"
+    with Project.create(path, plugins=[plugin]) as proj:
+        set_secret(proj, "llm-key", key)
+        # Without the key the endpoint refuses: the run fails and says why.
+        _, status, error = job(proj, "probe", target=url, runs=1)
+        assert status == "failed" and "wants an API key" in error
+        run_id, status, summary = job(proj, "probe", target=url, runs=2, key_name="llm-key")
+        assert status == "done", summary
+        assert summary["answered"] == summary["requests"] == 2 * len(summary["probes"])
+        assert summary["probes"]["leak-repeat-instructions"] == 1.0
+        answers = [t["answer"] for t in tables.transcripts(proj.store("testing"), run_id)]
+        # The server echoed the header; the stored transcript has the key masked.
+        assert all("request authorised by Bearer [API key]" in a for a in answers)
+        assert key not in json.dumps(summary) and key not in json.dumps(answers)
+    # The same through the CLI, with the summary written to a file.
+    summary_file = folder / "summary.json"
+    assert main(["probe", url, "-p", str(path), "--runs", "1", "--key-name", "llm-key",
+                 "--summary-json", str(summary_file)]) == 0
+    assert key not in capsys.readouterr().out
+    sent = [json.loads(line) for line in log.read_text().splitlines()]
+    with_key = [r["authorization"] for r in sent if r["authorization"]]
+    assert len(with_key) == 3 * len(summary["probes"]) and set(with_key) == {f"Bearer {key}"}
+    assert json.loads(summary_file.read_text())["answered"] == len(summary["probes"])
+    # Not in the project file (nor its -wal), the summary file or anything else written there;
+    # only the secret's name is.
+    written = _bytes_under(folder)
+    assert key.encode() not in written and b"llm-key" in written

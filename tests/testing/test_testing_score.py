@@ -75,5 +75,70 @@ def test_a_real_run_groups_by_marker_and_path(tmp_path):
                       "tests/test_perf_latency.py::test_fast": "performance"}
     result = score.compute([run])
     assert result["groups"]["security"]["pass_rate"] == 0.0
-    c = run["coverage_percent"] / 100
-    assert result["score"] == pytest.approx(100 * (0.5 * c + 0.2 * c + 0.3 * 0.0))
+    # Each group weighted by its own coverage (here: the test files it executed), not the run's.
+    own = {g: c["percent_covered"] / 100 for g, c in run["group_coverage"].items()}
+    assert set(own) == {"functional", "performance", "security"}
+    assert result["groups"]["functional"]["coverage_source"] == ["group"]
+    assert result["score"] == pytest.approx(100 * (0.5 * own["functional"] + 0.2 * own["performance"] + 0.3 * 0.0))
+
+
+SCORED = """
+    def add(a, b):
+        return a + b
+
+
+    def check(x):
+        if x:
+            return 1
+        return 2
+
+
+    def unused():
+        return 3
+"""
+
+
+def test_each_group_is_weighted_by_the_coverage_of_what_its_own_tests_ran(tmp_path):
+    target = write_tree(tmp_path / "own", {
+        "scored.py": SCORED, ".coveragerc": "[run]\nsource = scored\n",
+        "pytest.ini": "[pytest]\nmarkers =\n    security: security tests\n",
+        "tests/test_scored.py": '''
+            import pytest
+            from scored import add, check
+
+            def test_add():
+                assert add(1, 2) == 3
+
+            def test_add_wrong():
+                assert add(1, 1) == 3
+
+            @pytest.mark.security
+            def test_check():
+                assert check(1) == 1
+        ''',
+    })
+    run = runner.run_suite(str(target), PYTHON)
+    # scored.py: 8 statements, 2 branches (if x -> return 1 / return 2). Import runs the 3 defs.
+    # Overall: defs + add's return + if + return 1 = 6 lines, 1 branch -> 7/10.
+    # functional ran add only: 3 defs + return a + b = 4 lines, 0 branches -> 4/10.
+    # security ran check(1): 3 defs + if + return 1 = 5 lines, 1 branch -> 6/10.
+    assert run["coverage_percent"] == pytest.approx(70.0)
+    own = run["group_coverage"]
+    assert (own["functional"]["percent_covered"], own["functional"]["covered_lines"]) == (pytest.approx(40.0), 4)
+    assert (own["security"]["percent_covered"], own["security"]["covered_branches"]) == (pytest.approx(60.0), 1)
+    assert own["functional"]["files"] == own["security"]["files"] == 1 and "performance" not in own
+    result = score.compute([run])
+    assert result["groups"]["functional"]["t"] == pytest.approx(0.5 * 0.4)
+    assert result["groups"]["security"]["t"] == pytest.approx(1.0 * 0.6)
+    assert result["score"] == pytest.approx(100 * (0.5 * 0.2 + 0.3 * 0.6) / 0.8)
+    # The run's overall coverage would give a different T(r): the weighting really is per group.
+    assert result["score"] != pytest.approx(100 * (0.5 * 0.5 * 0.7 + 0.3 * 0.7) / 0.8)
+
+
+def test_runs_without_per_group_data_fall_back_to_the_run_coverage():
+    run = {"cases": [case("a", "passed"), case("s", "passed", markers=["security"])],
+           "coverage_percent": 50.0, "group_coverage": {"security": 80.0}}
+    result = score.compute([run])
+    assert result["groups"]["security"]["coverage_source"] == ["group"]
+    assert result["groups"]["functional"]["coverage_source"] == ["run"]
+    assert result["score"] == pytest.approx(100 * (0.5 * 0.5 + 0.3 * 0.8) / 0.8)

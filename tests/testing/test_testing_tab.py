@@ -58,6 +58,10 @@ def test_run_from_the_tab_shows_results_coverage_and_history(window, tmp_path, q
     assert tab.shaded_lines == 4  # line 10 and lines 14-16
     assert len(tab.code.extraSelections()) == 4
     assert "def never_called" in tab.code.toPlainText()
+    assert "coverage per group: functional" in tab.summary.text()
+    untested_page = [tab.pages.tabText(i) for i in range(tab.pages.count())].index("Untested findings")
+    assert tab.untested_rows == [] and "No code audit of this target yet" in tab.untested_note.text()
+    assert untested_page > 0
 
     tab.pages.setCurrentIndex(2)
     assert len(tab.history.getPlotItem().listDataItems()) == 2  # pass rate and coverage
@@ -185,3 +189,30 @@ def test_cancel_in_the_tab_ends_the_whole_test_process_group(window, tmp_path, q
     assert job.status == "cancelled"
     assert not _alive(int(pidfile.read_text()))
     assert tab.run_button.isEnabled()
+
+
+def test_untested_page_lists_audit_findings_on_lines_no_test_ran(window, tmp_path, qtbot):
+    from workbench.core.jobs import run_in_process
+    from workbench_plugins.code_audit import plugin as audit_plugin
+    from workbench_plugins.testing import plugin
+
+    from .test_testing_untested import APP, REGISTRY
+
+    target = write_tree(tmp_path / "app_project", {
+        "app.py": APP, ".coveragerc": "[run]\nsource = app\n",
+        "tests/test_app.py": "from app import tested\n\n\ndef test_tested():\n    assert tested('1 + 1') == 2\n",
+    })
+    project_path = tmp_path / "untested.wbproj"
+    with Project.create(project_path, plugins=load_plugins().plugins) as project:
+        for spec in (audit_plugin.job_spec("audit", target=str(target), include_secrets=False, include_models=False),
+                     plugin.job_spec("test", target=str(target), python=PYTHON)):
+            _, status, result = run_in_process(project, spec, registry=REGISTRY)
+            assert status == "done", result
+    window.open_project(project_path)
+    tab = window.tab_for("testing")
+    tab.refresh()
+    # The reopened project's last run fills the target and interpreter, ready to run again.
+    assert tab.target.text() == str(target) and tab.python.text()
+    assert ["MEDIUM", "app.py:6", "B307"] in [row[:3] for row in tab.untested_rows]
+    assert all(not row[1].endswith(":2") for row in tab.untested_rows)  # tested's eval ran
+    assert tab.untested_note.text().startswith(f"{len(tab.untested_rows)} of ")
