@@ -192,6 +192,12 @@ def cmd_demo(args) -> int:
     return run_gui(project=str(path), theme=args.theme)
 
 
+def cmd_desktop_install(args) -> int:
+    from workbench.core.desktop import run_desktop_install
+
+    return run_desktop_install(uninstall_=args.uninstall)
+
+
 def cmd_triage(args) -> int:
     """Triage by fingerprint prefix, over every plugin's findings."""
     from workbench.core.cli_kit import open_project
@@ -344,6 +350,10 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
     p.add_argument("--status", required=True, choices=TRIAGE_STATUSES)
     p.add_argument("--why", default="", help="justification (required for accepted_risk)")
     p.set_defaults(func=cmd_triage)
+
+    p = cli.command("desktop-install", "add the workbench to this user's Linux applications menu (XDG_DATA_HOME)")
+    p.add_argument("--uninstall", action="store_true", help="remove the menu entry, icon and file type it added")
+    p.set_defaults(func=cmd_desktop_install)
 
     p = cli.command("secret", "manage this project's secrets (OS keyring, or an encrypted file you choose)")
     p.add_argument("action", choices=("list", "set", "get", "delete", "backend"),
