@@ -111,10 +111,32 @@ def check_names(names: list[str], kind: str) -> None:
             raise RobustnessError(f"unknown attack or corruption {n!r}{hint}; choose from {', '.join(allowed)}")
 
 
+def to_channels_last(module) -> bool:
+    """Put a convolutional model's weights in channels-last order, in place, on the CPU.
+
+    oneDNN's convolutions and max-pooling then run in NHWC, which on the CPU is
+    several times faster for pooling and gives bit-identical outputs (checked
+    against NCHW in the tests), so attacks find the same examples faster.
+    Parameters stay the same objects (an optimiser holding them is unaffected)
+    and exported weights are made contiguous again. TorchScript and
+    non-convolutional models are left alone. True when it converted.
+    """
+    import torch
+
+    if not isinstance(module, torch.nn.Module) or isinstance(module, torch.jit.ScriptModule):
+        return False
+    if not any(isinstance(m, torch.nn.Conv2d) for m in module.modules()):
+        return False
+    module.to(memory_format=torch.channels_last)
+    return True
+
+
 def make_target(module, dataset, preprocessing, run_device):
     """The AttackTarget for ``module`` on ``dataset`` (model moved to the run's device)."""
     sample_shape = tuple(dataset.x.shape[1:])
     preprocessing.check(dataset.kind, sample_shape)
+    if len(sample_shape) == 3 and run_device.device.type == "cpu":
+        to_channels_last(module)
     model = preprocessing.wrap(module, dataset.kind, sample_shape).to(run_device.device).eval()
     low, high = preprocessing.bounds(dataset.kind, sample_shape, run_device.device)
     mask = preprocessing.mutable_mask(dataset.kind, sample_shape, run_device.device)

@@ -225,6 +225,7 @@ def _weights_only_load(path: str):
     and tells garbage from pickles. The gate itself is torch's weights-only unpickler.
     """
     import pickle
+    import struct
     import warnings
 
     import torch
@@ -246,7 +247,9 @@ def _weights_only_load(path: str):
         what = f" (it imports {', '.join(suspicious[:5])})" if suspicious else ""
         raise UnsafeModelError(f"{path}: refused: the file is a pickle that needs more than plain tensors "
                                f"to load{what}; {advice}") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError) as exc:
+    # torch's unpickler lets garbage through as struct/index/type errors: all mean "not a checkpoint"
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError,
+            struct.error, IndexError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: not a PyTorch state dict or safetensors file: {first[:300]}") from None
 

@@ -23,6 +23,7 @@ from workbench.gui.api import PluginTab, is_dark
 
 from . import DEMO_TARGET
 from . import store as S
+from .gpuinfo import GpuPanel
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -54,6 +55,7 @@ class RobustnessTab(PluginTab):
         self._dirty = False
         self._live_run: int | None = None
         self.example_count = 0
+        self._gpu_ticks = 0
 
         # --- what to attack
         self.demo = QCheckBox("Built-in demo (digits CNN)")
@@ -100,6 +102,15 @@ class RobustnessTab(PluginTab):
         self.cancel_button.clicked.connect(lambda: self.job and self.job.cancel())
         self.progress = QProgressBar()
         self.eta = QLabel("")
+        # GPU memory and utilisation, read while a run is going (NVML opened on the first run)
+        self.gpu = QLabel("GPU: shown while a run is going")
+        self.gpu_panel = GpuPanel()
+        # why the last run failed (a refused model file, bad data), in the tab, not only in the jobs list
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setStyleSheet("color: #d62728")
+        self.message.setVisible(False)
 
         form = QFormLayout()
         row = QHBoxLayout()
@@ -124,6 +135,8 @@ class RobustnessTab(PluginTab):
         for w in (self.run_button, self.harden_button, self.cancel_button, self.progress, self.eta):
             buttons.addWidget(w)
         form.addRow(buttons)
+        form.addRow(self.gpu)
+        form.addRow(self.message)
 
         # --- results: chart, history, table
         pg.setConfigOptions(antialias=True)
@@ -132,7 +145,8 @@ class RobustnessTab(PluginTab):
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # epsilons read as written, not "x0.001"
         self.plot.setLabel("left", "robust accuracy")
         self.plot.setYRange(0, 1)
-        self.plot.addLegend()
+        # top right, where the falling curves leave room; two columns once there are many curves
+        self.legend = self.plot.addLegend(offset=(-10, 10))
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.history = QListWidget()
@@ -141,25 +155,33 @@ class RobustnessTab(PluginTab):
         self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(["Run", "Model", "Attack", "ε", "Robust acc.", "Success", "Mean pert."])
         self.table.setSortingEnabled(True)
+        self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.itemSelectionChanged.connect(self._show_examples)
         # Gallery of the selected point: clean image, adversarial image, |perturbation| as a heat map.
         self.gallery = pg.GraphicsLayoutWidget()
-        self.gallery.setMinimumHeight(150)
+        self.gallery.setMinimumHeight(170)
+        self.example_views: list = []
+        self.gallery.setBackground("#202124" if is_dark() else "w")
+        self.gallery.addLabel("Select a row of the table to see its adversarial examples", row=0, col=0,
+                              color="#9aa0a6")
 
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.history)
         side.addWidget(self.table)
+        side.setSizes([90, 400])  # a few runs listed; the table gets the room
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.plot)
         left.addWidget(self.gallery)
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 1)
+        left.setSizes([300, 180])
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(side)
         main.setStretchFactor(0, 3)
         main.setStretchFactor(1, 2)
+        main.setSizes([900, 600])  # the table's seven columns fit beside the chart
         top = QWidget()
         top.setLayout(form)
         layout = QVBoxLayout(self)
@@ -224,6 +246,9 @@ class RobustnessTab(PluginTab):
         self.cancel_button.setEnabled(True)
         self.run_button.setEnabled(False)
         self.harden_button.setEnabled(False)
+        self._gpu_ticks = 0
+        self._read_gpu()
+        self.refresh()  # the running run appears in the history, selected
         self.timer.start()
 
     def _updated(self, job) -> None:
@@ -241,10 +266,25 @@ class RobustnessTab(PluginTab):
         self.run_button.setEnabled(True)
         self.harden_button.setEnabled(True)
         self.eta.setText(job.status)
+        reason = job.result if isinstance(job.result, str) else ""
+        self.message.setText(f"Run #{job.run_id} {job.status}: {reason.strip().splitlines()[-1]}"
+                             if job.status != "done" and reason.strip() else "")
+        self.message.setVisible(bool(self.message.text()))
+        self._read_gpu()  # the last reading stays on screen, marked as such
+        self.gpu.setText(self.gpu.text() + "  (last reading, run " + job.status + ")")
         self._live_run = None
         self.refresh()
 
+    def _read_gpu(self) -> None:
+        try:
+            self.gpu.setText(self.gpu_panel.text(getattr(self.job, "pid", None)))
+        except Exception as exc:  # noqa: BLE001 - a broken driver must not break the tab
+            self.gpu.setText(f"GPU: reading failed ({exc})")
+
     def _tick(self) -> None:
+        self._gpu_ticks += 1
+        if self._gpu_ticks % 5 == 0:  # once a second is enough for a gauge
+            self._read_gpu()
         if self._dirty:
             self._dirty = False
             self._redraw()
@@ -256,7 +296,8 @@ class RobustnessTab(PluginTab):
         if self.store is not None:
             runs = [r for r in self.store.runs(status=None) if r["job"] in ("robustness", "harden")]
             for run in reversed(runs):
-                item = QListWidgetItem(f"#{run['id']} {run.get('title') or run['job']} — {run['status']}")
+                status = "running" if run["id"] == self._live_run and run["status"] == "queued" else run["status"]
+                item = QListWidgetItem(f"#{run['id']} {run.get('title') or run['job']} — {status}")
                 item.setData(Qt.ItemDataRole.UserRole, run["id"])
                 self.history.addItem(item)
             if self.history.count():
@@ -300,6 +341,7 @@ class RobustnessTab(PluginTab):
                                       symbolSize=6, symbolBrush=color)
                 self.curves[name] = item
             item.setData(xs, ys)
+        self.legend.setColumnCount(2 if len(self.curves) > 3 else 1)
         self.plot.setBackground("#202124" if is_dark() else "w")
         self._fill_table()
 
@@ -317,34 +359,47 @@ class RobustnessTab(PluginTab):
             for j, v in enumerate(row):
                 self.table.setItem(i, j, QTableWidgetItem(v))
         self.table.setSortingEnabled(True)
+        self.table.resizeColumnsToContents()
 
     def _show_examples(self) -> None:
         """Up to six examples of the selected point, each as clean / adversarial / signed δ heat map."""
         self.gallery.clear()
+        self.example_views = []
         rows = sorted({i.row() for i in self.table.selectedItems()})
         if not rows or self.store is None:
+            self.example_count = 0
             return
         cells = [self.table.item(rows[0], j).text() for j in range(4)]
         run_id, version, attack, eps_label = int(cells[0].lstrip("#")), cells[1], cells[2], cells[3]
         shown = S.examples(self.store, run_id, version, attack, eps_label)[:6]
         cmap = pg.colormap.get("CET-D1")  # diverging: blue lowered, red raised, white untouched
-        for col, ex in enumerate(shown):
+        fg = "#e8eaed" if is_dark() else "#202124"
+        self.gallery.setBackground("#202124" if is_dark() else "w")
+        for row, title in enumerate(("clean", "adversarial", "perturbation δ")):
+            self.gallery.addLabel(title, row=row + 1, col=0, color=fg, size="9pt")
+        for col, ex in enumerate(shown, start=1):
             lo, hi = float(ex["x"].min()), float(ex["x"].max())
             delta = (ex["x_adv"] - ex["x"]).mean(axis=0)
             m = float(abs(delta).max()) or 1.0
-            for row, (img, title, levels, lut) in enumerate((
-                    (_display(ex["x"]), f"#{ex['idx']}: class {ex['clean_pred']}", (lo, hi), None),
-                    (_display(ex["x_adv"]), f"adversarial: class {ex['adv_pred']}", (lo, hi), None),
-                    (delta, f"perturbation, max |δ| {m:.3f}", (-m, m), cmap.getLookupTable()))):
+            changed = ex["adv_pred"] != ex["clean_pred"]
+            self.gallery.addLabel(f"#{ex['idx']}: {ex['clean_pred']} → {ex['adv_pred']}"
+                                  + ("" if changed else " (held)"), row=0, col=col,
+                                  color="#d62728" if changed else fg, size="9pt")
+            for row, (img, levels, lut) in enumerate((
+                    (_display(ex["x"]), (lo, hi), None),
+                    (_display(ex["x_adv"]), (lo, hi), None),
+                    (delta, (-m, m), cmap.getLookupTable())), start=1):
                 view = self.gallery.addViewBox(row=row, col=col, lockAspect=True, invertY=True)
                 item = pg.ImageItem(img.T if img.ndim == 2 else img.transpose(1, 0, 2), levels=levels)
                 if lut is not None:
                     item.setLookupTable(lut)
                 view.addItem(item)
                 view.setMouseEnabled(False, False)
-                view.setToolTip(title)
+                view.setToolTip(f"max |δ| {m:.3f}" if lut is not None else f"sample #{ex['idx']}")
+                self.example_views.append(view)
+        self.gallery.addLabel(f"{attack}, ε {eps_label}, {version} model (run #{run_id}); heat map: "
+                              "blue lowered, red raised", row=4, col=0, colspan=len(shown) + 1, color=fg, size="8pt")
         self.example_count = len(shown)
-
 
 def _display(x):
     """(C, H, W) -> (H, W), or (H, W, 3) for colour images, for ImageItem (levels set by the caller)."""

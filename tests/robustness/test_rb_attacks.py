@@ -188,3 +188,31 @@ def test_bad_sweep_requests_are_refused(digits_demo):
         _sweep(loaded.module, test_set, ["feature_noise"])
     with pytest.raises(RobustnessError, match="must not be negative"):
         _sweep(loaded.module, test_set, ["fgsm"], eps=[-0.1])
+
+
+def test_channels_last_on_cpu_finds_the_same_examples_and_still_exports(demo_copy, tmp_path):
+    """make_target reorders a CNN's weights to channels-last for speed: the attack must not change."""
+    import copy
+
+    import torch
+
+    from workbench_plugins.robustness import models
+
+    module, _, test_set = demo_copy
+    plain = copy.deepcopy(module).to(memory_format=torch.contiguous_format)  # the layout a user trains in
+    rd = device.select("cpu", threads=1)
+    target = evaluate.make_target(module, test_set, Preprocessing(), rd)
+    assert module[2].weight.is_contiguous(memory_format=torch.channels_last)  # 16 -> 32 channels
+    assert not plain[2].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.as_tensor(test_set.x[:128])
+    y = torch.as_tensor(test_set.y[:128])
+    reference = A.AttackTarget(plain, torch.tensor(0.0), torch.tensor(1.0))
+    with A.frozen(module), A.frozen(plain):
+        fast = A.pgd(target, x, y, 0.1, steps=5, generator=torch.Generator().manual_seed(3))
+        slow = A.pgd(reference, x, y, 0.1, steps=5, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(fast, slow)
+    path = tmp_path / "cl.safetensors"
+    models.save_safetensors(module, str(path), "digits_cnn")
+    again = models.load_model(str(path)).module
+    with torch.no_grad():
+        assert torch.equal(again(x), plain(x))

@@ -131,6 +131,10 @@ def test_wrong_formats(tmp_path):
     junk.write_text("definitely not a checkpoint\n")
     with pytest.raises(ModelFileError, match=r"junk\.pt: not a PyTorch state dict"):
         models.load_model(str(junk), arch="digits_cnn")
+    short = tmp_path / "short.pt"
+    short.write_bytes(b"junk")  # 'j' is a pickle opcode: torch's unpickler fails with a struct.error
+    with pytest.raises(ModelFileError, match=r"short\.pt: not a PyTorch state dict"):
+        models.load_model(str(short), arch="digits_cnn")
     with pytest.raises(ModelFileError, match="no such file"):
         models.load_model(str(tmp_path / "absent.pt"))
 

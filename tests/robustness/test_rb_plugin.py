@@ -157,37 +157,126 @@ def test_cli_robustness_demo_writes_the_summary(cli_env, tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM robustness_samples").fetchone()[0] == 800
 
 
-def test_cli_refuses_hostile_models_without_traceback(cli_env, tmp_path):
+def _hostile_inputs(tmp_path, marker):
+    """Every hostile model file and bad data file of the issue, with the refusal each must give."""
     import pickle
     import struct
 
     import numpy as np
+    import torch
 
-    np.savez(tmp_path / "d.npz", x=np.zeros((4, 8, 8), dtype=np.float32), y=np.arange(4))
-    marker = tmp_path / "PWNED"
+    from workbench_plugins.robustness import models
+
+    good = tmp_path / "good.safetensors"
+    models.save_safetensors(models.digits_cnn(), str(good), "digits_cnn")
+    raw = good.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(raw[: len(raw) // 2])
+    (tmp_path / "liar.safetensors").write_bytes(struct.pack("<Q", 50_000) + b'{"a": 1}')
+    (tmp_path / "huge.safetensors").write_bytes(struct.pack("<Q", 2 * 1024 ** 3) + b"{}")
+    (tmp_path / "png.safetensors").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
 
     class Evil:
         def __reduce__(self):
             return (exec, (f"open({str(marker)!r}, 'w').close()",))
 
-    (tmp_path / "evil.pt").write_bytes(pickle.dumps(Evil()))
-    (tmp_path / "huge.safetensors").write_bytes(struct.pack("<Q", 2 * 1024 ** 3) + b"{}")
-    for model, expect in (("evil.pt", "refused: the pickle inside imports"),
-                          ("huge.safetensors", "header claims 2,147,483,648 bytes")):
-        res = _workbench(cli_env, "robustness", "-p", str(tmp_path / "h.wbproj"), "--model", str(tmp_path / model),
-                         "--arch", "digits_cnn", "--data", str(tmp_path / "d.npz"), "--device", "cpu", "--threads", "1")
-        assert res.returncode == 1, res.stderr
-        assert expect in res.stderr and "Traceback" not in res.stderr, res.stderr
-        assert not marker.exists()
-    bad = tmp_path / "bad.npz"
-    np.savez(bad, x=np.zeros((4, 8, 8), dtype=np.float32), y=np.array([0, 1, 12, 3]))
-    from workbench_plugins.robustness import models
+    payload = pickle.dumps(Evil())
+    (tmp_path / "evil.pt").write_bytes(payload)
+    (tmp_path / "evil.pkl").write_bytes(payload)
+    torch.save({"w": torch.zeros(2), "payload": Evil()}, tmp_path / "evil_zip.pt")
+    onnx_path = _onnx_reading_outside(tmp_path)
 
-    models.save_safetensors(models.digits_cnn(), str(tmp_path / "m.safetensors"), "digits_cnn")
-    res = _workbench(cli_env, "robustness", "-p", str(tmp_path / "h.wbproj"), "--model",
-                     str(tmp_path / "m.safetensors"), "--data", str(bad), "--device", "cpu", "--threads", "1")
-    assert res.returncode == 1 and "label 2 is 12, outside the classes 0..9" in res.stderr, res.stderr
-    assert "Traceback" not in res.stderr
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 1, 8, 8), dtype=np.float32), y=np.arange(4))
+    nan_x = np.zeros((4, 1, 8, 8), dtype=np.float32)
+    nan_x[2, 0, 3, 3] = np.nan
+    np.savez(tmp_path / "nan.npz", x=nan_x, y=np.arange(4))
+    np.savez(tmp_path / "label.npz", x=np.zeros((4, 1, 8, 8), dtype=np.float32), y=np.array([0, 1, 12, 3]))
+    np.savez(tmp_path / "shape.npz", x=np.zeros((4, 1, 8, 8), dtype=np.float32), y=np.arange(3))
+    model_cases = [("cut.safetensors", r"cut\.safetensors: tensor .* ends at byte .*truncated"),
+                   ("liar.safetensors", r"header claims 50,000 bytes but the file has only 8"),
+                   ("huge.safetensors", r"header claims 2,147,483,648 bytes"),
+                   ("png.safetensors", r"png\.safetensors: safetensors header claims"),
+                   ("junk.pt", r"junk\.pt: not a PyTorch state dict"),
+                   ("evil.pt", r"evil\.pt: refused: the pickle inside imports"),
+                   ("evil.pkl", r"evil\.pkl: refused: the pickle inside imports"),
+                   ("evil_zip.pt", r"evil_zip\.pt: refused: the pickle inside imports"),
+                   (str(onnx_path), r"m\.onnx: refused: tensor 'w' reads external data from '\.\./secret\.bin'")]
+    data_cases = [("nan.npz", r"nan\.npz: .*sample 2"), ("label.npz", r"label 2 is 12, outside the classes 0\.\.9"),
+                  ("shape.npz", r"shape\.npz: .*4 .*3")]
+    return [(tmp_path / m, tmp_path / "d.npz", pat) for m, pat in model_cases] + \
+        [(good, tmp_path / d, pat) for d, pat in data_cases]
+
+
+def _onnx_reading_outside(tmp_path):
+    from onnx import TensorProto, helper
+
+    (tmp_path / "secret.bin").write_bytes(b"\x00" * 16)
+    (tmp_path / "onnx").mkdir()
+    weight = TensorProto()
+    weight.name, weight.data_type, weight.data_location = "w", TensorProto.FLOAT, TensorProto.EXTERNAL
+    weight.dims.extend([4])
+    for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", "16")):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], initializer=[weight])
+    path = tmp_path / "onnx" / "m.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    return path
+
+
+# Runs the CLI's main() once per case in ONE fresh process (torch is imported once, not twelve
+# times); each case's stderr goes to its own file. An exception escaping main() ends the process
+# with a traceback, which the test sees.
+_DRIVER = """
+import contextlib, json, sys
+from workbench.cli import main
+codes = []
+for i, argv in enumerate(json.loads(sys.argv[1])):
+    with open(sys.argv[2] + f".{i}", "w") as err, contextlib.redirect_stderr(err):
+        try:
+            codes.append(main(argv))
+        except SystemExit as exc:
+            codes.append(exc.code)
+print(json.dumps(codes))
+"""
+
+
+def _cli_args(tmp_path, i, model, data):
+    return ["robustness", "-p", str(tmp_path / f"h{i}.wbproj"), "--model", str(model), "--data", str(data),
+            "--attack", "square" if model.suffix == ".onnx" else "fgsm", "--device", "cpu", "--threads", "1"]
+
+
+def test_cli_refuses_hostile_models_and_bad_data_without_traceback(cli_env, tmp_path):
+    """Every hostile file of the issue through the command: exit 1, the reason naming the file, no traceback.
+
+    Two cases run as `python -m workbench` exactly as a user types it; all of them run through the
+    CLI's main() in one separate process, to keep the test short.
+    """
+    import re
+
+    pytest.importorskip("onnx")
+    marker = tmp_path / "PWNED"
+    cases = _hostile_inputs(tmp_path, marker)
+    argvs = [_cli_args(tmp_path, i, model, data) for i, (model, data, _) in enumerate(cases)]
+    picked = [i for i, (m, d, _) in enumerate(cases) if m.name == "evil_zip.pt" or d.name == "nan.npz"]
+    real = [subprocess.Popen([sys.executable, "-m", "workbench", *argvs[i]], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=cli_env, cwd=REPO) for i in picked]
+    driver = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(argvs), str(tmp_path / "stderr")],
+                            capture_output=True, text=True, env=cli_env, cwd=REPO, timeout=300)
+    assert driver.returncode == 0 and "Traceback" not in driver.stderr, driver.stderr
+    codes = json.loads(driver.stdout.strip().splitlines()[-1])
+    results = [(case, code, (tmp_path / f"stderr.{i}").read_text()) for i, (case, code) in enumerate(zip(cases, codes))]
+    for i, proc in zip(picked, real):
+        _, err = proc.communicate(timeout=300)
+        results.append((cases[i], proc.returncode, err))
+    assert len(results) == len(cases) + 2
+    for (model, data, pattern), code, err in results:
+        assert code == 1, (model.name, data.name, err)
+        assert re.search(pattern, err), (model.name, data.name, err)
+        assert "Traceback" not in err, err
+    assert not marker.exists()
 
 
 def test_cli_harden_demo_exports_a_model_that_reloads(cli_env, tmp_path):
