@@ -22,3 +22,20 @@ def mask_lines(text: str, first: int, last: int) -> str:
         head, tail = (m.group(1), m.group(2)) if m else ("", lines[n])
         lines[n] = head + _TOKEN.sub(lambda t: t.group(0)[:4] + "…" + "*" * 6, tail)
     return "\n".join(lines)
+
+
+def untested_fingerprints(store, run_id: int) -> frozenset:
+    """Fingerprints of this run's findings on lines that the latest test run of the same target did
+    not execute (the Tests plugin's coverage); empty when that plugin or a test run is missing."""
+    try:
+        from workbench_plugins.testing.untested import uncovered_lines_of_target, untested_findings
+    except ImportError:
+        return frozenset()
+    run = store.run(run_id)
+    if run is None or not run.get("target"):
+        return frozenset()
+    testing = store.of("testing")
+    uncovered = uncovered_lines_of_target(testing, run["target"])
+    if not uncovered:
+        return frozenset()
+    return frozenset(f["fingerprint"] for f in untested_findings(testing, store.findings(run_id=run_id), uncovered))

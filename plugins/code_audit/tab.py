@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 
 from workbench.api import SEVERITIES, SEVERITY_COLORS, severity_chart
 from workbench.gui.api import STATUSES, ChartLabel, FindingFilter, FindingsModel, PluginTab, draw_chart
-from workbench_plugins.code_audit.code_view import is_secret_finding, mask_lines
+from workbench_plugins.code_audit.code_view import is_secret_finding, mask_lines, untested_fingerprints
 
 TRIAGE_KEYS = {"false_positive": "F", "accepted_risk": "A", "fixed": "X", "open": "O"}
 MAX_CODE_BYTES = 2_000_000
@@ -125,6 +125,7 @@ class CodeAuditTab(PluginTab):
         super().__init__(plugin, host, parent)
         self.job = None
         self.new_fingerprints: frozenset = frozenset()
+        self.untested_fingerprints: frozenset = frozenset()
         self.setAcceptDrops(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self._build_toolbar())
@@ -209,6 +210,11 @@ class CodeAuditTab(PluginTab):
             w.textChanged.connect(lambda *_: self._filter_timer.start())
         self.new_only.toggled.connect(self.apply_filter)
         row.addWidget(self.new_only)
+        self.untested_only = QCheckBox("Untested")
+        self.untested_only.setToolTip("Only findings on lines that the latest test run of this target did not execute "
+                                      "(needs a run of the Tests plugin)")
+        self.untested_only.toggled.connect(self.apply_filter)
+        row.addWidget(self.untested_only)
         self.count_label = QLabel()
         row.addWidget(self.count_label)
         return box
@@ -324,6 +330,14 @@ class CodeAuditTab(PluginTab):
             self.target.setText(runs[-1]["target"] or "")
         self._run_selected()
 
+    def _only_fingerprints(self) -> frozenset | None:
+        chosen = None
+        for box, fingerprints in ((self.new_only, self.new_fingerprints),
+                                  (self.untested_only, self.untested_fingerprints)):
+            if box.isChecked():
+                chosen = fingerprints if chosen is None else chosen & fingerprints
+        return chosen
+
     def current_run_id(self) -> int | None:
         return self.run_combo.currentData()
 
@@ -338,12 +352,13 @@ class CodeAuditTab(PluginTab):
             self._selection_changed()
             return
         self.model.load(self.store, run_id)
-        self.new_fingerprints = frozenset()
+        self.new_fingerprints = self.untested_fingerprints = frozenset()
         if run_id:
             from workbench_plugins.code_audit import store as tables
             from workbench_plugins.code_audit.engine import diff_runs
 
             self.new_fingerprints = frozenset(diff_runs(self.store, run_id)["new"])
+            self.untested_fingerprints = untested_fingerprints(self.store, run_id)
             self._fill_skipped([(d["path"], d["scanner"], d["reason"])
                                 for d in tables.skipped_files(self.store, run_id)])
         else:
@@ -432,7 +447,7 @@ class CodeAuditTab(PluginTab):
             rule=self.rule_filter.text().strip(),
             path=self.path_filter.text().strip(),
             text=self.text_filter.text().strip(),
-            only_fingerprints=self.new_fingerprints if self.new_only.isChecked() else None,
+            only_fingerprints=self._only_fingerprints(),
             group=group,
         )
 
@@ -489,7 +504,9 @@ class CodeAuditTab(PluginTab):
                 f"<b>{rec['rule']}</b> · {rec['severity']} severity · {rec['confidence']} confidence · {cwe}<br>"
                 f"<b>{_esc(rec['title'])}</b><br>{_esc(rec['message'])}<br>"
                 f"<span style='color:gray'>{_esc(rec['path'] or '')}:{rec['line'] or ''} · status "
-                f"{rec['status'].replace('_', ' ')} · fingerprint {rec['fingerprint'][:12]}</span>")
+                f"{rec['status'].replace('_', ' ')} · fingerprint {rec['fingerprint'][:12]}</span>"
+                + ("<br><b style='color:#c0392b'>Untested:</b> no test of the latest test run executed this line."
+                   if rec["fingerprint"] in self.untested_fingerprints else ""))
         self.show_code(rec)
 
     def show_code(self, rec: dict) -> None:

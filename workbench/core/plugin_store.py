@@ -31,6 +31,11 @@ class PluginStore:
     def readonly(self) -> bool:
         return self.project.readonly
 
+    def of(self, plugin_id: str) -> "PluginStore":
+        """Another plugin's view of the same project, to read its runs, findings and metrics
+        (cross-pillar views: findings on lines no test executes). Write only through your own."""
+        return PluginStore(self.project, plugin_id)
+
     def table(self, name: str) -> str:
         """The full name of one of this plugin's tables: ``table("runs")`` → ``"code_audit_runs"``."""
         return f"{self.plugin_id}_{name}"
