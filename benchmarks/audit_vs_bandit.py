@@ -4,14 +4,16 @@ Copies the stdlib (``.py`` files only, no site-packages) to a temporary
 folder, then, N times each, in the same run:
 
 - ``bandit -r -f json -q COPY`` (the CLI, one process);
-- a cold audit (empty cache) with the workbench's bandit engine, in worker
-  processes over the usable CPUs;
-- a warm re-audit of the unchanged tree (cache filled by the cold run).
+- the default scans (bandit + AI rules + secrets + model files), cold (empty
+  cache), in-process, in worker processes over the usable CPUs;
+- the same, warm (unchanged tree, cache filled by the cold run), in-process;
+- the same warm re-run from the command line: a ``workbench audit`` subprocess,
+  start-up and project writes included;
+- then bandit's rules alone (``--no-secrets --no-models``), cold and warm, in-process.
 
-The secrets and model scans are off by default so that both sides do the
-same work (``--full`` adds them to our side). Prints medians and ratios.
+Prints medians and ratios against ``bandit -r`` of the same run, default scans first.
 
-    python benchmarks/audit_vs_bandit.py [-n 3] [--workers N] [--full]
+    python benchmarks/audit_vs_bandit.py [-n 3] [--workers N] [--bandit-only-too]
 """
 
 from __future__ import annotations
@@ -52,6 +54,17 @@ def bandit_cli(target: str) -> float:
     return elapsed
 
 
+def cli_audit(target: str, db: str, workers: int | None) -> float:
+    exe = os.path.join(os.path.dirname(sys.executable), "workbench")
+    cmd = [exe, "audit", target, "-p", db] + (["--workers", str(workers)] if workers else [])
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"workbench audit failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return elapsed
+
+
 def our_audit(target: str, db: str, workers: int | None, full: bool) -> tuple[float, int]:
     from workbench.core.project import Project
     from workbench_plugins.code_audit import engine, plugin
@@ -69,7 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=3, help="runs of each (median reported)")
     parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--full", action="store_true", help="also run the secrets and model scans")
+    parser.add_argument("--bandit-only-too", action="store_true",
+                        help="also time bandit's rules alone (no secrets, no model files)")
     args = parser.parse_args()
     from workbench_plugins.code_audit.bandit_runner import default_workers
 
@@ -78,21 +92,32 @@ def main() -> None:
         files = sum(1 for _, _, fs in os.walk(target) for f in fs if f.endswith(".py"))
         print(f"tree: {target} ({files} .py files), CPUs usable: {default_workers()}, "
               f"workers: {args.workers or default_workers()}")
-        cli, cold, warm = [], [], []
+        cli, cold, warm, warm_cli, b_cold, b_warm = [], [], [], [], [], []
         for i in range(args.n):
             db = os.path.join(tmp, f"cache{i}.wbproj")
             cli.append(bandit_cli(target))
-            seconds, n_cold = our_audit(target, db, args.workers, args.full)
+            seconds, n_cold = our_audit(target, db, args.workers, True)
             cold.append(seconds)
-            seconds, n_warm = our_audit(target, db, args.workers, args.full)
+            seconds, n_warm = our_audit(target, db, args.workers, True)
             warm.append(seconds)
             assert n_cold == n_warm, (n_cold, n_warm)
-            print(f"run {i + 1}: bandit -r {cli[-1]:.2f}s  cold {cold[-1]:.2f}s  warm {warm[-1]:.3f}s"
-                  f"  ({n_cold} findings)")
-        b, c, w = (statistics.median(x) for x in (cli, cold, warm))
-        print(f"median bandit -r : {b:.2f}s")
-        print(f"median cold audit: {c:.2f}s  -> {b / c:.2f}x faster than bandit -r")
-        print(f"median warm audit: {w:.3f}s  -> {b / w:.1f}x faster than bandit -r")
+            warm_cli.append(cli_audit(target, db, args.workers))
+            line = (f"run {i + 1}: bandit -r {cli[-1]:.2f}s  default scans: cold {cold[-1]:.2f}s  "
+                    f"warm {warm[-1]:.3f}s  warm CLI {warm_cli[-1]:.3f}s  ({n_cold} findings)")
+            if args.bandit_only_too:
+                db_b = os.path.join(tmp, f"bandit_only{i}.wbproj")
+                b_cold.append(our_audit(target, db_b, args.workers, False)[0])
+                b_warm.append(our_audit(target, db_b, args.workers, False)[0])
+                line += f"  | bandit rules only: cold {b_cold[-1]:.2f}s warm {b_warm[-1]:.3f}s"
+            print(line, flush=True)
+        b = statistics.median(cli)
+        print(f"median bandit -r                 : {b:.2f}s")
+        for label, runs in (("default scans, cold", cold), ("default scans, warm", warm),
+                            ("default scans, warm CLI", warm_cli), ("bandit rules only, cold", b_cold),
+                            ("bandit rules only, warm", b_warm)):
+            if runs:
+                m = statistics.median(runs)
+                print(f"median {label:<25}: {m:.3f}s  -> {b / m:.2f}x faster than bandit -r")
 
 
 if __name__ == "__main__":

@@ -164,20 +164,105 @@ def secret_findings(scanned: dict) -> tuple[list, dict]:
     findings, code = [], {}
     for rel in sorted(scanned):
         for item in scanned[rel][0]:
+            severity = item.get("severity", "HIGH")
+            if severity == "HIGH":
+                advice = "move it to a secret store and revoke it."
+            else:
+                advice = ("nothing on the line says it is a credential; if it is one, move it to a "
+                          "secret store and revoke it.")
+            evidence = {"scanner": "detect-secrets", "masked": item["masked"],
+                        "secret_sha256": item["sha256"], "code": item["code"]}
+            if item.get("shape"):
+                evidence["token_shape"] = item["shape"]
             f = _finding(
-                rule=rule_id(item["type"]), severity="HIGH", confidence=confidence_of(item["type"]),
+                rule=rule_id(item["type"]), severity=severity,
+                confidence=item.get("confidence") or confidence_of(item["type"]),
                 title=f"Secret in the tree: {item['type']}",
-                message=(f"{item['type']} {item['masked']} is stored in the source tree; move it to "
-                         "a secret store and revoke it."),
+                message=f"{item['type']} {item['masked']} is stored in the source tree; {advice}",
                 path=rel, line=item["line"], end_line=item["line"], cwe=798,
-                evidence={"scanner": "detect-secrets", "masked": item["masked"],
-                          "secret_sha256": item["sha256"], "code": item["code"]},
+                evidence=evidence,
                 source_status="suppressed" if item["suppressed"] else "open",
             )
             findings.append(f)
             # The secret's hash, not its line: moving the line keeps the identity.
             code[id(f)] = f"{item['type']}:{item['sha256']}"
     return findings, code
+
+
+_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
+#: bandit rules of ours that report a secret value (merged with detect-secrets' hits of the same value)
+SECRET_VALUE_RULES = ("B908",)
+
+
+def merge_secret_findings(findings: list, read) -> list:
+    """One finding per secret value and place, listing every detector that saw it.
+
+    A hard-coded key is seen by B908 and by one or more detect-secrets plugins on
+    the same line (``Base64 High Entropy String``, ``Secret Keyword``, ``GitHub Token``...).
+    Findings of the same file and line whose secret sha256 is the same are merged.
+    The survivor is B908 when it is among them (its rule names the provider), else
+    a pattern detector (``GitHub Token``) before an entropy guess, then the most
+    confident; it keeps its own rule, title and fingerprint and
+    takes the highest severity and confidence of the group; ``evidence["detectors"]``
+    lists every detector. Bandit's own rules (B105-B107) are left alone: their
+    results must stay those of ``bandit -r``. ``read(relpath)``: the file's text, or None.
+    """
+    from .masking import mask, secret_hash, source_lines
+    from .rules.api_keys import KEY_PATTERNS
+
+    groups: dict[tuple, list] = {}
+    b908_lines: dict[str, list] = {}
+    for f in findings:
+        ev = f.evidence or {}
+        if ev.get("scanner") == "detect-secrets" and ev.get("secret_sha256"):
+            groups.setdefault((f.path, f.line, ev["secret_sha256"]), []).append(f)
+        elif f.rule in SECRET_VALUE_RULES:
+            b908_lines.setdefault(f.path, []).append(f)
+    claimed: set[tuple] = set()
+    for rel, rule_findings in b908_lines.items():
+        if not any(key[0] == rel for key in groups):
+            continue
+        text = read(rel)
+        lines = source_lines(text) if text is not None else []
+        for f in rule_findings:
+            # The finding's own key: the one whose masked form its message shows (two keys on one
+            # line give two B908 findings), else the first key of its lines with a detect-secrets hit.
+            candidates = []
+            for n in range(f.line or 0, (f.end_line or f.line or 0) + 1):
+                line = lines[n - 1] if 0 < n <= len(lines) else ""
+                for _, rx in KEY_PATTERNS:
+                    for m in rx.finditer(line):
+                        key = (rel, n, secret_hash(m.group(0)))
+                        if key in groups and key not in claimed:
+                            candidates.append((mask(m.group(0)) not in (f.message or ""), key))
+            if candidates:
+                key = min(candidates)[1]
+                claimed.add(key)
+                groups[key].append(f)
+    dropped: set[int] = set()
+    for (_, _, sha), group in groups.items():
+        # B908 first, then a pattern detector before an entropy guess, then the most confident.
+        group.sort(key=lambda f: (f.rule not in SECRET_VALUE_RULES, "high-entropy" in f.rule,
+                                  -_RANK.get(f.confidence, 0), -_RANK.get(f.severity, 0), f.rule))
+        keep = group[0]
+        keep.evidence = dict(keep.evidence or {})
+        keep.evidence["detectors"] = sorted({_detector(f) for f in group})
+        keep.evidence.setdefault("secret_sha256", sha)
+        keep.evidence.setdefault("masked", group[-1].evidence.get("masked"))
+        keep.severity = max((f.severity for f in group), key=lambda v: _RANK.get(v, 0))
+        keep.confidence = max((f.confidence for f in group), key=lambda v: _RANK.get(v, 0))
+        if any(f.source_status == "open" for f in group):
+            keep.source_status = "open"
+        for f in group[1:]:
+            dropped.add(id(f))
+    return [f for f in findings if id(f) not in dropped]
+
+
+def _detector(f) -> str:
+    ev = f.evidence or {}
+    if ev.get("scanner") == "detect-secrets":
+        return "detect-secrets: " + f.title.split(": ", 1)[-1]
+    return f"{ev.get('scanner', 'bandit')}: {f.rule} {ev.get('test_name', '')}".rstrip()
 
 
 def model_findings(scanned: dict) -> tuple[list, dict]:
@@ -255,11 +340,23 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
         code.update(codes)
     # Every secret value of a file (detect-secrets' full values, bandit's B105-B107 literals,
     # known token shapes) masked in every finding of that file, whatever rule found it.
-    masking.mask_findings(out.findings, secrets_found if want_secrets else None, target,
-                          paths={rel: path for path, rel in tree.python + tree.text + tree.models})
+    paths = {rel: path for path, rel in tree.python + tree.text + tree.models}
+    masking.mask_findings(out.findings, secrets_found if want_secrets else None, target, paths=paths)
+    if want_secrets:
+        out.findings = merge_secret_findings(out.findings, lambda rel: _read_text(paths.get(rel)))
     assign_fingerprints(out.findings, lambda f: code.get(id(f), ""))
     out.seconds["total"] = time.perf_counter() - t0
     return out
+
+
+def _read_text(path: str | None) -> str | None:
+    from .masking import SOURCE_LIMIT
+    from .reading import read_limited
+
+    if not path:
+        return None
+    data, _ = read_limited(path, SOURCE_LIMIT)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def _log(ctx, message: str) -> None:

@@ -102,9 +102,34 @@ def full_secret_values(line: str, hit: str) -> list[str]:
     return [line[a:b] for a, b in full_secret_spans(line, hit)]
 
 
+# A literal that every match of the token shape contains: a file without it is not searched
+# with that shape's expression (the expressions start with \b, which defeats the regex engine's
+# own literal-prefix search; this makes the masking pass several times cheaper on big trees).
+_TOKEN_LITERALS: dict[str, tuple[str, ...]] = {
+    "GitHub token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "GitHub fine-grained token": ("github_pat_",),
+    "GitLab token": ("glpat-",),
+    "Anthropic key": ("sk-ant-",),
+    "OpenAI-style key": ("sk-",),
+    "Stripe key": ("_live_", "_test_"),
+    "Hugging Face token": ("hf_",),
+    "AWS access key id": ("A3T", "AKIA", "ASIA", "ABIA", "ACCA"),
+    "Google API key": ("AIza",),
+    "Slack token": ("xox",),
+    "npm token": ("npm_",),
+    "Replicate token": ("r8_",),
+    "Groq key": ("gsk_",),
+    "Perplexity key": ("pplx-",),
+    "xAI key": ("xai-",),
+    "Weights & Biases key": ("wandb_v1_",),
+}
+
+
 def token_values(text: str) -> set[str]:
     """Every known token shape in ``text``."""
-    return {m.group(0) for _, rx in TOKEN_SHAPES for m in rx.finditer(text)}
+    return {m.group(0) for name, rx in TOKEN_SHAPES
+            if any(lit in text for lit in _TOKEN_LITERALS.get(name, ("",)))
+            for m in rx.finditer(text)}
 
 
 # bandit's B105-B107 name test, kept in step with bandit when it can be imported.
@@ -150,6 +175,21 @@ def password_literals(tree, first: int, last: int) -> list:
     def strings(node):
         return [node] if isinstance(node, ast.Constant) and isinstance(node.value, str) else []
 
+    return [const for const in password_constants(tree, names, name_of, strings)
+            if first <= const.lineno <= last or first <= (const.end_lineno or const.lineno) <= last]
+
+
+def password_constants(tree, names, name_of, strings) -> list:
+    """Every string constant of ``tree`` that B105-B107 would call a password (all lines).
+
+    Walked once per file and kept on the tree, so that many findings of one file
+    do not walk it again each.
+    """
+    import ast
+
+    cached = getattr(tree, "_wb_password_constants", None)
+    if cached is not None:
+        return cached
     found = []
     for node in ast.walk(tree):
         pairs = []
@@ -169,9 +209,8 @@ def password_literals(tree, first: int, last: int) -> list:
             pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]
         for target, value in pairs:
             if names.search(name_of(target) or ""):
-                for const in strings(value):
-                    if first <= const.lineno <= last or first <= (const.end_lineno or const.lineno) <= last:
-                        found.append(const)
+                found.extend(strings(value))
+    tree._wb_password_constants = found
     return found
 
 
@@ -181,8 +220,9 @@ def literal_values(source: str, nodes) -> set[str]:
     import ast
 
     values = set()
+    segment_of = _segments(source)
     for node in nodes:
-        segment = ast.get_source_segment(source, node) or ""
+        segment = segment_of(node) or ""
         for m in _QUOTED_LITERAL.finditer(segment):
             if m.group("body"):
                 values.add(m.group("body"))
@@ -191,6 +231,34 @@ def literal_values(source: str, nodes) -> set[str]:
         if node.value and node.value in source:
             values.add(node.value)
     return values
+
+
+@functools.lru_cache(maxsize=4)
+def _segments(source: str):
+    """``ast.get_source_segment(source, node)``, with the source split into lines once
+    (the library splits the whole file again for every node)."""
+    import ast
+
+    split = getattr(ast, "_splitlines_no_ff", None)
+    if split is None:  # another Python: the library function, slower but the same
+        return lambda node: ast.get_source_segment(source, node)
+    lines = split(source)
+
+    def segment(node):
+        try:
+            if node.end_lineno is None or node.end_col_offset is None:
+                return None
+            first, last = node.lineno - 1, node.end_lineno - 1
+            start, end = node.col_offset, node.end_col_offset
+        except AttributeError:
+            return None
+        if first == last:
+            return lines[first].encode()[start:end].decode()
+        head = lines[first].encode()[start:].decode()
+        tail = lines[last].encode()[:end].decode()
+        return "".join([head, *lines[first + 1:last], tail])
+
+    return segment
 
 
 # ------------------------------------------------------------------ masking
@@ -279,8 +347,9 @@ def secret_values_of_file(text: str, secret_results=(), password_ranges=()) -> s
         except Exception:  # not Python after all (bandit parsed it, but be safe): no literals then
             tree = None
         if tree is not None:
-            for first, last in password_ranges:
-                values |= literal_values(text, password_literals(tree, first, last or first))
+            # one pass over the literals of every range (the union is the same)
+            nodes = [n for first, last in password_ranges for n in password_literals(tree, first, last or first)]
+            values |= literal_values(text, nodes)
     values |= token_values(text)
     values |= private_key_lines(text)
     return {v for v in values if v}

@@ -7,6 +7,18 @@ one read from the source (``masking.full_secret_spans``), not detect-secrets'
 report, which for some detectors is only a prefix (``ghp`` of a GitHub token). Lines marked
 ``# pragma: allowlist secret`` (detect-secrets' in-source suppression) are
 reported as suppressed, like ``# nosec``.
+
+Noise. detect-secrets' default filters (``default_settings``: is_indirect_reference,
+is_likely_id_string, is_templated_secret, is_sequential_string, is_potential_uuid,
+is_prefixed_with_dollar_sign, is_not_alphanumeric_string, lock and swagger files) run
+inside the scan. On top of them ``is_noise`` drops what real ML/LLM trees are full of:
+placeholders (``EMPTY``, ``sk-******``, ``<your key>``, ``changeme``), environment variable
+names used as values, ``secrets: inherit`` in workflows, pinned commit hashes
+(``revision="<40 hex>"``: pinning is the safe practice) and model or dataset names read as
+high entropy. Notebooks are scanned in their source cells only (outputs hold base64
+images and hashes), with line numbers into the notebook file. ``grade`` gives each hit a
+severity and confidence: a pattern detector (AWS, GitHub, private key...) or an entropy hit
+shaped like a known token is HIGH; an entropy hit with no credential word on its line is LOW.
 """
 
 from __future__ import annotations
@@ -36,14 +48,22 @@ def confidence_of(secret_type: str) -> str:
 
 
 def engine_version() -> str:
-    from detect_secrets.__version__ import VERSION
+    """detect-secrets' version, without importing the package (its import pulls in
+    ``requests`` and every plugin: a third of a warm ``workbench audit``)."""
+    from importlib import metadata
 
-    return f"detect-secrets {VERSION}"
+    try:
+        return f"detect-secrets {metadata.version('detect-secrets')}"
+    except metadata.PackageNotFoundError:  # run from a source tree: ask the module itself
+        from detect_secrets.__version__ import VERSION
+
+        return f"detect-secrets {VERSION}"
 
 
 def config_hash() -> str:
     # |2: results carry the full value's spans and hash (not detect-secrets' partial report)
-    return hashlib.sha256(f"secrets|{engine_version()}|2".encode()).hexdigest()
+    # |3: noise filters, notebook source cells only, graded severity
+    return hashlib.sha256(f"secrets|{engine_version()}|3".encode()).hexdigest()
 
 
 def _is_text(data: bytes) -> bool:
@@ -57,7 +77,7 @@ def _results(found: list[tuple[object, bool]], lines: list[str]) -> list[dict]:
     """Results for (PotentialSecret, suppressed) pairs: full values from the source lines.
 
     Each line is masked with every secret value of the file, so a line with two
-    secrets shows neither.
+    secrets shows neither. Noise (``is_noise``) is dropped before anything else.
     """
     located = []
     values: set[str] = set()
@@ -66,14 +86,20 @@ def _results(found: list[tuple[object, bool]], lines: list[str]) -> list[dict]:
         n = secret.line_number
         line_text = lines[n - 1] if 0 < n <= len(lines) else ""
         spans = full_secret_spans(line_text, hit)
-        located.append((secret, suppressed, line_text, spans))
+        value = line_text[spans[0][0]:spans[0][1]] if spans else hit
+        if is_noise(secret.type, value, line_text):
+            continue
+        located.append((secret, suppressed, line_text, spans, value))
         values.update(line_text[a:b] for a, b in spans)
         values.add(hit)
     out = []
-    for secret, suppressed, line_text, spans in located:
-        value = line_text[spans[0][0]:spans[0][1]] if spans else (secret.secret_value or "")
+    for secret, suppressed, line_text, spans, value in located:
+        severity, confidence, shape = grade(secret.type, value, line_text)
         out.append({
             "type": secret.type,
+            "severity": severity,
+            "confidence": confidence,
+            "shape": shape,
             "line": secret.line_number,
             "masked": mask(value),
             "sha256": secret_hash(value),
@@ -82,6 +108,142 @@ def _results(found: list[tuple[object, bool]], lines: list[str]) -> list[dict]:
             "suppressed": suppressed,
         })
     return out
+
+
+# ------------------------------------------------------------------ noise and grading
+
+_ENTROPY = _LOW_CONFIDENCE
+_GUESSING = _ENTROPY | _MEDIUM_CONFIDENCE  # detectors that guess from the value or a variable name
+# Words that say a value is a credential (an entropy hit next to one is worth a look).
+_CREDENTIAL_WORD = re.compile(r"(?i)key|token|secret|passw|pwd|auth|credential|bearer|private|cookie|session")
+_PLACEHOLDER_WORD = re.compile(
+    r"(?i)^(?:empty|none|null|nil|undefined|true|false|changeme|change[-_ ]?me|change[-_ ]?it|"
+    r"secret|password|passwd|token|api[-_]?key|key|test|testing|dummy|fake|sample|example|placeholder|"
+    r"redacted|removed|hidden|todo|tbd|xxx+|foo|bar|foobar|abc|abc123|123456|password123)$")
+_PLACEHOLDER_PHRASE = re.compile(
+    r"(?i)your[-_ ]?(?:own[-_ ]?)?(?:api[-_ ]?)?(?:key|token|secret|password)|(?:key|token|secret)[-_ ]?here|"
+    r"insert[-_ ]|replace[-_ ]?(?:me|with|this)|put[-_ ]your|enter[-_ ]your|paste[-_ ]your|<[^<>]*>|\{\{[^{}]*\}\}")
+# A provider prefix, then only mask characters: sk-******, hf_xxxx, sk-...., ghp_####
+_MASKED = re.compile(r"^(?:[A-Za-z0-9]{1,12}[-_])*(?P<c>[xX*.#•…?_-])(?P=c)*$")
+_ENV_NAME = re.compile(r"^\$?\{?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\}?$")
+_ENV_READ = re.compile(r"os\.environ|getenv\(|environ\.get\(|process\.env\.|\$\{\{|\$\{[A-Za-z_]|\$\([A-Za-z_]")
+_GIT_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_PIN_WORD = re.compile(r"(?i)revision|commit|\bsha|\brev\b|\bref\b|hash|digest|checksum|@[0-9a-f]{40}")
+_SECRETS_INHERIT = re.compile(r"^\s*-?\s*secrets\s*:\s*inherit\s*(?:#.*)?$")
+# org/name with '-', '_' or '.': standard base64 has '/' but none of those, url-safe base64
+# has '-' and '_' but no '/', so such a value is a path or a hub id, not encoded key material.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_WORDS = re.compile(r"[-_./:]")
+
+
+def _bare(value: str) -> str:
+    """The value without quotes, escapes and surrounding blanks (as written in the source)."""
+    value = value.strip().strip("\\").strip("'\"` ")
+    return value
+
+
+def is_noise(secret_type: str, value: str, line: str) -> bool:
+    """Is this hit one of the known false positives of ML/LLM trees?
+
+    Pattern detectors (AWS, GitHub, private keys...) are only questioned for masked
+    placeholders (``AKIA****``); guessing detectors (keyword, entropy, basic auth) also
+    for placeholder words, environment variable names and reads, pinned hashes and hub ids.
+    """
+    bare = _bare(value)
+    if _SECRETS_INHERIT.match(line):
+        return True
+    if not bare or _MASKED.match(bare):
+        return True
+    if secret_type not in _GUESSING:
+        return False
+    if _PLACEHOLDER_WORD.match(bare) or _PLACEHOLDER_PHRASE.search(bare):
+        return True
+    if _ENV_NAME.match(bare) or _ENV_READ.search(line):
+        return True
+    if secret_type in _ENTROPY:
+        # A pinned revision: safe practice; a credential word on the line keeps it.
+        if _GIT_HASH.match(bare) and _PIN_WORD.search(line) and not _CREDENTIAL_WORD.search(line):
+            return True
+        if _token_shape(bare) is None and _looks_like_name(bare):
+            return True
+    return False
+
+
+def _looks_like_name(value: str) -> bool:
+    """A model, dataset or file name (``meta-llama/Llama-2-7b-hf``, ``bert-base-uncased``)."""
+    if _HUB_ID.match(value) and re.search(r"[-_.]", value):
+        return True
+    parts = [p for p in _WORDS.split(value) if p]
+    return len(parts) >= 2 and all(len(p) <= 12 for p in parts)
+
+
+def _token_shape(value: str) -> str | None:
+    """The name of the known token shape that is the whole value (``hf_…``, ``sk-…``), if any."""
+    from .masking import TOKEN_SHAPES
+
+    for name, rx in TOKEN_SHAPES:
+        m = rx.search(value)
+        if m and m.group(0) == value:
+            return name
+    return None
+
+
+def grade(secret_type: str, value: str, line: str) -> tuple[str, str, str | None]:
+    """(severity, confidence, token shape) of a hit that is not noise.
+
+    Pattern detectors: HIGH/HIGH. Keyword and basic-auth: HIGH/MEDIUM (a password in a
+    config is a real finding). Entropy: HIGH/HIGH when the value is a known token shape
+    (an ``hf_`` token has no detector of its own), MEDIUM/LOW with a credential word on the
+    line, else LOW/LOW: a random-looking string and nothing saying it is a credential.
+    """
+    if secret_type in _ENTROPY:
+        shape = _token_shape(_bare(value))
+        if shape:
+            return "HIGH", "HIGH", shape
+        if _CREDENTIAL_WORD.search(line):
+            return "MEDIUM", "LOW", None
+        return "LOW", "LOW", None
+    return "HIGH", confidence_of(secret_type), None
+
+
+def notebook_sources_only(text: str) -> str:
+    """The notebook's text with every line outside a cell's ``"source"`` blanked.
+
+    Line numbers stay those of the notebook file. Outputs (base64 images, hashes),
+    metadata and cell ids are not scanned. Works on notebooks as Jupyter writes them
+    (one source line per line); a notebook on one line is parsed and its sources
+    joined, reported at line 1.
+    """
+    import json
+
+    lines = text.split("\n")
+    if len(lines) <= 2:
+        try:
+            cells = json.loads(text).get("cells", [])
+        except (ValueError, AttributeError):
+            return text
+        sources = []
+        for cell in cells if isinstance(cells, list) else []:
+            src = cell.get("source", "") if isinstance(cell, dict) else ""
+            sources.append("".join(src) if isinstance(src, list) else str(src))
+        return json.dumps("\n".join(sources))
+    keep = [False] * len(lines)
+    inside, indent = False, ""
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if inside:
+            if stripped.startswith("]") and line[:len(line) - len(stripped)] == indent:
+                inside = False
+            else:
+                keep[i] = True
+            continue
+        if stripped.startswith('"source":'):
+            rest = stripped[len('"source":'):].strip()
+            if rest.startswith("[") and not rest.rstrip(",").endswith("]"):
+                inside, indent = True, line[:len(line) - len(stripped)]
+            else:
+                keep[i] = True  # "source": "one line" or "source": ["..."]
+    return "\n".join(line if k else "" for line, k in zip(lines, keep))
 
 
 def scan_file(path: str) -> tuple[list[dict], str | None]:
@@ -103,6 +265,8 @@ def scan_file(path: str) -> tuple[list[dict], str | None]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return [], None  # detect-secrets ignores files it cannot decode; so do we
+    if path.lower().endswith(".ipynb"):
+        text = notebook_sources_only(text)
     lines = source_lines(text)
     found = [(s, False) for s in _scan(path, text)]
     if b"allowlist secret" in data:
