@@ -59,8 +59,7 @@ class AuditConfig:
         if memo:
             return memo
         import sys
-
-        import bandit
+        from importlib.metadata import version
 
         from .rules.catalog import PACK_VERSION
 
@@ -68,7 +67,8 @@ class AuditConfig:
             "raw": self.raw,
             "include": sorted(self.include_tests),
             "skip": sorted(self.skip_tests),
-            "bandit": bandit.__version__,
+            # from the package metadata: importing bandit loads every one of its plugins
+            "bandit": version("bandit"),
             "pack": PACK_VERSION,
             "python": sys.version_info[:2],
         }

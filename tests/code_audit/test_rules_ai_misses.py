@@ -380,3 +380,12 @@ def test_b903_names_resolve_to_their_binding(tmp_path):
     assert levels(hits) == {8: ("HIGH", "HIGH"), 13: ("HIGH", "HIGH"), 17: ("LOW", "HIGH")}
     assert "revision=revision ('2024-04-02') is not a full 40-hex commit hash" in hits[8][3]
     assert "decided at run time" in hits[13][3]
+
+
+def test_b908_skips_placeholder_keys():
+    from workbench_plugins.code_audit.rules.api_keys import find_key
+
+    assert find_key('token = "hf_' + "x" * 34 + '"') is None
+    assert find_key('key = "sk-' + "0" * 48 + '"') is None
+    real = "hf_" + "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3h"
+    assert find_key(f'token = "{real}"') == ("Hugging Face", real)

@@ -37,12 +37,22 @@ def mask(secret: str) -> str:
     return _mask(secret)
 
 
+_PREFIX = re.compile(r"^(?:sk-ant-(?:api|admin)\d{2}-|sk-(?:proj-|svcacct-|admin-)?|hf_|AIza|r8_|gsk_|pplx-|xai-|"
+                     r"wandb_v1_)")
+
+
+def is_placeholder(key: str) -> bool:
+    """``hf_xxxxxxxx…``, ``sk-000000…``: one character repeated after the prefix is an example, not a key."""
+    body = _PREFIX.sub("", key)
+    return len(set(body.lower())) <= 2
+
+
 def find_key(text: str) -> tuple[str, str] | None:
-    """(provider, matched key) of the first AI key in ``text``."""
+    """(provider, matched key) of the first AI key in ``text`` that is not a placeholder."""
     for provider, pattern in KEY_PATTERNS:
-        m = pattern.search(text)
-        if m:
-            return provider, m.group(0)
+        for m in pattern.finditer(text):
+            if not is_placeholder(m.group(0)):
+                return provider, m.group(0)
     return None
 
 

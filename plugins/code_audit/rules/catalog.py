@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PACK_VERSION = "4"  # 4: B903 pinning/dict literals, B904 local, B907 module call graph, B909 env/imported apps
+PACK_VERSION = "5"  # 5: B908 skips placeholder keys; 4: B903 pinning/dict literals, B904 local, B907 call graph, B909
 
 
 @dataclass(frozen=True)
