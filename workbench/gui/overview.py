@@ -1,9 +1,11 @@
-"""The Overview tab: pillar scores, runs, and open findings per plugin and severity."""
+"""The Overview tab: pillar score cards with their trend, the top open risks across plugins (a
+double-click opens the plugin's tab), what has not been assessed, runs, targets and counts."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -18,7 +20,17 @@ from PySide6.QtWidgets import (
 
 from workbench.core.findings import OPEN_SQL, SEVERITIES
 from workbench.core.plugin_store import PluginStore
-from workbench.core.report import SEVERITY_COLORS, BarChart, _duration, _fmt_time
+from workbench.core.report import (
+    SEVERITY_COLORS,
+    BarChart,
+    _duration,
+    _fmt_time,
+    _where,
+    latest_findings,
+    readable_title,
+    score_trend,
+    top_risks,
+)
 from workbench.gui.records_model import RecordsModel, fit_columns, records_view
 from workbench.gui.theme import is_dark
 
@@ -45,8 +57,26 @@ class ScoreCard(QFrame):
         font.setPointSize(font.pointSize() * 2)
         font.setBold(True)
         self.value.setFont(font)
+        self.trend = QLabel()
+        self.trend.setAlignment(Qt.AlignCenter)
+        self.trend.setMinimumHeight(24)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(2)
         layout.addWidget(self.title)
         layout.addWidget(self.value)
+        layout.addWidget(self.trend)
+        self.points: list[tuple[int, float]] = []
+
+    def set_trend(self, points: list[tuple[int, float]]) -> None:
+        """A sparkline of the score over the plugin's runs (one point per finished run)."""
+        self.points = points
+        if len(points) < 2:
+            self.trend.setPixmap(QPixmap())
+            self.trend.setText("" if not points else "first run")
+            return
+        self.trend.setText("")
+        self.trend.setPixmap(sparkline([v for _, v in points], 96, 24, score_color(points[-1][1])))
+        self.trend.setToolTip("Score after each run: " + ", ".join(f"#{r}: {v:.0f}" for r, v in points))
 
     def set_score(self, score: float | None) -> None:
         self.value.setText("not assessed" if score is None else f"{score:.0f}<span style='font-size:small'> / 100</span>")
@@ -54,6 +84,29 @@ class ScoreCard(QFrame):
         self.value.setStyleSheet(f"color: {score_color(score)}")
         self.setToolTip("Pillar score, 0 (worst) to 100 (best)" if score is not None
                         else "Run this plugin to get a score")
+
+
+def sparkline(values: list[float], width: int, height: int, color: str) -> QPixmap:
+    """A small line of 0-100 values, newest on the right."""
+    ratio = 2  # drawn at twice the size so it stays sharp on high-density screens
+    pix = QPixmap(width * ratio, height * ratio)
+    pix.fill(Qt.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.Antialiasing)
+    p.setPen(QPen(QColor("#999"), 1))
+    p.drawLine(0, pix.height() - 1, pix.width(), pix.height() - 1)
+    pad = 3 * ratio
+    step = (pix.width() - 2 * pad) / max(len(values) - 1, 1)
+    pts = [QPointF(pad + i * step, pad + (pix.height() - 2 * pad) * (1 - max(0.0, min(100.0, v)) / 100))
+           for i, v in enumerate(values)]
+    p.setPen(QPen(QColor(color), 2 * ratio))
+    for a, b in zip(pts, pts[1:]):
+        p.drawLine(a, b)
+    p.setBrush(QColor(color))
+    p.drawEllipse(pts[-1], 2.5 * ratio, 2.5 * ratio)
+    p.end()
+    pix.setDevicePixelRatio(ratio)
+    return pix
 
 
 class ChartLabel(QLabel):
@@ -156,7 +209,25 @@ class OverviewTab(QWidget):
             self.scores_box.addWidget(card)
         self.scores_box.addStretch(1)
 
+        self.not_assessed = QLabel()
+        self.not_assessed.setWordWrap(True)
+        layout.addWidget(self.not_assessed)
+
         split = QSplitter(Qt.Vertical)
+        risks_box = QWidget()
+        kl = QVBoxLayout(risks_box)
+        kl.setContentsMargins(0, 0, 0, 0)
+        risks_label = QLabel("<b>Top open risks</b> (all plugins, highest severity × confidence first; "
+                             "double-click to open the plugin's tab)")
+        risks_label.setWordWrap(True)
+        kl.addWidget(risks_label)
+        self.risks_model = RecordsModel([("severity", "Severity"), ("confidence", "Confidence"),
+                                         ("pillar", "Pillar"), ("title", "Finding"), ("where", "Where")])
+        self.risks_view = records_view(self.risks_model, stretch_column=3)
+        self.risks_view.doubleClicked.connect(self._open_risk)
+        kl.addWidget(self.risks_view)
+        split.addWidget(risks_box)
+
         self.runs_model = RecordsModel(
             [("id", "#"), ("title", "Run"), ("status", "Status"), ("started", "Started"), ("took", "Took"),
              ("message", "Message")],
@@ -196,7 +267,11 @@ class OverviewTab(QWidget):
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         split.addWidget(findings_box)
-        split.setSizes([200, 160, 220])
+        split.setSizes([200, 180, 140, 200])
+        # Small minimums: the panes share what the docks leave, and the docks must be able to grow.
+        for view in (self.risks_view, self.runs_view, self.targets_view, self.counts_view):
+            view.setMinimumHeight(48)
+        self.chart.setMinimumSize(160, 48)
         layout.addWidget(split, 1)
 
     def set_project(self, project) -> None:
@@ -210,10 +285,13 @@ class OverviewTab(QWidget):
             self.runs_model.set_rows([])
             self.counts_model.set_rows([])
             self.targets_model.set_rows([])
+            self.risks_model.set_rows([])
+            self.not_assessed.setText("")
             self.chart.set_image(None)
             self.chart.clear()
             for card in self.cards.values():
                 card.set_score(None)
+                card.set_trend([])
             return
         self.heading.setText(f"<h2>{project.name}</h2><span>{project.path}</span>")
         runs = project.runs()
@@ -234,13 +312,35 @@ class OverviewTab(QWidget):
         self._draw_chart(counts)
         from workbench.core.plugin_store import PluginStore
 
+        missing = []
         for plugin in self.window_.registry.plugins:
             try:
                 score = None if plugin.id in project.plugin_failures else plugin.score(PluginStore(project, plugin.id))
             except Exception:  # a plugin's scoring bug shows as "not assessed", not a crash
                 score = None
+            if not project.runs(plugin=plugin.id, status="done"):
+                score = None  # no finished run: nothing was assessed, whatever the plugin says
             if plugin.id in self.cards:
                 self.cards[plugin.id].set_score(score)
+                self.cards[plugin.id].set_trend(score_trend(project, plugin) if score is not None else [])
+            if score is None:
+                missing.append(plugin.title)
+        self.not_assessed.setText("<b>Not assessed yet:</b> " + ", ".join(missing) if missing
+                                  else "Every pillar has been assessed.")
+        self._fill_risks(project)
+
+    def _fill_risks(self, project) -> None:
+        titles = {p.id: p.title for p in self.window_.registry.plugins}
+        rows = [{"severity": f["severity"], "confidence": f["confidence"],
+                 "pillar": titles.get(f["plugin"], f["plugin"]), "plugin_id": f["plugin"],
+                 "title": readable_title(f["title"]), "where": _where(f)}
+                for f in top_risks(latest_findings(project), 20)]
+        self.risks_model.set_rows(rows)
+        fit_columns(self.risks_view, {3: 420, 4: 320})
+
+    def _open_risk(self, index) -> None:
+        if index.isValid():
+            self.window_.show_plugin_tab(self.risks_model._rows[index.row()]["plugin_id"])
 
     def _draw_chart(self, counts) -> None:
         if not counts:

@@ -9,6 +9,7 @@ page can be matched to the project file it came from.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt, QUrl
@@ -37,12 +38,23 @@ h3 { font-size: 11pt; color: #1b2a41; margin-top: 10px; }
 p.note { color: #555; font-style: italic; }
 p.warning { color: #a00; font-weight: bold; }
 table.grid { border-collapse: collapse; margin-top: 4px; margin-bottom: 8px; }
-table.grid th { background-color: #dfe6ee; font-weight: bold; text-align: left; }
+table.grid th { background-color: #dfe6ee; font-weight: bold; text-align: left; white-space: nowrap; }
+table.grid td { vertical-align: top; }
+p.subtitle { font-size: 14pt; color: #1b2a41; }
+p.formula { font-family: 'DejaVu Sans Mono', monospace; font-size: 8pt; color: #333; }
 td.num { text-align: right; }
 .caption { color: #555; font-size: 8.5pt; }
 .mono { font-family: 'DejaVu Sans Mono', monospace; font-size: 8.5pt; }
 """
-SEVERITY_CELL = {"HIGH": "#f5b7b1", "MEDIUM": "#fad7a0", "LOW": "#fcf3cf"}
+SEVERITY_BADGE = {"HIGH": "#c0392b", "MEDIUM": "#d35400", "LOW": "#f1c40f"}
+_BROWSER_CSS = """
+body { max-width: 60em; margin: 0 auto; padding: 0 1em 3em 1em; }
+div.runninghead { position: sticky; top: 0; background: #fff; border-bottom: 1px solid #999; color: #666;
+                  font-size: 8pt; padding: 3px 0; }
+table.grid { border-collapse: collapse; }
+table.grid td, table.grid th { border: 1px solid #999; vertical-align: top; }
+@media print { div.runninghead { position: running(header); } thead { display: table-header-group; } }
+"""
 
 
 def _esc(value) -> str:
@@ -213,67 +225,221 @@ def _nice_step(vmax: float) -> float:
     return mag * 10
 
 
-def report_html(report: Report, charts: list[QImage], content_width: int) -> str:
-    """The report as HTML for QTextDocument; chart images are appended to *charts*."""
-    out = [f"<html><head><style>{_CSS}</style></head><body>"]
-    out.append(f"<h1>{_esc(report.title)}</h1>")
-    out.append(f"<h3>{_esc(report.project_name)}</h3>")
-    cover = [("Project file", report.project_path), ("Generated", report.generated),
-             ("Project state SHA-256", report.state_sha256)]
-    intact, chain_message, head = report.audit_log
-    if intact:
-        cover.append(("Audit log", f"{chain_message}; newest entry {head[:16]}…"))
-    out.append(_kv_html(cover, mono_keys={"Project state SHA-256"}))
-    if not intact:
-        out.append(f"<p class='warning'>WARNING — the audit log of this project was tampered with: "
-                   f"{_esc(chain_message)}. Results below may have been altered outside the workbench.</p>")
-    out.append("<p class='note'>The SHA-256 covers every table of the project file at the moment this report "
-               "was made; <span class='mono'>workbench info PROJECT</span> prints the same hash for an "
-               "unchanged project.</p>")
-    out.append("<h3>Versions</h3>")
-    out.append(_kv_html(list(report.versions.items())))
-    out.append("<h3>Contents</h3><ol>" + "".join(f"<li>{_esc(s.title)}</li>" for s in report.sections) + "</ol>")
-    out.append("<p style='page-break-after: always'>&nbsp;</p>")
-    for section in report.sections:
-        out.append(f"<h2>{_esc(section.title)}</h2>")
-        for block in section.blocks:
-            out.append(_block_html(block, charts, content_width))
-    out.append("</body></html>")
-    return "".join(out)
+def score_color(score: float | None) -> str:
+    if score is None:
+        return "#7f8c8d"
+    return "#1e8449" if score >= 80 else "#b9770e" if score >= 50 else "#b03a2e"
+
+
+_RULE_TITLE = re.compile(r"^(B\d{3}) ([a-z0-9]+(?:_[a-z0-9]+)+)$")
+_STATUS_WORDS = {"false_positive": "false positive", "accepted_risk": "accepted risk"}
+
+
+def humanise(value: str) -> str:
+    """Identifiers a reader should not have to decode: bandit's "B615 huggingface_unsafe_download"
+    reads "B615 huggingface unsafe download", triage statuses lose their underscores."""
+    if value in _STATUS_WORDS:
+        return _STATUS_WORDS[value]
+    m = _RULE_TITLE.match(value)
+    if m:
+        return f"{m.group(1)} {m.group(2).replace('_', ' ')}"
+    return value
+
+
+def _cell_text(value) -> str:
+    text = humanise(value) if isinstance(value, str) else ("" if value is None else str(value))
+    return "<br>".join(_esc(line) for line in text.split("\n"))
+
+
+def severity_badge(severity: str) -> str:
+    # Colour on the text's own background, not the cell's: a row that continues on the next
+    # page then leaves no empty coloured cell behind.
+    bg = SEVERITY_BADGE[severity]
+    fg = "#222" if severity == "LOW" else "#fff"
+    return f"<span style='background-color:{bg}; color:{fg}; font-weight:bold'>&nbsp;{severity}&nbsp;</span>"
 
 
 def _kv_html(items, mono_keys=frozenset()) -> str:
     rows = "".join(
-        f"<tr><td><b>{_esc(k)}</b></td><td{' class=mono' if k in mono_keys else ''}>{_esc(v)}</td></tr>"
+        f"<tr><td width='28%'><b>{_esc(k)}</b></td><td{' class=mono' if k in mono_keys else ''}>{_cell_text(v)}</td></tr>"
         for k, v in items)
-    return f"<table cellpadding='3' cellspacing='0'>{rows}</table>"
+    return f"<table class='kv' cellpadding='3' cellspacing='0' width='100%'>{rows}</table>"
+
+
+def _table_html(columns, rows, widths=None, max_rows=None) -> str:
+    widths = widths or [None] * len(columns)
+    head = "".join(f"<th{f' width={w}%' if w else ''}>{_esc(c)}</th>" for c, w in zip(columns, widths))
+    shown = rows if max_rows is None else rows[:max_rows]
+    # Long tables go out as consecutive tables of CHUNK_ROWS rows: QTextDocument walks every row
+    # of a table to draw each page, so one 100,000-row table would cost pages × rows.
+    parts = []
+    for start in range(0, max(len(shown), 1), CHUNK_ROWS):
+        if start and start % PART_ROWS == 0:
+            parts.append(_SPLIT)
+        parts.append(_table_chunk(head, shown[start:start + CHUNK_ROWS]))
+    return "".join(parts)
+
+
+CHUNK_ROWS = 60
+
+
+def _table_chunk(head: str, shown) -> str:
+    body = []
+    for row in shown:
+        cells = []
+        for value in row:
+            if isinstance(value, str) and value in SEVERITY_BADGE:
+                cells.append(f"<td style='white-space:nowrap'>{severity_badge(value)}</td>")
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append(f"<td class='num' align='right'>{_esc(value)}</td>")
+            else:
+                cells.append(f"<td>{_cell_text(value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    # <thead>: QTextDocument repeats header rows at the top of each page the table continues on.
+    return (f"<table class='grid' border='1' cellspacing='0' cellpadding='4' width='100%'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _cover_html(report: Report) -> list[str]:
+    out = [f"<h1>{_esc(report.title)}</h1>",
+           f"<p class='subtitle'>{_esc(report.project_name)}</p>",
+           f"<p class='note'>Generated {_esc(report.generated)} · {_esc(report.template)} report"
+           + (f" · filtered: {_esc(report.filters)}" if report.filters else "") + "</p>"]
+    color = score_color(report.posture)
+    out.append(f"<table width='100%' cellpadding='10' cellspacing='0'><tr><td bgcolor='{color}'>"
+               f"<span style='color:#fff; font-size:15pt; font-weight:bold'>Verdict: {_esc(report.verdict)}</span>"
+               f"</td></tr></table>")
+    if report.scores:
+        out.append("<h3>Pillar scores (0 worst, 100 best)</h3>")
+        rows = []
+        for s in report.scores:
+            value = ("<span style='color:#7f8c8d'>not assessed</span>" if s.score is None else
+                     f"<span style='color:{score_color(s.score)}; font-weight:bold'>{s.score:.0f} / 100</span>")
+            rows.append(f"<tr><td>{_esc(s.title)}</td><td>{value}</td><td align='right'>{s.weight:g}</td>"
+                        f"<td align='right'>{s.runs}</td></tr>")
+        posture = "not assessed" if report.posture is None else f"{report.posture:.0f} / 100"
+        rows.append(f"<tr><td><b>Overall posture</b></td><td><span style='color:{color}; font-weight:bold'>"
+                    f"{posture}</span></td><td colspan='2'></td></tr>")
+        out.append("<table class='grid' border='1' cellspacing='0' cellpadding='4' width='100%'><thead><tr>"
+                   "<th width='40%'>Pillar</th><th width='30%'>Score</th><th width='15%'>Weight</th>"
+                   "<th width='15%'>Runs</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+        out.append(f"<p class='formula'>{_esc(report.posture_formula)}</p>")
+    for line in report.summary:
+        out.append(f"<p>{_esc(line)}</p>")
+    cover = [("Project file", report.project_path), ("Project state SHA-256", report.state_sha256)]
+    intact, chain_message, head = report.audit_log
+    if intact:
+        cover.append(("Audit log", f"{chain_message}; newest entry {head[:16]}…"))
+    sig = report.signature or {}
+    if sig:
+        cover.append(("Signed by", f"{sig.get('signer')} (Ed25519 key {sig.get('fingerprint')})"))
+    out.append("<h3>Integrity</h3>")
+    out.append(_kv_html(cover, mono_keys={"Project state SHA-256"}))
+    if not intact:
+        out.append(f"<p class='warning'>WARNING — the audit log of this project was tampered with: "
+                   f"{_esc(chain_message)}. Results below may have been altered outside the workbench.</p>")
+    return out
+
+
+def report_html(report: Report, charts: list[QImage], content_width: int, toc_pages: dict | None = None,
+                browser: bool = False) -> str:
+    """The report as one HTML text (for a browser with *browser*); chart images are appended to
+    *charts* and referenced as ``chart://N``."""
+    head, bodies = report_parts(report, charts, content_width, toc_pages, browser=browser)
+    return head + "".join(bodies) + "</body></html>"
+
+
+def report_parts(report: Report, charts: list[QImage], content_width: int, toc_pages: dict | None = None,
+                 browser: bool = False) -> tuple[str, list[str]]:
+    """(head, [body part, ...]): each part starts on a new page. The PDF lays each part out in its
+    own QTextDocument, so memory stays bounded by the largest part, not by the whole report
+    (100,000 findings would otherwise need several GiB)."""
+    css = _CSS + (_BROWSER_CSS if browser else "")
+    head = (f"<html><head><meta charset='utf-8'><title>{_esc(report.title)} — {_esc(report.project_name)}</title>"
+            f"<style>{css}</style></head><body>")
+    out = []
+    if browser:
+        out.append(f"<div class='runninghead'>{_esc(report.project_name)} · {_esc(report.generated)}</div>")
+    out += _cover_html(report)
+    out.append(_PAGE_BREAK)
+    executive = report.template == "executive"
+    out.append("<h2>Contents</h2><table width='100%' cellpadding='3' cellspacing='0'>")
+    for i, title in enumerate(_section_titles(report)):
+        page = (toc_pages or {}).get(i, "")
+        out.append(f"<tr><td>{_esc(title)}</td><td align='right' width='12%'>{page}</td></tr>")
+    out.append("</table>")
+    if report.audit_log[0]:
+        out.append("<p class='note'>The SHA-256 covers every table of the project file at the moment this report "
+                   "was made; <span class='mono'>workbench info PROJECT</span> prints the same hash for an "
+                   "unchanged project, and <span class='mono'>workbench verify-report REPORT --project PROJECT"
+                   "</span> checks this report's signature and whether the project still matches.</p>")
+    all_sections = list(report.sections) + list(report.appendix)
+    titles = _section_titles(report)
+    for i, section in enumerate(all_sections):
+        # Each plugin's section and each appendix starts on a new page; short core sections flow on.
+        # (the executive template flows on: it must stay within a few pages).
+        if not executive and (i == 0 or i >= len(report.sections) or section.title == "All findings"
+                              or (section.plugin and _is_long(section))):
+            out.append(_PAGE_BREAK)
+        out.append(f"<h2>{_esc(titles[i])}</h2>")
+        for block in section.blocks:
+            out.append(_block_html(block, charts, content_width))
+    out.append(_signature_html(report))
+    text = "".join(out)
+    if browser:
+        return head, [text.replace(_SPLIT, "")]
+    return head, [part for part in text.replace(_SPLIT, _PAGE_BREAK).split(_PAGE_BREAK) if part.strip()]
+
+
+def _is_long(section) -> bool:
+    return any(isinstance(b, (Table, BarChart, LineChart)) for b in section.blocks)
+
+
+_PAGE_BREAK = "<div style='page-break-before: always'></div>"
+#: between two parts of a very long table: a new page in the PDF, nothing in HTML
+_SPLIT = "<!--split-->"
+PART_ROWS = 1200
+
+
+def _section_titles(report: Report) -> list[str]:
+    titles = [s.title for s in report.sections]
+    titles += [f"Appendix {chr(65 + i)} — {s.title}" for i, s in enumerate(report.appendix)]
+    return titles
+
+
+def _signature_html(report: Report) -> str:
+    sig = report.signature or {}
+    items = [("Project state SHA-256", report.state_sha256),
+             ("Report content SHA-256", sig.get("content_sha256", "not computed")),
+             ("Audit log head", report.audit_log[2] or "—")]
+    if sig.get("signer"):
+        items += [("Signed by", sig["signer"]), ("Ed25519 public key", sig.get("public_key", "")),
+                  ("Key fingerprint", sig.get("fingerprint", ""))]
+        note = ("The signature itself is in the file REPORT.sig beside this report (a signature over a "
+                "file's bytes cannot be inside them). Check it offline with "
+                "workbench verify-report REPORT [--project PROJECT] [--public-key KEY.pem].")
+    else:
+        note = "This report is not signed: " + sig.get("unsigned_reason", "no signing key was available") + "."
+    return ("<h3>Signature and integrity</h3>"
+            + _kv_html(items, mono_keys={"Project state SHA-256", "Report content SHA-256", "Audit log head",
+                                         "Ed25519 public key"})
+            + f"<p class='note'>{_esc(note)}</p>")
 
 
 def _block_html(block, charts: list[QImage], content_width: int) -> str:
     if isinstance(block, Paragraph):
+        if block.style == "heading":
+            return f"<h3>{_esc(block.text)}</h3>"
         cls = f" class='{block.style}'" if block.style != "normal" else ""
-        return f"<p{cls}>{_esc(block.text)}</p>"
+        return f"<p{cls}>{_cell_text(block.text)}</p>"
     if isinstance(block, KeyValues):
         return _kv_html(block.items)
     if isinstance(block, Table):
-        widths = block.widths or [None] * len(block.columns)
-        head = "".join(f"<th{f' width={w}%' if w else ''}>{_esc(c)}</th>" for c, w in zip(block.columns, widths))
-        body = []
-        for row in block.rows[: block.max_rows]:
-            cells = []
-            for value in row:
-                style = ""
-                if isinstance(value, str) and value in SEVERITY_CELL:
-                    style = f" bgcolor='{SEVERITY_CELL[value]}'"
-                num = " class='num'" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
-                cells.append(f"<td{style}{num}>{_esc(value)}</td>")
-            body.append("<tr>" + "".join(cells) + "</tr>")
         more = ""
         if len(block.rows) > block.max_rows:
             more = f"<p class='caption'>… and {len(block.rows) - block.max_rows} more rows (see the project file).</p>"
         caption = f"<p class='caption'>{_esc(block.caption)}</p>" if block.caption else ""
-        return (f"{caption}<table class='grid' border='1' cellspacing='0' cellpadding='4' width='100%'>"
-                f"<tr>{head}</tr>{''.join(body)}</table>{more}")
+        return caption + _table_html(block.columns, block.rows, block.widths, block.max_rows) + more
     if isinstance(block, (BarChart, LineChart)):
         charts.append(draw_bar_chart(block) if isinstance(block, BarChart) else draw_line_chart(block))
         return f"<p><img src='chart://{len(charts) - 1}' width='{int(content_width * 0.9)}'></p>"
@@ -320,51 +486,118 @@ def _render(report: Report, path: Path) -> int:
     writer = QPdfWriter(str(path))
     writer.setTitle(f"{report.title} — {report.project_name}")
     writer.setCreator("AI Security Workbench")
+    sig = report.signature or {}
+    if sig.get("signer"):
+        writer.setAuthor(sig["signer"])
+    writer.setDocumentXmpMetadata(_xmp(report))
     writer.setResolution(300)
     writer.setPageLayout(QPageLayout(QPageSize(QPageSize.A4), QPageLayout.Portrait,
-                                     QMarginsF(16, 14, 16, 14), QPageLayout.Millimeter))
+                                     QMarginsF(16, 12, 16, 12), QPageLayout.Millimeter))
     body = writer.pageLayout().paintRectPixels(writer.resolution())
-    footer_h = int(writer.resolution() * 0.35)
-    page_h = body.height() - footer_h
+    header_h = footer_h = int(writer.resolution() * 0.35)
+    page_h = body.height() - header_h - footer_h
 
-    doc = QTextDocument()
-    doc.documentLayout().setPaintDevice(writer)
-    doc.setDocumentMargin(0)
-    charts: list[QImage] = []
     # <img width> is read in 96-dpi pixels whatever the device's resolution.
     css_width = int(body.width() * 96 / writer.logicalDpiX())
-    html_text = report_html(report, charts, css_width)
-    for i, image in enumerate(charts):
-        doc.addResource(QTextDocument.ImageResource, QUrl(f"chart://{i}"), image)
-    doc.setHtml(html_text)
-    doc.setPageSize(QSizeF(body.width(), page_h))
-    pages = doc.pageCount()
+
+    def layout(part: str, charts: list[QImage]) -> QTextDocument:
+        doc = QTextDocument()
+        doc.documentLayout().setPaintDevice(writer)
+        doc.setDocumentMargin(0)
+        for i, image in enumerate(charts):
+            if f"chart://{i}'" in part:
+                doc.addResource(QTextDocument.ImageResource, QUrl(f"chart://{i}"), image)
+        doc.setHtml(head + part + "</body></html>")
+        doc.setPageSize(QSizeF(body.width(), page_h))
+        return doc
+
+    # Two passes: the first counts each part's pages and finds the page of each heading, the
+    # second prints those pages in the contents (same lines, so nothing moves) and draws.
+    titles = _section_titles(report)
+    charts: list[QImage] = []
+    head, parts = report_parts(report, charts, css_width, None)
+    toc: dict[int, int] = {}
+    counts = []
+    for part in parts:
+        doc = layout(part, charts)
+        for i, page in _heading_pages(doc, page_h, titles).items():
+            toc.setdefault(i, page + sum(counts))
+        counts.append(doc.pageCount())
+        del doc
+    charts = []
+    head, parts = report_parts(report, charts, css_width, toc)
+    pages = sum(counts)
 
     painter = QPainter()
     if not painter.begin(writer):
         raise OSError(f"{path}: cannot write the PDF (is the folder writable and the disk not full?)")
-    footer_font = QFont("DejaVu Sans", 7)
     try:
-        for page in range(pages):
-            if page:
-                writer.newPage()
-            painter.save()
-            painter.setClipRect(QRectF(0, 0, body.width(), page_h))
-            painter.translate(0, -page * page_h)
-            doc.drawContents(painter, QRectF(0, page * page_h, body.width(), page_h))
-            painter.restore()
-            painter.setFont(footer_font)
-            painter.setPen(QColor("#666"))
-            footer = QRectF(0, page_h + footer_h * 0.3, body.width(), footer_h * 0.7)
-            painter.drawText(footer, Qt.AlignLeft | Qt.AlignVCenter,
-                             f"{report.project_name} · state {report.state_sha256[:16]}…")
-            painter.drawText(footer, Qt.AlignRight | Qt.AlignVCenter, f"page {page + 1} of {pages}")
+        page = -1
+        for part, count in zip(parts, counts):
+            doc = layout(part, charts)  # one part's document alive at a time
+            for local in range(count):
+                page += 1
+                if page:
+                    writer.newPage()
+                painter.save()
+                painter.translate(0, header_h)
+                painter.setClipRect(QRectF(0, 0, body.width(), page_h))
+                painter.translate(0, -local * page_h)
+                doc.drawContents(painter, QRectF(0, local * page_h, body.width(), page_h))
+                painter.restore()
+                _page_furniture(painter, report, page, pages, body.width(), header_h, page_h, footer_h)
     finally:
         if not painter.end():
             raise OSError(f"{path}: writing the PDF failed (is the disk full?)")
     if not _complete_pdf(path):
         raise OSError(f"{path}: the PDF was not written completely (is the disk full or the path not a file?)")
     return pages
+
+
+def _page_furniture(painter, report: Report, page: int, pages: int, width: int, header_h: int, page_h: int,
+                    footer_h: int) -> None:
+    """Running header (project, template, date; not on the cover) and footer (state hash, page N of M)."""
+    painter.setFont(QFont("DejaVu Sans", 7))
+    painter.setPen(QColor("#666"))
+    if page:
+        top = QRectF(0, 0, width, header_h * 0.7)
+        painter.drawText(top, Qt.AlignLeft | Qt.AlignVCenter, f"{report.project_name} — security assessment")
+        painter.drawText(top, Qt.AlignRight | Qt.AlignVCenter, f"{report.template} report · {report.generated}")
+        painter.setPen(QPen(QColor("#999"), 2))
+        painter.drawLine(0, int(header_h * 0.75), width, int(header_h * 0.75))
+        painter.setPen(QColor("#666"))
+    footer = QRectF(0, header_h + page_h + footer_h * 0.3, width, footer_h * 0.7)
+    painter.drawText(footer, Qt.AlignLeft | Qt.AlignVCenter, f"{report.project_name} · state {report.state_sha256[:16]}…")
+    painter.drawText(footer, Qt.AlignRight | Qt.AlignVCenter, f"page {page + 1} of {pages}")
+
+
+def _heading_pages(doc: QTextDocument, page_h: float, titles: list[str]) -> dict[int, int]:
+    """{index of a section title: its page number}, from where the laid-out heading landed."""
+    wanted = {t: i for i, t in enumerate(titles)}
+    out: dict[int, int] = {}
+    layout = doc.documentLayout()
+    block = doc.begin()
+    while block.isValid():
+        if block.blockFormat().headingLevel() == 2:
+            i = wanted.get(block.text().strip())
+            if i is not None and i not in out:
+                out[i] = int(layout.blockBoundingRect(block).top() // page_h) + 1
+        block = block.next()
+    return out
+
+
+def _xmp(report: Report) -> bytes:
+    """XMP metadata: the hashes and the signer, readable by any PDF tool without the workbench."""
+    sig = report.signature or {}
+    desc = (f"project={report.project_name}; project_id={report.project_id}; state_sha256={report.state_sha256}; "
+            f"content_sha256={sig.get('content_sha256', '')}; signer={sig.get('signer', 'unsigned')}; "
+            f"ed25519_public_key={sig.get('public_key', '')}; signature=see REPORT.sig")
+    return ("<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>"
+            "<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>"
+            "<rdf:Description rdf:about='' xmlns:dc='http://purl.org/dc/elements/1.1/'>"
+            f"<dc:title><rdf:Alt><rdf:li xml:lang='x-default'>{_esc(report.title)}</rdf:li></rdf:Alt></dc:title>"
+            f"<dc:description><rdf:Alt><rdf:li xml:lang='x-default'>{_esc(desc)}</rdf:li></rdf:Alt></dc:description>"
+            "</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end='w'?>").encode()
 
 
 def _complete_pdf(path: Path) -> bool:
@@ -376,3 +609,11 @@ def _complete_pdf(path: Path) -> bool:
             return size > 0 and b"%%EOF" in fh.read()
     except OSError:
         return False
+
+
+def render_html(report: Report, path: str | Path) -> int:
+    """The self-contained HTML report (see :mod:`workbench.render.html`); here so that the CLI's
+    one allowed way into Qt rendering (``commands -> pdf``) covers both formats."""
+    from workbench.render.html import render_html as _render_html
+
+    return _render_html(report, path)

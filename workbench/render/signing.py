@@ -1,0 +1,235 @@
+"""Signed reports: an Ed25519 key in the OS keyring, a detached ``REPORT.sig``, and the check.
+
+What is signed is a small canonical JSON *payload*: the SHA-256 of the report file's bytes, the
+SHA-256 of the report's content (canonical JSON of the report data, see
+:func:`workbench.core.report.content_sha256`), the project state SHA-256, the project id and
+name, when, and who. The signature and payload go into ``REPORT.sig`` beside the report
+(JSON), because a signature over a file's bytes cannot live inside those bytes. The report
+itself also carries the content hash, the state hash, the signer and the key fingerprint
+(printed on its last page, and in the PDF's XMP metadata / the HTML's ``<meta>``), so a
+printed page can be matched with its ``.sig`` and a reader sees who signed it.
+
+The private key never leaves the keyring (it is not per project: one key per user).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import getpass
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+from workbench.core.errors import WorkbenchError
+
+KEY_USER = "report-signing-key/ed25519"
+SIG_FORMAT = "aisw-report-signature/1"
+
+
+class SignatureError(WorkbenchError):
+    pass
+
+
+def _backend():
+    # The core's keyring access (OS keyring or the user's encrypted file); the signing key is the
+    # user's, not a project's, so it is stored under its own name rather than through set_secret.
+    from workbench.core import secrets
+
+    return secrets._backend(), secrets.SERVICE
+
+
+def signer_name() -> str:
+    return f"{getpass.getuser()}@{platform.node() or 'localhost'}"
+
+
+def _load_private(create: bool):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    backend, service = _backend()
+    stored = backend.get_password(service, KEY_USER)
+    if stored:
+        return Ed25519PrivateKey.from_private_bytes(base64.b64decode(stored))
+    if not create:
+        return None
+    key = Ed25519PrivateKey.generate()
+    from cryptography.hazmat.primitives import serialization
+
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                            serialization.NoEncryption())
+    backend.set_password(service, KEY_USER, base64.b64encode(raw).decode())
+    return key
+
+
+def _public_raw(key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_fingerprint(public_raw: bytes) -> str:
+    """Short, comparable name of a public key: SHA-256 of its raw bytes, 16 hex digits in groups."""
+    h = hashlib.sha256(public_raw).hexdigest()[:16]
+    return ":".join(h[i:i + 4] for i in range(0, 16, 4))
+
+
+def signing_identity(create: bool = True) -> dict | None:
+    """{signer, public_key (base64), fingerprint} of this user's key (created on first use)."""
+    key = _load_private(create)
+    if key is None:
+        return None
+    raw = _public_raw(key)
+    return {"signer": signer_name(), "public_key": base64.b64encode(raw).decode(),
+            "fingerprint": key_fingerprint(raw)}
+
+
+def export_public_key(path: str | Path) -> dict:
+    """Write this user's public key (PEM) to *path*; creates the key on first use."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = _load_private(create=True)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    Path(path).write_bytes(pem)
+    return signing_identity(create=False)
+
+
+def _read_public_key_file(path: str | Path) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    data = Path(path).read_bytes()
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        try:
+            return Ed25519PublicKey.from_public_bytes(base64.b64decode(data.strip(), validate=True)).public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        except Exception as exc:
+            raise SignatureError(f"{path}: not an Ed25519 public key (PEM or base64)") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise SignatureError(f"{path}: the public key is not an Ed25519 key")
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _canonical(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sig_path(report_path: str | Path) -> Path:
+    p = Path(report_path)
+    return p.with_name(p.name + ".sig")
+
+
+def sign_report_file(report_path: str | Path, *, content_sha256: str, state_sha256: str, project_id: str,
+                     project_name: str, generated: str, template: str) -> Path:
+    """Sign the written report and write ``REPORT.sig`` (whole or not at all)."""
+    import os
+    import tempfile
+
+    key = _load_private(create=True)
+    raw = _public_raw(key)
+    payload = {
+        "format": SIG_FORMAT, "file": Path(report_path).name, "file_sha256": file_sha256(report_path),
+        "content_sha256": content_sha256, "state_sha256": state_sha256, "project_id": project_id,
+        "project_name": project_name, "generated": generated, "template": template,
+        "signed_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "signer": signer_name(), "public_key": base64.b64encode(raw).decode(), "key_fingerprint": key_fingerprint(raw),
+    }
+    doc = {"payload": payload, "signature": base64.b64encode(key.sign(_canonical(payload))).decode()}
+    out = sig_path(report_path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(doc, fh, indent=2, sort_keys=True)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def verify_report(report_path: str | Path, *, project_path: str | None = None,
+                  public_key_file: str | None = None) -> dict:
+    """Check a report against its ``.sig``. Returns a dict of findings; ``ok`` is the verdict:
+    the file is intact, the signature is valid (by the given key, when one is given) and, when a
+    project is given, the project's state still matches."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    report_path = Path(report_path)
+    if not report_path.is_file():
+        raise SignatureError(f"{report_path}: no such report")
+    sp = sig_path(report_path)
+    if not sp.is_file():
+        raise SignatureError(f"{sp}: no signature file beside the report (a signed report comes with REPORT.sig)")
+    try:
+        doc = json.loads(sp.read_text())
+        payload, signature = doc["payload"], base64.b64decode(doc["signature"])
+        public_raw = base64.b64decode(payload["public_key"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SignatureError(f"{sp}: not a report signature file ({type(exc).__name__}: {exc})") from exc
+    result: dict = {"report": str(report_path), "signer": payload.get("signer"),
+                    "key_fingerprint": key_fingerprint(public_raw), "signed_at": payload.get("signed_at"),
+                    "state_sha256": payload.get("state_sha256"), "content_sha256": payload.get("content_sha256")}
+    try:
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, _canonical(payload))
+        result["signature_valid"] = True
+    except (InvalidSignature, ValueError):
+        result["signature_valid"] = False
+    actual = file_sha256(report_path)
+    result["intact"] = actual == payload.get("file_sha256")
+    if public_key_file:
+        result["key_matches"] = _read_public_key_file(public_key_file) == public_raw
+    else:
+        own = None
+        try:
+            own = signing_identity(create=False)
+        except Exception:  # no keyring here: the key in the .sig is then only self-consistent
+            own = None
+        result["key_matches"] = None
+        result["own_key"] = bool(own and own["public_key"] == payload["public_key"])
+    if project_path:
+        from workbench.core.project import Project
+
+        with Project.open(project_path, readonly=True) as project:
+            state = project.state_sha256()
+            result["project_state_sha256"] = state
+            result["project_matches"] = state == payload.get("state_sha256")
+            result["same_project"] = project.project_id == payload.get("project_id")
+    result["ok"] = (result["signature_valid"] and result["intact"] and result["key_matches"] is not False
+                    and result.get("project_matches", True) is not False)
+    return result
+
+
+def describe_verification(r: dict) -> list[str]:
+    lines = [f"report     {r['report']}"]
+    lines.append("intact     yes: the file's SHA-256 matches the signed one" if r["intact"]
+                 else "intact     NO: the file was changed after it was signed")
+    lines.append(f"signature  {'valid' if r['signature_valid'] else 'INVALID'}, by {r['signer']} "
+                 f"(key {r['key_fingerprint']}), signed {r['signed_at']}")
+    if r["key_matches"] is True:
+        lines.append("key        matches the public key given")
+    elif r["key_matches"] is False:
+        lines.append("key        DOES NOT match the public key given: someone else signed it")
+    elif r.get("own_key"):
+        lines.append("key        this user's own signing key")
+    else:
+        lines.append("key        not checked: pass --public-key FILE (the signer's exported key) to trust it")
+    if "project_matches" in r:
+        if r["project_matches"]:
+            lines.append("project    matches: the project's state is the one the report describes")
+        else:
+            lines.append(f"project    CHANGED since the report: state {r['project_state_sha256'][:16]}… "
+                         f"vs {r['state_sha256'][:16]}… in the report"
+                         + ("" if r.get("same_project", True) else " (and it is a different project)"))
+    lines.append("verdict    " + ("OK" if r["ok"] else "FAILED"))
+    return lines
