@@ -455,3 +455,13 @@ def __getattr__(name: str):
     if name == "MemoryKeyring":
         return _memory_keyring_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------- the user's own secrets
+def get_user_secret(name: str) -> str | None:
+    """A secret of the user rather than of a project (the report-signing key), from the same backend."""
+    return _backend().get_password(SERVICE, f"user/{name}")
+
+
+def set_user_secret(name: str, value: str) -> None:
+    _backend().set_password(SERVICE, f"user/{name}", value)

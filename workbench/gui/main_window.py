@@ -448,20 +448,23 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- report
     def export_pdf(self, path: str | Path) -> int:
-        from workbench.core.report import build_report
-        from workbench.render.pdf import render_pdf
+        """The full report as a signed PDF (the same code as ``workbench report``)."""
+        from workbench.render.commands import write_report
 
         QApplication.setOverrideCursor(Qt.WaitCursor)
         try:
-            report = build_report(self.project, self.registry)
-            pages = render_pdf(report, path)
+            result = write_report(self.project, self.registry, Path(path), fmt="pdf")
+            pages = result["pages"]
             if not self.readonly:  # a read-only view cannot add to the audit log
                 self.project.log_event("report", f"PDF exported to {Path(path).name} ({pages} pages)",
-                                       data={"state_sha256": report.state_sha256})
+                                       data={"state_sha256": result["report"].state_sha256,
+                                             "content_sha256": result["content_sha256"],
+                                             "signed": bool(result["sig"])})
         finally:
             QApplication.restoreOverrideCursor()
         self.events.refresh()
-        self.statusBar().showMessage(f"Wrote {path} ({pages} pages)", 8000)
+        signed = "signed" if result["sig"] else f"unsigned: {result['reason']}"
+        self.statusBar().showMessage(f"Wrote {path} ({pages} pages, {signed})", 8000)
         return pages
 
     def export_pdf_dialog(self) -> None:

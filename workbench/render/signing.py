@@ -32,12 +32,6 @@ class SignatureError(WorkbenchError):
     pass
 
 
-def _backend():
-    # The core's keyring access (OS keyring or the user's encrypted file); the signing key is the
-    # user's, not a project's, so it is stored under its own name rather than through set_secret.
-    from workbench.core import secrets
-
-    return secrets._backend(), secrets.SERVICE
 
 
 def signer_name() -> str:
@@ -47,8 +41,10 @@ def signer_name() -> str:
 def _load_private(create: bool):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    backend, service = _backend()
-    stored = backend.get_password(service, KEY_USER)
+    # The signing key is the user's, not a project's: kept by the core beside project secrets.
+    from workbench.core.secrets import get_user_secret, set_user_secret
+
+    stored = get_user_secret(KEY_USER)
     if stored:
         return Ed25519PrivateKey.from_private_bytes(base64.b64decode(stored))
     if not create:
@@ -58,7 +54,7 @@ def _load_private(create: bool):
 
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
-    backend.set_password(service, KEY_USER, base64.b64encode(raw).decode())
+    set_user_secret(KEY_USER, base64.b64encode(raw).decode())
     return key
 
 
