@@ -57,24 +57,12 @@ class AnonymisePlugin(Plugin):
             "name TEXT NOT NULL, role TEXT NOT NULL, public_key TEXT NOT NULL, granted_at TEXT NOT NULL, "
             "revoked_at TEXT)"),
     )
+    commands = "workbench_plugins.anonymise.cli:add_cli"
+    report = "workbench_plugins.anonymise.report:report_sections"
+    scorer = "workbench_plugins.anonymise.score:score"
     jobs = MappingProxyType({
         "anonymise": JobDef("workbench_plugins.anonymise.job:run", AnonymiseParams, "anonymise"),
     })
-
-    def add_cli(self, cli) -> None:
-        from workbench_plugins.anonymise.cli import add_cli
-
-        add_cli(self, cli)
-
-    def report_sections(self, store, options):
-        from workbench_plugins.anonymise.report import report_sections
-
-        return report_sections(store)
-
-    def score(self, store):
-        from workbench_plugins.anonymise.score import score
-
-        return score(store)
 
 
 plugin = AnonymisePlugin()

@@ -7,7 +7,7 @@ from workbench.api import BarChart, KeyValues, Paragraph, Section, Table
 from .score import p_given_release
 
 
-def report_sections(store) -> list:
+def report_sections(store, options: dict | None = None) -> list:
     runs = store.latest_runs("anonymise")
     if not runs:
         return [Section("Anonymisation", [Paragraph("Not assessed: no dataset has been anonymised.")],

@@ -53,6 +53,9 @@ class MonitorPlugin(Plugin):
     title = "Monitor"
     version = VERSION
     tab = "workbench_plugins.monitor.tab:MonitorTab"
+    commands = "workbench_plugins.monitor.job:add_cli"
+    report = "workbench_plugins.monitor.report:report_sections"
+    scorer = "workbench_plugins.monitor.report:score"
     jobs = MappingProxyType({"monitor": JobDef("workbench_plugins.monitor.job:run", MonitorParams, "monitor")})
 
     @property
@@ -60,21 +63,6 @@ class MonitorPlugin(Plugin):
         from workbench_plugins.monitor.store import MIGRATIONS
 
         return MIGRATIONS
-
-    def add_cli(self, cli) -> None:
-        from workbench_plugins.monitor.job import add_cli
-
-        add_cli(self, cli)
-
-    def report_sections(self, store, options):
-        from workbench_plugins.monitor.report import report_sections
-
-        return report_sections(store, options or {})
-
-    def score(self, store):
-        from workbench_plugins.monitor.report import score
-
-        return score(store)
 
 
 plugin = MonitorPlugin()

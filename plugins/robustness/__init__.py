@@ -125,6 +125,9 @@ class RobustnessPlugin(Plugin):
     title = "Robustness"
     version = VERSION
     tab = "workbench_plugins.robustness.tab:RobustnessTab"
+    commands = "workbench_plugins.robustness.cli:add_cli"
+    report = "workbench_plugins.robustness.report:report_sections"
+    scorer = "workbench_plugins.robustness.report:score"
     jobs = MappingProxyType({
         "robustness": JobDef("workbench_plugins.robustness.jobs:run_sweep", SweepParams, "robustness of"),
         "harden": JobDef("workbench_plugins.robustness.jobs:run_harden", HardenParams, "harden"),
@@ -136,20 +139,6 @@ class RobustnessPlugin(Plugin):
 
         return MIGRATIONS
 
-    def add_cli(self, cli) -> None:
-        from .cli import add_cli
-
-        add_cli(self, cli)
-
-    def report_sections(self, store, options):
-        from .report import report_sections
-
-        return report_sections(store, options or {})
-
-    def score(self, store):
-        from .report import score
-
-        return score(store)
 
     def demo_jobs(self, samples_dir):
         return [self.job_spec("robustness", target=DEMO_TARGET, attacks=["fgsm", "pgd", "gaussian_noise"],

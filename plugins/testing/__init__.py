@@ -27,6 +27,9 @@ class TestingPlugin(Plugin):
     version = VERSION
     tab = "workbench_plugins.testing.tab:TestingTab"
     migrations = MIGRATIONS
+    commands = "workbench_plugins.testing.cli:add_cli"
+    report = "workbench_plugins.testing.report:report_sections"
+    scorer = "workbench_plugins.testing.report:score"
     jobs = MappingProxyType({
         "test": JobDef(f"{_ENGINE}:run_tests", TestRunParams, "test"),
         "import": JobDef(f"{_ENGINE}:run_import", ImportParams, "import"),
@@ -39,21 +42,6 @@ class TestingPlugin(Plugin):
         from workbench_plugins.testing.demo import demo_specs
 
         return demo_specs(self, samples_dir)
-
-    def add_cli(self, cli) -> None:
-        from workbench_plugins.testing.cli import add_cli
-
-        add_cli(self, cli)
-
-    def report_sections(self, store, options):
-        from workbench_plugins.testing.report import report_sections
-
-        return report_sections(store, options)
-
-    def score(self, store):
-        from workbench_plugins.testing.report import score
-
-        return score(store)
 
 
 plugin = TestingPlugin()
