@@ -127,7 +127,7 @@ def _top_table(findings: list[dict], top: int, status_of):
     ranked = sorted(findings, key=lambda f: (not is_open(f), order[f["severity"]], order[f["confidence"]],
                                              f["path"] or "", f["line"] or 0))
     rows = [[f["severity"], f["confidence"], f["rule"], _where(f),
-             _clip(f["message"], 160), status_of(f)] for f in ranked[:top]]
+             f["message"], status_of(f)] for f in ranked[:top]]  # whole: a reviewer reads the remedy
     return Table(["Severity", "Confidence", "Rule", "Where", "Message", "Status"], rows,
                  f"Top {min(top, len(findings))} findings", widths=[11, 12, 15, 19, 33, 10])
 
@@ -142,10 +142,6 @@ def _severity_chart(findings: list[dict]):
 
 def _where(f: dict) -> str:
     return f"{f['path']}:{f['line']}" if f.get("line") else (f["path"] or "")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _skipped_table(skipped: list[dict]):
