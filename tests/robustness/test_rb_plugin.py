@@ -261,7 +261,9 @@ def test_cli_refuses_hostile_models_and_bad_data_without_traceback(cli_env, tmp_
     cases = _hostile_inputs(tmp_path, marker)
     argvs = [_cli_args(tmp_path, i, model, data) for i, (model, data, _) in enumerate(cases)]
     picked = [i for i, (m, d, _) in enumerate(cases) if m.name == "evil_zip.pt" or d.name == "nan.npz"]
-    real = [subprocess.Popen([sys.executable, "-m", "workbench", *argvs[i]], stdout=subprocess.PIPE,
+    # Their own project files: running beside the driver, they must not meet its lock.
+    real = [subprocess.Popen([sys.executable, "-m", "workbench",
+                              *_cli_args(tmp_path, 100 + i, cases[i][0], cases[i][1])], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=cli_env, cwd=REPO) for i in picked]
     driver = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(argvs), str(tmp_path / "stderr")],
                             capture_output=True, text=True, env=cli_env, cwd=REPO, timeout=300)
