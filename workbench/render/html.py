@@ -4,24 +4,9 @@ no external resource, so it reads the same offline and cannot call anywhere."""
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from pathlib import Path
 
 from workbench.core.report import Report
-
-
-def check_html_path(path: Path) -> None:
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise OSError(f"{path}: an HTML report needs a .html name")
-    if not path.parent.is_dir():
-        raise OSError(f"{path}: the folder {path.parent} does not exist")
-    if path.exists():
-        if not path.is_file():
-            raise OSError(f"{path}: exists and is not a regular file")
-        with open(path, "rb") as fh:
-            if fh.read(16) == b"SQLite format 3\x00":
-                raise OSError(f"{path}: is a SQLite database (a project?); refusing to overwrite it")
 
 
 def _png_data_uri(image) -> str:
@@ -47,16 +32,12 @@ def report_to_html(report: Report) -> str:
 
 
 def render_html(report: Report, path: str | Path) -> int:
-    """Write the HTML report whole or not at all; returns its size in bytes."""
+    """Write the HTML report whole or not at all (core.files.atomic_write); returns its size in bytes."""
+    from workbench.core.files import atomic_write
+    from workbench.render.pdf import check_output_path
+
     final = Path(path)
-    check_html_path(final)
+    check_output_path(final, (".html", ".htm"), "HTML file")
     data = report_to_html(report).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".html.part", dir=final.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(final, data)
     return len(data)

@@ -446,19 +446,18 @@ def _block_html(block, charts: list[QImage], content_width: int) -> str:
     return f"<p class='warning'>(unknown block {type(block).__name__})</p>"
 
 
-def check_output_path(path: Path) -> None:
-    """Refuse to write a PDF where it would destroy something: a project, any SQLite file,
-    a folder, a missing folder, or a name that does not end in .pdf."""
-    if path.suffix.lower() != ".pdf":
-        raise OSError(f"{path}: a report is a PDF; give the file a .pdf name")
-    if not path.parent.is_dir():
-        raise OSError(f"{path}: the folder {path.parent} does not exist")
-    if path.exists():
-        if not path.is_file():
-            raise OSError(f"{path}: exists and is not a regular file")
-        with open(path, "rb") as fh:
-            if fh.read(16) == b"SQLite format 3\x00":
-                raise OSError(f"{path}: is a SQLite database (a project?); refusing to overwrite it")
+def check_output_path(path: Path, suffixes: tuple[str, ...] = (".pdf",), kind: str = "PDF") -> None:
+    """Refuse to write a report where it would destroy something: a project, any SQLite file, a
+    folder, a missing folder (core.files' rules), or a name without the report's suffix."""
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.files import check_writable_target
+
+    if path.suffix.lower() not in suffixes:
+        raise OSError(f"{path}: a report is a {kind}; give the file a {suffixes[0]} name")
+    try:
+        check_writable_target(path)
+    except WorkbenchError as exc:
+        raise OSError(str(exc)) from exc
 
 
 def render_pdf(report: Report, path: str | Path) -> int:
