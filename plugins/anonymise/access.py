@@ -93,30 +93,13 @@ def _token_columns(policy_json, name) -> dict:
 
 
 def _retokenise(src, dst, columns: dict, old: dict, new: dict) -> None:
-    import pyarrow as pa
-
-    from .reader import iter_csv_batches
     from .transforms import detokenise, tokenise
-    from .writer import StreamingCsvWriter
+    from .writer import rewrite_csv_columns
 
     [kid] = old
-    writer = None
-    try:
-        for batch in iter_csv_batches(src):
-            names = batch.schema.names
-            cols = [tokenise(detokenise(batch.column(i), old, columns[n]), new[kid], kid, columns[n])
-                    if n in columns else batch.column(i) for i, n in enumerate(names)]
-            out = pa.record_batch(cols, names=names)
-            if writer is None:
-                writer = StreamingCsvWriter(dst, out.schema)
-            writer.write(out)
-        if writer is None:
-            raise AnonymiseError(f"{src}: no rows")
-        writer.close()
-    except BaseException as exc:
-        if writer is not None:
-            writer.abort(exc)
-        raise
+    rewrite_csv_columns(src, dst, columns,
+                        lambda n, col: tokenise(detokenise(col, old, columns[n]), new[kid], kid, columns[n]),
+                        require=False)
 
 
 def rotate_key(store, name) -> dict:

@@ -157,34 +157,11 @@ def _one_line(s: dict) -> str:
 
 def detokenise_file(in_path, out_path, columns, keys: dict, domains: dict | None = None) -> int:
     """Stream a CSV, reversing tokens in `columns`; written atomically. Returns the rows written."""
-    import pyarrow as pa
-
-    from .reader import iter_csv_batches
     from .transforms import detokenise
-    from .writer import StreamingCsvWriter
+    from .writer import rewrite_csv_columns
 
     domains = domains or {}
-    writer = None
-    try:
-        for batch in iter_csv_batches(in_path):
-            names = batch.schema.names
-            missing = [c for c in columns if c not in names]
-            if missing:
-                raise AnonymiseError(f"{in_path}: no column {missing[0]!r}")
-            cols = [detokenise(batch.column(i), keys, domains.get(n, n)) if n in columns
-                    else batch.column(i) for i, n in enumerate(names)]
-            out = pa.record_batch(cols, names=names)
-            if writer is None:
-                writer = StreamingCsvWriter(out_path, out.schema)
-            writer.write(out)
-        if writer is None:
-            raise AnonymiseError(f"{in_path}: no rows")
-        writer.close()
-    except BaseException as exc:
-        if writer is not None:
-            writer.abort(exc)
-        raise
-    return writer.rows
+    return rewrite_csv_columns(in_path, out_path, columns, lambda n, col: detokenise(col, keys, domains.get(n, n)))
 
 
 def _key_ids_in(path, columns) -> set:

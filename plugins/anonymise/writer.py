@@ -167,3 +167,34 @@ class StreamingCsvWriter:
                 self._cm.__exit__(type(err), err, None)
             except BaseException:
                 pass
+
+
+def rewrite_csv_columns(src, dst, columns, convert, *, require: bool = True) -> int:
+    """Stream CSV *src* to *dst*, replacing each column named in *columns* by ``convert(name, array)``;
+    written whole or not at all. A column missing from *src* is an error when *require*.
+    Returns the rows written."""
+    import pyarrow as pa
+
+    from .errors import AnonymiseError
+    from .reader import iter_csv_batches
+
+    writer = None
+    try:
+        for batch in iter_csv_batches(src):
+            names = batch.schema.names
+            missing = [c for c in columns if c not in names] if require else []
+            if missing:
+                raise AnonymiseError(f"{src}: no column {missing[0]!r}")
+            cols = [convert(n, batch.column(i)) if n in columns else batch.column(i) for i, n in enumerate(names)]
+            out = pa.record_batch(cols, names=names)
+            if writer is None:
+                writer = StreamingCsvWriter(dst, out.schema)
+            writer.write(out)
+        if writer is None:
+            raise AnonymiseError(f"{src}: no rows")
+        writer.close()
+    except BaseException as exc:
+        if writer is not None:
+            writer.abort(exc)
+        raise
+    return writer.rows
