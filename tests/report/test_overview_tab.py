@@ -3,28 +3,11 @@ opens the plugin's tab), what has not been assessed yet."""
 
 from __future__ import annotations
 
-import pytest
 
 from workbench.core.plugins import load_plugins
 from workbench.core.project import Project
 
 from .test_report_content import _audit_run
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    from workbench.gui.app import create_window
-
-    folder = tmp_path / "settings"
-    folder.mkdir()
-    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(folder))
-    app, win = create_window(None, theme="light", reopen_last=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.jobs.wait_all()
-    win.close_project()
 
 
 def test_overview_cards_trend_risks_and_not_assessed(window, tmp_path, qtbot):
