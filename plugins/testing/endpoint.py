@@ -76,15 +76,14 @@ def post_json(url: str, body: dict, *, api_key: str | None = None, timeout: floa
     started = time.monotonic()
     deadline = started + timeout
     conn = _connection(scheme, host, port, timeout)
+    chunks, size = [], 0
     try:
         try:
             conn.request("POST", target, body=json.dumps(body).encode("utf-8"), headers=headers)
             response = conn.getresponse()
-            chunks, size = [], 0
             while True:
                 if time.monotonic() > deadline:
-                    raise EndpointError(f"{url}: no complete answer within {timeout:g} s (the endpoint kept "
-                                        f"sending: {size} bytes so far)")
+                    raise socket.timeout
                 if conn.sock is not None:  # each read gets only what is left of the deadline
                     conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
                 chunk = response.read1(65536)
@@ -98,6 +97,10 @@ def post_json(url: str, body: dict, *, api_key: str | None = None, timeout: floa
         except ConnectionRefusedError:
             raise EndpointError(f"{url}: connection refused: is the server running on {host}:{port}?") from None
         except (socket.timeout, TimeoutError):
+            # The deadline can pass inside a read as well as between reads: what was received decides the message.
+            if size:
+                raise EndpointError(f"{url}: no complete answer within {timeout:g} s (the endpoint kept "
+                                    f"sending: {size} bytes so far)") from None
             raise EndpointError(f"{url}: no answer within {timeout:g} s") from None
         except (ConnectionError, http.client.HTTPException, OSError) as exc:
             if isinstance(exc, EndpointError):
