@@ -10,11 +10,11 @@ import argparse
 import getpass
 import json
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
 from workbench import APP_NAME, __version__
+from workbench.core import project_crypto
 from workbench.core.cli_kit import EXIT_FAILURE, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 from workbench.core.cli_kit import error as _err
 from workbench.core.errors import WorkbenchError
@@ -64,8 +64,77 @@ def cmd_new(args) -> int:
     path = Path(args.path)
     if path.suffix != ".wbproj":
         path = path.with_name(path.name + ".wbproj")
-    with Project.create(path, name=args.name, plugins=_registry().plugins) as project:
+    with Project.create(path, name=args.name, plugins=_registry().plugins, encrypted=args.encrypted) as project:
         print(f"created {project.path} (project id {project.project_id})")
+        if project.encrypted:
+            print(f"encrypted with SQLCipher; its key is in {_secrets_where()} under key id {project.key_id}.\n"
+                  f"To hand it to a reviewer: workbench key export {project.path} -o KEYFILE")
+    return EXIT_OK
+
+
+def _secrets_where() -> str:
+    from workbench.core import secrets
+
+    return secrets.backend_description()
+
+
+def cmd_encrypt(args) -> int:
+    from workbench.core.convert import encrypt_project
+
+    key_id = encrypt_project(args.project)
+    print(f"encrypted {args.project} with SQLCipher; its key is in {_secrets_where()} under key id {key_id}.\n"
+          "The plain file's old blocks may remain on the disk until overwritten.")
+    return EXIT_OK
+
+
+def cmd_decrypt(args) -> int:
+    from workbench.core.convert import decrypt_project
+
+    out = decrypt_project(args.project, args.output)
+    print(f"wrote the plain copy {out} (same project id and state; anyone can read it)")
+    return EXIT_OK
+
+
+def _passphrase(args, prompt: str, *, twice: bool) -> str:
+    if args.passphrase_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise CliError("no terminal to ask for the passphrase: pass it on standard input with --passphrase-stdin")
+    first = getpass.getpass(prompt)
+    if twice and getpass.getpass("again: ") != first:
+        raise CliError("the two passphrases differ; nothing was written")
+    return first
+
+
+def cmd_key(args) -> int:
+    from workbench.core.database import validate
+    from workbench.core.files import check_writable_target
+
+    if args.action == "export":
+        if not args.output:
+            raise CliError("'key export' needs -o KEYFILE")
+        path = validate(args.target)
+        if not project_crypto.is_encrypted_file(path):
+            raise CliError(f"{path}: is not encrypted, so it has no key to export")
+        out = check_writable_target(args.output)
+        key = project_crypto.key_for(path)
+        key_id = project_crypto.key_id_of(path)
+        passphrase = _passphrase(args, f"passphrase for {out.name} (tell the reviewer another way): ", twice=True)
+        project_crypto.write_key_file(out, key_id=key_id, key=key, project_name=path.stem, passphrase=passphrase)
+        print(f"wrote {out}: the key of {path.name} (key id {key_id}), encrypted under your passphrase")
+        from workbench.core.errors import ProjectLockedError
+        from workbench.core.project import Project
+
+        try:
+            with Project.open(path) as project:
+                project.log_event("file", f"project key exported to {out.name}", data={"key_id": key_id})
+        except ProjectLockedError:
+            print("(not recorded in the project's audit log: the project is open for writing elsewhere)")
+    else:
+        passphrase = _passphrase(args, f"passphrase of {Path(args.target).name}: ", twice=False)
+        key_id, key, name = project_crypto.read_key_file(Path(args.target), passphrase)
+        project_crypto.store_key(key_id, key)
+        print(f"imported the key {key_id}{f' of {name}' if name else ''} into {_secrets_where()}")
     return EXIT_OK
 
 
@@ -90,6 +159,8 @@ def cmd_info(args) -> int:
         else:
             print(f"project   {info['name']}  ({info['path']})")
             print(f"id        {info['project_id']}")
+            print("file      " + (f"encrypted (SQLCipher, key id {info['key_id']})" if info["key_id"]
+                                   else "plain SQLite (not encrypted)"))
             print(f"schema    {info['schema']}   created {info['created']}")
             print("contents  " + ", ".join(f"{v} {k}" for k, v in info["counts"].items()))
             print(f"state     sha256 {info['state_sha256']}")
@@ -322,7 +393,26 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
     p = cli.command("new", "create an empty project file")
     p.add_argument("path")
     p.add_argument("--name", help="display name (default: the file name)")
+    p.add_argument("--encrypted", action="store_true",
+                   help="encrypt the file with SQLCipher; a random key goes to the OS keyring (or your encrypted file)")
     p.set_defaults(func=cmd_new)
+
+    p = cli.command("encrypt", "encrypt a plain project file in place (SQLCipher; the key goes to the keyring)")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_encrypt)
+
+    p = cli.command("decrypt", "write a plain copy of an encrypted project")
+    p.add_argument("project")
+    p.add_argument("-o", "--output", required=True, help="the plain copy (must not exist)")
+    p.set_defaults(func=cmd_decrypt)
+
+    p = cli.command("key", "export an encrypted project's key under a passphrase, or import such a key file")
+    p.add_argument("action", choices=("export", "import"))
+    p.add_argument("target", metavar="PROJECT|KEYFILE", help="export: the project; import: the key file")
+    p.add_argument("-o", "--output", help="export: the key file to write (e.g. project.wbkey)")
+    p.add_argument("--passphrase-stdin", action="store_true",
+                   help="read the key file's passphrase from standard input instead of asking")
+    p.set_defaults(func=cmd_key)
 
     p = cli.command("info", "summarise a project file (read-only)")
     p.add_argument("project")
@@ -398,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         _err(str(exc))
         return exc.code
-    except sqlite3.DatabaseError as exc:
+    except project_crypto.DATABASE_ERROR as exc:
         where = getattr(args, "project", None) or "the project file"
         if "readonly" in str(exc) or "read-only" in str(exc):
             _err(f"{where}: cannot be written ({exc}); open it read-only, or give it write permission")

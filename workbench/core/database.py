@@ -15,11 +15,13 @@ import socket
 import sqlite3
 import sys
 import uuid
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from workbench import __version__
+from workbench.core import project_crypto as crypto
 from workbench.core.errors import (
     DamagedProjectError,
     NewerSchemaError,
@@ -146,8 +148,13 @@ def read_only_uri(path: Path) -> str:
     return f"{path.resolve().as_uri()}?mode=ro{'' if has_wal else '&immutable=1'}"
 
 
+def file_key(path: Path) -> str | None:
+    """The key of an encrypted project file (from this process or the secrets backend); None for a plain one."""
+    return crypto.key_for(path) if crypto.is_encrypted_file(path) else None
+
+
 def validate(path: str | os.PathLike) -> Path:
-    """Check, read-only, that *path* is a healthy project this version can open."""
+    """Check, read-only, that *path* is a healthy project this version can open (and that its key is here)."""
     path = Path(path)
     if not path.exists():
         raise ProjectNotFoundError(path, "no such file.")
@@ -156,13 +163,16 @@ def validate(path: str | os.PathLike) -> Path:
     if not path.is_file():  # a FIFO or a device would block or stream forever: never open one
         raise NotAProjectError(path, "is not a regular file (a pipe or a device), not a workbench project.")
     try:
-        check_header(path)
+        encrypted = crypto.is_encrypted_file(path)
+        if not encrypted:
+            check_header(path)
     except PermissionError as exc:
         raise ProjectError(path, f"cannot be read ({exc.strerror}).") from exc
+    key = crypto.key_for(path) if encrypted else None
     try:
         # The header on disk can be stale while changes sit in the WAL: ask SQLite. With no WAL
         # file present, open immutable so that not even a -shm file is created next to it.
-        conn = sqlite3.connect(read_only_uri(path), uri=True)
+        conn = crypto.connect(read_only_uri(path), key, uri=True)
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
             application_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -175,10 +185,15 @@ def validate(path: str | os.PathLike) -> Path:
                     f"was written by a newer workbench (schema {user_version}; this version reads up to "
                     f"{SCHEMA_VERSION}). Upgrade the workbench to open it.",
                 )
-            result = conn.execute("PRAGMA quick_check").fetchall()
+            result = [tuple(r) for r in conn.execute("PRAGMA quick_check").fetchall()]
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except crypto.DATABASE_ERROR as exc:
+        if key is not None and "not a database" in str(exc):
+            raise crypto.WrongProjectKeyError(
+                path, f"is an encrypted project, and the key stored for its key id {crypto.key_id_of(path)} does "
+                      f"not open it (another key under the same id, or a damaged file); {crypto.KEY_IMPORT_HINT}."
+            ) from None
         raise DamagedProjectError(path, f"the file is damaged ({exc}). Restore it from a backup.") from exc
     if result != [("ok",)]:
         first = "; ".join(r[0] for r in result[:3])
@@ -192,10 +207,11 @@ class ProjectDatabase:
     :class:`workbench.core.project.Project` adds runs, findings, the audit log and the state hash.
     """
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool, lock: ProjectLock | None):
+    def __init__(self, path: Path, conn, *, readonly: bool, lock: ProjectLock | None):
         self.path = path
         self.conn = conn
-        self._db = None
+        #: the key id of an encrypted project file (see project_crypto); None for a plain one
+        self.key_id: str | None = None
         self._leave_no_wal = False  # a read-only view that must not leave -wal/-shm behind
         self.readonly = readonly
         self._lock = lock
@@ -204,30 +220,35 @@ class ProjectDatabase:
         self.plugin_failures: dict[str, str] = {}
 
     @property
-    def db(self):
-        """sqlite-utils view of the same connection (imported on first use: it is slow to import)."""
-        if self._db is None:
-            import sqlite_utils
-
-            self._db = sqlite_utils.Database(self.conn)
-        return self._db
+    def encrypted(self) -> bool:
+        return self.key_id is not None
 
     # ----------------------------------------------------------------- opening
     @classmethod
-    def create(cls, path: str | os.PathLike, name: str | None = None, *, plugins: Sequence = ()) -> "Project":
+    def create(cls, path: str | os.PathLike, name: str | None = None, *, plugins: Sequence = (),
+               encrypted: bool = False) -> "Project":
+        """A new project file; ``encrypted`` makes it a SQLCipher file whose new random key goes to the
+        secrets backend first (no usable backend, no file)."""
         path = Path(path)
         if path.exists():
             raise ProjectError(path, "already exists; open it, or choose another name.")
         if not path.parent.is_dir():
             raise ProjectError(path, f"the folder {path.parent} does not exist.")
+        project_id = str(uuid.uuid4())
+        key = None
+        if encrypted:
+            crypto.cipher_module()
+            key = crypto.new_key()
+            crypto.store_key(project_id, key)
         lock = ProjectLock.acquire(path)
         try:
-            conn = cls._connect(path)
+            conn = cls._connect(path, key, salt=crypto.salt_of(project_id) if key else None)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             project = cls(path, conn, readonly=False, lock=lock)
+            project.key_id = project_id if key else None
             project._migrate(plugins)
             with project.transaction():
-                project.set_meta("project_id", str(uuid.uuid4()), _tx=False)
+                project.set_meta("project_id", project_id, _tx=False)
                 project.set_meta("file_identity", _file_identity(path), _tx=False)
                 project.set_meta("name", name or path.stem, _tx=False)
                 project.set_meta("created", now_iso(), _tx=False)
@@ -238,6 +259,9 @@ class ProjectDatabase:
             return project
         except BaseException:
             lock.release()
+            if key:
+                with contextlib.suppress(Exception):  # the original error is the one to report
+                    crypto.forget_key(project_id, from_backend=True)
             raise
 
     @classmethod
@@ -265,8 +289,10 @@ class ProjectDatabase:
                                      "or copy it somewhere writable")
         lock = None if worker else ProjectLock.acquire(path)
         try:
-            conn = cls._connect(path)
+            key = file_key(path)
+            conn = cls._connect(path, key)
             project = cls(path, conn, readonly=False, lock=lock)
+            project.key_id = crypto.key_id_of(path) if key else None
             if not worker:
                 project._migrate(plugins)
                 project._give_a_copy_its_own_id()
@@ -288,26 +314,26 @@ class ProjectDatabase:
         if not had_wal:
             modes.append("mode=ro&immutable=1")
         error = None
+        key = file_key(path)
         for mode in modes:
             try:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None)
-                conn.row_factory = sqlite3.Row
+                conn = crypto.connect(f"{path.resolve().as_uri()}?{mode}", key, uri=True, isolation_level=None)
                 conn.execute("PRAGMA busy_timeout = 10000")
                 conn.execute("SELECT COUNT(*) FROM meta").fetchone()
-            except sqlite3.OperationalError as exc:  # e.g. a read-only file system refuses the -shm
+            except crypto.OPERATIONAL_ERROR as exc:  # e.g. a read-only file system refuses the -shm
                 error = exc
                 continue
             project = cls(path, conn, readonly=True, lock=None)
+            project.key_id = crypto.key_id_of(path) if key else None
             project._leave_no_wal = not had_wal and "immutable" not in mode
             return project
         raise ProjectError(path, f"cannot be opened for reading ({error}); if it is on a read-only disk, "
                                  "copy it with its -wal file to a writable folder")
 
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
+    def _connect(path: Path, key: str | None, *, salt: str | None = None):
         # Autocommit mode: transactions are explicit (see transaction()).
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
+        conn = crypto.connect(str(path), key, salt=salt, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 15000")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -320,14 +346,14 @@ class ProjectDatabase:
             try:
                 if not self.readonly:
                     self.conn.execute("PRAGMA optimize")
-            except sqlite3.Error:
+            except crypto.ERROR:
                 pass
             if not self.readonly and self._lock is not None:
                 # Merge the WAL into the file now, and say so when that fails (a full disk): the
                 # results are safe in the -wal file, which must then travel with the project.
                 try:
                     self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                except sqlite3.Error as exc:
+                except crypto.ERROR as exc:
                     failed_checkpoint = exc
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
@@ -353,12 +379,12 @@ class ProjectDatabase:
         except (ProjectLockedError, ProjectError):
             return
         try:
-            conn = sqlite3.connect(str(self.path))
+            conn = crypto.connect(str(self.path), file_key(self.path))
             try:
                 conn.execute("SELECT 1 FROM sqlite_master").fetchall()
             finally:
                 conn.close()
-        except sqlite3.Error:
+        except (*crypto.ERROR, ProjectError):
             pass
         finally:
             lock.release()
@@ -389,11 +415,11 @@ class ProjectDatabase:
                 raise
             try:
                 self.conn.execute("COMMIT")
-            except sqlite3.Error:
+            except crypto.ERROR:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-        except sqlite3.OperationalError as exc:
+        except crypto.OPERATIONAL_ERROR as exc:
             if "full" in str(exc).lower():
                 raise StorageFullError(
                     self.path, f"the disk is full ({exc}); the last batch was not saved, earlier work is intact."
@@ -450,7 +476,7 @@ class ProjectDatabase:
                 try:
                     self.log_event("plugin", f"plugin {plugin.id} cannot use this project: {why}", plugin.id,
                                    {"error": why[:500]})
-                except sqlite3.Error:
+                except crypto.ERROR:
                     pass
 
     def _apply_migration(self, owner: str, version: int, sql: str) -> None:
@@ -460,7 +486,7 @@ class ProjectDatabase:
             for statement in _split_sql(sql):
                 try:
                     self.conn.execute(statement)
-                except sqlite3.Error as exc:
+                except crypto.ERROR as exc:
                     raise sqlite3.OperationalError(f"migration {version}: {exc}") from exc
             if owner != "core":
                 foreign = sorted(n for n in {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}

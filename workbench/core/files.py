@@ -27,6 +27,8 @@ def check_writable_target(path: str | os.PathLike) -> Path:
             raise WorkbenchError(f"{path}: cannot be replaced ({exc.strerror or exc})") from exc
         if head == SQLITE_MAGIC:
             raise WorkbenchError(f"{path}: is a SQLite database (a project?); refusing to overwrite it")
+        if path.suffix == ".wbproj":  # an encrypted project has no SQLite header to see
+            raise WorkbenchError(f"{path}: is a project file; refusing to overwrite it")
     return path
 
 

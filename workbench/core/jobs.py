@@ -25,6 +25,7 @@ import traceback
 import weakref
 from typing import Any, Callable
 
+from workbench.core import project_crypto
 from workbench.core.errors import WorkbenchError
 from workbench.core.plugins import JobSpec, load_plugins, resolve
 from workbench.core.progress import ProgressTracker
@@ -168,12 +169,14 @@ def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, can
 
 
 # ------------------------------------------------------------ worker process
-def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_event, parent_pid: int) -> None:
+def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_event, parent_pid: int,
+                 keys: dict | None = None) -> None:
     from workbench.core.project import Project
 
-    from workbench.core import netguard
+    from workbench.core import netguard, project_crypto
 
     netguard.install()
+    project_crypto.remember(keys or {})  # an encrypted project's key, from the parent through the pipe
     if hasattr(os, "setpgrp"):
         # Own process group: a forced cancel ends the job's own helper processes too.
         os.setpgrp()
@@ -242,7 +245,8 @@ class WorkerJob:
                                               title=self.spec.title, target=self.spec.target)
         self._process = self._ctx.Process(
             target=_worker_main,
-            args=(str(self.project.path), self.run_id, self.spec, self._queue, self._cancel, os.getpid()),
+            args=(str(self.project.path), self.run_id, self.spec, self._queue, self._cancel, os.getpid(),
+                  project_crypto.keys_for_worker(self.project.path)),
             name=f"workbench-job-{self.run_id}",
             # Not a daemon: a job may start its own process pool (bandit, detect-secrets).
             # _terminate_leftovers() ends any still running when this process exits.

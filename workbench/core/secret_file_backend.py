@@ -184,7 +184,7 @@ def _check_kdf_params(kdf, path: Path) -> dict:
     return {"n": n, "r": r, "p": p}
 
 
-def _derive(passphrase: str, salt: bytes, params: dict) -> tuple[bytes, bytes]:
+def _derive(passphrase: str, salt: bytes, params: dict, label: bytes = b"workbench-secrets v1") -> tuple[bytes, bytes]:
     try:  # every use of the file starts here, so this is where a missing package is reported
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -196,8 +196,8 @@ def _derive(passphrase: str, salt: bytes, params: dict) -> tuple[bytes, bytes]:
     # NFC: the same passphrase typed on another system (other Unicode composition) must still open the file.
     secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
     master = Scrypt(salt=salt, length=32, **params).derive(secret)
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"workbench-secrets v1 key").derive(master)
-    check = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"workbench-secrets v1 check").derive(master)
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label + b" key").derive(master)
+    check = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=label + b" check").derive(master)
     return key, check
 
 

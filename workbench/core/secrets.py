@@ -465,3 +465,7 @@ def get_user_secret(name: str) -> str | None:
 
 def set_user_secret(name: str, value: str) -> None:
     _backend().set_password(SERVICE, f"user/{name}", value)
+
+
+def delete_user_secret(name: str) -> None:
+    _delete_quietly(_backend(), f"user/{name}")

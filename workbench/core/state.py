@@ -15,8 +15,9 @@ def is_cache_table(name: str) -> bool:
 
 class StateMixin:
     # ------------------------------------------------------------------- state
-    # Rows that record a report being written are not part of the state it describes.
-    _STATE_EXCLUDES = {"events": "WHERE kind != 'report'", "meta": "WHERE key NOT IN ('events_head', 'file_identity')"}
+    # Rows that record a report being written, or the file being encrypted or decrypted, are about the
+    # container, not part of the state a report describes.
+    _STATE_EXCLUDES = {"events": "WHERE kind NOT IN ('report', 'file')", "meta": "WHERE key NOT IN ('events_head', 'file_identity')"}
 
     def state_sha256(self) -> str:
         """SHA-256 over every table's rows in a fixed order: what a report describes.
@@ -43,6 +44,6 @@ class StateMixin:
         counts = {t: self.conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
                   for t in ("runs", "findings", "triage", "artifacts", "metrics", "events")}
         return {"path": str(self.path), "name": self.name, "project_id": self.project_id,
-                "schema": self.schema_version, "created": self.meta("created"), "counts": counts}
+                "schema": self.schema_version, "created": self.meta("created"), "key_id": self.key_id, "counts": counts}
 
 

@@ -12,7 +12,7 @@ _DISTRIBUTIONS = {
     "Qt bindings (PySide6)": "PySide6-Essentials",
     "torch": "torch",
     "bandit": "bandit",
-    "sqlite-utils": "sqlite-utils",
+    "SQLCipher driver": "sqlcipher3-binary",
     "keyring": "keyring",
     "pyqtgraph": "pyqtgraph",
 }
@@ -34,6 +34,12 @@ def versions() -> dict[str, str]:
         "Platform": platform.platform(terse=True),
         "SQLite": sqlite3.sqlite_version,
     }
+    from workbench.core import project_crypto
+
+    if project_crypto.available():
+        conn = project_crypto.cipher_module().connect(":memory:")
+        out["SQLCipher (encrypted projects)"] = conn.execute("PRAGMA cipher_version").fetchone()[0]
+        conn.close()
     for label, dist in _DISTRIBUTIONS.items():
         out[label] = dist_version(dist)
     return out

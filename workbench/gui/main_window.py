@@ -12,7 +12,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QTabWidget,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench import APP_NAME
+from workbench.core import project_crypto
 from workbench.core.errors import ProjectLockedError, WorkbenchError
 from workbench.core.project import SUFFIX, Project
 from workbench.gui.events_dock import EventsDockWidget
@@ -72,6 +75,7 @@ class MainWindow(QMainWindow):
         self.readonly_banner.setStyleSheet("background:#d6eaf8; color:#1b2631; padding:6px;")
         self.readonly_banner.hide()
         self.lock_box: QMessageBox | None = None  # the "in use elsewhere" question, while it is open
+        self.key_box: QMessageBox | None = None  # the "key missing" offer, while it is open
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -161,12 +165,19 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         m = bar.addMenu("&File")
         self._action(m, "&New Project…", self.new_project_dialog, QKeySequence.New)
+        self._action(m, "New &Encrypted Project…", self.new_encrypted_project_dialog, "Ctrl+Shift+N",
+                     "A project file encrypted with SQLCipher; its random key goes to the OS keyring")
         self._action(m, "&Open Project…", self.open_project_dialog, QKeySequence.Open)
         self.recent_menu = m.addMenu("Open &Recent")
         self.close_action = self._action(m, "&Close Project", self.close_project, QKeySequence.Close)
         m.addSeparator()
         self.export_action = self._action(m, "&Export PDF…", self.export_pdf_dialog, "Ctrl+E",
                                           "Write the PDF summary of this project")
+        m.addSeparator()
+        self._action(m, "&Import Project Key…", self.import_key_dialog, None,
+                     "Add the key of an encrypted project (a .wbkey file and its passphrase) to this machine")
+        self.export_key_action = self._action(m, "E&xport Project Key…", self.export_key_dialog, None,
+                                              "Write this encrypted project's key to a file, under a passphrase")
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.Quit)
 
@@ -203,10 +214,13 @@ class MainWindow(QMainWindow):
         self.status_mode.setToolTip("This project is open read-only: nothing can be run, triaged or stored")
         self.status_mode.setStyleSheet("background:#1f618d; color:white; font-weight:bold; padding:1px 6px;")
         self.status_mode.hide()
+        self.status_encrypted = QLabel("ENCRYPTED")
+        self.status_encrypted.setStyleSheet("background:#1e8449; color:white; font-weight:bold; padding:1px 6px;")
+        self.status_encrypted.hide()
         self.status_path = QLabel()
         self.status_schema = QLabel()
         self.status_jobs = QLabel()
-        for w in (self.status_mode, self.status_path, self.status_schema, self.status_jobs):
+        for w in (self.status_mode, self.status_encrypted, self.status_path, self.status_schema, self.status_jobs):
             self.statusBar().addPermanentWidget(w)
 
     def step_tab(self, step: int) -> None:
@@ -222,6 +236,12 @@ class MainWindow(QMainWindow):
         self.close_action.setEnabled(project is not None)
         self.export_action.setEnabled(project is not None)
         self.credentials_action.setEnabled(project is not None)
+        encrypted = bool(project is not None and project.encrypted)
+        self.export_key_action.setEnabled(encrypted)
+        self.status_encrypted.setVisible(encrypted)
+        if encrypted:
+            self.status_encrypted.setToolTip(f"Encrypted with SQLCipher; key id {project.key_id} in this machine's "
+                                             "secrets backend")
         readonly = self.readonly
         title = f"{APP_NAME} — {project.path.name}" if project else APP_NAME
         self.setWindowTitle(f"{title} (read-only)" if readonly else title)
@@ -253,6 +273,9 @@ class MainWindow(QMainWindow):
             project = Project.open(path, readonly=readonly, plugins=self.registry.plugins)
         except ProjectLockedError as exc:
             self._offer_read_only(path, exc)
+            return False
+        except project_crypto.ProjectKeyMissingError as exc:
+            self._offer_key_import(path, exc)
             return False
         except WorkbenchError as exc:
             self.show_error("Cannot open project", str(exc))
@@ -293,14 +316,82 @@ class MainWindow(QMainWindow):
         self.lock_box = box
         box.open()  # not exec(): a window with no one at it (tests, offscreen) is never blocked
 
-    def new_project(self, path: str | Path) -> bool:
+    def _offer_key_import(self, path, exc: project_crypto.ProjectKeyMissingError) -> None:
+        """An encrypted project whose key is not here: say which key, and offer to import its key file."""
+        self.statusBar().showMessage(str(exc), 15000)
+        box = QMessageBox(QMessageBox.Warning, "Project key missing", str(exc), parent=self)
+        box.setInformativeText("The project's owner writes the key file with File → Export Project Key… "
+                               "(or `workbench key export`) and tells you its passphrase.")
+        importing = box.addButton("Import Key File…", QMessageBox.AcceptRole)
+        box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(importing)
+        box.setWindowModality(Qt.WindowModal)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda button: button is importing and self.import_key_dialog(then_open=path))
+        self.key_box = box
+        box.open()
+
+    def import_project_key(self, key_file: str | Path, passphrase: str) -> str | None:
+        """Store the key of a key file in this machine's secrets backend; its key id, or None (error shown)."""
+        try:
+            key_id, key, _ = project_crypto.read_key_file(Path(key_file), passphrase)
+            project_crypto.store_key(key_id, key)
+        except WorkbenchError as exc:
+            self.show_error("Cannot import the key", str(exc))
+            return None
+        self.statusBar().showMessage(f"Imported the project key {key_id}", 8000)
+        return key_id
+
+    def export_project_key(self, out: str | Path, passphrase: str) -> bool:
+        from workbench.core.files import check_writable_target
+
+        project = self.project
+        try:
+            out = check_writable_target(out)
+            project_crypto.write_key_file(out, key_id=project.key_id, key=project_crypto.key_for(project.path),
+                                          project_name=project.name, passphrase=passphrase)
+            if not project.readonly:
+                project.log_event("file", f"project key exported to {out.name}", data={"key_id": project.key_id})
+        except WorkbenchError as exc:
+            self.show_error("Cannot export the key", str(exc))
+            return False
+        self.statusBar().showMessage(f"Wrote the key file {out}", 8000)
+        return True
+
+    def _ask_passphrase(self, prompt: str) -> str | None:
+        text, ok = QInputDialog.getText(self, "Passphrase", prompt, QLineEdit.Password)
+        return text if ok else None
+
+    def import_key_dialog(self, then_open=None) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import project key", str(Path.home()),
+                                              "Project keys (*.wbkey);;All files (*)")
+        passphrase = self._ask_passphrase(f"Passphrase of {Path(path).name}:") if path else None
+        if passphrase is not None and self.import_project_key(path, passphrase) and then_open:
+            self.open_project(then_open)
+
+    def export_key_dialog(self) -> None:
+        if self.project is None or not self.project.encrypted:
+            return
+        suggested = str(self.project.path.with_suffix(project_crypto.KEY_FILE_SUFFIX))
+        path, _ = QFileDialog.getSaveFileName(self, "Export project key", suggested, "Project keys (*.wbkey)")
+        if not path:
+            return
+        first = self._ask_passphrase("Passphrase for the key file (tell the reviewer another way):")
+        if first is None:
+            return
+        if self._ask_passphrase("The same passphrase again:") != first:
+            self.show_error("Cannot export the key", "The two passphrases differ; nothing was written.")
+            return
+        self.export_project_key(path, first)
+
+    def new_project(self, path: str | Path, encrypted: bool = False) -> bool:
         path = Path(path)
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
         if not self.close_project():
             return False
         try:
-            project = Project.create(path, plugins=self.registry.plugins)
+            project = Project.create(path, plugins=self.registry.plugins, encrypted=encrypted)
         except WorkbenchError as exc:
             self.show_error("Cannot create project", str(exc))
             return False
@@ -325,6 +416,12 @@ class MainWindow(QMainWindow):
                                               FILE_FILTER)
         if path:
             self.new_project(path)
+
+    def new_encrypted_project_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New encrypted project",
+                                              str(Path.home() / f"assessment{SUFFIX}"), FILE_FILTER)
+        if path:
+            self.new_project(path, encrypted=True)
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), FILE_FILTER)
