@@ -37,6 +37,7 @@ from workbench.core.findings import (
 )
 from workbench.core.jobs import Cancelled, JobContext, NullContext, die_with_parent
 from workbench.core.netguard import NetworkRefused
+from workbench.core.project_crypto import ERROR as DATABASE_ERRORS
 from workbench.core.netguard import allow_host as allow_network_host
 from workbench.core.params import ParamsError, build_params
 from workbench.core.plugin_store import PluginStore
@@ -53,7 +54,7 @@ from workbench.core.report import (
 )
 
 __all__ = [
-    "API_VERSION", "CONFIDENCES", "EXIT_FAILURE", "EXIT_GATE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE",
+    "API_VERSION", "CONFIDENCES", "DATABASE_ERRORS", "EXIT_FAILURE", "EXIT_GATE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE",
     "SEVERITIES", "SEVERITY_COLORS", "SEVERITY_RANK", "TRIAGE_STATUSES",
     "BarChart", "Cancelled", "CliError", "Commands", "Finding", "JobContext", "JobDef", "JobSpec", "KeyValues",
     "LineChart", "NetworkRefused", "NullContext", "Paragraph", "ParamsError", "Plugin", "PluginStore", "Section", "Table",

@@ -93,3 +93,26 @@ def test_the_run_note_explains_an_interrupted_run(tmp_path):
     with Project.open(path) as p:  # no note: the generic reason
         assert p.run(other)["message"] == "the process running this job ended without finishing it"
     assert not list(tmp_path.glob("*.note"))
+
+
+def test_encrypting_on_a_full_disk_leaves_the_plain_file_and_no_key(small_disk):
+    from workbench.core import project_crypto
+    from workbench.core.convert import encrypt_project
+
+    if not project_crypto.available():
+        pytest.skip("no SQLCipher driver on this platform")
+    path = small_disk / "p.wbproj"
+    with Project.create(path) as project:
+        run = project.create_run("testplugin", "scan", {}, target="t")
+        project.add_findings(run, [Finding(plugin="testplugin", rule="R", severity="LOW", confidence="LOW",
+                                           title="t", message="m" * 200, fingerprint=f"fp{i}") for i in range(1500)])
+        project.finish_run(run, "done")
+        key_id = project.project_id
+    before = path.read_bytes()
+    free = shutil.disk_usage(small_disk).free
+    (small_disk / "filler").write_bytes(b"\0" * max(0, free - len(before) // 2))  # room for half a copy
+    with pytest.raises(StorageFullError, match="the encrypted copy did not fit; the plain file is unchanged"):
+        encrypt_project(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "p.wbproj"]
+    assert project_crypto.stored_key(key_id) is None  # no key kept for a file that was never encrypted

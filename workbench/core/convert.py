@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbench.core import project_crypto as crypto
 from workbench.core.database import APPLICATION_ID, _file_identity, validate
-from workbench.core.errors import ProjectError
+from workbench.core.errors import ProjectError, StorageFullError
 from workbench.core.lock import ProjectLock
 
 
@@ -47,6 +47,16 @@ def _wrap(path: Path, conn):
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+@contextlib.contextmanager
+def _disk_full_is_clear(path: Path, what: str):
+    try:
+        yield
+    except crypto.ERROR as exc:
+        if "full" in str(exc).lower():
+            raise StorageFullError(path, f"the disk is full ({exc}): {what}") from exc
+        raise
 
 
 def _finish_copy(tmp: Path, key: str | None, source_state: str, event: str, data: dict) -> None:
@@ -99,11 +109,14 @@ def encrypt_project(path: str | os.PathLike) -> str:
             reused = crypto.stored_key(key_id)
             key = reused or crypto.new_key()
             crypto.store_key(key_id, key)
-            crypto.export_database(source, tmp, key=key, salt=crypto.salt_of(key_id), application_id=APPLICATION_ID)
+            with _disk_full_is_clear(path, "the encrypted copy did not fit; the plain file is unchanged"):
+                crypto.export_database(source, tmp, key=key, salt=crypto.salt_of(key_id),
+                                       application_id=APPLICATION_ID)
         finally:
             source.close()
-        _finish_copy(tmp, key, state, f"project file encrypted with SQLCipher (key id {key_id})",
-                     {"key_id": key_id, "cipher": "SQLCipher 4 (AES-256, HMAC-SHA512)"})
+        with _disk_full_is_clear(path, "the encrypted copy did not fit; the plain file is unchanged"):
+            _finish_copy(tmp, key, state, f"project file encrypted with SQLCipher (key id {key_id})",
+                         {"key_id": key_id, "cipher": "SQLCipher 4 (AES-256, HMAC-SHA512)"})
         # No plain WAL or shared memory may stay beside the encrypted file: SQLite would read them.
         for sidecar in ("-wal", "-shm"):
             _remove(path.with_name(path.name + sidecar))
@@ -146,11 +159,13 @@ def decrypt_project(path: str | os.PathLike, out: str | os.PathLike) -> Path:
             source.execute("PRAGMA busy_timeout = 15000")
             source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             state = _wrap(path, source).state_sha256()
-            crypto.export_database(source, tmp, key=None, salt=None, application_id=APPLICATION_ID)
+            with _disk_full_is_clear(out, "the plain copy did not fit; nothing was written"):
+                crypto.export_database(source, tmp, key=None, salt=None, application_id=APPLICATION_ID)
         finally:
             source.close()
-        _finish_copy(tmp, None, state, f"plain copy written from the encrypted {path.name}",
-                     {"key_id": crypto.key_id_of(path), "from": str(path)})
+        with _disk_full_is_clear(out, "the plain copy did not fit; nothing was written"):
+            _finish_copy(tmp, None, state, f"plain copy written from the encrypted {path.name}",
+                         {"key_id": crypto.key_id_of(path), "from": str(path)})
         os.replace(tmp, out)
         _fsync_folder(out.parent)
         return out
