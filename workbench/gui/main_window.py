@@ -352,6 +352,7 @@ class MainWindow(QMainWindow):
                                           project_name=project.name, passphrase=passphrase)
             if not project.readonly:
                 project.log_event("file", f"project key exported to {out.name}", data={"key_id": project.key_id})
+                self.events.refresh()  # the events dock shows the export at once
         except WorkbenchError as exc:
             self.show_error("Cannot export the key", str(exc))
             return False
