@@ -17,6 +17,7 @@ from pathlib import Path
 from workbench.core import project_crypto as crypto
 from workbench.core.database import APPLICATION_ID, _file_identity, validate
 from workbench.core.errors import ProjectError, StorageFullError
+from workbench.core.files import fsync_folder
 from workbench.core.lock import ProjectLock
 
 
@@ -26,16 +27,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        with contextlib.suppress(OSError):
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
 
 def _wrap(path: Path, conn):
@@ -121,7 +112,7 @@ def encrypt_project(path: str | os.PathLike) -> str:
         for sidecar in ("-wal", "-shm"):
             _remove(path.with_name(path.name + sidecar))
         os.replace(tmp, path)
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
         return key_id
     except BaseException:
         _remove(tmp)
@@ -167,7 +158,7 @@ def decrypt_project(path: str | os.PathLike, out: str | os.PathLike) -> Path:
             _finish_copy(tmp, None, state, f"plain copy written from the encrypted {path.name}",
                          {"key_id": crypto.key_id_of(path), "from": str(path)})
         os.replace(tmp, out)
-        _fsync_folder(out.parent)
+        fsync_folder(out.parent)
         return out
     except BaseException:
         for name in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):

@@ -11,6 +11,21 @@ from workbench.core.errors import WorkbenchError
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def fsync_folder(folder: str | os.PathLike) -> None:
+    """Make a rename in *folder* durable (POSIX; elsewhere the rename is as durable as it gets)."""
+    if hasattr(os, "O_DIRECTORY"):
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def check_writable_target(path: str | os.PathLike) -> Path:
     """Refuse an output path that is a folder, a pipe or device, in a missing folder, or an
     existing SQLite file (a project: one mistyped ``-o`` must not destroy an engagement)."""

@@ -40,6 +40,7 @@ import unicodedata
 from pathlib import Path
 
 from workbench.core.errors import SecretsUnavailableError
+from workbench.core.files import fsync_folder
 
 FORMAT = "workbench-secrets"
 VERSION = 1
@@ -128,13 +129,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        with contextlib.suppress(OSError):
-            dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+    fsync_folder(folder)
 
 
 @contextlib.contextmanager
