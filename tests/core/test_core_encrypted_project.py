@@ -288,3 +288,29 @@ def test_cli_new_encrypted_audit_report_key_export_import(tmp_path):
     # A report never overwrites a project, encrypted ones included.
     clobber = wb("report", plain, "-o", project, env=reviewer)
     assert clobber.returncode != 0 and project_crypto.is_encrypted_file(project)
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_looking_at_an_open_file_never_drops_sqlites_locks(tmp_path, encrypted):
+    """Closing any descriptor of a file drops this process's POSIX locks on it, SQLite's too; a worker that
+    then closes takes itself for the last user and deletes the WAL the parent still writes to. So the
+    checks that read a file's first bytes must not read an open one: job after job, each run is seen."""
+    from wb_core_testjobs import plugin
+
+    path = tmp_path / "p.wbproj"
+    with Project.create(path, encrypted=encrypted) as project:
+        for n in range(3):
+            # What the window does around a job: ask about the file while it is open.
+            assert project_crypto.is_encrypted_file(path) is encrypted
+            assert project_crypto.keys_for_worker(project) == ({project.key_id: project_crypto.key_for(path)}
+                                                              if encrypted else {})
+            Project.open(path, readonly=True).close()
+            job = WorkerJob(project, plugin.job_spec("write_batches", batches=2, size=3, pause=0))
+            run_id = job.start()
+            assert job.wait(timeout=120) == "done", job.result
+            assert (path.with_name("p.wbproj-wal")).exists()
+            _fill(project, 5)  # the parent's own writes after the worker closed
+            assert project.run(run_id)["status"] == "done"
+        total = project.conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
+    with Project.open(path) as again:
+        assert again.conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0] == total == 3 * (6 + 5)

@@ -164,7 +164,7 @@ def validate(path: str | os.PathLike) -> Path:
         raise NotAProjectError(path, "is not a regular file (a pipe or a device), not a workbench project.")
     try:
         encrypted = crypto.is_encrypted_file(path)
-        if not encrypted:
+        if not encrypted and not crypto.is_open_here(path):  # open here: its header was checked then
             check_header(path)
     except PermissionError as exc:
         raise ProjectError(path, f"cannot be read ({exc.strerror}).") from exc
@@ -212,6 +212,7 @@ class ProjectDatabase:
         self.conn = conn
         #: the key id of an encrypted project file (see project_crypto); None for a plain one
         self.key_id: str | None = None
+        self._open_handle = None
         self._leave_no_wal = False  # a read-only view that must not leave -wal/-shm behind
         self.readonly = readonly
         self._lock = lock
@@ -222,6 +223,10 @@ class ProjectDatabase:
     @property
     def encrypted(self) -> bool:
         return self.key_id is not None
+
+    def _opened(self, key_id: str | None) -> None:
+        self.key_id = key_id
+        self._open_handle = crypto.opened(self.path, key_id)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -245,7 +250,7 @@ class ProjectDatabase:
             conn = cls._connect(path, key, salt=crypto.salt_of(project_id) if key else None)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             project = cls(path, conn, readonly=False, lock=lock)
-            project.key_id = project_id if key else None
+            project._opened(project_id if key else None)
             project._migrate(plugins)
             with project.transaction():
                 project.set_meta("project_id", project_id, _tx=False)
@@ -292,7 +297,7 @@ class ProjectDatabase:
             key = file_key(path)
             conn = cls._connect(path, key)
             project = cls(path, conn, readonly=False, lock=lock)
-            project.key_id = crypto.key_id_of(path) if key else None
+            project._opened(crypto.key_id_of(path) if key else None)
             if not worker:
                 project._migrate(plugins)
                 project._give_a_copy_its_own_id()
@@ -324,7 +329,7 @@ class ProjectDatabase:
                 error = exc
                 continue
             project = cls(path, conn, readonly=True, lock=None)
-            project.key_id = crypto.key_id_of(path) if key else None
+            project._opened(crypto.key_id_of(path) if key else None)
             project._leave_no_wal = not had_wal and "immutable" not in mode
             return project
         raise ProjectError(path, f"cannot be opened for reading ({error}); if it is on a read-only disk, "
@@ -357,6 +362,9 @@ class ProjectDatabase:
                     failed_checkpoint = exc
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
+            if self._open_handle is not None:
+                crypto.closed(self._open_handle)
+                self._open_handle = None
             if self.readonly and self._leave_no_wal:
                 self._remove_sidecars()
         if self._lock is not None:

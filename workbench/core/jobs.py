@@ -246,7 +246,7 @@ class WorkerJob:
         self._process = self._ctx.Process(
             target=_worker_main,
             args=(str(self.project.path), self.run_id, self.spec, self._queue, self._cancel, os.getpid(),
-                  project_crypto.keys_for_worker(self.project.path)),
+                  project_crypto.keys_for_worker(self.project)),
             name=f"workbench-job-{self.run_id}",
             # Not a daemon: a job may start its own process pool (bandit, detect-secrets).
             # _terminate_leftovers() ends any still running when this process exits.

@@ -49,6 +49,8 @@ _LABEL = b"workbench-project-key v1"
 
 #: key id -> key (64 hex digits) of every encrypted project this process opened or created
 _keys: dict[str, str] = {}
+#: (device, inode) -> [connections, key id or None] of the project files this process has open
+_open_files: dict[tuple[int, int], list] = {}
 
 
 class EncryptionUnavailableError(ProjectError):
@@ -83,13 +85,54 @@ def cipher_module():
 
 
 # ------------------------------------------------------------------ the file itself
+# Closing *any* descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+# included: then another process's SQLite takes itself for the last user and removes the WAL
+# under our feet. So while this process has a project file open, its first bytes are never read
+# again: what they said is remembered here, by inode (os.stat opens nothing).
+def _identity(path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def opened(path, key_id: str | None) -> tuple[int, int]:
+    """Record a connection to *path*; returns the handle for :func:`closed`."""
+    ident = _identity(path)
+    entry = _open_files.setdefault(ident, [0, key_id])
+    entry[0] += 1
+    return ident
+
+
+def closed(ident: tuple[int, int]) -> None:
+    entry = _open_files.get(ident)
+    if entry is not None:
+        entry[0] -= 1
+        if entry[0] <= 0:
+            del _open_files[ident]
+
+
+def _known(path) -> list | None:
+    try:
+        return _open_files.get(_identity(path))
+    except OSError:
+        return None
+
+
+def is_open_here(path) -> bool:
+    return _known(path) is not None
+
+
 def read_head(path: Path, size: int = 100) -> bytes:
+    if is_open_here(path):
+        raise RuntimeError(f"{path}: open in this process; reading it directly would drop SQLite's locks")
     with open(path, "rb") as fh:
         return fh.read(size)
 
 
 def is_encrypted_file(path: Path) -> bool:
     """Not a plain SQLite file, but shaped like SQLCipher's: whole 4 KiB pages (our page size)."""
+    known = _known(path)
+    if known is not None:
+        return known[1] is not None
     head = read_head(path, 16)
     if len(head) < 16 or head == SQLITE_HEADER:
         return False
@@ -98,6 +141,9 @@ def is_encrypted_file(path: Path) -> bool:
 
 
 def key_id_of(path: Path) -> str:
+    known = _known(path)
+    if known is not None and known[1] is not None:
+        return known[1]
     return str(uuid.UUID(bytes=read_head(path, 16)))
 
 
@@ -165,12 +211,11 @@ def key_for(path: Path) -> str:
     return key
 
 
-def keys_for_worker(path: Path) -> dict[str, str]:
-    """What a job worker of the project at *path* needs to open it (nothing for a plain file)."""
-    path = Path(path)
-    if not is_encrypted_file(path):
+def keys_for_worker(project) -> dict[str, str]:
+    """What a job worker of the open *project* needs to open it (nothing for a plain file)."""
+    if project.key_id is None:
         return {}
-    return {key_id_of(path): key_for(path)}
+    return {project.key_id: key_for(project.path)}
 
 
 # ----------------------------------------------------------------- connections
