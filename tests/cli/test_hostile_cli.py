@@ -97,7 +97,7 @@ def test_failed_export_still_applies_the_gate(tmp_path):
              "--sarif", tmp_path / "new" / "dir" / "r.sarif", "--fail-on", "HIGH")
     assert out.returncode == 3, out.stderr
     assert "/proc/nope/x.json: the folder /proc/nope does not exist" in out.stderr and "Traceback" not in out.stderr
-    assert f"{project}: is a SQLite database" in out.stderr  # an export never replaces the project
+    assert f"{project}: is a project file; refusing to overwrite it" in out.stderr  # never replaces the project
     assert not (tmp_path / "new").exists()  # no folder is created behind the user's back
     assert wb("info", project, "--verify").returncode == 0
 

@@ -35,6 +35,12 @@ def check_writable_target(path: str | os.PathLike) -> Path:
     if path.exists() or path.is_symlink():
         if not path.is_file():
             raise WorkbenchError(f"{path}: exists and is not a regular file")
+        from workbench.core.project_crypto import is_open_here
+
+        # Checked without reading first: an encrypted project has no SQLite header to see, and
+        # reading a file this process has open would drop SQLite's locks on it.
+        if path.suffix == ".wbproj" or is_open_here(path):
+            raise WorkbenchError(f"{path}: is a project file; refusing to overwrite it")
         try:
             with open(path, "rb") as fh:
                 head = fh.read(16)
@@ -42,8 +48,6 @@ def check_writable_target(path: str | os.PathLike) -> Path:
             raise WorkbenchError(f"{path}: cannot be replaced ({exc.strerror or exc})") from exc
         if head == SQLITE_MAGIC:
             raise WorkbenchError(f"{path}: is a SQLite database (a project?); refusing to overwrite it")
-        if path.suffix == ".wbproj":  # an encrypted project has no SQLite header to see
-            raise WorkbenchError(f"{path}: is a project file; refusing to overwrite it")
     return path
 
 
