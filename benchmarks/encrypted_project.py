@@ -5,7 +5,8 @@ temporary folder and audits it N times into a new plain project and N times
 into a new encrypted one, alternating, cold (a new project: empty result
 cache) and then warm (the same project again: every file's results come from
 the cache, so the run is mostly database reads and writes, where encryption
-costs most). Also times ``state_sha256`` (reads every row) and opening.
+costs most). Also times storing 20,000 findings in batches of 500 (writes
+only), ``state_sha256`` (reads every row) and opening.
 Prints medians and the encrypted/plain ratios; the aim is within 1.2x.
 
 The key of each encrypted project goes to an in-memory keyring that ends with
@@ -38,6 +39,18 @@ def copy_packages(dest: str, packages) -> str:
     return dest
 
 
+def bulk_findings(project, total: int = 20_000, batch: int = 500) -> None:
+    from workbench.core.findings import Finding
+
+    run_id = project.create_run("core", "bulk", title="bulk")
+    for start in range(0, total, batch):
+        project.add_findings(run_id, [
+            Finding(plugin="core", rule=f"R{i % 13}", severity="MEDIUM", confidence="HIGH", title=f"finding {i}",
+                    message=f"bulk finding number {i} with some text to store", path=f"pkg/m{i % 97}.py",
+                    line=i % 400 + 1, fingerprint=f"fp{i}") for i in range(start, start + batch)])
+    project.finish_run(run_id, "done")
+
+
 def timed(fn):
     start = time.perf_counter()
     out = fn()
@@ -61,7 +74,7 @@ def main() -> None:
         tree = copy_packages(os.path.join(tmp, "tree"), args.packages)
         files = sum(len([f for f in fs if f.endswith(".py")]) for _, _, fs in os.walk(tree))
         spec = plugin.job_spec("audit", target=tree, workers=args.workers)
-        times: dict[str, dict[str, list[float]]] = {k: {"cold": [], "warm": [], "state": [], "open": []}
+        times: dict[str, dict[str, list[float]]] = {k: {"cold": [], "warm": [], "bulk": [], "state": [], "open": []}
                                                    for k in ("plain", "encrypted")}
         findings = {}
         for i in range(args.n):
@@ -74,6 +87,7 @@ def main() -> None:
                     seconds, (run_id, status, _) = timed(lambda: run_in_process(project, spec))
                     times[kind]["warm"].append(seconds)
                     findings[kind] = len(project.findings(run_id))
+                    times[kind]["bulk"].append(timed(lambda: bulk_findings(project))[0])
                     times[kind]["state"].append(timed(project.state_sha256)[0])
                 times[kind]["open"].append(timed(lambda: Project.open(path, plugins=registry.plugins).close())[0])
         assert findings["plain"] == findings["encrypted"], findings
@@ -83,7 +97,7 @@ def main() -> None:
           f"{size['encrypted'] // 1024} KiB encrypted")
     print(f"{'':<28}{'plain':>10}{'encrypted':>12}{'ratio':>8}")
     for step, label in (("cold", "audit, cold (new project)"), ("warm", "audit, warm (cached)"),
-                        ("state", "state_sha256 (every row)"), ("open", "open + migrate + close")):
+                        ("bulk", "store 20,000 findings"), ("state", "state_sha256 (every row)"), ("open", "open + migrate + close")):
         plain, enc = (statistics.median(times[k][step]) for k in ("plain", "encrypted"))
         print(f"{label:<28}{plain:>9.3f}s{enc:>11.3f}s{enc / plain:>7.2f}x")
 
