@@ -10,7 +10,9 @@
 2. keyed pseudonymisation (HMAC-SHA256 of an email column) plus masking (a phone
    column) on a generated CSV of --rows rows (default 5,000,000), streamed in chunks:
    rows/s and the peak memory of the process doing it, also for a file 5x smaller
-   to show that memory does not grow with the file.
+   to show that memory does not grow with the file. CPU time per row and the load
+   average are printed beside rows/s: on a shared machine rows/s follows the share of
+   the cores the run got, CPU per row is the code's own cost.
 3. Presidio's AnonymizerEngine on the same task (mask + hash, entities given as
    whole-cell spans, so no NLP model is involved) on a sample, for the ratio.
 
@@ -166,12 +168,19 @@ def peak_mib():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+def cpu_seconds():
+    # this process's threads plus worker processes already reaped
+    import resource
+    return sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
+               for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
 import pyarrow as pa
 from workbench_plugins.anonymise.reader import iter_csv_batches
 from workbench_plugins.anonymise.transforms import mask, pseudonymise
 from workbench_plugins.anonymise.writer import StreamingCsvWriter
 src, dst = sys.argv[1], sys.argv[2]
 key = bytes(range(32))
+c0 = cpu_seconds()
 t = time.perf_counter()
 writer = None
 for batch in iter_csv_batches(src, block_size=1 << 23):
@@ -184,7 +193,7 @@ for batch in iter_csv_batches(src, block_size=1 << 23):
     writer.write(out)
 writer.close()
 dt = time.perf_counter() - t
-print(json.dumps({"rows": writer.rows, "seconds": dt, "peak_rss_mib": peak_mib()}))
+print(json.dumps({"rows": writer.rows, "seconds": dt, "peak_rss_mib": peak_mib(), "cpu": cpu_seconds() - c0}))
 """
 
 
@@ -201,18 +210,28 @@ def peak_mib():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+def cpu_seconds():
+    # this process's threads plus worker processes already reaped
+    import resource
+    return sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
+               for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
 from workbench_plugins.anonymise.engine import Policy, anonymise_stream
 pol = Policy(columns={"email": {"transform": "pseudonymise", "role": "direct_identifier"},
                       "phone": {"transform": "mask", "role": "direct_identifier"}})
+c0 = cpu_seconds()
 t = time.perf_counter()
 s = anonymise_stream(sys.argv[1], sys.argv[2], pol, {"pseudonym": bytes(range(32))}, workers=int(sys.argv[3]))
-print(json.dumps({"rows": s["rows_out"], "seconds": time.perf_counter() - t, "peak_rss_mib": peak_mib()}))
+print(json.dumps({"rows": s["rows_out"], "seconds": time.perf_counter() - t, "peak_rss_mib": peak_mib(),
+                  "cpu": cpu_seconds() - c0}))
 """
 
 
 def _median_runs(script, argv, env, runs):
-    """Run `script` `runs` times in fresh processes; (median rows/s, [rows/s], max peak MiB) or an error."""
-    rates, peaks = [], []
+    """Run `script` `runs` times in fresh processes; (median rows/s, [rows/s], max peak MiB, median CPU
+    microseconds per row) or an error. CPU time per row tells the code's cost apart from the share of
+    the cores it got: on a machine shared with other work, rows/s falls with the load, CPU/row does not."""
+    rates, peaks, cpus = [], [], []
     for _ in range(runs):
         proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env,
                               timeout=3600)
@@ -221,7 +240,15 @@ def _median_runs(script, argv, env, runs):
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         rates.append(r["rows"] / r["seconds"])
         peaks.append(r["peak_rss_mib"])
-    return statistics.median(rates), rates, max(peaks)
+        cpus.append(r["cpu"] / r["rows"] * 1e6)
+    return statistics.median(rates), rates, max(peaks), statistics.median(cpus)
+
+
+def _load() -> str:
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    except OSError:
+        return f"{os.cpu_count()} cores"
 
 
 def bench_stream(rows: int, presidio_rows: int, runs: int = 3):
@@ -237,22 +264,24 @@ def bench_stream(rows: int, presidio_rows: int, runs: int = 3):
             if isinstance(r, str):
                 print("streaming failed:", r)
                 return
-            rate, rates, peak = r
+            rate, rates, peak, cpu = r
             results[n] = {"rate": rate, "peak": peak}
             print(f"pseudonymise(email, HMAC-SHA256) + mask(phone), {n:,} rows "
                   f"({src.stat().st_size / 2**20:.0f} MiB, generated in {gen:.1f} s), raw batch loop: "
-                  f"median {rate:,.0f} rows/s of {runs} runs {[round(x) for x in rates]}, peak RSS {peak:.0f} MiB")
+                  f"median {rate:,.0f} rows/s of {runs} runs {[round(x) for x in rates]}, peak RSS {peak:.0f} MiB, "
+                  f"CPU {cpu:.2f} us/row ({_load()})")
             for workers in sorted({1, os.cpu_count() or 1}):
                 f = _median_runs(FULL_SCRIPT, [str(src), str(Path(d) / "out.csv"), str(workers)], env, runs)
                 if isinstance(f, str):
                     print("  streaming pipeline failed:", f[-1000:])
                     continue
-                frate, frates, fpeak = f
+                frate, frates, fpeak, fcpu = f
                 results[(n, workers)] = {"rate": frate, "peak": fpeak}
                 print(f"  the same through the engine's streaming pipeline (leak check per block, uniform "
                       f"shuffle via bucket files, CSV-injection check, atomic rename), {workers} process(es): "
                       f"median {frate:,.0f} rows/s of {runs} runs {[round(x) for x in frates]}, "
-                      f"peak RSS {fpeak:.0f} MiB (main process)")
+                      f"peak RSS {fpeak:.0f} MiB (main process), CPU {fcpu:.2f} us/row, all processes "
+                      f"({_load()})")
             if n == rows:
                 import importlib.util
 

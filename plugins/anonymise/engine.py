@@ -324,11 +324,13 @@ def anonymise_stream(in_path, out_path, policy: Policy, keys: dict | None = None
     """
     import os
     import tempfile
+    from contextlib import closing
 
     import numpy as np
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
+    from .overlap import InOrder, prefetch
     from .transforms import shuffle_permutation
     from .writer import StreamingCsvWriter
 
@@ -354,37 +356,47 @@ def anonymise_stream(in_path, out_path, policy: Policy, keys: dict | None = None
         schema = None
         direct_writer = None
         delim = "\t" if str(out_path).lower().endswith(".tsv") else ","
+
+        def deal(out_batch, which):
+            # one stable sort by bucket and one take, instead of a filter per bucket: each
+            # bucket gets the same rows in the same order
+            order = np.argsort(which, kind="stable")
+            counts = np.bincount(which, minlength=n_buckets)
+            dealt = out_batch.take(pa.array(order))
+            start = 0
+            for b in np.flatnonzero(counts):
+                if writers[b] is None:
+                    writers[b] = ipc.new_stream(os.path.join(tmpd, f"b{b}.arrow"), schema)
+                writers[b].write_batch(dealt.slice(start, int(counts[b])))
+                start += int(counts[b])
+
         try:
-            for out_batch, n_rows, n_leaks, example, infos in _stream_blocks(
-                    in_path, policy, keys, direct, block_size, workers, check_cancelled):
-                leaks += n_leaks
-                leak_example = leak_example or example
-                for name, info in infos.items():
-                    prev = summary["transforms"].setdefault(name, {"transform": info["transform"]})
-                    for k, v in info.items():
-                        if k != "transform":
-                            prev[k] = prev.get(k, 0) + v if isinstance(v, int) else v
-                if schema is None:
-                    schema = out_batch.schema
-                rows_in += n_rows
-                if policy.keep_order:
-                    # no shuffle asked for: write straight through; a leak aborts the whole output
-                    if leaks:
-                        raise VerificationError([f"{leaks} output cell(s) hold an original direct "
-                                                 f"identifier, e.g. in column {leak_example!r}"])
-                    if direct_writer is None:
-                        direct_writer = StreamingCsvWriter(out_path, schema, delimiter=delim)
-                    direct_writer.write(out_batch)
-                else:
-                    which = rng.integers(0, n_buckets, out_batch.num_rows)
-                    for b in range(n_buckets):
-                        part = out_batch.filter(pa.array(which == b))
-                        if part.num_rows:
-                            if writers[b] is None:
-                                writers[b] = ipc.new_stream(os.path.join(tmpd, f"b{b}.arrow"), schema)
-                            writers[b].write_batch(part)
-                if progress:
-                    progress(rows_in, 0, f"{rows_in:,} rows transformed")
+            # writes (CSV or bucket files) run on their own thread, overlapping the hashing
+            blocks = _stream_blocks(in_path, policy, keys, direct, block_size, workers, check_cancelled)
+            with InOrder() as background, closing(blocks):
+                for out_batch, n_rows, n_leaks, example, infos in blocks:
+                    leaks += n_leaks
+                    leak_example = leak_example or example
+                    for name, info in infos.items():
+                        prev = summary["transforms"].setdefault(name, {"transform": info["transform"]})
+                        for k, v in info.items():
+                            if k != "transform":
+                                prev[k] = prev.get(k, 0) + v if isinstance(v, int) else v
+                    if schema is None:
+                        schema = out_batch.schema
+                    rows_in += n_rows
+                    if policy.keep_order:
+                        # no shuffle asked for: write straight through; a leak aborts the whole output
+                        if leaks:
+                            raise VerificationError([f"{leaks} output cell(s) hold an original direct "
+                                                     f"identifier, e.g. in column {leak_example!r}"])
+                        if direct_writer is None:
+                            direct_writer = StreamingCsvWriter(out_path, schema, delimiter=delim)
+                        background.submit(direct_writer.write, out_batch)
+                    else:
+                        background.submit(deal, out_batch, rng.integers(0, n_buckets, out_batch.num_rows))
+                    if progress:
+                        progress(rows_in, 0, f"{rows_in:,} rows transformed")
         except BaseException as exc:
             if direct_writer is not None:
                 direct_writer.abort(exc)
@@ -406,18 +418,23 @@ def anonymise_stream(in_path, out_path, policy: Policy, keys: dict | None = None
         if leaks:
             raise VerificationError([f"{leaks} output cell(s) hold an original direct identifier, "
                                      f"e.g. in column {leak_example!r}"])
-        writer = StreamingCsvWriter(out_path, schema, delimiter=delim)
-        try:
+
+        def shuffled_buckets():
             for b in range(n_buckets):
                 path = os.path.join(tmpd, f"b{b}.arrow")
                 if not os.path.exists(path):
                     continue
                 with ipc.open_stream(path) as r:
                     bucket = r.read_all()
-                if not policy.keep_order:
-                    bucket = bucket.take(pa.array(shuffle_permutation(bucket.num_rows)))
-                for part in bucket.to_batches(max_chunksize=1 << 16):
-                    writer.write(part)
+                yield bucket.take(pa.array(shuffle_permutation(bucket.num_rows)))
+
+        writer = StreamingCsvWriter(out_path, schema, delimiter=delim)
+        try:
+            # the next bucket is read and shuffled on a thread while this one is written
+            with closing(prefetch(shuffled_buckets(), depth=1, name="anonymise-buckets")) as buckets:
+                for bucket in buckets:
+                    for part in bucket.to_batches(max_chunksize=1 << 16):
+                        writer.write(part)
             writer.close()
         except BaseException as exc:
             writer.abort(exc)
@@ -524,14 +541,18 @@ def _stream_blocks(in_path, policy, keys, direct, block_size, workers, check_can
     """(output batch, rows, leaks, example, infos) per input block, in input order."""
     import pyarrow as pa
 
+    from .overlap import prefetch
     from .reader import iter_csv_batches
 
+    # one parsing thread: it already runs beside the hashing (prefetch), and pyarrow's own
+    # threads measured more CPU and memory for no gain here
     batches = iter_csv_batches(in_path, delimiter=policy.delimiter, encoding=policy.encoding,
-                               block_size=block_size)
+                               block_size=block_size, use_threads=False)
     uses_surrogates = any(s.get("transform") == "surrogate" for s in policy.columns.values())
     if workers <= 1 or uses_surrogates:
         surrogates: dict = {}
-        for batch in batches:
+        # the next block is read and parsed on a thread while this one is hashed
+        for batch in prefetch(batches):
             if check_cancelled:
                 check_cancelled()
             out, leaks, example, infos = _process_block(pa.Table.from_batches([batch]), policy, keys,
@@ -546,7 +567,7 @@ def _stream_blocks(in_path, policy, keys, direct, block_size, workers, check_can
                              initializer=_worker_init,
                              initargs=(policy.to_dict(), dict(keys), list(direct), str(in_path))) as pool:
         pending: deque = deque()
-        for batch in batches:
+        for batch in prefetch(batches):
             if check_cancelled:
                 check_cancelled()
             pending.append(pool.submit(_worker_block, _to_ipc(batch)))

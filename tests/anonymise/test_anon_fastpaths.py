@@ -78,3 +78,21 @@ def test_mask_without_short_values_takes_the_short_path_and_agrees():
     assert transforms.mask(pa.array([None, None], pa.string()), 1, 1).to_pylist() == [None, None]
     mixed = pa.array(["+44 20 12345678", "12", None])   # one short value: the general path
     assert transforms.mask(mixed, 0, 4).to_pylist() == ["***********5678", "**", None]
+
+
+def test_pseudonymise_of_all_distinct_values_skips_the_take_and_agrees():
+    key = bytes(range(32))
+
+    def expected(values):
+        return [None if v is None else hmac.digest(key, transforms.normalise(v).encode(), "sha256").hex()[:24]
+                for v in values]
+
+    distinct = [f"user{i}@Example.org" for i in range(300)]
+    cases = [distinct, list(reversed(distinct)), distinct + ["USER0@example.org"], distinct[:5] + [None],
+             ["a", "A", "b"], []]
+    for values in cases:
+        assert transforms.pseudonymise(pa.array(values, pa.string()), key).to_pylist() == expected(values)
+    sliced = pa.array(distinct, pa.string()).slice(100, 50)   # codes relative to the slice
+    assert transforms.pseudonymise(sliced, key).to_pylist() == expected(distinct[100:150])
+    chunked = pa.chunked_array([distinct[:10], distinct[10:20]], pa.string())
+    assert transforms.pseudonymise(chunked, key).to_pylist() == expected(distinct[:20])
