@@ -14,7 +14,7 @@ from test_core_secrets_backend import bare_env
 from test_core_secrets_backend_cli import wb
 from workbench.core import project_crypto
 from workbench.core.convert import decrypt_project, encrypt_project
-from workbench.core.errors import DamagedProjectError, ProjectError
+from workbench.core.errors import DamagedProjectError, ProjectError, WorkbenchError
 from workbench.core.findings import Finding
 from workbench.core.jobs import WorkerJob
 from workbench.core.project import Project
@@ -33,6 +33,14 @@ def _fill(project: Project, n: int = 400) -> int:
                 message=f"{MESSAGE} #{i}", path=f"src/m{i}.py", line=i + 1) for i in range(n)])
     project.finish_run(run_id, "done", summary={"findings": n})
     return run_id
+
+
+def _holds_a_lock(path: Path) -> bool:
+    """Does this process hold a POSIX lock on *path* (as SQLite does while a connection is open)?"""
+    if not Path("/proc/locks").exists():
+        return True  # nothing to ask on this system
+    ino = path.stat().st_ino
+    return any(f" {os.getpid()} " in line and f":{ino} " in line for line in Path("/proc/locks").read_text().splitlines())
 
 
 def _forget(key_id: str) -> None:
@@ -83,7 +91,7 @@ def test_opens_with_its_key_everywhere_and_the_id_names_the_key(tmp_path):
         run_id = _fill(project, 20)
         state = project.state_sha256()
         key_id = project.key_id
-        assert project.encrypted and key_id == project.project_id
+        assert project.encrypted and key_id != project.project_id  # every key has an id of its own
     assert project_crypto.key_id_of(path) == key_id  # the salt is the id: the key is found without it
     with Project.open(path) as again:
         assert again.state_sha256() == state and again.run(run_id)["summary"] == {"findings": 20}
@@ -141,7 +149,7 @@ def test_encrypt_then_decrypt_keeps_the_state_hash(tmp_path):
         state, project_id = project.state_sha256(), project.project_id
     assert _leaks({"plain": plain.read_bytes()}) == ["plain"]
     key_id = encrypt_project(plain)
-    assert key_id == project_id and project_crypto.is_encrypted_file(plain)
+    assert project_crypto.is_encrypted_file(plain) and project_crypto.key_id_of(plain) == key_id
     assert _leaks({"file": plain.read_bytes()}) == []
     assert sorted(os.listdir(tmp_path)) == ["plain.wbproj"]  # no temporary copy, no plain -wal left
     with Project.open(plain) as encrypted:
@@ -153,8 +161,8 @@ def test_encrypt_then_decrypt_keeps_the_state_hash(tmp_path):
     with Project.open(out) as copy:
         assert not copy.encrypted and copy.state_sha256() == state and copy.project_id == project_id
     assert _leaks({"copy": out.read_bytes()}) == ["copy"]
-    # Encrypting the plain copy again reuses the project's key, never replacing it.
-    encrypt_project(out)
+    # Encrypting the plain copy again gives it a key of its own; the first file's key stays.
+    assert encrypt_project(out) != key_id
     project_crypto._keys.clear()
     for p in (plain, out):
         with Project.open(p) as again:
@@ -176,6 +184,51 @@ def test_conversion_refused_while_open_elsewhere_changes_nothing(tmp_path):
         holder.close()
     assert not project_crypto.is_encrypted_file(path) and path.read_bytes()[:16] == before[:16]
     assert sorted(os.listdir(tmp_path)) == ["p.wbproj"]
+
+
+def test_encrypting_a_copied_file_gives_the_copy_its_own_project_id(tmp_path):
+    """Secrets are named by the project id: a copy must not keep the original's, encrypted or not."""
+    import shutil
+
+    original = tmp_path / "a.wbproj"
+    with Project.create(original) as project:
+        first_id = project.project_id
+    copy = tmp_path / "b.wbproj"
+    shutil.copyfile(original, copy)
+    encrypt_project(copy)
+    with Project.open(copy) as encrypted, Project.open(original) as plain:
+        assert encrypted.project_id != first_id == plain.project_id
+
+
+def test_conversion_errors_name_the_copy_not_a_damaged_project(tmp_path):
+    encrypted = tmp_path / "e.wbproj"
+    Project.create(encrypted, encrypted=True).close()
+    with pytest.raises(WorkbenchError, match="does not exist"):
+        decrypt_project(encrypted, tmp_path / "missing" / "plain.wbproj")
+    blocked = tmp_path / "p.wbproj"
+    Project.create(blocked).close()
+    (tmp_path / ".p.wbproj.encrypting").mkdir()  # something in the way of the temporary copy
+    with pytest.raises(ProjectError, match="cannot write the converted copy") as err:
+        encrypt_project(blocked)
+    assert "damaged" not in str(err.value)
+    assert not project_crypto.is_encrypted_file(blocked)
+    # A random file of whole pages is not taken for an encrypted project (its first bytes are no key id).
+    photo = tmp_path / "photo.wbproj"
+    photo.write_bytes(bytes(range(256)) * 32)
+    with pytest.raises(ProjectError, match="not a SQLite database"):
+        Project.open(photo)
+
+
+def test_an_encrypted_project_under_another_name_is_never_overwritten_by_an_output(tmp_path):
+    from workbench.core.files import atomic_write
+
+    source = tmp_path / "e.wbproj"
+    Project.create(source, encrypted=True).close()
+    backup = tmp_path / "e-backup.db"
+    backup.write_bytes(source.read_bytes())
+    with pytest.raises(Exception, match="looks like an encrypted project"):
+        atomic_write(backup, "report")
+    assert backup.read_bytes() == source.read_bytes()
 
 
 def test_key_file_round_trip_wrong_passphrase_and_tampering(tmp_path):
@@ -298,7 +351,9 @@ def test_looking_at_an_open_file_never_drops_sqlites_locks(tmp_path, encrypted):
     from wb_core_testjobs import plugin
 
     path = tmp_path / "p.wbproj"
-    with Project.create(path, encrypted=encrypted) as project:
+    Project.create(path, encrypted=encrypted).close()
+    with Project.open(path) as project:  # opened, not just created: every way in registers the file
+        assert _holds_a_lock(path)
         for n in range(3):
             # What the window does around a job: ask about the file while it is open.
             assert project_crypto.is_encrypted_file(path) is encrypted

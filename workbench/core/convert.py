@@ -36,18 +36,45 @@ def _wrap(path: Path, conn):
 
 
 def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    try:
         os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _clean_up(tmp: Path) -> None:
+    """Best effort after a failure: the error being raised is the one to report."""
+    for name in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 @contextlib.contextmanager
-def _disk_full_is_clear(path: Path, what: str):
+def _writing_copy(target: Path, what: str):
+    """Errors while the copy is written are about the copy's folder, never "the project is damaged"."""
     try:
         yield
-    except crypto.ERROR as exc:
-        if "full" in str(exc).lower():
-            raise StorageFullError(path, f"the disk is full ({exc}): {what}") from exc
-        raise
+    except (*crypto.ERROR, OSError) as exc:
+        if "full" in str(exc).lower() or getattr(exc, "errno", None) == 28:  # ENOSPC
+            raise StorageFullError(target, f"the disk is full ({exc}); {what}") from exc
+        raise ProjectError(target, f"cannot write the converted copy in {target.parent} ({exc}); {what}") from exc
+
+
+def _checkpoint(path: Path, conn) -> None:
+    """Merge the WAL into the file, and be sure it happened: the WAL is about to be left behind."""
+    busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy or (log != -1 and log != done):
+        raise ProjectError(path, "another process is still reading it (its write-ahead log could not be merged); "
+                                 "close the other workbench and try again")
+
+
+def _adopt_first(path: Path) -> None:
+    """Open the project once the normal way: a copied file gets its own project id first (its secrets
+    are named by it), and migrations are applied, before the file is converted."""
+    from workbench.core.project import Project
+
+    if os.access(path, os.W_OK):
+        Project.open(path).close()
 
 
 def _finish_copy(tmp: Path, key: str | None, source_state: str, event: str, data: dict) -> None:
@@ -73,53 +100,52 @@ def _finish_copy(tmp: Path, key: str | None, source_state: str, event: str, data
 
 
 def encrypt_project(path: str | os.PathLike) -> str:
-    """Encrypt the plain project at *path* in place; returns its key id (the key is in the secrets backend).
+    """Encrypt the plain project at *path* in place; returns the new key id (the key is in the secrets backend).
 
     The plain file's blocks may stay on the disk until they are overwritten: a project that must never
     exist in plain text is created encrypted (``workbench new --encrypted``).
     """
     path = validate(path)
-    if crypto.is_encrypted_file(path):
-        raise ProjectError(path, f"is already encrypted (key id {crypto.key_id_of(path)})")
     crypto.cipher_module()
+    _adopt_first(path)
     tmp = path.with_name(f".{path.name}.encrypting")
+    doing = "the plain file is unchanged"
     lock = ProjectLock.acquire(path)
-    key_id = reused = None
+    key_id = None
     try:
-        _remove(tmp)
+        if crypto.is_encrypted_file(validate(path)):  # checked again under the lock: another process may have won
+            raise ProjectError(path, f"is already encrypted (key id {crypto.key_id_of(path)})")
+        with _writing_copy(tmp, doing):
+            _remove(tmp)
         # The SQLCipher driver reads a plain file when no key is given.
         source = crypto.cipher_module().connect(str(path), isolation_level=None)
         source.row_factory = crypto.cipher_module().Row
         try:
             source.execute("PRAGMA busy_timeout = 15000")
-            source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            plain = _wrap(path, source)
-            key_id = plain.project_id
-            state = plain.state_sha256()
-            # A plain copy of an encrypted project keeps its id: encrypt it again with the same key.
-            reused = crypto.stored_key(key_id)
-            key = reused or crypto.new_key()
+            _checkpoint(path, source)
+            state = _wrap(path, source).state_sha256()
+            key_id, key = crypto.new_key_id(), crypto.new_key()
             crypto.store_key(key_id, key)
-            with _disk_full_is_clear(path, "the encrypted copy did not fit; the plain file is unchanged"):
+            with _writing_copy(tmp, doing):
                 crypto.export_database(source, tmp, key=key, salt=crypto.salt_of(key_id),
                                        application_id=APPLICATION_ID)
         finally:
             source.close()
-        with _disk_full_is_clear(path, "the encrypted copy did not fit; the plain file is unchanged"):
+        with _writing_copy(tmp, doing):
             _finish_copy(tmp, key, state, f"project file encrypted with SQLCipher (key id {key_id})",
                          {"key_id": key_id, "cipher": "SQLCipher 4 (AES-256, HMAC-SHA512)"})
-        # No plain WAL or shared memory may stay beside the encrypted file: SQLite would read them.
-        for sidecar in ("-wal", "-shm"):
-            _remove(path.with_name(path.name + sidecar))
-        os.replace(tmp, path)
+            os.chmod(tmp, os.stat(path).st_mode & 0o777)
+            # No plain WAL or shared memory may stay beside the encrypted file: SQLite would read them.
+            # (The checkpoint above merged the WAL, so nothing is lost with it.)
+            for sidecar in ("-wal", "-shm"):
+                _remove(path.with_name(path.name + sidecar))
+            os.replace(tmp, path)
         fsync_folder(path.parent)
         return key_id
     except BaseException:
-        _remove(tmp)
-        _remove(tmp.with_name(tmp.name + "-wal"))
-        _remove(tmp.with_name(tmp.name + "-shm"))
-        if key_id is not None and not reused and not crypto.is_encrypted_file(path):
-            with contextlib.suppress(Exception):  # the original error is the one to report
+        _clean_up(tmp)
+        if key_id is not None and not crypto.is_encrypted_file(path):
+            with contextlib.suppress(Exception):  # the key was made for this call only; the original error counts
                 crypto.forget_key(key_id, from_backend=True)
         raise
     finally:
@@ -127,9 +153,10 @@ def encrypt_project(path: str | os.PathLike) -> str:
 
 
 def decrypt_project(path: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Write a plain copy of the encrypted project at *path* to *out* (which must not exist).
+    """Write a plain copy of the encrypted project at *path* to *out* (which must not exist), readable by
+    its owner only (mode 0600).
 
-    The copy keeps the project id: it is the same project, readable without a key.
+    The copy keeps the project id and state: it is the same project, readable without a key.
     """
     from workbench.core.files import check_writable_target
 
@@ -140,29 +167,33 @@ def decrypt_project(path: str | os.PathLike, out: str | os.PathLike) -> Path:
     if out.exists():
         raise ProjectError(out, "already exists; choose another name for the plain copy")
     check_writable_target(out)
+    _adopt_first(path)
+    key_id = crypto.key_id_of(path)
     key = crypto.key_for(path)
     tmp = out.with_name(f".{out.name}.decrypting")
+    doing = "nothing was written"
     lock = ProjectLock.acquire(path)
     try:
-        _remove(tmp)
+        with _writing_copy(tmp, doing):
+            _remove(tmp)
         source = crypto.connect(str(path), key, isolation_level=None)
         try:
             source.execute("PRAGMA busy_timeout = 15000")
-            source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            _checkpoint(path, source)
             state = _wrap(path, source).state_sha256()
-            with _disk_full_is_clear(out, "the plain copy did not fit; nothing was written"):
+            with _writing_copy(tmp, doing):
                 crypto.export_database(source, tmp, key=None, salt=None, application_id=APPLICATION_ID)
         finally:
             source.close()
-        with _disk_full_is_clear(out, "the plain copy did not fit; nothing was written"):
+        with _writing_copy(tmp, doing):
+            os.chmod(tmp, 0o600)
             _finish_copy(tmp, None, state, f"plain copy written from the encrypted {path.name}",
-                         {"key_id": crypto.key_id_of(path), "from": str(path)})
-        os.replace(tmp, out)
+                         {"key_id": key_id, "from": str(path)})
+            os.replace(tmp, out)
         fsync_folder(out.parent)
         return out
     except BaseException:
-        for name in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
-            _remove(name)
+        _clean_up(tmp)
         raise
     finally:
         lock.release()

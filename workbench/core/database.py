@@ -228,6 +228,14 @@ class ProjectDatabase:
         self.key_id = key_id
         self._open_handle = crypto.opened(self.path, key_id)
 
+    def _close_quietly(self) -> None:
+        """After a failed open: the connection goes, and so does the note that the file is open here."""
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        if self._open_handle is not None:
+            crypto.closed(self._open_handle)
+            self._open_handle = None
+
     # ----------------------------------------------------------------- opening
     @classmethod
     def create(cls, path: str | os.PathLike, name: str | None = None, *, plugins: Sequence = (),
@@ -240,17 +248,18 @@ class ProjectDatabase:
         if not path.parent.is_dir():
             raise ProjectError(path, f"the folder {path.parent} does not exist.")
         project_id = str(uuid.uuid4())
-        key = None
         if encrypted:
             crypto.cipher_module()
-            key = crypto.new_key()
-            crypto.store_key(project_id, key)
         lock = ProjectLock.acquire(path)
+        key = key_id = project = None
         try:
-            conn = cls._connect(path, key, salt=crypto.salt_of(project_id) if key else None)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            if encrypted:  # the key is safe in the backend before a byte is encrypted with it
+                key_id, key = crypto.new_key_id(), crypto.new_key()
+                crypto.store_key(key_id, key)
+            conn = cls._connect(path, key, salt=crypto.salt_of(key_id) if key else None)
             project = cls(path, conn, readonly=False, lock=lock)
-            project._opened(project_id if key else None)
+            project._opened(key_id)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             project._migrate(plugins)
             with project.transaction():
                 project.set_meta("project_id", project_id, _tx=False)
@@ -263,10 +272,15 @@ class ProjectDatabase:
             project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return project
         except BaseException:
+            if project is not None:
+                project._close_quietly()
             lock.release()
-            if key:
+            if key_id:  # nothing but this half-made file uses the key: neither stays
+                for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
                 with contextlib.suppress(Exception):  # the original error is the one to report
-                    crypto.forget_key(project_id, from_backend=True)
+                    crypto.forget_key(key_id, from_backend=True)
             raise
 
     @classmethod
@@ -293,17 +307,22 @@ class ProjectDatabase:
             raise ProjectError(path, f"{why}: open it read-only (`info`, `report`, `gui --read-only`), "
                                      "or copy it somewhere writable")
         lock = None if worker else ProjectLock.acquire(path)
+        project = None
         try:
+            # Everything read from the file's first bytes is read before connecting (see project_crypto).
             key = file_key(path)
+            key_id = crypto.key_id_of(path) if key else None
             conn = cls._connect(path, key)
             project = cls(path, conn, readonly=False, lock=lock)
-            project._opened(crypto.key_id_of(path) if key else None)
+            project._opened(key_id)
             if not worker:
                 project._migrate(plugins)
                 project._give_a_copy_its_own_id()
                 project._mark_interrupted_runs()
             return project
         except BaseException:
+            if project is not None:
+                project._close_quietly()
             if lock:
                 lock.release()
             raise
@@ -320,6 +339,7 @@ class ProjectDatabase:
             modes.append("mode=ro&immutable=1")
         error = None
         key = file_key(path)
+        key_id = crypto.key_id_of(path) if key else None
         for mode in modes:
             try:
                 conn = crypto.connect(f"{path.resolve().as_uri()}?{mode}", key, uri=True, isolation_level=None)
@@ -329,7 +349,7 @@ class ProjectDatabase:
                 error = exc
                 continue
             project = cls(path, conn, readonly=True, lock=None)
-            project._opened(crypto.key_id_of(path) if key else None)
+            project._opened(key_id)
             project._leave_no_wal = not had_wal and "immutable" not in mode
             return project
         raise ProjectError(path, f"cannot be opened for reading ({error}); if it is on a read-only disk, "

@@ -35,7 +35,7 @@ def check_writable_target(path: str | os.PathLike) -> Path:
     if path.exists() or path.is_symlink():
         if not path.is_file():
             raise WorkbenchError(f"{path}: exists and is not a regular file")
-        from workbench.core.project_crypto import is_open_here
+        from workbench.core.project_crypto import is_open_here, looks_encrypted
 
         # Checked without reading first: an encrypted project has no SQLite header to see, and
         # reading a file this process has open would drop SQLite's locks on it.
@@ -48,6 +48,8 @@ def check_writable_target(path: str | os.PathLike) -> Path:
             raise WorkbenchError(f"{path}: cannot be replaced ({exc.strerror or exc})") from exc
         if head == SQLITE_MAGIC:
             raise WorkbenchError(f"{path}: is a SQLite database (a project?); refusing to overwrite it")
+        if looks_encrypted(head, path.stat().st_size):
+            raise WorkbenchError(f"{path}: looks like an encrypted project; refusing to overwrite it")
     return path
 
 

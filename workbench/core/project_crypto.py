@@ -128,16 +128,22 @@ def read_head(path: Path, size: int = 100) -> bytes:
         return fh.read(size)
 
 
+def _is_key_id(head: bytes) -> bool:
+    """Our salts are random (version 4) UUIDs: 6 fixed bits tell them from 63 in 64 random files."""
+    return len(head) == 16 and head[6] >> 4 == 4 and head[8] >> 6 == 0b10
+
+
+def looks_encrypted(head: bytes, size: int) -> bool:
+    """A file with these first 16 bytes and this size is shaped like our SQLCipher files: a key id
+    where SQLite's header would be, and whole 4 KiB pages (the page size we set)."""
+    return _is_key_id(head[:16]) and size >= 4096 and size % 4096 == 0
+
+
 def is_encrypted_file(path: Path) -> bool:
-    """Not a plain SQLite file, but shaped like SQLCipher's: whole 4 KiB pages (our page size)."""
     known = _known(path)
     if known is not None:
         return known[1] is not None
-    head = read_head(path, 16)
-    if len(head) < 16 or head == SQLITE_HEADER:
-        return False
-    size = os.path.getsize(path)
-    return size >= 4096 and size % 4096 == 0
+    return looks_encrypted(read_head(path, 16), os.path.getsize(path))
 
 
 def key_id_of(path: Path) -> str:
@@ -152,14 +158,20 @@ def new_key() -> str:
     return _random.token_hex(32)
 
 
+def new_key_id() -> str:
+    """A fresh id for every new key: no two files' keys can ever compete for one name."""
+    return str(uuid.uuid4())
+
+
 def _backend_user(key_id: str) -> str:
     return f"project-key/{key_id}"
 
 
 def stored_key(key_id: str) -> str | None:
+    """What the secrets backend holds under *key_id* (not this process's cache)."""
     from workbench.core import secrets
 
-    return _keys.get(key_id) or secrets.get_user_secret(_backend_user(key_id))
+    return secrets.get_user_secret(_backend_user(key_id))
 
 
 def store_key(key_id: str, key: str) -> None:
@@ -194,7 +206,10 @@ def remember(keys: dict[str, str]) -> None:
 
 def key_for(path: Path) -> str:
     """The key of the encrypted project at *path*: this process's cache, else the secrets backend."""
-    key_id = key_id_of(path)
+    return key_by_id(key_id_of(path), path)
+
+
+def key_by_id(key_id: str, path: Path) -> str:
     if key_id in _keys:
         return _keys[key_id]
     from workbench.core import secrets
@@ -207,6 +222,9 @@ def key_for(path: Path) -> str:
                                  f"up: {exc}") from None
     if not key:
         raise ProjectKeyMissingError(path, key_id)
+    if not _is_hex(key, 64):
+        raise ProjectError(path, f"is an encrypted project, and what the secrets backend holds under its key id "
+                                 f"{key_id} is not a project key (altered?); {KEY_IMPORT_HINT}.")
     _keys[key_id] = key
     return key
 
@@ -215,7 +233,7 @@ def keys_for_worker(project) -> dict[str, str]:
     """What a job worker of the open *project* needs to open it (nothing for a plain file)."""
     if project.key_id is None:
         return {}
-    return {project.key_id: key_for(project.path)}
+    return {project.key_id: key_by_id(project.key_id, project.path)}
 
 
 # ----------------------------------------------------------------- connections
@@ -234,13 +252,19 @@ def connect(target: str, key: str | None, *, salt: str | None = None, uri: bool 
     # A wrong key is reported by us, once, with what to do; not by SQLCipher's log on stderr.
     conn.execute("PRAGMA cipher_log_level = NONE")
     conn.execute(f"PRAGMA key = \"x'{_checked_hex(key, 64)}{_checked_hex(salt, 32) if salt else ''}'\"")
+    # SQLCipher 4's format (4 KiB pages, HMAC-SHA512) whatever the library's own default.
+    conn.execute("PRAGMA cipher_compatibility = 4")
     conn.execute("PRAGMA temp_store = MEMORY")
     return conn
 
 
+def _is_hex(value, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and all(c in "0123456789abcdef" for c in value)
+
+
 def _checked_hex(value: str, length: int) -> str:
     # Goes into a PRAGMA, which takes no parameters: only hex digits may pass.
-    if len(value) != length or any(c not in "0123456789abcdef" for c in value):
+    if not _is_hex(value, length):
         raise ValueError(f"a project key must be {length} lower-case hex digits")
     return value
 
@@ -328,4 +352,6 @@ def read_key_file(path: Path, passphrase: str) -> tuple[str, str, str]:
         key = AESGCM(aes_key).decrypt(nonce, ciphertext, _aad(header)).hex()
     except InvalidTag:
         raise KeyFileError(f"{path}: the key file was altered (its authentication fails)") from None
+    if len(key) != 64:
+        raise KeyFileError(f"{path}: holds a {len(key) // 2}-byte key; a project key has 32 bytes")
     return key_id, key, str(header.get("project", ""))

@@ -348,7 +348,7 @@ class MainWindow(QMainWindow):
         project = self.project
         try:
             out = check_writable_target(out)
-            project_crypto.write_key_file(out, key_id=project.key_id, key=project_crypto.key_for(project.path),
+            project_crypto.write_key_file(out, key_id=project.key_id, key=project_crypto.key_by_id(project.key_id, project.path),
                                           project_name=project.name, passphrase=passphrase)
             if not project.readonly:
                 project.log_event("file", f"project key exported to {out.name}", data={"key_id": project.key_id})
