@@ -12,6 +12,9 @@ folder, then, N times each, in the same run:
 - then bandit's rules alone (``--no-secrets --no-models``), cold and warm, in-process.
 
 Prints medians and ratios against ``bandit -r`` of the same run, default scans first.
+The CPU seconds of ``bandit -r`` and of the cold default scans (this process and its
+workers) are printed too, with the load average: on a machine whose cores other work
+also uses, the wall-clock ratio depends on how many cores were free, the CPU ratio less so.
 
     python benchmarks/audit_vs_bandit.py [-n 3] [--workers N] [--bandit-only-too]
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,6 +45,13 @@ def copy_stdlib(dest: str) -> str:
     target = os.path.join(dest, "stdlib")
     shutil.copytree(src, target, ignore=ignore, symlinks=True)
     return target
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (bandit -r, pool workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def bandit_cli(target: str) -> float:
@@ -92,18 +103,25 @@ def main() -> None:
         files = sum(1 for _, _, fs in os.walk(target) for f in fs if f.endswith(".py"))
         print(f"tree: {target} ({files} .py files), CPUs usable: {default_workers()}, "
               f"workers: {args.workers or default_workers()}")
+        print(f"load average at start: {os.getloadavg()[0]:.2f}")
         cli, cold, warm, warm_cli, b_cold, b_warm = [], [], [], [], [], []
+        cli_cpu, cold_cpu = [], []
         for i in range(args.n):
             db = os.path.join(tmp, f"cache{i}.wbproj")
+            c = cpu_seconds()
             cli.append(bandit_cli(target))
+            cli_cpu.append(cpu_seconds() - c)
+            c = cpu_seconds()
             seconds, n_cold = our_audit(target, db, args.workers, True)
+            cold_cpu.append(cpu_seconds() - c)
             cold.append(seconds)
             seconds, n_warm = our_audit(target, db, args.workers, True)
             warm.append(seconds)
             assert n_cold == n_warm, (n_cold, n_warm)
             warm_cli.append(cli_audit(target, db, args.workers))
             line = (f"run {i + 1}: bandit -r {cli[-1]:.2f}s  default scans: cold {cold[-1]:.2f}s  "
-                    f"warm {warm[-1]:.3f}s  warm CLI {warm_cli[-1]:.3f}s  ({n_cold} findings)")
+                    f"warm {warm[-1]:.3f}s  warm CLI {warm_cli[-1]:.3f}s  ({n_cold} findings)  "
+                    f"CPU: bandit -r {cli_cpu[-1]:.1f}s, cold {cold_cpu[-1]:.1f}s  load {os.getloadavg()[0]:.2f}")
             if args.bandit_only_too:
                 db_b = os.path.join(tmp, f"bandit_only{i}.wbproj")
                 b_cold.append(our_audit(target, db_b, args.workers, False)[0])
@@ -111,6 +129,8 @@ def main() -> None:
                 line += f"  | bandit rules only: cold {b_cold[-1]:.2f}s warm {b_warm[-1]:.3f}s"
             print(line, flush=True)
         b = statistics.median(cli)
+        print(f"median CPU seconds: bandit -r {statistics.median(cli_cpu):.1f}s, default scans cold "
+              f"{statistics.median(cold_cpu):.1f}s (all workers together)")
         print(f"median bandit -r                 : {b:.2f}s")
         for label, runs in (("default scans, cold", cold), ("default scans, warm", warm),
                             ("default scans, warm CLI", warm_cli), ("bandit rules only, cold", b_cold),

@@ -101,12 +101,22 @@ def _tune_bandit() -> None:
     for every test (about 12% of the time on the stdlib). The replacement
     returns the same value, None, at once when there is nothing to find.
     Bandit's per-test debug logging is silenced by disabling its loggers.
+
+    Around ``BanditTester.run_tests``, which runs once per node and test: with no nosec
+    lines its nosec look-up is None at once; ``copy.copy`` of the per-node context (a
+    plain dict) is ``dict.copy``, the same copy; debug messages go to a no-op instead of
+    a disabled logger. ``update_scores`` skips adding all-zero scores (most nodes have
+    no test). Warnings and errors still reach bandit's loggers.
     """
     global _TUNED
     if _TUNED:
         return
     import logging
+    import operator
+    import types
 
+    from bandit.core import node_visitor as b_node_visitor
+    from bandit.core import tester as b_tester
     from bandit.core import utils as b_utils
 
     original = b_utils.get_nosec
@@ -117,10 +127,89 @@ def _tune_bandit() -> None:
         return original(nosec_lines, context)
 
     b_utils.get_nosec = get_nosec
+
+    original_nosecs = b_tester.BanditTester._get_nosecs_from_contexts
+
+    def get_nosecs_from_contexts(self, context, test_result=None):
+        if not self.nosec_lines:
+            return None  # what bandit's own code returns with no nosec line
+        return original_nosecs(self, context, test_result)
+
+    b_tester.BanditTester._get_nosecs_from_contexts = get_nosecs_from_contexts
+
+    # bandit's contexts are plain dicts, whose copy.copy is their .copy(); methodcaller
+    # makes that call without a Python frame per node and test.
+    b_tester.copy = types.SimpleNamespace(copy=operator.methodcaller("copy"))
+    for module in (b_tester, b_node_visitor):
+        module.LOG = _QuietDebug(module.LOG)
+
+    original_update = b_node_visitor.BanditNodeVisitor.update_scores
+
+    def update_scores(self, scores):
+        if any(scores["SEVERITY"]) or any(scores["CONFIDENCE"]):
+            original_update(self, scores)
+
+    b_node_visitor.BanditNodeVisitor.update_scores = update_scores
+
+    # A node of a type with no ``visit_<type>`` method and no test (Load, Store, Name, ...: most
+    # nodes) gets from bandit only a fresh context, a depth count and debug logging around its
+    # children's visit: nothing a test can see, since every node with a test or visit method
+    # builds its own context first. Such a node goes straight to its children. The walk keeps
+    # bandit's parent and sibling links and one frame per level of nesting, as bandit's own
+    # walk does, so a deeply nested file fails (RecursionError) where bandit's walk would.
+    import ast
+
+    original_generic_visit = b_node_visitor.BanditNodeVisitor.generic_visit
+
+    def generic_visit(self, node):
+        if self.debug:
+            return original_generic_visit(self, node)
+        testset = self.testset
+        try:
+            quiet_types = testset._wb_quiet_types  # per test set: another one has other tests
+        except AttributeError:
+            quiet_types = testset._wb_quiet_types = {}
+        children = []
+        for _, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                last = len(value) - 1
+                children += [(item, value[i + 1] if i < last else None)
+                             for i, item in enumerate(value) if isinstance(item, ast.AST)]
+            elif isinstance(value, ast.AST):
+                children.append((value, None))
+        for child, sibling in children:
+            child._bandit_sibling = sibling
+            child._bandit_parent = node
+            kind = type(child)
+            quiet = quiet_types.get(kind)
+            if quiet is None:
+                quiet = quiet_types[kind] = (getattr(self, "visit_" + kind.__name__, None) is None
+                                             and not testset.get_tests(kind.__name__))
+            if quiet:
+                self.generic_visit(child)
+            elif self.pre_visit(child):
+                self.visit(child)
+                self.generic_visit(child)
+                self.post_visit(child)
+
+    b_node_visitor.BanditNodeVisitor.generic_visit = generic_visit
     for name in ("bandit.core.tester", "bandit.core.node_visitor", "bandit.core.manager",
                  "bandit.core.test_set", "bandit.core.context"):
         logging.getLogger(name).disabled = True
     _TUNED = True
+
+
+class _QuietDebug:
+    """A logger whose ``debug`` does nothing (bandit's are disabled anyway); the rest is the logger's."""
+
+    def __init__(self, logger):
+        self._logger = logger
+
+    def debug(self, *args, **kwargs) -> None:
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._logger, name)
 
 
 def _manager(cfg: AuditConfig):
@@ -371,6 +460,26 @@ def audit_files(files: list[tuple[str, str]], cfg: AuditConfig, *, cache_conn=No
     Cached results (same relative path, content and configuration) are
     reused; fresh ones are written back to the cache.
     """
+    plan = plan_files(files, cfg, cache_conn=cache_conn, ctx=ctx)
+    fresh = _run_todo(plan.todo, plan.sizes, cfg, workers, ctx, done=len(plan.results), total=len(files))
+    return finish_files(plan, fresh, cache_conn=cache_conn)
+
+
+@dataclass
+class Plan:
+    """What is left to audit after the cache: see ``plan_files``."""
+
+    results: dict  # relpath -> FileResult, from the cache
+    todo: list  # (path, relpath) to audit
+    sizes: dict  # relpath -> bytes
+    config_hash: str
+
+    def chunks(self) -> list[list[tuple[str, str]]]:
+        return _chunks(self.todo, self.sizes)
+
+
+def plan_files(files: list[tuple[str, str]], cfg: AuditConfig, *, cache_conn=None, ctx=None) -> Plan:
+    """Hash the files and take what the cache holds; the rest is ``Plan.todo``."""
     from . import store
 
     config_hash = cfg.cache_hash()
@@ -388,11 +497,16 @@ def audit_files(files: list[tuple[str, str]], cfg: AuditConfig, *, cache_conn=No
             todo.append((path, rel))
     sizes = {rel: size for rel, (_, size) in hashes.items()}
     _progress(ctx, len(results), len(files), "bandit: cached files reused" if results else "bandit")
-    fresh = _run_todo(todo, sizes, cfg, workers, ctx, done=len(results), total=len(files))
+    return Plan(results=results, todo=todo, sizes=sizes, config_hash=config_hash)
+
+
+def finish_files(plan: Plan, fresh: list[FileResult], *, cache_conn=None) -> list[FileResult]:
+    """The plan's cached results with the fresh ones (written to the cache), sorted by relpath."""
+    results = dict(plan.results)
     for res in fresh:
         results[res.relpath] = res
     if cache_conn is not None:
-        _store_fresh(cache_conn, fresh, config_hash)
+        _store_fresh(cache_conn, fresh, plan.config_hash)
     return [results[rel] for rel in sorted(results)]
 
 
@@ -445,27 +559,43 @@ def _pool_context():
 
 
 def _run_pool(chunks, cfg, workers, ctx, done, total) -> list[FileResult]:
-    import bandit.core.manager  # noqa: F401  (imported once, before fork)
-
-    ensure_rule_pack()
     out: list[FileResult] = []
+    for _, chunk_results in run_tasks([(_audit_chunk, (chunk, cfg), len(chunk), "bandit") for chunk in chunks],
+                                      workers, ctx, done, total):
+        out.extend(chunk_results)
+    return out
+
+
+def run_tasks(tasks, workers: int, ctx, done: int = 0, total: int = 0):
+    """Run ``(function, args, files, label)`` tasks in one pool of worker processes.
+
+    Yields ``(index into tasks, result)`` as tasks finish. Bandit and the secrets scan share
+    it, so neither waits for the other's last chunk. Workers are forked with bandit and
+    detect-secrets already imported (when a task needs them), so they start in milliseconds.
+    """
+    import bandit.core.manager  # noqa: F401  (imported once, before fork)
     from workbench.api import die_with_parent
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context(),
+    ensure_rule_pack()
+    if any(label == "secrets" for *_, label in tasks):
+        import detect_secrets.core.scan  # noqa: F401
+        import detect_secrets.settings  # noqa: F401
+    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=_pool_context(),
                                initializer=die_with_parent, initargs=(os.getpid(),))
     try:
-        pending = {pool.submit(_audit_chunk, chunk, cfg) for chunk in chunks}
+        index = {pool.submit(fn, *args): i for i, (fn, args, _, _) in enumerate(tasks)}
+        pending = set(index)
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in finished:
-                chunk_results = fut.result()
-                out.extend(chunk_results)
-                done += len(chunk_results)
-                _progress(ctx, done, total, "bandit")
+                i = index[fut]
+                result = fut.result()
+                done += tasks[i][2]
+                _progress(ctx, done, total, tasks[i][3])
+                yield i, result
             _check_cancelled(ctx)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return out
 
 
 # --------------------------------------------------------------------------

@@ -286,7 +286,7 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     """
     from workbench.api import assign_fingerprints
 
-    from . import bandit_runner, masking, model_scan, secrets_scan
+    from . import masking, model_scan
     from .bandit_config import load_config
     from .params import AuditParams
 
@@ -306,10 +306,11 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     out = AuditResult(target=target, skipped=list(tree.skipped))
     out.seconds["walk"] = time.perf_counter() - t0
 
-    _log(ctx, f"bandit on {len(tree.python)} Python files")
+    _log(ctx, f"bandit on {len(tree.python)} Python files"
+              + (f", secrets scan on {len(tree.text)} files" if want_secrets else ""))
     t = time.perf_counter()
-    results = bandit_runner.audit_files(tree.python, cfg, cache_conn=cache, workers=params.workers, ctx=ctx)
-    out.seconds["bandit"] = time.perf_counter() - t
+    results, secrets_found = _scan_sources(tree, cfg, params.workers, cache, ctx, want_secrets)
+    out.seconds["bandit+secrets" if want_secrets else "bandit"] = time.perf_counter() - t
     out.files = len(results)
     out.lines = sum(r.lines for r in results)
     out.cached_files = sum(r.cached for r in results)
@@ -319,12 +320,9 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
 
     if want_secrets:
         _check(ctx)
-        t = time.perf_counter()
-        secrets_found = secrets_scan.scan_files(tree.text, cache_conn=cache, ctx=ctx, workers=params.workers)
         out.skipped += [(rel, "secrets", why) for rel, (_, why) in secrets_found.items() if why]
         out.scanned["secrets"] = [rel for rel, (_, why) in secrets_found.items() if not why]
         parts.append(secret_findings(secrets_found))
-        out.seconds["secrets"] = time.perf_counter() - t
     if want_models:
         _check(ctx)
         t = time.perf_counter()
@@ -347,6 +345,42 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     assign_fingerprints(out.findings, lambda f: code.get(id(f), ""))
     out.seconds["total"] = time.perf_counter() - t0
     return out
+
+
+def _scan_sources(tree: Tree, cfg, workers: int | None, cache, ctx, want_secrets: bool):
+    """bandit on the Python files and, when wanted, the secrets scan on the text files.
+
+    Both run in one pool of worker processes (``bandit_runner.run_tasks``): the secrets
+    chunks fill the workers while bandit's last, largest-first chunks finish, instead of a
+    second phase with its own pool. Each scanner's cache is read before and written after,
+    as ``bandit_runner.audit_files`` and ``secrets_scan.scan_files`` do on their own.
+    Returns (bandit results sorted by relpath, {relpath: (secrets results, skip reason)} or None).
+    """
+    from . import bandit_runner, secrets_scan
+
+    b_plan = bandit_runner.plan_files(tree.python, cfg, cache_conn=cache, ctx=ctx)
+    s_plan = secrets_scan.plan_files(tree.text, cache_conn=cache) if want_secrets else None
+    b_chunks = b_plan.chunks() if b_plan.todo else []
+    s_chunks = s_plan.chunks() if s_plan is not None and s_plan.todo else []
+    total = len(tree.python) + (len(tree.text) if want_secrets else 0)
+    done = len(b_plan.results) + (len(s_plan.results) if s_plan is not None else 0)
+    workers = workers or bandit_runner.default_workers()
+    small = (sum(b_plan.sizes.get(rel, 0) for _, rel in b_plan.todo) < bandit_runner.IN_PROCESS_BELOW
+             and (s_plan is None or len(s_plan.todo) <= secrets_scan.PARALLEL_ABOVE))
+    b_fresh: list = []
+    s_fresh: list = []
+    if workers == 1 or len(b_chunks) + len(s_chunks) <= 1 or small:
+        b_fresh = bandit_runner._run_serial(b_chunks, cfg, ctx, done, total)
+        if s_chunks:
+            s_fresh = secrets_scan._scan_todo(s_plan.todo, 1, ctx, done=done + len(b_plan.todo), total=total)
+    else:
+        tasks = [(bandit_runner._audit_chunk, (chunk, cfg), len(chunk), "bandit") for chunk in b_chunks]
+        tasks += [(secrets_scan._scan_chunk, (chunk,), len(chunk), "secrets") for chunk in s_chunks]
+        for i, result in bandit_runner.run_tasks(tasks, workers, ctx, done, total):
+            (b_fresh if i < len(b_chunks) else s_fresh).extend(result)
+    results = bandit_runner.finish_files(b_plan, b_fresh, cache_conn=cache)
+    found = secrets_scan.finish_files(s_plan, s_fresh, cache_conn=cache) if s_plan is not None else None
+    return results, found
 
 
 def _read_text(path: str | None) -> str | None:

@@ -303,7 +303,10 @@ def _scan(path: str, text: str | None = None):
     layer that costs far more than the plugins' own regular expressions. A plugin
     can only report a line that one of its patterns matches, so a line no pattern
     matches is skipped for that plugin; the rest is detect-secrets' own code, in
-    its own order. ``tests/code_audit`` checks the results are identical.
+    its own order. Which lines a pattern can match is found cheaply first: every
+    match contains one of a few literal strings (``_guard``, read from the parsed
+    pattern), so only lines holding one are tried. ``tests/code_audit`` checks the
+    results are identical (test_secrets_precheck.py).
     ``text``: the file's content, already read (then the path is only a name).
     """
     from detect_secrets.core import scan
@@ -323,27 +326,24 @@ def _scan(path: str, text: str | None = None):
 
 
 def _process_lines(lines, filename: str):
-    """Mirror of detect-secrets' ``_process_line_based_plugins`` with the pre-check."""
+    """Mirror of detect-secrets' ``_process_line_based_plugins`` with the pre-check.
+
+    Only the lines some plugin could report (``_plugin_lines``) go through detect-secrets'
+    filters and plugins, in detect-secrets' own order: lines first, then plugins.
+    """
     from detect_secrets.core import scan
     from detect_secrets.settings import get_plugins
     from detect_secrets.util.code_snippet import get_code_snippet
 
     content = [text for _, text in lines]
-    whole = "\n".join(content)
-    checks = []
-    for plugin in get_plugins():
-        patterns = _patterns(plugin, filename)
-        if patterns is None:
-            checks.append((plugin, _always))
-            continue
-        # One search over the whole file rules most detectors out for every line at once.
-        # Anchored patterns could match a line but not the joined text: they are kept.
-        if not any(_anchored(p) or p.search(whole) for p in patterns):
-            continue
-        checks.append((plugin, lambda line, ps=patterns: any(p.search(line) for p in ps)))
-    for number, line in lines:
+    view = _FileView(content)
+    checks = [(plugin, _plugin_lines(plugin, filename, view)) for plugin in get_plugins()]
+    wanted = sorted(set().union(*(found for _, found in checks if found is not _ALL))) \
+        if all(found is not _ALL for _, found in checks) else range(len(lines))
+    for index in wanted:
+        number, line = lines[index]
         line = line.rstrip()
-        candidates = [plugin for plugin, could_match in checks if could_match(line)]
+        candidates = [plugin for plugin, found in checks if found is _ALL or index in found]
         if not candidates:
             continue
         context = get_code_snippet(lines=content, line_number=number)
@@ -359,8 +359,117 @@ def _process_lines(lines, filename: str):
                     yield secret
 
 
-def _always(line: str) -> bool:
-    return True
+_ALL = object()  # every line is a candidate (compared by identity)
+
+
+class _FileView:
+    """The lines of one file as the plugins see them (right-stripped), with what the
+    guards need to find the lines holding one of a set of strings quickly."""
+
+    def __init__(self, content: list[str]):
+        self.stripped = [text.rstrip() for text in content]
+        self.whole = "\n".join(self.stripped)
+        self.ascii = self.whole.isascii()
+        self._lowered = None
+        self._starts = None
+        self._found: dict = {}
+
+    def lines_with(self, guard) -> set[int]:
+        """Indexes of the lines that contain one of ``guard.strings`` as ``guard.regex`` matches them."""
+        if guard not in self._found:
+            if not guard.regex.flags & re.IGNORECASE:
+                self._found[guard] = self._containing(guard.strings, self.whole, self.stripped)
+            elif guard.lowered is not None and self.ascii:
+                # ASCII text: lower-casing is exactly what IGNORECASE does to it (see _Guard).
+                if self._lowered is None:
+                    self._lowered = ("\n".join(self.stripped).lower(), [t.lower() for t in self.stripped])
+                self._found[guard] = self._containing(guard.lowered, *self._lowered)
+            else:
+                self._found[guard] = self._matching(guard.regex)
+        return self._found[guard]
+
+    def _matching(self, regex) -> set[int]:
+        """Lines with a match of ``regex`` (newline-free literals): one pass over the joined text."""
+        import bisect
+
+        if self._starts is None:
+            self._starts, pos = [], 0
+            for text in self.stripped:
+                self._starts.append(pos)
+                pos += len(text) + 1
+        found, starts, pos = set(), self._starts, 0
+        while True:
+            m = regex.search(self.whole, pos)
+            if m is None:
+                return found
+            index = bisect.bisect_right(starts, m.start()) - 1
+            found.add(index)
+            if index + 1 >= len(starts):
+                return found
+            pos = starts[index + 1]  # one hit is enough for a line
+
+    @staticmethod
+    def _containing(strings, whole: str, lines: list[str]) -> set[int]:
+        found: set[int] = set()
+        for needle in strings:
+            if needle in whole:  # one fast pass over the file rules most strings out
+                found.update(i for i, text in enumerate(lines) if needle in text)
+        return found
+
+
+def _plugin_lines(plugin, filename: str, view: _FileView):
+    """Indexes of the lines ``plugin`` could report, or ``_ALL`` when that is not known.
+
+    A superset, never a guess: a line is left out only when none of the plugin's patterns
+    can match it (each pattern's required strings, ``_guard``, are absent or the pattern
+    itself does not match), or, for the entropy plugins, when no quoted string on the line
+    has enough distinct characters to pass the plugin's entropy limit.
+    """
+    patterns = _patterns(plugin, filename)
+    if patterns is None:
+        return _ALL
+    kmin = _entropy_min_distinct(plugin)
+    lines = view.stripped
+    found: set[int] = set()
+    for pattern in patterns:
+        guard = _guard(pattern)
+        # Without required strings, one search of the whole file may rule the pattern out.
+        # Anchored patterns could match a line but not the joined text: never ruled out so.
+        if guard is None and not _anchored(pattern) and not pattern.search(view.whole):
+            continue
+        maybe = view.lines_with(guard) if guard is not None else range(len(lines))
+        if kmin is not None:  # the plugin's own findall, then the entropy bound
+            found.update(i for i in maybe if i not in found
+                         and any(len(set(m[1])) >= kmin for m in pattern.findall(lines[i])))
+        else:
+            found.update(i for i in maybe if i not in found and pattern.search(lines[i]))
+    return found
+
+
+def _entropy_min_distinct(plugin) -> int | None:
+    """For detect-secrets' entropy plugins: the fewest distinct characters a string needs to
+    pass the plugin's entropy limit (None for other plugins, or ones that change the rule).
+
+    Shannon entropy of a string with k distinct characters is at most log2(k) (the hex
+    plugin only lowers it), so a string with log2(k) below the limit cannot be reported;
+    the margin keeps floating-point rounding of an exactly-uniform string on the safe side.
+    """
+    import math
+
+    from detect_secrets.plugins.high_entropy_strings import HexHighEntropyString, HighEntropyStringsPlugin
+
+    cls = type(plugin)
+    if not isinstance(plugin, HighEntropyStringsPlugin) \
+            or cls.analyze_line is not HighEntropyStringsPlugin.analyze_line \
+            or cls.analyze_string is not HighEntropyStringsPlugin.analyze_string \
+            or cls.calculate_shannon_entropy not in (HighEntropyStringsPlugin.calculate_shannon_entropy,
+                                                     HexHighEntropyString.calculate_shannon_entropy) \
+            or plugin.regex.groups != 3:
+        return None
+    k = 1
+    while math.log2(k) < plugin.entropy_limit - 1e-6:
+        k += 1
+    return k
 
 
 def _anchored(pattern) -> bool:
@@ -391,6 +500,126 @@ def _patterns(plugin, filename: str):
     else:
         return None  # a plugin we do not know: always ask it
     return patterns
+
+
+class _Guard:
+    """A set of literal strings one of which every match of a pattern contains.
+
+    ``regex`` finds any of them with the pattern's own case flags, so a character the pattern
+    matches case-insensitively is matched the same way here. ``lowered`` (IGNORECASE patterns)
+    finds them, case-sensitively and much faster, in lower-cased ASCII text: there, IGNORECASE
+    equality of two ASCII characters is equality after ``str.lower()``. A string with a
+    character that IGNORECASE matches to no ASCII character (``ñ``) cannot occur in ASCII text
+    and is left out; one with a character that does match an ASCII one (the Kelvin sign)
+    leaves ``lowered`` unset.
+    """
+
+    def __init__(self, strings: set[str], flags: int):
+        alternation = "|".join(re.escape(s) for s in sorted(strings, key=lambda s: (-len(s), s)))
+        case = flags & (re.IGNORECASE | re.ASCII)
+        self.strings = strings
+        self.regex = re.compile(alternation, case)
+        self.lowered = None  # strings to look for in lower-cased ASCII text
+        if case & re.IGNORECASE:
+            possible = [s for s in strings if all(c.isascii() or _ascii_twins(c, case) for c in s)]
+            if all(s.isascii() for s in possible):
+                self.lowered = sorted({s.lower() for s in possible})
+
+
+def _ascii_twins(char: str, flags: int) -> list[str]:
+    """The ASCII characters ``char`` matches under ``flags`` (IGNORECASE), asked of ``re`` itself."""
+    rx = re.compile(re.escape(char), flags)
+    return [a for a in map(chr, range(128)) if rx.fullmatch(a)]
+
+
+_GUARDS: dict = {}
+_SHARED_GUARDS: dict = {}
+_MAX_ALTERNATIVES = 64
+
+
+def _guard(pattern) -> _Guard | None:
+    """The pattern's required strings as a ``_Guard``, or None when none can be proved."""
+    key = (pattern.pattern, pattern.flags)
+    if key not in _GUARDS:
+        _GUARDS[key] = None
+        if isinstance(pattern.pattern, str):
+            try:
+                strings = _required(_parse(pattern.pattern, pattern.flags))
+            except Exception:  # an unfamiliar construct: no guard, the pattern itself decides
+                strings = None
+            if strings and all(s and "\n" not in s and "\r" not in s for s in strings):
+                # Patterns requiring the same strings share one guard: a file's lines are searched once.
+                same = (frozenset(strings), pattern.flags & (re.IGNORECASE | re.ASCII))
+                if same not in _SHARED_GUARDS:
+                    _SHARED_GUARDS[same] = _Guard(strings, pattern.flags)
+                _GUARDS[key] = _SHARED_GUARDS[same]
+    return _GUARDS[key]
+
+
+def _parse(text: str, flags: int):
+    try:
+        from re import _parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_parse
+    return sre_parse.parse(text, flags)
+
+
+def _required(items) -> set[str] | None:
+    """Strings one of which every match of the parsed sequence ``items`` contains, or None.
+
+    Literal characters next to each other make longer strings (a small character set of
+    literals multiplies them out); a group, a branch or a repeat of at least one contributes
+    what it requires. The best-separating choice is kept: the longest shortest string.
+    Anything else (classes, categories, lookarounds, optional parts) requires nothing.
+    """
+    try:
+        from re import _constants as C  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_constants as C
+
+    best: set[str] | None = None
+
+    def score(strings):
+        return (min(map(len, strings)), -len(strings))
+
+    def consider(strings):
+        nonlocal best
+        if strings and all(strings) and len(strings) <= _MAX_ALTERNATIVES:
+            if best is None or score(strings) > score(best):
+                best = set(strings)
+
+    run = {""}
+    for op, av in items:
+        chars = None
+        if op is C.LITERAL:
+            chars = {chr(av)}
+        elif op is C.IN and all(o is C.LITERAL for o, _ in av) and len(av) <= 4:
+            chars = {chr(a) for _, a in av}
+        if chars is not None:
+            run = {s + c for s in run for c in chars}
+            if len(run) > _MAX_ALTERNATIVES:
+                consider(None)
+                run = {""}
+            continue
+        consider(run)
+        run = {""}
+        inner = None
+        if op is C.SUBPATTERN:
+            _, add_flags, del_flags, sub = av
+            if not add_flags and not del_flags:
+                inner = _required(sub)
+        elif op is C.BRANCH:
+            alternatives = [_required(alt) for alt in av[1]]
+            if all(alternatives):
+                inner = set().union(*alternatives)
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
+            inner = _required(av[2])
+        elif op is getattr(C, "ATOMIC_GROUP", None):
+            inner = _required(av)
+        if inner:
+            consider(inner)
+    consider(run)
+    return best
 
 
 class settings:
@@ -459,9 +688,29 @@ def _scan_todo(todo, workers: int, ctx, done: int = 0, total: int = 0) -> list[t
 def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None,
                workers: int | None = None) -> dict[str, tuple[list[dict], str | None]]:
     """relpath -> (results, skip reason), reusing cached results by content."""
+    from .bandit_runner import default_workers
+
+    plan = plan_files(files, cache_conn=cache_conn)
+    fresh = _scan_todo(plan.todo, workers or default_workers(), ctx,
+                       done=len(files) - len(plan.todo), total=len(files))
+    return finish_files(plan, fresh, cache_conn=cache_conn)
+
+
+class Plan:
+    """What is left to scan after the cache: see ``plan_files``."""
+
+    def __init__(self, results: dict, todo: list, keys: dict, shas: dict, chash: str):
+        self.results, self.todo, self.keys, self.shas, self.chash = results, todo, keys, shas, chash
+
+    def chunks(self) -> list[list[tuple[str, str]]]:
+        return [self.todo[i:i + CHUNK_FILES] for i in range(0, len(self.todo), CHUNK_FILES)]
+
+
+def plan_files(files: list[tuple[str, str]], *, cache_conn=None) -> Plan:
+    """Hash the files and take what the cache holds; the rest is ``Plan.todo``."""
     from . import store
-    from .bandit_runner import cache_key, default_workers, sha256_bytes
-    from .reading import display_path, read_limited
+    from .bandit_runner import cache_key, sha256_bytes
+    from .reading import read_limited
 
     chash = config_hash()
     keys, shas = {}, {}
@@ -472,20 +721,29 @@ def scan_files(files: list[tuple[str, str]], *, cache_conn=None, ctx=None,
         shas[rel] = sha256_bytes(data)
         keys[rel] = cache_key(rel, shas[rel], chash)
     cached = store.cache_get_many(cache_conn, list(keys.values())) if cache_conn else {}
-    out = {}
+    results = {}
     todo = []
     for path, rel in files:
         hit = cached.get(keys.get(rel, ""))
         if hit is not None:
-            out[rel] = (hit["issues"], hit["skipped"])
+            results[rel] = (hit["issues"], hit["skipped"])
         else:
             todo.append((path, rel))
+    return Plan(results, todo, keys, shas, chash)
+
+
+def finish_files(plan: Plan, fresh_results, *, cache_conn=None) -> dict[str, tuple[list[dict], str | None]]:
+    """The plan's cached results with the fresh ``(rel, results, reason)`` (written to the cache)."""
+    from . import store
+    from .reading import display_path
+
+    out = dict(plan.results)
     fresh = []
-    for rel, results, reason in _scan_todo(todo, workers or default_workers(), ctx,
-                                           done=len(files) - len(todo), total=len(files)):
+    for rel, results, reason in fresh_results:
         out[rel] = (results, reason)
-        if rel in keys and not (reason or "").startswith("unreadable"):
-            fresh.append((keys[rel], display_path(rel), shas[rel], chash, {"lines": 0, "issues": results, "skipped": reason}))
+        if rel in plan.keys and not (reason or "").startswith("unreadable"):
+            fresh.append((plan.keys[rel], display_path(rel), plan.shas[rel], plan.chash,
+                          {"lines": 0, "issues": results, "skipped": reason}))
     if cache_conn is not None and fresh:
         store.cache_put_many(cache_conn, fresh)
     return {rel: out[rel] for rel in sorted(out)}

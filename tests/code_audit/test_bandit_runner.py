@@ -184,3 +184,45 @@ def test_cancel_between_chunks(mixed_tree):
     ctx = JobContext(None, 0, on_progress=lambda d, t, m: calls.append(d), cancel_check=lambda: bool(calls))
     with pytest.raises(Cancelled):
         bandit_runner.audit_files(walk(mixed_tree, cfg), cfg, workers=1, ctx=ctx)
+
+
+@pytest.mark.slow
+def test_tuned_bandit_reports_every_issue_field_as_bandit_cli(mixed_tree):
+    """The in-process speed-ups (``_tune_bandit``: nodes without tests skipped, no-op nosec
+    look-ups) change nothing bandit reports: same test, line, column, severity and confidence
+    for every issue, the rule pack's included (B900 is ours, outside bandit)."""
+    from workbench_plugins.code_audit import bandit_runner
+
+    cfg, results = ours(mixed_tree, workers=1)  # in this process, so that the check below means something
+    assert bandit_runner._TUNED
+    mine = sorted((r.relpath, i["line"], i["col"], i["test_id"], i["severity"], i["confidence"])
+                  for r in results for i in r.issues if i["test_id"] != bandit_runner.NOSEC_UNKNOWN_ID)
+    _, data = cli_set(mixed_tree)
+    theirs = sorted((os.path.relpath(r["filename"], mixed_tree).replace(os.sep, "/"), r["line_number"],
+                     r["col_offset"], r["test_id"], r["issue_severity"], r["issue_confidence"])
+                    for r in data["results"])
+    # bandit -r honours "# nosec" (we keep those issues as suppressed): compare the rest.
+    suppressed = {(r.relpath, i["line"], i["test_id"]) for r in results for i in r.issues if i["suppressed"]}
+    mine = [m for m in mine if (m[0], m[1], m[3]) not in suppressed]
+    assert len(theirs) > 30 and any(t[3].startswith("B9") for t in theirs)
+    assert mine == theirs
+
+
+def test_deep_nesting_handled_as_bandit_cli(tmp_path):
+    """The tuned walk keeps bandit's recursion depth: a long attribute chain or sum (every
+    level a node without tests, which the walk passes straight through) is audited or
+    reported unscannable exactly as ``bandit -r`` does."""
+    tree = tmp_path / "deep"
+    tree.mkdir()
+    for n in (700, 1300):
+        (tree / f"attr_{n}.py").write_text("import subprocess\nx = a" + ".b" * n + "\nsubprocess.call(x, shell=True)\n")
+        (tree / f"sum_{n}.py").write_text("import subprocess\nx = " + "+".join(["a"] * n)
+                                          + "\nsubprocess.call(x, shell=True)\n")
+    target = str(tree)
+    for workers in (1, 2):
+        cfg, results = ours(target, workers=workers)
+        cli, data = cli_set(target)
+        assert open_set(cfg, results) == cli
+        cli_errors = {os.path.relpath(e["filename"], target) for e in data["errors"]}
+        assert {r.relpath for r in results if r.skipped} == cli_errors == {"attr_1300.py", "sum_1300.py"}
+    assert {f[1] for f in cli} == {"attr_700.py", "sum_700.py"}
