@@ -93,6 +93,9 @@ _MANAGER = None  # per process: (config hash, BanditManager)
 _TUNED = False
 
 
+TUNED_BANDIT_SERIES = ("1.8.", "1.9.")
+
+
 def _tune_bandit() -> None:
     """Semantics-preserving speed-ups of bandit's per-node hot path.
 
@@ -110,6 +113,13 @@ def _tune_bandit() -> None:
     """
     global _TUNED
     if _TUNED:
+        return
+    _TUNED = True
+    from importlib.metadata import version
+
+    # The patches below rest on bandit's internal names, read in 1.8 and 1.9 (and checked there by the
+    # parity tests against `bandit -r`): any other version runs as bandit wrote it, only slower.
+    if not version("bandit").startswith(TUNED_BANDIT_SERIES):
         return
     import logging
     import operator
@@ -196,7 +206,6 @@ def _tune_bandit() -> None:
     for name in ("bandit.core.tester", "bandit.core.node_visitor", "bandit.core.manager",
                  "bandit.core.test_set", "bandit.core.context"):
         logging.getLogger(name).disabled = True
-    _TUNED = True
 
 
 class _QuietDebug:
