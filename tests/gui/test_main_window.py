@@ -223,3 +223,28 @@ def test_credentials_dialog_without_keyring(window, tmp_path):
         assert "No OS keyring" in dialog.status.text() and "plain text" in dialog.status.text()
     finally:
         keyring.set_keyring(previous)
+
+
+def test_theme_changes_reach_live_docks_only(qtbot, settings_dir):
+    """Dock title buttons follow the theme; a destroyed window's docks are forgotten, never touched."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QAbstractButton, QApplication
+
+    from workbench.gui import theme
+    from workbench.gui.app import create_window
+
+    app, first = create_window(None, theme="light", reopen_last=False)
+    first_docks = {id(first.jobs_dock), id(first.events_dock)}
+    assert first_docks <= set(theme._docks)
+    button = first.jobs_dock.findChild(QAbstractButton, "qt_dockwidget_closebutton")
+    light = button.icon().pixmap(16, 16).toImage()
+    theme.apply_theme(app, "dark")
+    assert button.icon().pixmap(16, 16).toImage() != light  # recoloured for the dark palette
+    first.setAttribute(Qt.WA_DeleteOnClose)
+    first.close()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QApplication.processEvents()
+    assert not first_docks & set(theme._docks)
+    _, second = create_window(None, theme="light", reopen_last=False)  # applies the theme again: no crash
+    qtbot.addWidget(second)
+    assert {id(second.jobs_dock), id(second.events_dock)} <= set(theme._docks)

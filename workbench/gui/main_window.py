@@ -28,6 +28,7 @@ from workbench.core.project import SUFFIX, Project
 from workbench.gui.events_dock import EventsDockWidget
 from workbench.gui.jobs_dock import JobManager, JobsDockWidget
 from workbench.gui.overview import OverviewTab
+from workbench.gui.theme import track_dock
 
 MAX_RECENT = 8
 FILE_FILTER = f"Workbench projects (*{SUFFIX})"
@@ -102,12 +103,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------- building
     def _build_docks(self) -> None:
         self.jobs_widget = JobsDockWidget(self.jobs)
-        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock = track_dock(QDockWidget("Jobs", self))
         self.jobs_dock.setObjectName("jobs_dock")
         self.jobs_dock.setWidget(self.jobs_widget)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.jobs_dock)
         self.events = EventsDockWidget()
-        self.events_dock = QDockWidget("Events", self)
+        self.events_dock = track_dock(QDockWidget("Events", self))
         self.events_dock.setObjectName("events_dock")
         self.events_dock.setWidget(self.events)
         self.splitDockWidget(self.jobs_dock, self.events_dock, Qt.Vertical)

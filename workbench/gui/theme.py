@@ -100,14 +100,29 @@ def apply_theme(app, mode: str = "system") -> str:
     return "dark" if dark else "light"
 
 
+#: the docks alive now, by id: each leaves when Qt destroys it
+_docks: dict[int, QDockWidget] = {}
+
+
+def track_dock(dock: QDockWidget) -> QDockWidget:
+    """Have *dock*'s title buttons follow theme changes.
+
+    Only docks registered here are touched: walking ``app.allWidgets()`` reached widgets of
+    windows being destroyed and crashed the process now and then.
+    """
+    key = id(dock)
+    _docks[key] = dock
+    dock.destroyed.connect(lambda *_: _docks.pop(key, None))
+    return dock
+
+
 def _recolor_dock_buttons(app) -> None:
     """Dock title buttons got their icons when the dock was built: give them the new theme's."""
-    for widget in app.allWidgets():
-        if isinstance(widget, QDockWidget):
-            for name, kind in DOCK_BUTTONS.items():
-                button = widget.findChild(QAbstractButton, name)
-                if button is not None:
-                    button.setIcon(title_bar_icon(kind))
+    for dock in list(_docks.values()):
+        for name, kind in DOCK_BUTTONS.items():
+            button = dock.findChild(QAbstractButton, name)
+            if button is not None:
+                button.setIcon(title_bar_icon(kind))
 
 
 def follow_system(app) -> None:
