@@ -155,7 +155,8 @@ def generate_csv(path: Path, rows: int, seed: int = 7):
                                           names=["id", "name", "email", "phone", "city", "amount"]))
 
 
-STREAM_SCRIPT = r"""
+# Both measured scripts run in a fresh interpreter and report their own peak memory and CPU time.
+MEASURE_PRELUDE = r"""
 import json, sys, time
 def peak_mib():
     # VmHWM belongs to this process image; ru_maxrss survives fork+exec and would count the parent
@@ -173,6 +174,10 @@ def cpu_seconds():
     import resource
     return sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
                for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+"""
+
+
+STREAM_SCRIPT = MEASURE_PRELUDE + r"""
 
 import pyarrow as pa
 from workbench_plugins.anonymise.reader import iter_csv_batches
@@ -197,24 +202,7 @@ print(json.dumps({"rows": writer.rows, "seconds": dt, "peak_rss_mib": peak_mib()
 """
 
 
-FULL_SCRIPT = r"""
-import json, sys, time
-def peak_mib():
-    # VmHWM belongs to this process image; ru_maxrss survives fork+exec and would count the parent
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-def cpu_seconds():
-    # this process's threads plus worker processes already reaped
-    import resource
-    return sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
-               for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+FULL_SCRIPT = MEASURE_PRELUDE + r"""
 
 from workbench_plugins.anonymise.engine import Policy, anonymise_stream
 pol = Policy(columns={"email": {"transform": "pseudonymise", "role": "direct_identifier"},
