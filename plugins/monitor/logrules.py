@@ -38,7 +38,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from importlib import resources
 
-from .rules import SEVERITIES, Alert
+from .rules import Alert, check_severity_and_actions
 
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SHIPPED = "inference_service.yaml"
@@ -229,12 +229,7 @@ def parse_rules(text: str, source: str = "<rules>") -> LogRuleSet:
             raise LogRuleError(f"{where}: rule {rid}: 'threshold' and 'window_s' must be numbers") from None
         if threshold < 1 or window <= 0:
             raise LogRuleError(f"{where}: rule {rid}: 'threshold' must be >= 1 and 'window_s' > 0")
-        severity = str(d.get("severity", "MEDIUM")).upper()
-        if severity not in SEVERITIES:
-            raise LogRuleError(f"{where}: rule {rid}: severity must be one of {SEVERITIES}")
-        actions = d.get("actions") or []
-        if not isinstance(actions, list):
-            raise LogRuleError(f"{where}: rule {rid}: 'actions' must be a list")
+        severity, actions = check_severity_and_actions(d, where, rid, LogRuleError)
         rules.append(LogRule(rid, d["pattern"], threshold, window, str(d.get("title") or rid), d.get("key"),
                              bool(d.get("ignore_case", False)), severity, actions, where))
     return LogRuleSet(rules, source)

@@ -51,17 +51,29 @@ class Alert:
         return json.dumps(self.as_dict(), sort_keys=True, default=str)
 
 
+def check_severity_and_actions(d: dict, where: str, rid: str, error=ValueError) -> tuple[str, list]:
+    """A rule's severity (upper-cased, MEDIUM by default) and actions list, for metric and log rules alike."""
+    severity = str(d.get("severity", "MEDIUM")).upper()
+    if severity not in SEVERITIES:
+        raise error(f"{where}: rule {rid}: severity must be one of {SEVERITIES}, got {d.get('severity')!r}")
+    actions = d.get("actions") or []
+    if not isinstance(actions, list):
+        raise error(f"{where}: rule {rid}: 'actions' must be a list")
+    return severity, actions
+
+
 def _check_common(d: dict, where: str) -> tuple[str, str, list]:
     rid = d.get("id")
     if not rid or not isinstance(rid, str):
         raise ValueError(f"{where}: every rule needs an 'id' (a short name)")
-    severity = str(d.get("severity", "MEDIUM")).upper()
-    if severity not in SEVERITIES:
-        raise ValueError(f"{where}: rule {rid}: severity must be one of {SEVERITIES}, got {d.get('severity')!r}")
-    actions = d.get("actions") or []
-    if not isinstance(actions, list):
-        raise ValueError(f"{where}: rule {rid}: 'actions' must be a list")
-    return rid, severity, actions
+    return (rid, *check_severity_and_actions(d, where, rid))
+
+
+def _series(d: dict, where: str, rid: str) -> str:
+    series = str(d.get("series") or "")
+    if not series:
+        raise ValueError(f"{where}: rule {rid}: 'series' is required")
+    return series
 
 
 def _num(d: dict, key: str, where: str, default=None) -> float:
@@ -78,9 +90,7 @@ class ThresholdRule:
     def __init__(self, d: dict, where: str = "rule"):
         self.spec = dict(d)
         self.id, self.severity, self.actions = _check_common(d, where)
-        self.series = str(d.get("series") or "")
-        if not self.series:
-            raise ValueError(f"{where}: rule {self.id}: 'series' is required")
+        self.series = _series(d, where, self.id)
         self.op = d.get("op", ">")
         if self.op not in (">", "<"):
             raise ValueError(f"{where}: rule {self.id}: 'op' must be '>' or '<', got {self.op!r}")
@@ -151,9 +161,7 @@ class TrendRule:
     def __init__(self, d: dict, where: str = "rule"):
         self.spec = dict(d)
         self.id, self.severity, self.actions = _check_common(d, where)
-        self.series = str(d.get("series") or "")
-        if not self.series:
-            raise ValueError(f"{where}: rule {self.id}: 'series' is required")
+        self.series = _series(d, where, self.id)
         self.window_s = _num(d, "window_s", where, 600)
         self.min_slope = _num(d, "min_slope", where, 0)
         if self.window_s <= 0 or self.min_slope <= 0:
