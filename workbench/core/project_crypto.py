@@ -39,7 +39,6 @@ ERROR = (sqlite3.Error,) + ((_cipher.Error,) if _cipher else ())
 OPERATIONAL_ERROR = (sqlite3.OperationalError,) + ((_cipher.OperationalError,) if _cipher else ())
 DATABASE_ERROR = (sqlite3.DatabaseError,) + ((_cipher.DatabaseError,) if _cipher else ())
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 KEY_FILE_FORMAT = "workbench-project-key"
 KEY_FILE_SUFFIX = ".wbkey"
 KEY_IMPORT_HINT = "import it with `workbench key import KEYFILE` (the project's owner makes one with `workbench key export`)"

@@ -296,41 +296,40 @@ class MainWindow(QMainWindow):
 
     def _offer_read_only(self, path, exc: ProjectLockedError) -> None:
         """The lock message says "open this copy read-only": offer exactly that, as a button."""
+        self._offer("lock_box", "Project in use", exc,
+                    "A read-only view shows everything in it; running and triage are off.",
+                    "Open read-only", lambda: self.open_project(path, readonly=True))
+
+    def _offer_key_import(self, path, exc: project_crypto.ProjectKeyMissingError) -> None:
+        """An encrypted project whose key is not here: say which key, and offer to import its key file."""
+        self._offer("key_box", "Project key missing", exc,
+                    "The project's owner writes the key file with File → Export Project Key… "
+                    "(or `workbench key export`) and tells you its passphrase.",
+                    "Import Key File…", lambda: self.import_key_dialog(then_open=path))
+
+    def _offer(self, attr: str, title: str, exc: Exception, informative: str, action: str, on_accept) -> None:
+        """Why a project did not open, with the one way forward as the default button. The box is kept in
+        ``self.<attr>`` while it is open (one at a time) and never blocks (tests, offscreen)."""
         self.statusBar().showMessage(str(exc), 15000)
-        if self.lock_box is not None:
-            self.lock_box.close()
-        box = QMessageBox(QMessageBox.Warning, "Project in use", str(exc), parent=self)
-        box.setInformativeText("A read-only view shows everything in it; running and triage are off.")
-        read_only = box.addButton("Open read-only", QMessageBox.AcceptRole)
+        if getattr(self, attr) is not None:
+            getattr(self, attr).close()
+        box = QMessageBox(QMessageBox.Warning, title, str(exc), parent=self)
+        box.setInformativeText(informative)
+        accept = box.addButton(action, QMessageBox.AcceptRole)
         box.addButton(QMessageBox.Cancel)
-        box.setDefaultButton(read_only)
+        box.setDefaultButton(accept)
         box.setWindowModality(Qt.WindowModal)
         box.setAttribute(Qt.WA_DeleteOnClose)
 
         def chosen(button) -> None:
-            self.lock_box = None
-            if button is read_only:
-                self.open_project(path, readonly=True)
+            setattr(self, attr, None)
+            if button is accept:
+                on_accept()
 
         box.buttonClicked.connect(chosen)
-        box.rejected.connect(lambda: setattr(self, "lock_box", None))
-        self.lock_box = box
+        box.rejected.connect(lambda: setattr(self, attr, None))
+        setattr(self, attr, box)
         box.open()  # not exec(): a window with no one at it (tests, offscreen) is never blocked
-
-    def _offer_key_import(self, path, exc: project_crypto.ProjectKeyMissingError) -> None:
-        """An encrypted project whose key is not here: say which key, and offer to import its key file."""
-        self.statusBar().showMessage(str(exc), 15000)
-        box = QMessageBox(QMessageBox.Warning, "Project key missing", str(exc), parent=self)
-        box.setInformativeText("The project's owner writes the key file with File → Export Project Key… "
-                               "(or `workbench key export`) and tells you its passphrase.")
-        importing = box.addButton("Import Key File…", QMessageBox.AcceptRole)
-        box.addButton(QMessageBox.Cancel)
-        box.setDefaultButton(importing)
-        box.setWindowModality(Qt.WindowModal)
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.buttonClicked.connect(lambda button: button is importing and self.import_key_dialog(then_open=path))
-        self.key_box = box
-        box.open()
 
     def import_project_key(self, key_file: str | Path, passphrase: str) -> str | None:
         """Store the key of a key file in this machine's secrets backend; its key id, or None (error shown)."""
