@@ -54,7 +54,7 @@ def cmd_gui(args) -> int:
     _check_display()
     from workbench.gui.app import run_gui
 
-    return run_gui(project=args.project, theme=getattr(args, "theme", "system"),
+    return run_gui(project=args.project, theme=getattr(args, "theme", None),
                    readonly=getattr(args, "read_only", False))
 
 
@@ -166,7 +166,8 @@ def cmd_info(args) -> int:
             print(f"state     sha256 {info['state_sha256']}")
             print(info["network"])
             for pid, p in info["plugins"].items():
-                score = "not assessed" if p["score"] is None else f"{p['score']:g}/100"
+                # Rounded as the window and the report show it; --json keeps the exact value.
+                score = "not assessed" if p["score"] is None else f"{p['score']:.0f}/100"
                 opened = ", ".join(f"{n} {sev.lower()}" for sev, n in p["open_findings"].items() if n) or "none open"
                 state = f"  ({p['problem']})" if p.get("problem") else ""
                 print(f"plugin    {pid:<12} score {score:<13} findings: {opened}{state}")
@@ -387,7 +388,8 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
     p.add_argument("project", nargs="?", help="project file to open")
     p.add_argument("--read-only", action="store_true",
                    help="open the project without the write lock (it may be open in another workbench)")
-    p.add_argument("--theme", choices=("system", "light", "dark"), default="system")
+    p.add_argument("--theme", choices=("system", "light", "dark"),
+                   help="default: the theme chosen in View → Theme (system until one is chosen)")
     p.set_defaults(func=cmd_gui)
 
     p = cli.command("new", "create an empty project file")
@@ -431,7 +433,8 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
     p = cli.command("demo", "build the demo project, run every plugin on it, open it", runs_job=True)
     p.add_argument("--headless", action="store_true", help="write the demo PDF instead of opening the window")
     p.add_argument("-o", "--output", help="folder for the demo project and PDF (default: the user data folder)")
-    p.add_argument("--theme", choices=("system", "light", "dark"), default="system")
+    p.add_argument("--theme", choices=("system", "light", "dark"),
+                   help="default: the theme chosen in View → Theme (system until one is chosen)")
     p.set_defaults(func=cmd_demo)
 
     p = cli.command("triage", "mark findings (of any plugin) false positive, accepted risk, fixed or open")

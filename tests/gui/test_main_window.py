@@ -248,3 +248,41 @@ def test_theme_changes_reach_live_docks_only(qtbot, settings_dir):
     _, second = create_window(None, theme="light", reopen_last=False)  # applies the theme again: no crash
     qtbot.addWidget(second)
     assert {id(second.jobs_dock), id(second.events_dock)} <= set(theme._docks)
+
+
+def test_view_theme_menu_switches_now_and_is_remembered(qtbot, settings_dir):
+    """View → Theme changes the palette at once and the next window opens in the choice; an
+    explicit --theme still wins."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.gui.app import create_window
+
+    app, first = create_window(None, theme="light", reopen_last=False)
+    qtbot.addWidget(first)
+    light_window = app.palette().color(QPalette.Window).lightness()
+    first.theme_actions["dark"].trigger()
+    assert app.property("workbench_theme") == "dark"
+    assert app.palette().color(QPalette.Window).lightness() < light_window
+    assert first.theme_actions["dark"].isChecked() and not first.theme_actions["light"].isChecked()
+    first.close()
+    app.setPalette(app.style().standardPalette())  # as a fresh process would start
+    _, second = create_window(None, reopen_last=False)  # no --theme: the saved choice
+    qtbot.addWidget(second)
+    assert QApplication.instance().property("workbench_theme") == "dark"
+    assert second.theme_actions["dark"].isChecked()
+    _, third = create_window(None, theme="light", reopen_last=False)
+    qtbot.addWidget(third)
+    assert QApplication.instance().property("workbench_theme") == "light"
+
+
+def test_first_window_uses_most_of_the_screen():
+    from PySide6.QtCore import QSize
+
+    from workbench.gui.main_window import first_window_size
+
+    assert first_window_size(QSize(1600, 1000)) == (1440, 900)
+    assert first_window_size(QSize(1920, 1080)) == (1600, 972)
+    assert first_window_size(QSize(2560, 1440)) == (1600, 1000)
+    assert first_window_size(QSize(1024, 700)) == (1024, 700)  # never beyond a small screen
+    assert first_window_size(None) == (1280, 820)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from workbench import APP_NAME, __version__
 
 ORG = "ai-security-workbench"
+THEMES = ("system", "light", "dark")
 
 
 def configure_settings() -> None:
@@ -24,13 +25,21 @@ def configure_settings() -> None:
         QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, folder)
 
 
-def make_app(theme: str = "system") -> QApplication:
+def saved_theme() -> str:
+    """The theme chosen in View → Theme ('system' until one is chosen)."""
+    value = str(QSettings().value("theme", "system"))
+    return value if value in THEMES else "system"
+
+
+def make_app(theme: str | None = None) -> QApplication:
+    """*theme* None: the one saved from View → Theme."""
     from workbench.core import netguard
     from workbench.gui.theme import apply_theme, follow_system
 
     netguard.install()
     configure_settings()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    theme = theme or saved_theme()
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)
     apply_theme(app, theme)
@@ -39,7 +48,7 @@ def make_app(theme: str = "system") -> QApplication:
     return app
 
 
-def create_window(project: str | None = None, theme: str = "system", reopen_last: bool = True,
+def create_window(project: str | None = None, theme: str | None = None, reopen_last: bool = True,
                   readonly: bool = False):
     """Build the window (shown by the caller). Used by :func:`run_gui`, tests and benchmarks."""
     from workbench.core.plugins import load_plugins
@@ -58,7 +67,7 @@ def create_window(project: str | None = None, theme: str = "system", reopen_last
     return app, window
 
 
-def run_gui(project: str | None = None, theme: str = "system", readonly: bool = False) -> int:
+def run_gui(project: str | None = None, theme: str | None = None, readonly: bool = False) -> int:
     app, window = create_window(project, theme, readonly=readonly)
     window.show()
     return app.exec()

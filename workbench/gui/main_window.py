@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QVBoxLayout,
@@ -37,6 +37,16 @@ EVENTS_DOCK_HEIGHT = 170
 NO_MAXIMUM = 16777215  # QWIDGETSIZE_MAX
 
 
+def first_window_size(available) -> tuple[int, int]:
+    """The size of a first window (no saved geometry): most of the screen, up to 1600×1000, so
+    that the tables and plots have room; never more than the screen offers."""
+    if available is None or available.width() <= 0:
+        return 1280, 820
+    width = min(1600, max(min(1280, available.width()), int(available.width() * 0.9)))
+    height = min(1000, max(min(820, available.height()), int(available.height() * 0.9)))
+    return width, height
+
+
 class _LazyTab(QWidget):
     """Stands in for a plugin tab until the tab is first shown."""
 
@@ -57,7 +67,7 @@ class MainWindow(QMainWindow):
         self.settings = QSettings()
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
-        self.resize(1280, 820)
+        self.resize(*first_window_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.overview = OverviewTab(self)
@@ -191,6 +201,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self._action(m, "&Refresh", self.refresh_all, QKeySequence.Refresh)
         self._action(m, "Reset &Layout", self.reset_layout)
+        self._build_theme_menu(m.addMenu("&Theme"))
         m.addSeparator()
         # Window-wide shortcuts, so that they work while a table (which eats Ctrl+Tab and
         # Ctrl+PgDn for its own cursor) has the focus.
@@ -209,6 +220,31 @@ class MainWindow(QMainWindow):
         self._action(m, "&Plugins…", self.show_plugins)
         self._action(m, "&About", self.show_about)
         self._refresh_recent_menu()
+
+    def _build_theme_menu(self, menu) -> None:
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        current = QApplication.instance().property("workbench_theme_mode") or "system"
+        self.theme_actions: dict[str, QAction] = {}
+        for mode, text in (("system", "Follow &System"), ("light", "&Light"), ("dark", "&Dark")):
+            action = QAction(text, self, checkable=True)
+            action.setChecked(mode == current)
+            action.triggered.connect(lambda _checked=False, mode=mode: self.set_theme(mode))
+            group.addAction(action)
+            menu.addAction(action)
+            self.theme_actions[mode] = action
+
+    def set_theme(self, mode: str) -> None:
+        """Switch to 'system', 'light' or 'dark' now, and open in it next time."""
+        from workbench.gui.theme import apply_theme, follow_system
+
+        app = QApplication.instance()
+        apply_theme(app, mode)
+        if mode == "system":
+            follow_system(app)
+        self.theme_actions[mode].setChecked(True)
+        self.settings.setValue("theme", mode)
+        self.settings.sync()
 
     def _build_status_bar(self) -> None:
         self.status_mode = QLabel("READ-ONLY")

@@ -94,6 +94,7 @@ def apply_theme(app, mode: str = "system") -> str:
     if not isinstance(app.style(), WorkbenchStyle):  # set once: the application owns it from then on
         app.setStyle(WorkbenchStyle())
     dark = system_is_dark() if mode == "system" else mode == "dark"
+    app.setProperty("workbench_theme_mode", mode)
     app.setProperty("workbench_theme", "dark" if dark else "light")
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
     _recolor_dock_buttons(app)
@@ -126,9 +127,15 @@ def _recolor_dock_buttons(app) -> None:
 
 
 def follow_system(app) -> None:
+    """Re-apply the system theme when the system's changes, while 'system' is the choice."""
     hints = QGuiApplication.styleHints()
-    if hasattr(hints, "colorSchemeChanged"):
-        hints.colorSchemeChanged.connect(lambda *_: apply_theme(app, "system"))
+    if hasattr(hints, "colorSchemeChanged") and not app.property("workbench_follows_system"):
+        app.setProperty("workbench_follows_system", True)  # connect once per application
+
+        def changed(*_):
+            if app.property("workbench_theme_mode") in (None, "system"):
+                apply_theme(app, "system")
+        hints.colorSchemeChanged.connect(changed)
 
 
 def is_dark() -> bool:
