@@ -90,6 +90,33 @@ def phone_home(params, ctx):
     return {"refused": False}
 
 
+@dataclass
+class SecretParams:
+    name: str = "api_key"
+    wait: float = 60.0
+
+
+def read_secret(params, ctx):
+    """Read a project secret, waiting while the secrets file is locked (the user may unlock it in
+    the window meanwhile); returns the value's SHA-256 so the test can compare without storing it."""
+    import hashlib
+
+    from workbench.core.errors import SecretsUnavailableError
+
+    deadline = time.monotonic() + params.wait
+    ctx.progress(0, 1, "waiting for the secret")
+    while True:
+        ctx.check_cancelled()
+        try:
+            value = ctx.store.get_secret(params.name)
+            break
+        except SecretsUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    return {"sha256": None if value is None else hashlib.sha256(value.encode()).hexdigest()}
+
+
 def _job(name: str, params: type = NoParams) -> JobDef:
     return JobDef(f"wb_core_testjobs:{name}", params, f"test {name}", target=None)
 
@@ -108,6 +135,7 @@ class TestJobsPlugin(Plugin):
         "return_scalar": _job("return_scalar"),
         "missing_function": _job("does_not_exist"),
         "phone_home": _job("phone_home"),
+        "read_secret": _job("read_secret", SecretParams),
     })
 
 

@@ -16,6 +16,7 @@ params dataclass, checked again in that process.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing as mp
 import os
 import queue as _queue
@@ -25,7 +26,7 @@ import traceback
 import weakref
 from typing import Any, Callable
 
-from workbench.core import project_crypto
+from workbench.core import project_crypto, secrets
 from workbench.core.errors import WorkbenchError
 from workbench.core.plugins import JobSpec, load_plugins, resolve
 from workbench.core.progress import ProgressTracker
@@ -170,13 +171,18 @@ def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, can
 
 # ------------------------------------------------------------ worker process
 def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_event, parent_pid: int,
-                 keys: dict | None = None) -> None:
+                 keys: dict | None = None, unlocked: dict | None = None, in_q=None) -> None:
     from workbench.core.project import Project
 
-    from workbench.core import netguard, project_crypto
+    from workbench.core import netguard, project_crypto, secrets
 
     netguard.install()
     project_crypto.remember(keys or {})  # an encrypted project's key, from the parent through the pipe
+    # The encrypted secrets file as unlocked in the window, now or later (Credentials → Unlock).
+    with contextlib.suppress(Exception):  # a stale state: the job meets the usual "locked" message
+        secrets.adopt_unlocked_state(unlocked)
+    if in_q is not None:
+        secrets.set_parent_unlock(lambda: _latest_message(in_q))
     if hasattr(os, "setpgrp"):
         # Own process group: a forced cancel ends the job's own helper processes too.
         os.setpgrp()
@@ -229,6 +235,7 @@ class WorkerJob:
         self._ctx = mp.get_context("spawn")
         self._queue = self._ctx.Queue()
         self._cancel = self._ctx.Event()
+        self._inbox = self._ctx.Queue()  # parent → worker: the secrets file unlocked after the start
         self._process = None
         self._cancel_requested_at: float | None = None
 
@@ -246,7 +253,8 @@ class WorkerJob:
         self._process = self._ctx.Process(
             target=_worker_main,
             args=(str(self.project.path), self.run_id, self.spec, self._queue, self._cancel, os.getpid(),
-                  project_crypto.keys_for_worker(self.project)),
+                  project_crypto.keys_for_worker(self.project), secrets.unlocked_state_for_worker(),
+                  self._inbox),
             name=f"workbench-job-{self.run_id}",
             # Not a daemon: a job may start its own process pool (bandit, detect-secrets).
             # _terminate_leftovers() ends any still running when this process exits.
@@ -257,6 +265,12 @@ class WorkerJob:
         self.status = "running"
         self.tracker.start()
         return self.run_id
+
+    def send_unlocked_secrets(self) -> None:
+        """Hand the secrets file, unlocked in this process since the job started, to the worker."""
+        state = secrets.unlocked_state_for_worker()
+        if state is not None and not self.finished:
+            self._inbox.put(state)
 
     def cancel(self) -> None:
         if self.finished:
@@ -371,6 +385,22 @@ def _signal_group(pid: int, name: str, fallback) -> None:
 
 
 _live_workers: "weakref.WeakSet[WorkerJob]" = weakref.WeakSet()
+
+
+def _latest_message(q):
+    """The newest message waiting on *q*, or None (never blocks)."""
+    latest = None
+    while True:
+        try:
+            latest = q.get_nowait()
+        except (_queue.Empty, EOFError, OSError):
+            return latest
+
+
+def share_unlocked_secrets() -> None:
+    """After an unlock here: running workers get the derived key too (future ones get it at start)."""
+    for job in list(_live_workers):
+        job.send_unlocked_secrets()
 
 
 @atexit.register

@@ -223,6 +223,19 @@ class EncryptedFileStore:
     def lock(self) -> None:
         self._key = self._header = None
 
+    def unlocked_state(self) -> tuple[bytes, dict] | None:
+        """The derived key and header, to hand to a worker process of ours (never stored)."""
+        return None if self._key is None else (self._key, dict(self._header))
+
+    def adopt(self, key: bytes, header: dict) -> None:
+        """Take a derived key from the parent process; refused unless it opens this very file."""
+        with _exclusive(self.path):
+            file_header, nonce, ciphertext = self._load_envelope()
+            if file_header != header:
+                raise WrongPassphraseError(f"{self.path}: the key handed over is for another secrets file")
+            self._decrypt(key, file_header, nonce, ciphertext)
+            self._key, self._header = key, file_header
+
     def unlock(self, passphrase: str) -> None:
         """Open the file with *passphrase*, or create it (empty) if there is none yet."""
         if not isinstance(passphrase, str) or not passphrase:

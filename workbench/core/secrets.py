@@ -203,8 +203,46 @@ def _file_store() -> EncryptedFileStore:
     return _stores[key]
 
 
+#: set in a worker process: returns the parent's unlocked state when the user has since unlocked
+#: the file in the window (Settings → Credentials → Unlock), else None
+_parent_unlock = None
+
+
+def unlocked_state_for_worker() -> dict | None:
+    """What a worker needs to use the encrypted file unlocked here: path, derived key, header.
+
+    Handed over the worker's pipe (as an encrypted project's key is), never through the
+    environment or a file; None when the file backend is not chosen or not unlocked.
+    """
+    if chosen_backend() != "encrypted-file":
+        return None
+    store = _file_store()
+    state = store.unlocked_state()
+    return None if state is None else {"path": str(store.path), "key": state[0], "header": state[1]}
+
+
+def adopt_unlocked_state(state: dict | None) -> bool:
+    """In a worker: take the parent's unlocked state (see :func:`unlocked_state_for_worker`)."""
+    if not state:
+        return False
+    path = Path(state["path"]).expanduser().absolute()
+    store = _stores.setdefault(path, EncryptedFileStore(path))
+    if not store.unlocked:
+        store.adopt(state["key"], state["header"])
+    return True
+
+
+def set_parent_unlock(source) -> None:
+    """In a worker: *source()* returns the parent's unlocked state once the user unlocks, else None."""
+    global _parent_unlock
+    _parent_unlock = source
+
+
 def _unlocked_store() -> EncryptedFileStore:
     store = _file_store()
+    if not store.unlocked and _parent_unlock is not None:
+        with contextlib.suppress(SecretsFileError):  # a stale hand-over: the lock message below
+            adopt_unlocked_state(_parent_unlock())
     if not store.unlocked:
         passphrase = os.environ.get(PASSPHRASE_ENV)
         if not passphrase:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from workbench import APP_NAME
 from workbench.core import secrets
 from workbench.core.errors import SecretsUnavailableError
+from workbench.core.jobs import share_unlocked_secrets
 from workbench.core.versions import versions
 
 
@@ -127,6 +128,7 @@ class CredentialsDialog(QDialog):
     def unlock(self, passphrase: str) -> None:
         """Unlock the encrypted file (tests call this; the button asks first)."""
         secrets.unlock(passphrase)
+        share_unlocked_secrets()
         self.update_state()
 
     def _backend_chosen(self, index: int) -> None:
@@ -143,7 +145,8 @@ class CredentialsDialog(QDialog):
             return text if ok else None
 
         try:
-            secrets.prompt_unlock(ask)
+            if secrets.prompt_unlock(ask):
+                share_unlocked_secrets()  # jobs already running need it too
         except (SecretsUnavailableError, ValueError) as exc:  # wrong passphrase, damaged file, too short
             QMessageBox.critical(self, "Credentials", str(exc))
         self.update_state()
