@@ -149,3 +149,29 @@ def test_a_broken_migration_leaves_the_others_working(broken_migration_site, tmp
         assert audit_tab.store is not None and audit_tab.model.rowCount() == 2  # B403 and B301
     finally:
         window.close_project()
+
+
+def test_open_window_and_read_only_controls(example_site, tmp_path, qtbot, monkeypatch):
+    """The public open_window helper; a control the tab declared with host.writes() stays disabled
+    in a read-only window even when the tab enables it, and comes back in a writable one."""
+    from workbench.core.project import Project
+    from workbench.gui.api import open_window
+
+    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(tmp_path / "settings"))
+    path = tmp_path / "ro.wbproj"
+    Project.create(path).close()
+    window = open_window(path, read_only=True, size=(1280, 800))
+    qtbot.addWidget(window)
+    try:
+        assert window.isVisible() and window.readonly and (window.width(), window.height()) == (1280, 800)
+        tab = window.show_plugin_tab("example")
+        assert type(tab).__name__ == "ExampleTab" and tab.isVisible()
+        assert not tab.run_button.isEnabled()
+        tab.run_button.setEnabled(True)  # the tab's own logic enabling it
+        qtbot.waitUntil(lambda: not tab.run_button.isEnabled(), timeout=5000)
+        window.close_project()
+        assert window.open_project(path)  # writable now
+        assert not window.readonly and tab.run_button.isEnabled()
+    finally:
+        window.jobs.wait_all()
+        window.close_project()

@@ -8,7 +8,7 @@ store), starting and cancelling jobs, messages, and signals. Documented in
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from workbench.core.plugin_store import PluginStore
@@ -17,7 +17,24 @@ from workbench.gui.overview import ChartLabel
 from workbench.gui.theme import is_dark
 
 __all__ = ["STATUSES", "ChartLabel", "FindingFilter", "FindingsModel", "PluginTab", "TabHost", "draw_chart",
-           "is_dark"]
+           "is_dark", "open_window"]
+
+
+def open_window(path=None, *, read_only: bool = False, size: tuple[int, int] | None = None,
+                theme: str | None = None):
+    """The main window, shown, with the project at *path* open (for plugin tests and scripts).
+
+    Returns the window; ``window.show_plugin_tab(plugin_id)`` returns that plugin's tab, built
+    if it was never shown. The window does not reopen the last project when *path* is None.
+    """
+    from workbench.gui.app import create_window
+
+    _, window = create_window(None if path is None else str(path), theme=theme, reopen_last=False,
+                              readonly=read_only)
+    if size is not None:
+        window.resize(*size)
+    window.show()
+    return window
 
 
 def draw_chart(chart, width: int, height: int):
@@ -27,6 +44,24 @@ def draw_chart(chart, width: int, height: int):
 
     paint = draw_line_chart if isinstance(chart, LineChart) else draw_bar_chart
     return paint(chart, width, height, dark=is_dark())
+
+
+class _ReadOnlyGuard(QObject):
+    """Puts a declared write control back to disabled when a tab enables it in a read-only window."""
+
+    def __init__(self, host):
+        super().__init__(host)
+        self.host = host
+
+    def recheck(self, control) -> None:
+        if self.host.read_only and control.isEnabled():
+            control.setProperty("workbench_was_enabled", True)  # what the tab wants, for later
+            QTimer.singleShot(0, lambda: control.setEnabled(False) if self.host.read_only else None)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.EnabledChange:
+            self.recheck(obj)
+        return False
 
 
 class TabHost(QObject):
@@ -54,6 +89,43 @@ class TabHost(QObject):
         jobs.updated.connect(lambda job: self._forward(self.job_updated, job))
         jobs.finished.connect(lambda job: self._forward(self.job_finished, job))
         window.data_changed.connect(self.data_changed)
+        self._write_controls: list = []
+        self._guard = _ReadOnlyGuard(self)
+
+    # ------------------------------------------------------------ read-only
+    @property
+    def read_only(self) -> bool:
+        """True while the project is open read-only: nothing may be run, triaged or stored."""
+        return bool(self._window.readonly)
+
+    def writes(self, *controls) -> None:
+        """Declare buttons, inputs or actions that write to the project (Run, Record, Import,
+        triage…): the host keeps them disabled while the project is read-only, whatever the tab
+        sets meanwhile, and gives them back as the tab left them when it is writable again."""
+        for control in controls:
+            if control in self._write_controls:
+                continue
+            self._write_controls.append(control)
+            if isinstance(control, QWidget):
+                control.installEventFilter(self._guard)
+            else:  # a QAction has no enabled-change event, only `changed`
+                control.changed.connect(lambda control=control: self._guard.recheck(control))
+        self.apply_read_only()
+
+    def apply_read_only(self) -> None:
+        """Disable (or give back) the declared controls for the project now open; the window calls
+        this whenever a project opens or closes."""
+        read_only = self.read_only
+        for control in self._write_controls:
+            if read_only:
+                if control.property("workbench_was_enabled") is None:
+                    control.setProperty("workbench_was_enabled", control.isEnabled())
+                control.setEnabled(False)
+            elif control.property("workbench_was_enabled") is not None:
+                # Only ever give back: a control the tab itself set since is left as the tab set it.
+                if control.property("workbench_was_enabled") and not control.isEnabled():
+                    control.setEnabled(True)
+                control.setProperty("workbench_was_enabled", None)
 
     def _forward(self, signal, job) -> None:
         if job.spec.plugin == self.plugin.id:

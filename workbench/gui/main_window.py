@@ -292,8 +292,11 @@ class MainWindow(QMainWindow):
         chain = self.events.set_project(project)
         for plugin_id, host in self._hosts.items():
             store = host.store
+            if not self.readonly:
+                host.apply_read_only()  # give controls back first: the tab then sets them as it likes
             host.tab.set_project(store)
             host.project_changed.emit(store)
+            host.apply_read_only()
         self._show_plugin_failures(project)
         self.project_changed.emit(project)
         self._update_status()
@@ -515,6 +518,7 @@ class MainWindow(QMainWindow):
         placeholder.deleteLater()
         if plugin.id in self._hosts:
             tab.set_project(self._hosts[plugin.id].store)
+            self._hosts[plugin.id].apply_read_only()
 
     def tab_for(self, plugin_id: str) -> QWidget | None:
         """The plugin's tab, created now if it was never shown."""
@@ -527,10 +531,12 @@ class MainWindow(QMainWindow):
                 return w
         return None
 
-    def show_plugin_tab(self, plugin_id: str) -> None:
+    def show_plugin_tab(self, plugin_id: str) -> QWidget | None:
+        """Show the plugin's tab (built now if it never was) and return it."""
         tab = self.tab_for(plugin_id)
         if tab is not None:
             self.tabs.setCurrentWidget(tab)
+        return tab
 
     def _show_plugin_failures(self, project) -> None:
         failures = project.plugin_failures if project is not None else {}

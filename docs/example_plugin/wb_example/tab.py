@@ -26,6 +26,7 @@ class ExampleTab(PluginTab):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
+        host.writes(self.run_button)  # disabled while the project is open read-only
         host.job_updated.connect(self._updated)
         host.job_finished.connect(lambda job: self.refresh())
 
