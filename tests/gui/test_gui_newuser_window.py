@@ -280,4 +280,5 @@ def test_overview_shows_each_target_latest_run_score_and_open_counts(window, tmp
     project_score = window.registry.get("code_audit").score(window.project.store("code_audit"))
     assert card.startswith(f"{project_score:.0f}<")
     view = window.overview.targets_view
+    window.overview.side.setCurrentWidget(view)  # one click on the Targets tab beside the risks
     assert view.isVisible() and view.model().rowCount() == 2

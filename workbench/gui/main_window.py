@@ -33,7 +33,7 @@ from workbench.gui.theme import track_dock
 MAX_RECENT = 8
 FILE_FILTER = f"Workbench projects (*{SUFFIX})"
 #: the events dock's height in a first window (px); afterwards the saved layout decides
-EVENTS_DOCK_HEIGHT = 170
+EVENTS_DOCK_HEIGHT = 130
 NO_MAXIMUM = 16777215  # QWIDGETSIZE_MAX
 
 

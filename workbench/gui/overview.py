@@ -3,17 +3,16 @@ double-click opens the plugin's tab), what has not been assessed, runs, targets 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
     QSplitter,
-    QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -53,6 +52,9 @@ class ScoreCard(QFrame):
         self.title.setAlignment(Qt.AlignCenter)
         self.value = QLabel("–")
         self.value.setAlignment(Qt.AlignCenter)
+        title_font = self.title.font()
+        title_font.setBold(True)
+        self.title.setFont(title_font)
         font = self.value.font()
         font.setPointSize(font.pointSize() * 2)
         font.setBold(True)
@@ -60,12 +62,28 @@ class ScoreCard(QFrame):
         self.trend = QLabel()
         self.trend.setAlignment(Qt.AlignCenter)
         self.trend.setMinimumHeight(24)
+        self.next_step = QLabel()
+        self.next_step.setAlignment(Qt.AlignCenter)
+        self.next_step.setWordWrap(True)
+        self.next_step.setTextFormat(Qt.PlainText)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(2)
         layout.addWidget(self.title)
         layout.addWidget(self.value)
         layout.addWidget(self.trend)
+        layout.addWidget(self.next_step)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Maximum)
+        self.setCursor(Qt.PointingHandCursor)
+        self.on_click = None  # set by the overview: opens the plugin's tab
         self.points: list[tuple[int, float]] = []
+
+    def set_next_step(self, text: str) -> None:
+        self.next_step.setText(text)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.LeftButton and self.on_click is not None:
+            self.on_click()
+        super().mouseReleaseEvent(event)
 
     def set_trend(self, points: list[tuple[int, float]]) -> None:
         """A sparkline of the score over the plugin's runs (one point per finished run)."""
@@ -190,6 +208,22 @@ def target_rows(project, registry) -> list[dict]:
     return rows
 
 
+def next_step(title: str, score: float | None, open_counts: dict[str, int], runs: list[dict]) -> str:
+    """What to do next for one pillar, in a few words: what a reviewer would ask first."""
+    last = runs[-1] if runs else None
+    if last is not None and last["status"] in ("failed", "interrupted"):
+        return f"Last run {last['status']}: see Runs, then run again"
+    if score is None:
+        return f"Not assessed: open {title} and run it"
+    for severity, verb in (("HIGH", "fix or triage"), ("MEDIUM", "review")):
+        n = open_counts.get(severity, 0)
+        if n:
+            return f"{n} open {severity.lower()}: {verb} {'it' if n == 1 else 'them'}"
+    if score < 80:
+        return "Below 80: see the pillar's report section"
+    return "Nothing open: re-run after changes"
+
+
 class OverviewTab(QWidget):
     def __init__(self, window, parent=None):
         super().__init__(parent)
@@ -205,78 +239,80 @@ class OverviewTab(QWidget):
         self.cards: dict[str, ScoreCard] = {}
         for plugin in window.registry.plugins:
             card = ScoreCard(plugin.title)
+            card.on_click = lambda pid=plugin.id: self.window_.show_plugin_tab(pid)
             self.cards[plugin.id] = card
-            self.scores_box.addWidget(card)
-        self.scores_box.addStretch(1)
+            self.scores_box.addWidget(card, 1)
 
         self.not_assessed = QLabel()
         self.not_assessed.setWordWrap(True)
         layout.addWidget(self.not_assessed)
 
-        split = QSplitter(Qt.Vertical)
+        # The dashboard: the risks to act on take the most room; the chart beside them; runs and
+        # targets one click away instead of four stacked tables of two rows each.
+        split = QSplitter(Qt.Horizontal)
         risks_box = QWidget()
         kl = QVBoxLayout(risks_box)
         kl.setContentsMargins(0, 0, 0, 0)
-        risks_label = QLabel("<b>Top open risks</b> (all plugins, highest severity × confidence first; "
-                             "double-click to open the plugin's tab)")
+        risks_label = QLabel("<b>Top open risks</b> (all pillars, highest severity × confidence first; "
+                             "double-click to open the pillar's tab)")
         risks_label.setWordWrap(True)
         kl.addWidget(risks_label)
         self.risks_model = RecordsModel([("severity", "Severity"), ("confidence", "Confidence"),
                                          ("pillar", "Pillar"), ("title", "Finding"), ("where", "Where")])
         self.risks_view = records_view(self.risks_model, stretch_column=3)
         self.risks_view.doubleClicked.connect(self._open_risk)
-        kl.addWidget(self.risks_view)
+        kl.addWidget(self.risks_view, 1)
         split.addWidget(risks_box)
+
+        self.side = QTabWidget()
+        self.side.setDocumentMode(True)
+        findings_box = QWidget()
+        grid = QVBoxLayout(findings_box)
+        grid.setContentsMargins(0, 4, 0, 0)
+        self.chart = ChartLabel()
+        grid.addWidget(self.chart, 3)
+        self.counts_model = RecordsModel([("plugin", "Pillar"), ("HIGH", "High"), ("MEDIUM", "Medium"),
+                                          ("LOW", "Low"), ("total", "Total")])
+        self.counts_view = records_view(self.counts_model, stretch_column=0)
+        grid.addWidget(self.counts_view, 2)
+        self.side.addTab(findings_box, "Open findings")
+
+        self.targets_model = RecordsModel([("plugin", "Pillar"), ("target", "Target"), ("run", "Latest run"),
+                                           ("score", "Score"), ("HIGH", "Open high"), ("MEDIUM", "Open medium"),
+                                           ("LOW", "Open low")])
+        self.targets_view = records_view(self.targets_model, stretch_column=1)
+        self.targets_view.setTextElideMode(Qt.ElideMiddle)  # both ends of a long path stay readable
+        self.targets_view.setToolTip("The latest run of each target: the scores and counts cover all of them")
+        self.side.addTab(self.targets_view, "Targets")
 
         self.runs_model = RecordsModel(
             [("id", "#"), ("title", "Run"), ("status", "Status"), ("started", "Started"), ("took", "Took"),
              ("message", "Message")],
             formatters={"started": _fmt_time})
         self.runs_view = records_view(self.runs_model, stretch_column=5)
-        runs_box = QWidget()
-        rl = QVBoxLayout(runs_box)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(QLabel("<b>Runs</b>"))
-        rl.addWidget(self.runs_view)
-        split.addWidget(runs_box)
-
-        targets_box = QWidget()
-        tl = QVBoxLayout(targets_box)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(QLabel("<b>Targets</b> (the latest run of each: the scores and counts cover all of them)"))
-        self.targets_model = RecordsModel([("plugin", "Plugin"), ("target", "Target"), ("run", "Latest run"),
-                                           ("score", "Score"), ("HIGH", "Open high"), ("MEDIUM", "Open medium"),
-                                           ("LOW", "Open low")])
-        self.targets_view = records_view(self.targets_model, stretch_column=1)
-        self.targets_view.setTextElideMode(Qt.ElideMiddle)  # both ends of a long path stay readable
-        tl.addWidget(self.targets_view)
-        split.addWidget(targets_box)
-
-        findings_box = QWidget()
-        grid = QGridLayout(findings_box)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(QLabel("<b>Open findings by plugin and severity</b> (latest run of each target)"), 0, 0, 1, 2)
-        self.counts_model = RecordsModel([("plugin", "Plugin"), ("HIGH", "High"), ("MEDIUM", "Medium"),
-                                          ("LOW", "Low"), ("total", "Total")])
-        self.counts_view = QTableView()
-        self.counts_view.setModel(self.counts_model)
-        self.counts_view.verticalHeader().hide()
-        grid.addWidget(self.counts_view, 1, 0)
-        self.chart = ChartLabel()
-        grid.addWidget(self.chart, 1, 1)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        split.addWidget(findings_box)
-        split.setSizes([200, 180, 140, 200])
-        # Small minimums: the panes share what the docks leave, and the docks must be able to grow.
-        for view in (self.risks_view, self.runs_view, self.targets_view, self.counts_view):
-            view.setMinimumHeight(48)
-        self.chart.setMinimumSize(160, 48)
+        self.side.addTab(self.runs_view, "Runs")
+        split.addWidget(self.side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([700, 460])
+        self.chart.setMinimumSize(240, 160)
         layout.addWidget(split, 1)
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(150)
+        self._redraw.timeout.connect(self._redraw_chart)
 
     def set_project(self, project) -> None:
         self.project = project
         self.refresh()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._redraw.start()  # once the resizing settles: the chart's text stays at its size
+
+    def _redraw_chart(self) -> None:
+        if self.project is not None and self.project.conn is not None:
+            self._draw_chart(self.project.finding_counts())
 
     def refresh(self) -> None:
         project = self.project
@@ -303,9 +339,10 @@ class OverviewTab(QWidget):
         self.targets_model.set_rows(target_rows(project, self.window_.registry))
         fit_columns(self.targets_view, {1: 520})
         counts = project.finding_counts()
+        titles = {p.id: p.title for p in self.window_.registry.plugins}
         rows = []
         for plugin in sorted(counts):
-            row = {"plugin": plugin, **{s: counts[plugin].get(s, 0) for s in SEVERITIES}}
+            row = {"plugin": titles.get(plugin, plugin), **{s: counts[plugin].get(s, 0) for s in SEVERITIES}}
             row["total"] = sum(counts[plugin].values())
             rows.append(row)
         self.counts_model.set_rows(rows)
@@ -323,6 +360,8 @@ class OverviewTab(QWidget):
             if plugin.id in self.cards:
                 self.cards[plugin.id].set_score(score)
                 self.cards[plugin.id].set_trend(score_trend(project, plugin) if score is not None else [])
+                self.cards[plugin.id].set_next_step(next_step(plugin.title, score, counts.get(plugin.id, {}),
+                                                              project.runs(plugin=plugin.id)))
             if score is None:
                 missing.append(plugin.title)
         self.not_assessed.setText("<b>Not assessed yet:</b> " + ", ".join(missing) if missing
@@ -349,8 +388,11 @@ class OverviewTab(QWidget):
             return
         from workbench.render.pdf import draw_bar_chart
 
+        titles = {p.id: p.title for p in self.window_.registry.plugins}
         plugins = sorted(counts)
-        chart = BarChart("Open findings", plugins,
+        chart = BarChart("Open findings", [titles.get(p, p) for p in plugins],
                          {s: [float(counts[p].get(s, 0)) for p in plugins] for s in reversed(SEVERITIES)},
                          colors=SEVERITY_COLORS)
-        self.chart.set_image(draw_bar_chart(chart, 900, 380, dark=is_dark()))
+        # Drawn at about the size it is shown, so its text stays readable (never scaled down 4×).
+        width, height = max(self.chart.width(), 320), max(self.chart.height(), 160)
+        self.chart.set_image(draw_bar_chart(chart, width, height, dark=is_dark()))
