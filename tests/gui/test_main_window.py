@@ -35,8 +35,8 @@ def test_open_project_fills_overview_and_events(window, tmp_path):
     assert window.windowTitle().endswith("a.wbproj")
     assert window.overview.runs_model.rowCount() == 1
     counts = {r["plugin"]: r for r in window.overview.counts_model._rows}
-    assert counts["code_audit"]["total"] == 30
-    assert counts["code_audit"]["HIGH"] == 10
+    assert counts["Code audit"]["total"] == 30
+    assert counts["Code audit"]["HIGH"] == 10
     messages = [window.events.model.row_record(i)["message"] for i in range(window.events.model.rowCount())]
     assert any("done: audit src" in m for m in messages)
     assert "schema 2" in window.status_schema.text()
