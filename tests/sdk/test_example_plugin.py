@@ -175,3 +175,54 @@ def test_open_window_and_read_only_controls(example_site, tmp_path, qtbot, monke
     finally:
         window.jobs.wait_all()
         window.close_project()
+
+
+def test_example_findings_triaged_in_the_findings_tab(example_site, tmp_path, qtbot, monkeypatch):
+    """A third-party plugin's findings are browsed, triaged and exported in the window's Findings
+    tab, with no GUI code of the plugin's for it; triage reaches the store and the audit log."""
+    from workbench.core.jobs import run_in_process
+    from workbench.core.plugins import load_plugins
+    from workbench.core.project import Project
+    from workbench.gui.api import open_window
+
+    monkeypatch.setenv("WORKBENCH_SETTINGS_DIR", str(tmp_path / "settings"))
+    path = tmp_path / "tri.wbproj"
+    plugin = load_plugins().get("example")
+    with Project.create(path, plugins=load_plugins().plugins) as project:
+        _, status, _ = run_in_process(project, plugin.job_spec("count", target=_tree(tmp_path / "tree")))
+        assert status == "done"
+        fingerprint = project.findings(plugin="example")[0]["fingerprint"]
+    window = open_window(path, size=(1280, 800))
+    qtbot.addWidget(window)
+    try:
+        view = window.findings_view
+        window.tabs.setCurrentWidget(view)
+        view.pillar.setCurrentIndex(view.pillar.findData("example"))
+        assert view.model.rowCount() == 1 and view.model.record(0)["pillar"] == "Long lines"
+        assert "Select a finding" in view.details.toPlainText()
+        view.table.selectRow(0)
+        assert "EX001" in view.details.toPlainText() and view.triage_buttons["false_positive"].isEnabled()
+        view.ask_justification = lambda title, prompt, required: "" if required else None
+        assert not view.triage_selected("false_positive")  # cancelled: nothing stored
+        assert not view.triage_selected("accepted_risk")  # refused: accepting a risk needs a why
+        assert "Not triaged" in view.details.toPlainText()
+        view.ask_justification = lambda title, prompt, required: "generated file, lines are data"
+        assert view.triage_selected("accepted_risk")
+        assert view.model.rowCount() == 0  # the Open filter hides it now
+        view.status.setCurrentIndex(1)  # All
+        assert view.model.record(0)["status"] == "accepted_risk"
+        out = tmp_path / "f.csv"
+        assert view.export_csv(str(out)) == 1 and "accepted_risk" in out.read_text()
+        window.close_project()
+        with Project.open(path) as project:
+            assert project.triage()[fingerprint]["status"] == "accepted_risk"
+            assert project.triage()[fingerprint]["justification"] == "generated file, lines are data"
+            events = [e for e in project.events(newest_first=True) if e["kind"] == "triage"]
+            assert events and events[0]["plugin"] == "example"
+        assert window.open_project(path, readonly=True)
+        view.status.setCurrentIndex(1)
+        view.table.selectRow(0)
+        assert not any(b.isEnabled() for b in view.triage_buttons.values())  # read-only: no triage
+    finally:
+        window.jobs.wait_all()
+        window.close_project()

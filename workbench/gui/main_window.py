@@ -26,6 +26,7 @@ from workbench.core import project_crypto
 from workbench.core.errors import ProjectLockedError, WorkbenchError
 from workbench.core.project import SUFFIX, Project
 from workbench.gui.events_dock import EventsDockWidget
+from workbench.gui.findings_view import FindingsView
 from workbench.gui.jobs_dock import JobManager, JobsDockWidget
 from workbench.gui.overview import OverviewTab
 from workbench.gui.theme import track_dock
@@ -72,6 +73,10 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.overview = OverviewTab(self)
         self.tabs.addTab(self.overview, "Overview")
+        # Every pillar's findings in one place, triaged the same way (third-party plugins too).
+        self.findings_view = FindingsView(self._latest_findings, self._triage_findings,
+                                          titles={p.id: p.title for p in registry.plugins})
+        self.tabs.addTab(self.findings_view, "Findings")
         for plugin in registry.plugins:
             if plugin.tab:
                 self.tabs.addTab(_LazyTab(plugin), plugin.title)
@@ -289,6 +294,8 @@ class MainWindow(QMainWindow):
             if readonly else "")
         self.readonly_banner.setVisible(readonly)
         self.overview.set_project(project)
+        self.findings_view.refresh()
+        self.findings_view.set_read_only(readonly or project is None)
         chain = self.events.set_project(project)
         for plugin_id, host in self._hosts.items():
             store = host.store
@@ -571,10 +578,32 @@ class MainWindow(QMainWindow):
     def refresh_all(self, source: str | None = None) -> None:
         """Reload the overview, the events and every tab but *source* (which refreshed itself)."""
         self.overview.refresh()
+        self.findings_view.refresh()
         self.events.refresh(force=True)
         for plugin_id, host in self._hosts.items():
             if plugin_id != source:
                 host.tab.refresh()
+
+    def _latest_findings(self) -> list[dict]:
+        """Findings of the latest run of every target, of the plugins that can use the project."""
+        project = self.project
+        if project is None or project.conn is None:
+            return []
+        from workbench.core.report import latest_findings
+
+        return [f for f in latest_findings(project) if f["plugin"] not in project.plugin_failures]
+
+    def _triage_findings(self, findings: list[dict], status: str, justification: str) -> None:
+        """Store a triage decision made in the Findings tab, per plugin (each goes into the audit log)."""
+        if self.project is None or self.readonly:
+            raise ValueError("the project is open read-only")
+        by_plugin: dict[str, list[str]] = {}
+        for f in findings:
+            by_plugin.setdefault(f["plugin"], []).append(f["fingerprint"])
+        for plugin_id, fingerprints in by_plugin.items():
+            self.project.set_triage(fingerprints, status, justification, plugin=plugin_id)
+        self.refresh_all()
+        self.data_changed.emit()
 
     def _update_status(self) -> None:
         if self.project is None:
