@@ -27,7 +27,9 @@ class MonitorParams:
     logs: list[str] = field(default_factory=list)
     log_rules: str | None = None           # YAML file; the shipped inference-service rules when None
     watch: list[str] = field(default_factory=list)
-    watch_every: float = 5.0               # seconds between file-integrity checks
+    watch_every: float = 5.0               # seconds between stat sweeps of the watched files
+    rehash_every: float = 300.0            # seconds between full re-hashes of every watched file (backstop)
+    warmup: int = 30                       # samples per series the detector learns from (static bounds only then)
     pids: list[int] = field(default_factory=list)
     rules: list[dict] | None = None        # metric rules; None: the project's (or the defaults)
     gpu: bool = True
@@ -42,6 +44,10 @@ class MonitorParams:
             raise ValueError(f"flush_every must be > 0 s, got {self.flush_every}")
         if self.watch_every <= 0:
             raise ValueError(f"watch_every must be > 0 s, got {self.watch_every}")
+        if self.rehash_every <= 0:
+            raise ValueError(f"rehash_every must be > 0 s, got {self.rehash_every}")
+        if int(self.warmup) != self.warmup or self.warmup < 3:
+            raise ValueError(f"warmup must be a whole number of samples >= 3, got {self.warmup}")
         if self.raw_retention is not None and self.raw_retention <= 0:
             raise ValueError(f"raw_retention must be > 0 s, got {self.raw_retention}")
         if self.duration is not None and self.duration <= 0:
@@ -57,6 +63,9 @@ class MonitorPlugin(Plugin):
     report = "workbench_plugins.monitor.report:report_sections"
     scorer = "workbench_plugins.monitor.report:score"
     jobs = MappingProxyType({"monitor": JobDef("workbench_plugins.monitor.job:run", MonitorParams, "monitor")})
+    # How far each log has been read (offsets), rewritten at every flush: working state, not a result,
+    # so outside the audit log's digests (every other table is hashed; see docs/plugins.md).
+    unhashed_tables = ("monitor_log_state",)
 
     @property
     def migrations(self):  # type: ignore[override]

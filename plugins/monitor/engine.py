@@ -5,10 +5,13 @@ Each tick (every ``interval`` seconds, 1 s by default, 0.1-60 s allowed):
 1. sample the machine (sampler.py) and any job series pushed with
    :meth:`Monitor.publish`;
 2. run each series' streaming detector (detector.py) and add the sample to
-   the 1 s / 1 min / 1 h tiers with its anomaly flag (tiers.py);
+   the 1 s / 1 min / 1 h tiers with its anomaly flag (tiers.py); for the
+   alerting series, fold the verdicts into episodes that raise and resolve
+   alerts (episodes.py; static bounds during the warm-up);
 3. evaluate threshold, trend and outbound rules (rules.py), read the followed
-   logs and apply the log rules (logs.py, logrules.py), and every
-   ``watch_every`` seconds re-check the watched files (integrity.py);
+   logs and apply the log rules (logs.py, logrules.py), re-hash the watched
+   files the platform reported as changed, and every ``watch_every`` seconds
+   sweep them by stat (integrity.py; a full re-hash every ``rehash_every_s``);
 4. every ``flush_every`` seconds hand everything new to ``write(batch)`` - the
    caller's writer, which stores it in one transaction. A process killed
    between two flushes loses at most the samples since the last one.
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from .actions import ActionRunner
 from .connections import OutboundClassifier
 from .detector import DetectorParams, RobustDetector
+from .episodes import ALERT_SERIES, EpisodeParams, EpisodeTracker, alerting
 from .rules import DEFAULT_RULES, Alert, OutboundRule, build_rules
 from .sampler import SystemProbe, check_interval
 from .tiers import DEFAULT_TIERS, TierAggregator
@@ -79,11 +83,13 @@ class Monitor:
                  watch=(), watch_every: float = 5.0, rules=None, tiers=DEFAULT_TIERS, detect: bool = True,
                  detector_params: DetectorParams | None = None, notify=None, cancel_job=None, pause_job=None,
                  on_alert=None, probe=None, clock=time.time, gpu: bool = True, keep_points: bool = False,
-                 follow_jobs: bool = False):
+                 follow_jobs: bool = False, warmup: int | None = None, episode_params: EpisodeParams | None = None,
+                 alert_series=ALERT_SERIES, rehash_every_s: float = 300.0):
         from .integrity import FileWatcher
         from .logs import LogFollower
 
         self.write = write
+        self.pids = {int(p) for p in pids}
         self.keep_points = keep_points
         self.interval = check_interval(interval)
         if flush_every <= 0:
@@ -98,14 +104,24 @@ class Monitor:
                                                                      follow_workbench_jobs=follow_jobs)
         self.tiers = TierAggregator(tiers)
         self.detect = detect
+        if warmup is not None:
+            from dataclasses import replace
+
+            detector_params = replace(detector_params or DetectorParams(), warmup=int(warmup))
         self.detector_params = detector_params
+        self.warmup = (detector_params or DetectorParams()).warmup
         self.detectors: dict[str, RobustDetector] = {}
+        self.episode_params = episode_params or EpisodeParams(
+            threshold=(detector_params or DetectorParams()).threshold)
+        self.alert_series = tuple(alert_series)
+        self.episodes: dict[str, EpisodeTracker | None] = {}   # None: a series that never alerts
+        self.alert_log: list[dict] = []                       # every alert raised, for the summary and M
         self.on_alert = on_alert
         self.log_rules = log_rules
         states = log_states or {}
         self.followers = [LogFollower(p, max_line=log_max_line, state=states.get(os.path.abspath(p)))
                           for p in logs]
-        self.watcher = FileWatcher(watch) if watch else None
+        self.watcher = FileWatcher(watch, rehash_every_s=rehash_every_s) if watch else None
         self.watch_every = watch_every
         self._last_watch = None
         self.actions = ActionRunner(record=self._record_outcome, notify=notify, cancel_job=cancel_job,
@@ -137,6 +153,13 @@ class Monitor:
             self._published.clear()
         for pid in getattr(self.probe, "gone", []):
             self._event("process_exit", f"process {pid} exited", {"pid": pid})
+            if pid in self.pids:
+                # a process the user asked to follow (the service itself) is gone: availability.
+                # The job workers the tab follows on its own come and go normally.
+                self._raise(Alert("process_exit", "availability", "firing", "HIGH", ts,
+                                  "Followed process exited", f"process {pid} exited while being monitored",
+                                  f"proc.{pid}", None, {"pid": pid, "concern": "availability"},
+                                  [{"type": "notify"}]))
         if getattr(self.probe, "gone", None):
             self.probe.gone.clear()
         for series, v in values.items():
@@ -145,7 +168,15 @@ class Monitor:
                 det = self.detectors.get(series)
                 if det is None:
                     det = self.detectors[series] = RobustDetector(detector_params_for(series, self.detector_params))
-                anomaly = det.update(ts, v).anomaly
+                verdict = det.update(ts, v)
+                anomaly = verdict.anomaly
+                tracker = self.episodes.get(series, False)
+                if tracker is False:
+                    tracker = self.episodes[series] = (EpisodeTracker(series, self.episode_params)
+                                                       if alerting(series, self.alert_series) else None)
+                if tracker is not None:
+                    for alert in tracker.update(ts, v, verdict, self.interval):
+                        self._raise(alert)
             self.tiers.add(series, ts, v, anomaly)
         if self.keep_points:
             with self._lock:
@@ -160,9 +191,13 @@ class Monitor:
                 for alert in rule.evaluate_connections(ts, self.probe.last_outbound, owner_of):
                     self._raise(alert)
         self._follow_logs(ts)
-        if self.watcher is not None and (self._last_watch is None or ts - self._last_watch >= self.watch_every):
-            self._last_watch = ts
-            for alert in self.watcher.check(ts):
+        if self.watcher is not None:
+            # changes the platform reported are hashed at once; the stat sweep and the full
+            # re-hash run on their own schedules (integrity.py)
+            sweep = self._last_watch is None or ts - self._last_watch >= self.watch_every
+            if sweep:
+                self._last_watch = ts
+            for alert in self.watcher.check(ts, sweep=sweep):
                 self._raise(alert)
         self.samples += 1
         self.last_sample_ts = ts
@@ -211,6 +246,8 @@ class Monitor:
         self.flush()  # the action outcomes that came in after the last tick
         for f in self.followers:
             f.close()
+        if self.watcher is not None:
+            self.watcher.close()
         self.probe.close()
         guarded = sys.modules.get(__package__ + ".guarded_re")
         if guarded is not None:
@@ -266,7 +303,13 @@ class Monitor:
                 delay = 0
             if until is not None:
                 delay = min(delay, max(0.0, until - time.monotonic()))
-            self._stop.wait(delay)
+            # in slices when someone may ask to stop: the job host gives a cancelled worker 3 s
+            while delay > 0 and not self._stop.is_set():
+                step = min(delay, 0.25) if should_stop is not None else delay
+                self._stop.wait(step)
+                delay -= step
+                if should_stop is not None and should_stop():
+                    break
 
     def _follow_logs(self, ts: float) -> None:
         for follower in self.followers:
@@ -289,10 +332,16 @@ class Monitor:
         if self.log_rules is not None and self.samples % 30 == 0:
             self.log_rules.expire(ts)
 
+    @property
+    def warming_up(self) -> bool:
+        return self.detect and self.samples < self.warmup
+
     def _raise(self, alert: Alert) -> None:
         self.alerts_fired += alert.state == "firing"
+        d = alert.as_dict()
         with self._lock:
-            self._pending.alerts.append(alert.as_dict())
+            self._pending.alerts.append(d)
+            self.alert_log.append(d)
         if self.on_alert is not None:
             try:
                 self.on_alert(alert)

@@ -22,7 +22,7 @@ from workbench.api import CliError, Finding, WorkbenchError, fingerprint, open_p
 from .rules import DEFAULT_RULES, build_rules
 
 SEVERITY_CONFIDENCE = {"threshold": "HIGH", "trend": "MEDIUM", "outbound": "HIGH", "log": "MEDIUM",
-                       "integrity": "HIGH", "anomaly": "LOW"}
+                       "integrity": "HIGH", "anomaly": "LOW", "availability": "HIGH"}
 
 
 def stored_rules(store) -> list[dict]:
@@ -113,10 +113,18 @@ def _signal_pid(sig):
     return handler
 
 
+def alert_line(alert) -> str:
+    """How an alert reads in the job log and the CLI: one line."""
+    if alert.state == "resolved":
+        return f"resolved: [{alert.severity}] {alert.title}: {alert.message}"
+    return f"ALERT [{alert.severity}] {alert.title}: {alert.message}"
+
+
 def run(params, ctx) -> dict:
     from .engine import Monitor
     from .logrules import LogRuleError, load_rules, shipped_rules
-    from .score import health_score
+    from .report import _weights
+    from .score import concern_terms, health_score, terms_text
 
     store = ctx.store
     try:
@@ -131,23 +139,33 @@ def run(params, ctx) -> dict:
     try:
         mon = Monitor(writer.write, interval=params.interval, flush_every=params.flush_every, pids=params.pids,
                       logs=params.logs, log_rules=log_rules, log_states=states, watch=params.watch,
-                      watch_every=params.watch_every,
+                      watch_every=params.watch_every, rehash_every_s=params.rehash_every, warmup=params.warmup,
                       rules=rules, gpu=params.gpu, keep_points=True, follow_jobs=params.follow_jobs,
-                      notify=lambda alert: ctx.log(f"ALERT [{alert.severity}] {alert.title}: {alert.message}"),
+                      # every alert is already a line of the job log (on_alert): notify has nothing to add
+                      notify=lambda alert: "shown in the job log",
                       cancel_job=_signal_pid(sigterm) if sigterm else None,
                       pause_job=_signal_pid(sigstop) if sigstop else None,
-                      on_alert=lambda alert: ctx.log(f"{alert.state}: [{alert.severity}] {alert.title}: "
-                                                     f"{alert.message}") if alert.state == "resolved" else None)
+                      on_alert=lambda alert: ctx.log(alert_line(alert)))
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from None
     ctx.log(f"monitoring {params.target} every {params.interval:g} s; GPU: {mon.probe.gpu_status}")
+    warm_s = params.warmup * params.interval
+    ctx.log(f"warm-up: the first {params.warmup} samples of each series ({warm_s:g} s) teach the detector the "
+            f"normal level; until then only static bounds raise anomaly alerts")
+    if mon.watcher is not None:
+        ctx.log(f"file integrity: {len(mon.watcher.known)} files, {mon.watcher.mode}")
     started = time.monotonic()
     duration = params.duration
+    warm = [True]
 
     def should_stop() -> bool:
         elapsed = time.monotonic() - started
         shown = round(min(elapsed, duration) if duration else elapsed, 1)
-        ctx.progress(shown, duration, f"{mon.samples} samples")
+        if warm[0] and not mon.warming_up:
+            warm[0] = False
+            ctx.log(f"warm-up done after {mon.samples} samples: the detector is armed")
+        note = f" (warm-up {mon.samples}/{params.warmup})" if warm[0] else ""
+        ctx.progress(shown, duration, f"{mon.samples} samples{note}, {mon.alerts_fired} alerts")
         return ctx.cancelled
 
     ended = "duration" if duration else "stopped"
@@ -157,12 +175,27 @@ def run(params, ctx) -> dict:
         # Ctrl+C is how a headless recording without --duration ends: the last batch is
         # already flushed (run_here's finally), so this is a normal end with a summary.
         ended = "interrupted by Ctrl+C"
-    ctx.check_cancelled()
+    if ctx.cancelled:
+        # Stop is how a recording ends (always so for "until stopped"): everything up to now
+        # is flushed, so the run is done and scored, not cancelled.
+        ended = "stopped by the user"
     rates = {s: d.anomaly_rate for s, d in mon.detectors.items() if d.samples}
+    end_ts = mon.last_sample_ts or time.time()
+    terms = concern_terms(mon.alert_log, end_ts, _weights(store))
+    m = health_score(terms)
+    fired = [a for a in mon.alert_log if a["state"] == "firing"]
+    ctx.log(f"health score M = {'n/a' if m is None else f'{m:.1f}'}: {terms_text(terms)}")
     return {
         "target": params.target, "samples": mon.samples, "seconds": round(time.monotonic() - started, 3),
         "interval": params.interval, "series": len(rates), "alerts": mon.alerts_fired,
-        "gpu": mon.probe.gpu_status, "health_score": health_score(rates),
+        "gpu": mon.probe.gpu_status, "health_score": None if m is None else round(m, 2),
+        "health_terms": terms,
+        "warmup_samples": params.warmup, "warmup_seconds": warm_s,
+        "anomaly_rates": {s: round(r, 4) for s, r in sorted(rates.items()) if r > 0},
+        "alert_list": [{k: a[k] for k in ("ts", "rule", "kind", "severity", "title", "message", "series")}
+                       for a in fired[:500]],
+        "alert_rules": sorted({a["rule"] for a in fired}),
+        "integrity_mode": mon.watcher.mode if mon.watcher is not None else None,
         "logs": list(params.logs), "watched": list(params.watch), "write_errors": mon.write_errors,
         "raw_pruned": writer.pruned,
         "ended": ended,
@@ -179,8 +212,16 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--flush", type=float, default=5.0, help="seconds between writes to the project (default 5)")
     p.add_argument("--log", action="append", default=[], help="log file to follow (repeatable)")
     p.add_argument("--log-rules", help="log rules YAML (default: the shipped inference-service rules)")
-    p.add_argument("--watch", action="append", default=[], help="file to watch by SHA-256 (repeatable)")
-    p.add_argument("--watch-every", type=float, default=5.0, help="seconds between file checks (default 5)")
+    p.add_argument("--watch", action="append", default=[],
+                   help="file, or folder watched recursively, by SHA-256 (repeatable)")
+    p.add_argument("--watch-every", type=float, default=5.0,
+                   help="seconds between stat sweeps of the watched files (default 5; changes the platform "
+                        "reports are hashed at once)")
+    p.add_argument("--rehash-every", type=float, default=300.0,
+                   help="seconds between full re-hashes of every watched file (default 300)")
+    p.add_argument("--warmup", type=int, default=30,
+                   help="samples per series the anomaly detector learns from before it alerts (default 30; "
+                        "static bounds apply during the warm-up)")
     p.add_argument("--pid", type=int, action="append", default=[], help="process to follow (repeatable)")
     p.add_argument("--no-gpu", action="store_true", help="do not sample GPUs")
     p.add_argument("--raw-retention", type=float, default=None,
@@ -194,14 +235,22 @@ def _cmd_monitor(plugin, args) -> int:
                                logs=[os.path.abspath(p) for p in args.log],
                                log_rules=os.path.abspath(args.log_rules) if args.log_rules else None,
                                watch=[os.path.abspath(p) for p in args.watch], watch_every=args.watch_every,
-                               pids=args.pid,
+                               rehash_every=args.rehash_every, warmup=args.warmup, pids=args.pid,
                                gpu=not args.no_gpu, raw_retention=args.raw_retention)
     except (ValueError, WorkbenchError) as exc:
         raise CliError(str(exc)) from None
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
         _, _, summary = run_job(project, spec, unit="s", summary_json=args.summary_json,
                                 on_log=lambda msg: print(msg, flush=True))
+    if not isinstance(summary, dict):   # failed: run_job has reported why
+        return 1
+    from .score import terms_text
+
     score = summary.get("health_score")
     print(f"{summary['samples']} samples of {summary['series']} series, {summary['alerts']} alerts, "
           f"health score {'n/a' if score is None else f'{score:.1f}'}")
+    if summary.get("alert_list"):
+        print("alerts: " + ", ".join(f"{a['rule']} [{a['severity']}]" + (f" {a['series']}" if a["series"] else "")
+                                     for a in summary["alert_list"][:40]))
+    print(f"M terms λ·(1−u): {terms_text(summary['health_terms'])}")
     return 0

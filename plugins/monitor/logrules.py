@@ -15,7 +15,11 @@ Format (version 1)::
         threshold: 5                    # this many matching lines ...
         window_s: 60                    # ... within this many seconds raise one alert
         severity: HIGH                  # LOW, MEDIUM or HIGH (default MEDIUM)
-        actions: [{type: notify}]       # optional, see actions.py
+        concern: intrusion              # optional: which term of the health score it counts against
+                                        # (availability, resources, integrity, intrusion, model_service;
+                                        # default intrusion)
+        actions: [{type: notify}]       # optional (see actions.py); without it the alert notifies,
+                                        # `actions: []` only stores it
 
 Patterns use RE2 syntax (google-re2): matching takes time linear in the line,
 so a rule like ``(a+)+$`` cannot stall the monitor on a hostile line. Without
@@ -39,9 +43,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from .rules import Alert, check_severity_and_actions
+from .score import CONCERNS
 
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SHIPPED = "inference_service.yaml"
+#: The shipped rule packs (``rules/<name>.yaml``), all loaded when a recording follows logs without its own rules.
+PACKS = ("inference_service", "auth", "web_access", "llm_service")
 
 
 class LogRuleError(ValueError):
@@ -86,8 +93,9 @@ class LogRule:
     key: str | None = None
     ignore_case: bool = False
     severity: str = "MEDIUM"
-    actions: list = field(default_factory=list)
+    actions: list = field(default_factory=lambda: [{"type": "notify"}])
     where: str = ""
+    concern: str = "intrusion"
 
     def __post_init__(self) -> None:
         self._rx = _compile(self.pattern, self.ignore_case, self.where)
@@ -176,7 +184,8 @@ class LogRuleSet:
                        f"in {path}" if rule.threshold > 1 else f"{path}: {text[:300]}")
                 alerts.append(Alert(rule.id, "log", "firing", rule.severity, ts, rule.title or rule.id, msg,
                                     None, float(count), {"path": path, "offset": offset, "key": key,
-                                                         "line": text[:2000]}, rule.actions))
+                                                         "line": text[:2000], "concern": rule.concern},
+                                    rule.actions))
         return hits, alerts
 
     def expire(self, ts: float) -> None:
@@ -206,7 +215,8 @@ def parse_rules(text: str, source: str = "<rules>") -> LogRuleSet:
         if k.value == "rules":
             lines = [item.start_mark.line + 1 for item in v.value]
     rules, seen = [], set()
-    allowed = {"id", "title", "pattern", "key", "ignore_case", "threshold", "window_s", "severity", "actions"}
+    allowed = {"id", "title", "pattern", "key", "ignore_case", "threshold", "window_s", "severity", "actions",
+               "concern"}
     for i, d in enumerate(data["rules"]):
         where = f"{source}:{lines[i] if i < len(lines) else '?'}"
         if not isinstance(d, dict):
@@ -230,8 +240,11 @@ def parse_rules(text: str, source: str = "<rules>") -> LogRuleSet:
         if threshold < 1 or window <= 0:
             raise LogRuleError(f"{where}: rule {rid}: 'threshold' must be >= 1 and 'window_s' > 0")
         severity, actions = check_severity_and_actions(d, where, rid, LogRuleError)
+        concern = d.get("concern", "intrusion")
+        if concern not in CONCERNS:
+            raise LogRuleError(f"{where}: rule {rid}: 'concern' must be one of {list(CONCERNS)}, got {concern!r}")
         rules.append(LogRule(rid, d["pattern"], threshold, window, str(d.get("title") or rid), d.get("key"),
-                             bool(d.get("ignore_case", False)), severity, actions, where))
+                             bool(d.get("ignore_case", False)), severity, actions, where, concern))
     return LogRuleSet(rules, source)
 
 
@@ -246,7 +259,18 @@ def load_rules(path) -> LogRuleSet:
     return parse_rules(text, str(path))
 
 
-def shipped_rules() -> LogRuleSet:
-    """The rules shipped for an inference service (``rules/inference_service.yaml``)."""
-    ref = resources.files("workbench_plugins.monitor").joinpath("rules").joinpath(SHIPPED)
-    return parse_rules(ref.read_text(encoding="utf-8"), f"workbench_plugins/monitor/rules/{SHIPPED}")
+def shipped_rules(packs=None) -> LogRuleSet:
+    """The shipped rule packs (all of :data:`PACKS` by default) as one rule set; ids are unique across packs."""
+    names = PACKS if packs is None else tuple(packs)
+    rules, seen = [], {}
+    for name in names:
+        if name not in PACKS:
+            raise LogRuleError(f"unknown rule pack {name!r}; the packs are {list(PACKS)}")
+        ref = resources.files("workbench_plugins.monitor").joinpath("rules").joinpath(f"{name}.yaml")
+        pack = parse_rules(ref.read_text(encoding="utf-8"), f"workbench_plugins/monitor/rules/{name}.yaml")
+        for r in pack.rules:
+            if r.id in seen:
+                raise LogRuleError(f"{r.where}: id {r.id!r} is also used in pack {seen[r.id]}")
+            seen[r.id] = name
+        rules.extend(pack.rules)
+    return LogRuleSet(rules, "shipped rule packs: " + ", ".join(names))

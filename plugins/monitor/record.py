@@ -22,7 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flush", type=float, default=5.0, help="seconds between writes (default 5)")
     p.add_argument("--log", action="append", default=[], help="log file to follow (repeatable)")
     p.add_argument("--rules", help="log rules YAML (default: the shipped inference-service rules)")
-    p.add_argument("--watch", action="append", default=[], help="file to watch by SHA-256 (repeatable)")
+    p.add_argument("--watch", action="append", default=[],
+                   help="file, or folder watched recursively, by SHA-256 (repeatable)")
+    p.add_argument("--rehash-every", type=float, default=300.0,
+                   help="seconds between full re-hashes of the watched files (default 300)")
+    p.add_argument("--warmup", type=int, default=30,
+                   help="samples per series the detector learns from before it alerts (default 30)")
     p.add_argument("--pid", type=int, action="append", default=[], help="process to follow (repeatable)")
     p.add_argument("--no-gpu", action="store_true", help="do not sample GPUs")
     p.add_argument("--json", action="store_true", help="print alerts as JSON lines")
@@ -57,7 +62,7 @@ def main(argv=None) -> int:
     try:
         mon = Monitor(write, interval=args.interval, flush_every=args.flush, pids=args.pid, logs=args.log,
                       log_rules=rules, log_states=writer.log_states(), watch=args.watch, on_alert=show,
-                      gpu=not args.no_gpu)
+                      gpu=not args.no_gpu, warmup=args.warmup, rehash_every_s=args.rehash_every)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -67,8 +72,11 @@ def main(argv=None) -> int:
         mon.run_for(args.duration, should_stop=lambda: bool(stop))
     except KeyboardInterrupt:
         mon.stop()
-    print(json.dumps({"samples": mon.samples, "alerts": mon.alerts_fired, "write_errors": mon.write_errors}),
-          file=sys.stderr)
+    from .score import concern_terms, health_score
+
+    terms = concern_terms(mon.alert_log, mon.last_sample_ts or 0.0)
+    print(json.dumps({"samples": mon.samples, "alerts": mon.alerts_fired, "write_errors": mon.write_errors,
+                      "health_score": health_score(terms), "health_terms": terms}), file=sys.stderr)
     return 0
 
 

@@ -6,7 +6,7 @@ import json
 
 from workbench.api import KeyValues, LineChart, Paragraph, Section, Table
 
-from .score import health_score
+from .score import CONCERNS, episodes, health_score, terms_from_episodes
 
 CHART_GROUPS = (
     ("CPU and memory (%)", ("cpu.total", "mem.used_pct", "swap.used_pct"), "%"),
@@ -15,25 +15,30 @@ CHART_GROUPS = (
 
 
 def _weights(store) -> dict[str, float]:
-    return {r["series"]: r["weight"] for r in store.query("SELECT series, weight FROM monitor_weights")}
+    """The user's λ per concern (rows of other names, from an older per-series editor, are ignored)."""
+    return {r["series"]: r["weight"] for r in store.query("SELECT series, weight FROM monitor_weights")
+            if r["series"] in CONCERNS}
 
 
-def run_rates(store, run_ids) -> dict[str, float]:
-    """Anomaly rate per series over the given runs, from the 1-minute tier (sums of counts)."""
-    if not run_ids:
-        return {}
-    marks = ",".join("?" * len(run_ids))
-    rows = store.query(f"SELECT series, SUM(count) AS n, SUM(anomalies) AS a FROM monitor_tiers "
-                       f"WHERE tier = '1m' AND run_id IN ({marks}) GROUP BY series", list(run_ids))
-    return {r["series"]: r["a"] / r["n"] for r in rows if r["n"]}
+def run_terms(store, run_ids, weights: dict | None = None) -> dict[str, dict]:
+    """The concern terms of M over the given runs (score.py), from their stored alerts; an episode
+    still open counts up to the run's last sample."""
+    eps = []
+    for rid in run_ids:
+        rows = store.query("SELECT ts, rule, kind, state, severity, series, data FROM monitor_alerts "
+                           "WHERE run_id = ? ORDER BY ts", (rid,))
+        end = store.query_one("SELECT MAX(last_sample_ts) AS t FROM monitor_flushes WHERE run_id = ?", (rid,))
+        end_ts = end["t"] if end is not None and end["t"] is not None else max((r["ts"] for r in rows), default=0.0)
+        eps.extend(episodes([dict(r) for r in rows], end_ts))
+    return terms_from_episodes(eps, _weights(store) if weights is None else weights)
 
 
 def score(store) -> float | None:
-    """M = 100 · Σλᵢ(1 − uᵢ) / Σλᵢ over the latest run of each machine (see score.py)."""
+    """M = 100 · Σλ_c(1 − u_c) / Σλ_c over the latest run of each machine (see score.py)."""
     runs = store.latest_runs("monitor")
     if not runs:
         return None
-    m = health_score(run_rates(store, [r["id"] for r in runs]), _weights(store))
+    m = health_score(run_terms(store, [r["id"] for r in runs]))
     return None if m is None else round(m, 1)
 
 
@@ -50,10 +55,16 @@ def report_sections(store, options: dict) -> list[Section]:
             ("Machine", str(run.get("target"))), ("Samples", str(s.get("samples"))),
             ("Duration", f"{s.get('seconds', 0):.0f} s at {s.get('interval')} s"), ("GPU", str(s.get("gpu"))),
             ("Alerts", str(s.get("alerts"))),
+            ("Warm-up", f"first {s.get('warmup_samples', 30)} samples per series (static bounds only)"),
             ("Health score", "n/a" if s.get("health_score") is None else f"{s['health_score']:.1f}"),
         ]))
-    blocks.append(Paragraph(f"Health score M = {'n/a' if m is None else f'{m:.1f}'} "
-                            "(100 · Σλᵢ(1 − uᵢ)/Σλᵢ, uᵢ the anomaly rate of series i)."))
+    terms = run_terms(store, ids)
+    blocks.append(Paragraph(f"Health score M = {'n/a' if m is None else f'{m:.1f}'} = 100 · Σλ_c(1 − u_c)/Σλ_c "
+                            "over five concerns; u_c compounds the concern's alert and anomaly episodes, "
+                            "each weighted by severity (LOW 0.25, MEDIUM 0.5, HIGH 0.9) and duration."))
+    blocks.append(Table(["Concern", "λ", "u", "λ(1 − u)", "Episodes"],
+                        [[c, f"{t['lambda']:g}", f"{t['u']:.2f}", f"{t['term']:.3f}", t["episodes"]]
+                         for c, t in terms.items()], caption="Health score terms"))
     marks = ",".join("?" * len(ids))
     for title, series, unit in CHART_GROUPS:
         lines = {}

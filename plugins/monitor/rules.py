@@ -52,11 +52,16 @@ class Alert:
 
 
 def check_severity_and_actions(d: dict, where: str, rid: str, error=ValueError) -> tuple[str, list]:
-    """A rule's severity (upper-cased, MEDIUM by default) and actions list, for metric and log rules alike."""
+    """A rule's severity (upper-cased, MEDIUM by default) and actions list (notify when the rule has no
+    ``actions``), for metric and log rules alike."""
     severity = str(d.get("severity", "MEDIUM")).upper()
     if severity not in SEVERITIES:
         raise error(f"{where}: rule {rid}: severity must be one of {SEVERITIES}, got {d.get('severity')!r}")
-    actions = d.get("actions") or []
+    # a rule that says nothing about actions notifies: an alert nobody sees is no alert
+    # (``actions: []`` stores the alert without a notification)
+    actions = d.get("actions", [{"type": "notify"}])
+    if actions is None:
+        actions = []
     if not isinstance(actions, list):
         raise error(f"{where}: rule {rid}: 'actions' must be a list")
     return severity, actions

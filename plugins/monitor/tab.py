@@ -79,6 +79,12 @@ class MonitorTab(PluginTab):
         self.duration.setRange(0, 7 * 86400)
         self.duration.setSpecialValueText("until stopped")
         self.duration.setSuffix(" s")
+        self.warmup_box = QSpinBox()
+        self.warmup_box.setRange(3, 3600)
+        self.warmup_box.setValue(30)
+        self.warmup_box.setSuffix(" warm-up")
+        self.warmup_box.setToolTip("samples per series the anomaly detector learns from before it alerts "
+                                   "(static bounds only until then)")
         self.raw_keep = QDoubleSpinBox()
         self.raw_keep.setRange(0.0, 24 * 365)
         self.raw_keep.setValue(24.0)
@@ -88,7 +94,7 @@ class MonitorTab(PluginTab):
         self.logs = QLineEdit()
         self.logs.setPlaceholderText("log files to follow (separated by ;)")
         self.watch = QLineEdit()
-        self.watch.setPlaceholderText("model/config files to watch (separated by ;)")
+        self.watch.setPlaceholderText("model/config files or folders to watch (separated by ;)")
         self.run_button = QPushButton("Record ▶")
         self.run_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop ■")
@@ -102,9 +108,18 @@ class MonitorTab(PluginTab):
         self.run_box.setToolTip("the recording shown: the running one, or any earlier one from the project")
         self.run_box.activated.connect(self._run_picked)
         self.score_label = QLabel("M: not assessed")
+        self.score_label.setToolTip("health score M = 100·Σλ_c(1 − u_c)/Σλ_c over five concerns "
+                                    "(see the Weights tab)")
+        self.terms_label = QLabel("")
+        self.terms_label.setWordWrap(True)
+        self.warmup_label = QLabel("")
+        self.warmup_label.setToolTip("the detector learns each series' normal level from its first samples; "
+                                     "until then only static bounds (CPU above 95 %, memory up 1 GiB ...) alert")
+        self.warmup = (0.0, 0.0)   # start and end (Unix time) of the warm-up of the run on screen
         self.gpu_label = QLabel("")
         top = QHBoxLayout()
-        for w in (QLabel("every"), self.interval, QLabel("for"), self.duration, self.raw_keep, self.logs, self.watch,
+        for w in (QLabel("every"), self.interval, QLabel("for"), self.duration, self.warmup_box, self.raw_keep,
+                  self.logs, self.watch,
                   self.run_button, self.stop_button, QLabel("window"), self.window_box, self.run_box,
                   self.score_label):
             top.addWidget(w)
@@ -113,6 +128,7 @@ class MonitorTab(PluginTab):
         self.graphs = pg.GraphicsLayoutWidget()
         self.plots = []
         self.scatters = []
+        self.warm_regions = []
         for i, (title, _) in enumerate(GROUPS):
             plot = self.graphs.addPlot(row=i // 2, col=i % 2, title=title)
             plot.setDownsampling(auto=True, mode="peak")
@@ -122,6 +138,12 @@ class MonitorTab(PluginTab):
             plot.setLabel("bottom", "seconds from now")
             scatter = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(220, 40, 40, 200), pen=None, symbol="o")
             plot.addItem(scatter)
+            # the warm-up, shaded: no anomaly marks can appear there (static bounds only)
+            region = pg.LinearRegionItem(values=(0, 0), movable=False, brush=pg.mkBrush(150, 150, 150, 45),
+                                         pen=pg.mkPen(None))
+            region.setVisible(False)
+            plot.addItem(region)
+            self.warm_regions.append(region)
             self.plots.append(plot)
             self.scatters.append(scatter)
         # other plugins' per-epoch and per-epsilon curves, each against its own x (a loss per epoch
@@ -139,6 +161,8 @@ class MonitorTab(PluginTab):
         # ---- side: alerts, rules, weights, log view
         self.alerts = QTableWidget(0, 4)
         self.alerts.setHorizontalHeaderLabels(["Time", "Severity", "State", "Alert"])
+        self.alerts.setToolTip("every alert of the run: rules, log rules, file changes and anomaly episodes "
+                               "(one per unusual stretch of a series, resolved when it ends)")
         self.alerts.horizontalHeader().setStretchLastSection(True)
         self.rules_edit = QPlainTextEdit()
         self.rules_save = QPushButton("Save rules")
@@ -153,7 +177,8 @@ class MonitorTab(PluginTab):
         self.weights_save.clicked.connect(self.save_weights)
         weights_box = QWidget()
         wl = QVBoxLayout(weights_box)
-        wl.addWidget(QLabel("Health score weights λ per series (JSON object; 1 when absent):"))
+        wl.addWidget(QLabel("Health score weights λ per concern (JSON object; availability, resources, "
+                            "integrity, intrusion, model_service; the default when absent):"))
         wl.addWidget(self.weights_edit, 1)
         wl.addWidget(self.weights_save)
         self.log_view = QTextEdit()
@@ -171,6 +196,10 @@ class MonitorTab(PluginTab):
         split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        status = QHBoxLayout()
+        status.addWidget(self.warmup_label)
+        status.addWidget(self.terms_label, 1)
+        layout.addLayout(status)
         layout.addWidget(split, 1)
         layout.addWidget(self.gpu_label)
 
@@ -195,6 +224,7 @@ class MonitorTab(PluginTab):
         try:
             spec = self.plugin.job_spec("monitor", duration=float(self.duration.value()) or None,
                                         interval=float(self.interval.value()), flush_every=1.0,
+                                        warmup=int(self.warmup_box.value()),
                                         logs=paths(self.logs.text()), watch=paths(self.watch.text()),
                                         pids=[j.pid for j in self.host.running_jobs() if j.pid],
                                         follow_jobs=True,
@@ -206,7 +236,8 @@ class MonitorTab(PluginTab):
         return self.job
 
     def stop(self) -> None:
-        for job in self.host.running_jobs():
+        """End the recording(s) of this tab: the job sees the cancel, flushes and ends as done (scored)."""
+        for job in self.host.running_jobs():   # this plugin's jobs only
             job.cancel()
 
     def _job_started(self, job) -> None:
@@ -241,8 +272,10 @@ class MonitorTab(PluginTab):
         from .job import stored_rules
 
         self.rules_edit.setPlainText(json.dumps(stored_rules(store), indent=2))
-        weights = {r["series"]: r["weight"] for r in store.query("SELECT series, weight FROM monitor_weights")}
-        self.weights_edit.setPlainText(json.dumps(weights, indent=2))
+        from .report import _weights
+        from .score import check_lambdas
+
+        self.weights_edit.setPlainText(json.dumps(check_lambdas(_weights(store)), indent=2))
         runs = store.runs(job="monitor", status=None)
         self.run_box.clear()
         for r in reversed(runs):
@@ -284,6 +317,7 @@ class MonitorTab(PluginTab):
         self._tier_fill.clear()
         self._alerts_seen.clear()
         self._tier_since = 0.0
+        self.warmup = (0.0, 0.0)
         self.alerts.setRowCount(0)
         self.log_view.clear()
         self._marks_dirty = True
@@ -307,10 +341,13 @@ class MonitorTab(PluginTab):
     def save_weights(self) -> bool:
         if self.store is None:
             return False
+        from .score import check_lambdas
+
         try:
             weights = json.loads(self.weights_edit.toPlainText() or "{}")
-            if not isinstance(weights, dict) or any(float(v) < 0 for v in weights.values()):
-                raise ValueError("weights must be a JSON object of series to numbers >= 0")
+            if not isinstance(weights, dict):
+                raise ValueError("weights must be a JSON object of concern to λ >= 0")
+            weights = check_lambdas(weights)
         except (ValueError, TypeError) as exc:
             self.host.error("Weights not saved", str(exc))
             return False
@@ -319,6 +356,8 @@ class MonitorTab(PluginTab):
             self.store.executemany("INSERT INTO monitor_weights (series, weight) VALUES (?, ?)",
                                    [(k, float(v)) for k, v in weights.items()])
         self.host.changed()
+        if self.run_id is not None:
+            self._poll_score(self.store, self.run_id)
         return True
 
     # ------------------------------------------------------------- polling
@@ -485,6 +524,8 @@ class MonitorTab(PluginTab):
                 item = QTableWidgetItem(text)
                 if r["state"] == "firing" and r["severity"] == "HIGH":
                     item.setForeground(pg.mkColor(200, 30, 30))
+                elif r["state"] == "firing" and r["severity"] == "MEDIUM":
+                    item.setForeground(pg.mkColor(190, 110, 0))
                 self.alerts.setItem(i, j, item)
 
     def _desktop_notify(self, title: str, message: str) -> None:
@@ -511,11 +552,35 @@ class MonitorTab(PluginTab):
             self.log_view.setHtml(text)
 
     def _poll_score(self, store, run_id) -> None:
-        from .report import _weights, run_rates
+        from .report import run_terms
         from .score import health_score
 
-        m = health_score(run_rates(store, [run_id]), _weights(store))
+        terms = run_terms(store, [run_id])
+        m = health_score(terms)
         self.score_label.setText("M: not assessed" if m is None else f"M = {m:.1f}")
+        self.terms_label.setText("M = 100·Σλ(1−u): " + "  ".join(
+            f"{c} {t['lambda']:g}·(1−{t['u']:.2f})" for c, t in terms.items()))
+        self._poll_warmup(store, run_id)
+
+    def _poll_warmup(self, store, run_id) -> None:
+        """The warm-up of the run on screen: a label (samples so far) and a shaded region on the graphs."""
+        run = store.run(run_id) or {}
+        params = run.get("params") or {}
+        n, interval = int(params.get("warmup", 30)), float(params.get("interval", 1.0))
+        row = store.query_one("SELECT MAX(samples) AS n FROM monitor_flushes WHERE run_id=?", (run_id,))
+        done = int(row["n"] or 0) if row else 0
+        first = store.query_one("SELECT MIN(start) AS t FROM monitor_tiers WHERE run_id=? AND tier='1s' "
+                                "AND series='cpu.total'", (run_id,))
+        t0 = first["t"] if first and first["t"] is not None else None
+        if done < n:
+            self.warmup_label.setText(f"warm-up {done}/{n} samples: learning the normal level, static bounds only")
+            self.warmup_label.setStyleSheet("color: #a06000")
+        else:
+            self.warmup_label.setText(f"detector armed (warm-up: first {n} samples, {n * interval:g} s)")
+            self.warmup_label.setStyleSheet("")
+        if t0 is not None and (t0, t0 + n * interval) != self.warmup:
+            self.warmup = (t0, t0 + n * interval)
+            self._marks_dirty = True
 
     # ------------------------------------------------------------- drawing
     def _window_changed(self) -> None:
@@ -557,5 +622,10 @@ class MonitorTab(PluginTab):
                 xs, ys = self.marks.get(group, ([], []))
                 pts = [(x - newest, y) for x, y in zip(xs, ys) if x >= since]
                 scatter.setData([p[0] for p in pts], [p[1] for p in pts])
+            w0, w1 = self.warmup
+            for region in self.warm_regions:
+                region.setVisible(w1 > w0 and newest is not None and w1 >= since)
+                if w1 > w0 and newest is not None:
+                    region.setRegion((max(w0, since) - newest, w1 - newest))
             self._marks_dirty = False
         self.frames += 1

@@ -200,3 +200,23 @@ def test_a_second_run_resumes_the_log_where_the_first_stopped(project, tmp_path)
     lines = {r: [h["line"] for h in store.query("SELECT line FROM monitor_log_hits WHERE run_id=?", (r,))]
              for r in (first, second)}
     assert lines == {first: ["CUDA out of memory (first)"], second: ["CUDA out of memory (second)"]}
+
+
+def test_stop_ends_an_until_stopped_recording_as_done_and_scored(project):
+    """Stop (the job's cancel) is how a recording without a duration ends: done, summary and M kept."""
+    from workbench_plugins.monitor.report import score
+
+    store = PluginStore(project, "monitor")
+    started = time.monotonic()
+    spec = plugin.job_spec("monitor", duration=None, interval=0.1, flush_every=0.3, warmup=5, gpu=False)
+    run_id, status, summary = run_in_process(project, spec, cancel_check=lambda: time.monotonic() - started > 1.5)
+    assert status == "done", summary
+    assert summary["ended"] == "stopped by the user" and summary["samples"] >= 5
+    assert project.run(run_id)["status"] == "done"
+    assert set(summary["health_terms"]) == {"availability", "resources", "integrity", "intrusion", "model_service"}
+    assert score(store) is not None            # the pillar is scored from it
+    # a long interval does not make Stop wait for the next tick (the host allows a worker 3 s)
+    started = time.monotonic()
+    spec = plugin.job_spec("monitor", duration=None, interval=30, flush_every=60, gpu=False)
+    _, status, summary = run_in_process(project, spec, cancel_check=lambda: time.monotonic() - started > 0.5)
+    assert status == "done" and summary["samples"] == 1 and summary["seconds"] < 30   # before the 2nd tick

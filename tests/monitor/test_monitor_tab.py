@@ -3,6 +3,7 @@ responsive while a CPU-heavy process runs next to it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -102,7 +103,41 @@ def test_rules_editor_saves_and_refuses_bad_rules(window, monkeypatch):
     from workbench_plugins.monitor.job import stored_rules
 
     assert stored_rules(tab.store) == [{"id": "cpu", "series": "cpu.total", "op": ">", "value": 50, "clear": 40}]
-    tab.weights_edit.setPlainText('{"cpu.total": 3}')
+    # λ per concern of the health score: shown with their defaults, edited, checked
+    shown = json.loads(tab.weights_edit.toPlainText() or "{}")
+    assert set(shown) == {"availability", "resources", "integrity", "intrusion", "model_service"} or shown == {}
+    tab.weights_edit.setPlainText('{"integrity": 0.5}')
     assert tab.save_weights()
-    tab.weights_edit.setPlainText('{"cpu.total": -1}')
-    assert not tab.save_weights()
+    from workbench_plugins.monitor.report import _weights
+
+    assert _weights(tab.store)["integrity"] == 0.5
+    tab.weights_edit.setPlainText('{"integrity": -1}')
+    assert not tab.save_weights() and ">= 0" in errors[-1]
+    tab.weights_edit.setPlainText('{"cpu.total": 3}')
+    assert not tab.save_weights() and "unknown concern" in errors[-1]
+
+
+def test_stop_ends_an_until_stopped_recording_as_done(window, qtbot):
+    tab = window.tab_for("monitor")
+    tab.interval.setValue(0.2)
+    tab.warmup_box.setValue(5)
+    tab.duration.setValue(0)                                  # "until stopped"
+    assert tab.duration.text() == "until stopped"
+    job = tab.start()
+    assert job is not None
+    qtbot.waitUntil(lambda: len(tab.buffers.get("cpu.total", ())) >= 3, timeout=30000)
+    tab.stop()
+    qtbot.waitUntil(lambda: job.finished, timeout=30000)
+    assert job.status == "done", job.result
+    assert job.result["ended"] == "stopped by the user"
+    assert tab.store.run(job.run_id)["status"] == "done"
+    from workbench_plugins.monitor import plugin
+
+    assert plugin.score(tab.store) is not None                # the pillar is scored
+    tab.poll()
+    assert tab.score_label.text().startswith("M = ") and "intrusion" in tab.terms_label.text()
+    assert tab.warmup_label.text().startswith(("warm-up", "detector armed"))
+    assert tab.store.run(job.run_id)["params"]["warmup"] == 5
+    if os.environ.get("MONITOR_SHOTS"):
+        tab.window().resize(1500, 900)
+        tab.grab().save(os.path.join(os.environ["MONITOR_SHOTS"], "monitor_tab_stopped.png"))
