@@ -15,6 +15,7 @@ from types import MappingProxyType
 from workbench.api import JobDef, Plugin
 
 PLUGIN_ID = "monitor"
+DEMO_SECONDS = 5.0  # the demo's recording: long enough for the detector's warm-up and a few samples
 VERSION = "0.1.0"
 
 
@@ -72,6 +73,21 @@ class MonitorPlugin(Plugin):
         from workbench_plugins.monitor.store import MIGRATIONS
 
         return MIGRATIONS
+
+    def demo_jobs(self, samples_dir):
+        """A short recording of this machine that follows the demo's service logs (an SSH brute
+        force, a SQL injection and a prompt injection are in them) and watches the demo's config,
+        so the demo assesses monitoring too."""
+        import os
+
+        logs = os.path.join(str(samples_dir), "logs")
+        if not os.path.isdir(logs):
+            return []
+        watched = os.path.join(str(samples_dir), "vulnerable_ml", "config.yaml")
+        return [self.job_spec(
+            "monitor", target="demo machine", duration=DEMO_SECONDS, interval=0.5, flush_every=1.0, warmup=3,
+            logs=[os.path.join(logs, name) for name in sorted(os.listdir(logs)) if name.endswith(".log")],
+            watch=[watched] if os.path.isfile(watched) else [], gpu=False)]
 
 
 plugin = MonitorPlugin()

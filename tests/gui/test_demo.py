@@ -21,7 +21,14 @@ def test_headless_demo_writes_project_and_pdf(tmp_path):
     with Project.open(out / "demo.wbproj", readonly=True) as project:
         runs = project.runs()
         assert runs and all(r["status"] == "done" for r in runs), runs
-        assert {r["plugin"] for r in runs} >= {"code_audit"}
+        pillars = {"anonymise", "code_audit", "monitor", "robustness", "testing"}
+        assert {r["plugin"] for r in runs} >= pillars  # the demo covers every pillar
+        from workbench.core.plugins import load_plugins
+
+        registry = load_plugins()
+        for pillar in sorted(pillars):  # ... and each one is assessed: a score, never "not assessed"
+            score = registry.get(pillar).score(project.store(pillar))
+            assert score is not None and 0 <= score <= 100, (pillar, score)
         sha = project.state_sha256()
         n_findings = len(project.findings())
     assert n_findings > 10
