@@ -64,5 +64,21 @@ class AnonymisePlugin(Plugin):
         "anonymise": JobDef("workbench_plugins.anonymise.job:run", AnonymiseParams, "anonymise"),
     })
 
+    def demo_jobs(self, samples_dir):
+        """The shipped people.csv with the detected policy, k = 5 and automatic hierarchies (what
+        a user gets by loading it in the tab and pressing Run), so the demo assesses privacy."""
+        import os
+
+        from workbench_plugins.anonymise.engine import make_policy
+        from workbench_plugins.anonymise.reader import read_table
+
+        src = os.path.join(str(samples_dir), "people.csv")
+        if not os.path.isfile(src):
+            return []
+        policy = make_policy(read_table(src), k=5, suppression=0.04, source=src)
+        return [self.job_spec("anonymise", target=src, output=os.path.join(str(samples_dir),
+                                                                         "people-anonymised.csv"),
+                              policy=policy.to_dict())]
+
 
 plugin = AnonymisePlugin()

@@ -18,19 +18,22 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("-o", "--output", help="output .csv/.tsv (written only if verification passes)")
     p.add_argument("-p", "--project", help="project file: the run, policy and results are stored there")
     p.add_argument("--policy", help="policy file (JSON or TOML); flags override it")
-    p.add_argument("--qi", action="append", default=[], metavar="COLUMN=HIERARCHY.csv",
-                   help="quasi-identifier with its ARX hierarchy (value;level1;...;*)")
-    p.add_argument("--sensitive", action="append", default=[], metavar="COLUMN")
+    p.add_argument("--qi", action="append", default=[], metavar="COLUMN[=HIERARCHY.csv|auto]",
+                   help="quasi-identifier with its ARX hierarchy (value;level1;...;*), or with none / "
+                        "'auto' for one built from the data; without --qi, a privacy model uses the "
+                        "detected quasi-identifiers with automatic hierarchies")
+    p.add_argument("--sensitive", action="append", default=[], metavar="COLUMN",
+                   help="a column the l-diversity / t-closeness flags apply to (only the columns named)")
     p.add_argument("--k", type=int)
     p.add_argument("--l-diversity", metavar="distinct:L|entropy:L|recursive:C:L",
-                   help="applied to every --sensitive column")
+                   help="applied to the --sensitive columns")
     p.add_argument("--t-closeness", metavar="equal:T|hierarchical:T",
-                   help="applied to every --sensitive column")
+                   help="applied to the --sensitive columns")
     p.add_argument("--suppression", type=float, help="largest fraction of rows that may be suppressed")
     p.add_argument("--metric", choices=["loss", "discernibility", "aecs", "entropy"])
     p.add_argument("--keep-order", action="store_true", help="do not shuffle the output rows")
     p.add_argument("--workers", type=int, default=1,
-                   help="processes for files streamed in blocks (no quasi-identifiers, over 256 MiB)")
+                   help="processes for files streamed in blocks (no quasi-identifiers, over 8 MiB)")
     p.add_argument("--encrypt-key", metavar="NAME", help="write the output encrypted to this key "
                    "(keyring name; needs -p)")
     p.add_argument("--encrypt-to", action="append", default=[], metavar="NAME=PUBKEY[:ROLE]",
@@ -68,46 +71,57 @@ def add_cli(plugin, cli) -> None:
     k.set_defaults(func=_cmd_rotate)
 
 
-def build_policy(args):
-    from .engine import detect_policy, load_policy
-    from .reader import read_table
+def read_for_policy(path, delimiter=None, encoding=None, repair=None, need_all=True):
+    """The table a policy is built from: all of it, or for a file that will be streamed (no
+    quasi-identifiers) its first block, so that building the policy does not hold the file."""
+    from .engine import STREAM_THRESHOLD_BYTES
+    from .reader import Table, iter_csv_batches, read_table
 
-    if args.policy:
-        policy = load_policy(args.policy)
-    else:
-        policy = detect_policy(read_table(args.input, delimiter=args.delimiter, encoding=args.encoding,
-                                          repair=args.repair))
+    streamed = (str(path).lower().endswith((".csv", ".tsv", ".txt")) and os.path.isfile(path)
+                and os.path.getsize(path) > STREAM_THRESHOLD_BYTES)
+    if need_all or not streamed:
+        return read_table(path, delimiter=delimiter, encoding=encoding, repair=repair)
+    import pyarrow as pa
+
+    first = next(iter(iter_csv_batches(path, delimiter=delimiter, encoding=encoding, block_size=1 << 20,
+                                       use_threads=False)))
+    return Table(str(path), pa.Table.from_batches([first]), delimiter, encoding)
+
+
+def build_policy(args):
+    """The CLI's flags into `engine.make_policy`, the function the tab uses too."""
+    from .engine import load_policy, make_policy
+    from .hierarchy import AUTO
+
+    base = load_policy(args.policy) if args.policy else None
+    qi = {}
     for item in args.qi:
         col, sep, path = item.partition("=")
-        if not sep or not col or not path:
-            raise CliError(f"--qi {item!r}: expected COLUMN=HIERARCHY.csv")
-        policy.qi[col] = os.path.abspath(path)
-        policy.columns.setdefault(col, {})["transform"] = "keep"
-    for col in args.sensitive:
-        if col not in policy.sensitive:
-            policy.sensitive.append(col)
-    if args.l_diversity:
-        if not policy.sensitive:
-            raise CliError("--l-diversity needs at least one --sensitive column")
-        policy.l_diversity.update({c: args.l_diversity for c in policy.sensitive})
-    if args.t_closeness:
-        if not policy.sensitive:
-            raise CliError("--t-closeness needs at least one --sensitive column")
-        policy.t_closeness.update({c: args.t_closeness for c in policy.sensitive})
-    for name in ("k", "suppression", "metric", "delimiter", "encoding", "repair"):
-        if getattr(args, name) is not None:
-            setattr(policy, name, getattr(args, name))
-    if args.keep_order:
-        policy.keep_order = True
-    from .engine import models_of
-
-    models_of(policy)  # parse the model specs now, for a clear usage error
-    return policy
+        if not col or (sep and not path):
+            raise CliError(f"--qi {item!r}: expected COLUMN, COLUMN=auto or COLUMN=HIERARCHY.csv")
+        qi[col] = AUTO if not sep or path == AUTO else os.path.abspath(path)
+    models_asked = bool(qi or (base and base.qi) or (args.k or 1) > 1 or args.l_diversity or args.t_closeness)
+    table = read_for_policy(args.input, args.delimiter, args.encoding, args.repair, need_all=models_asked)
+    settings = {n: getattr(args, n) for n in ("suppression", "metric", "delimiter", "encoding", "repair")}
+    try:
+        return make_policy(table, base=base, qi=qi, sensitive=args.sensitive, k=args.k,
+                           l_diversity=args.l_diversity, t_closeness=args.t_closeness,
+                           keep_order=True if args.keep_order else None,
+                           source=args.policy or "policy", **settings)
+    except AnonymiseError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _cmd(plugin, args) -> int:
     try:
         policy = build_policy(args)
+        from .engine import detected_sensitive
+
+        unnamed = [c for c in detected_sensitive(policy) if c not in policy.sensitive]
+        if unnamed:
+            # reported, never added behind the user's back: a model applies to the columns named
+            print(f"note: detected as sensitive, not protected by a privacy model unless named with "
+                  f"--sensitive: {', '.join(unnamed)}", file=__import__("sys").stderr)
         if args.detect:
             print(json.dumps(policy.to_dict(), indent=2))
             return 0

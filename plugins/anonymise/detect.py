@@ -26,7 +26,8 @@ OTHER = "other"
 ROLE_OF = {
     "person_name": DIRECT, "email": DIRECT, "phone": DIRECT, "iban": DIRECT,
     "credit_card": DIRECT, "national_id": DIRECT, "ip_address": DIRECT, "mac_address": DIRECT,
-    "url": DIRECT, "free_text_pii": DIRECT, "street_address": DIRECT,
+    "url": DIRECT, "free_text_pii": DIRECT, "street_address": DIRECT, "identifier": DIRECT,
+    "occupation": QUASI, "location": QUASI, "demographic": QUASI,
     "date_of_birth": QUASI, "postcode": QUASI, "age": QUASI, "gender": QUASI, "date": QUASI,
     "health": SENSITIVE, "salary": SENSITIVE, "free_text": OTHER, "other": OTHER,
 }
@@ -46,6 +47,9 @@ NAME_HINTS = [
     ("street_address", r"address|street"),
     ("age", r"^age$|\bage\b"),
     ("gender", r"gender|\bsex\b"),
+    ("occupation", r"occupation|profession|job|position|employment|workclass|\bwork.?title|\brole\b"),
+    ("location", r"city|town|county|region|municipal|district|country|nationality|citizenship"),
+    ("demographic", r"marital|education|\brace\b|ethnic|religio"),
     ("health", r"diagnos|disease|condition|icd|medic"),
     ("salary", r"salary|income|wage"),
 ]
@@ -232,23 +236,137 @@ def find_pii_spans(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def scrub_text(text: str) -> tuple[str, int]:
-    """Text with each PII span replaced by [TYPE]; and the number of spans."""
-    spans = find_pii_spans(text)
+_CONTEXT_BEFORE = re.compile(
+    r"(?:\b(?:customer|client|patient|user|member|caller|agent|employee|applicant|tenant|guest|mr|mrs|ms|"
+    r"miss|dr|prof|herr|frau|monsieur|madame|mme|m|señor|señora|sr|sra|signor|signora|sig|dear|hi|hello|"
+    r"hallo|bonjour|hola|ciao|called|call|phoned|emailed|contacted|told|asked|thanked|spoke\s+(?:to|with)|"
+    r"talked\s+to|met|visited|informed|by|from|with|for|to)\.?\s+)$", re.I)
+_CONTEXT_AFTER = re.compile(
+    r"^\s+(?:asked|said|says|called|phoned|wrote|writes|wants|wanted|requested|reported|complained|"
+    r"mentioned|confirmed|needs|requests|explained|visited|agreed|refused|paid|will|would|has|had|is|was)\b",
+    re.I)
+_CAP_WORD = re.compile(r"\b[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’\-]{1,}\b")
+_WORD_SPLIT = re.compile(r"[^\w'’\-]+")
+
+
+_DIGIT_RUN = re.compile(r"(?<![\w])\+?\d[\d\s().\-/]*\d(?![\w])")
+_COUNTRY_CODES = ("49", "44", "33", "34", "39", "31", "32", "41", "43", "45", "46", "47", "48", "1")
+
+
+def _word_at(low: str, i: int, j: int) -> bool:
+    """low[i:j] stands on word boundaries."""
+    return (i == 0 or not low[i - 1].isalnum()) and (j == len(low) or not low[j].isalnum())
+
+
+def _own_literals(own) -> tuple[list, list]:
+    """One row's identifiers as (lower-cased literal, type) and (digit string, type): whole values,
+    every name token of 2+ letters, an email's local part and its pieces, and 7+ digit numbers (a
+    phone or an account in a note is rarely written as in its column), with their national form."""
+    lits, digs = [], []
+    for value, entity in own:
+        if not value:
+            continue
+        v = " ".join(str(value).split())
+        label = entity or "identifier"
+        if len(v) >= 3:
+            lits.append((v.casefold(), label))
+        words = []
+        if entity == "email" and "@" in v:
+            local = v.split("@", 1)[0]
+            words = [local] + re.split(r"[._+\-]+", local)
+            words += [re.sub(r"\d+", "", w) for w in words]
+        elif entity in ("person_name", "street_address") or (entity is None and " " in v):
+            words = _WORD_SPLIT.split(v)
+        for w in words:
+            w = w.strip("'’-")
+            if len(w) >= 2 and w.casefold().rstrip(".") not in _TITLES and w.casefold() not in _PARTICLES \
+                    and not w.isdigit():
+                lits.append((w.casefold(), "email" if entity == "email" else "person_name"))
+        digits = re.sub(r"\D", "", v)
+        if len(digits) >= 7:
+            digs.append((digits, label))
+            for cc in _COUNTRY_CODES:
+                if digits.startswith(cc) and len(digits) - len(cc) >= 7:
+                    digs.append((digits[len(cc):].lstrip("0"), label))
+                    break
+    return lits, digs
+
+
+def _own_spans(text: str, own) -> list:
+    """Spans of the row's own identifiers in the text, on word boundaries, case-insensitive."""
+    lits, digs = _own_literals(own)
+    if not lits and not digs:
+        return []
+    low = text.casefold()
+    if len(low) != len(text):  # a character whose lower case is longer: keep offsets exact
+        low = "".join(c if len(c.casefold()) != 1 else c.casefold() for c in text)
+    spans = []
+    for lit, label in lits:
+        i = low.find(lit)
+        while i >= 0:
+            if _word_at(low, i, i + len(lit)):
+                spans.append((i, i + len(lit), label))
+            i = low.find(lit, i + 1)
+    if digs:
+        for m in _DIGIT_RUN.finditer(text):
+            run = re.sub(r"\D", "", m.group())
+            for d, label in digs:
+                if d and d in run:
+                    spans.append((m.start(), m.end(), label))
+                    break
+    return spans
+
+
+def find_pii_spans_with_context(text: str, own=()) -> list[tuple[int, int, str]]:
+    """find_pii_spans, plus the row's own identifiers (`own`: (value, entity) pairs) wherever they
+    occur, and single first names of the locale lists where the words around say it is a person."""
+    spans = list(find_pii_spans(text)) + _own_spans(text, own)
+    first, names = name_lists()
+    for m in _CAP_WORD.finditer(text):
+        w = m.group()
+        if w.casefold() not in first:
+            continue
+        if _CONTEXT_BEFORE.search(text[max(0, m.start() - 24):m.start()]) or _CONTEXT_AFTER.match(text[m.end():]):
+            spans.append((m.start(), m.end(), "person_name"))
+            # a following capitalised surname goes with it
+            nxt = re.match(r"\s+([A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’\-]+)", text[m.end():])
+            if nxt and nxt.group(1).casefold() in names:
+                spans.append((m.start(), m.end() + nxt.end(), "person_name"))
+    spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+    out, end = [], -1
+    for s in spans:
+        if s[0] >= end:
+            out.append(s)
+            end = s[1]
+        elif s[1] > end and out:
+            # overlapping spans merge, so no piece of either survives
+            out[-1] = (out[-1][0], s[1], out[-1][2])
+            end = s[1]
+    return out
+
+
+def scrub_text(text: str, own=()) -> tuple[str, int]:
+    """Text with each PII span replaced by [TYPE]; and the number of spans.
+
+    own: the row's own identifiers as (value, entity) pairs, removed wherever they occur."""
+    spans = find_pii_spans_with_context(text, own)
     for s, e, t in reversed(spans):
         text = text[:s] + f"[{t.upper()}]" + text[e:]
     return text, len(spans)
 
 
-def scrub_array(array):
+def scrub_array(array, own_columns=None):
+    """Scrub every cell; own_columns: [(entity, array of the same length)] with the row's identifiers."""
     import pyarrow as pa
 
+    own_lists = [(ent, (col.to_pylist() if hasattr(col, "to_pylist") else list(col)))
+                 for ent, col in (own_columns or [])]
     out, total = [], 0
-    for v in array.to_pylist():
+    for i, v in enumerate(array.to_pylist()):
         if v is None:
             out.append(None)
             continue
-        t, c = scrub_text(v)
+        t, c = scrub_text(v, [(vals[i], ent) for ent, vals in own_lists])
         out.append(t)
         total += c
     return pa.array(out, type=pa.string()), total
@@ -281,6 +399,45 @@ _VALUE_CHECKS = [
     ("phone", phone_ok),
     ("person_name", name_ok),
 ]
+
+
+_ID_SHAPE = re.compile(r"^[A-Za-z]{0,6}[-_/.#]?\d[\dA-Za-z\-_/.]{3,}$")
+_ID_NAME = re.compile(r"(^|[^a-z])(id|ident|identifier|number|no|nr|num|ref|reference|account|acct|"
+                      r"uuid|guid|key|code)([^a-z]|$)|_?id$")
+
+
+def iban_shaped(value: str) -> bool:
+    """An IBAN's shape (country, two digits, 11-30 alphanumerics), whatever its check digits say:
+    a wrong check digit does not make a bank account anonymous."""
+    return bool(_IBAN.match(value.replace(" ", "").upper()))
+
+
+def identifier_shaped(values: list, column: str = "") -> float:
+    """Share of values that look like one identifier scheme: no spaces, a common shape of letters and
+    digits, (nearly) all distinct. Zero when the values repeat (categories, codes shared by rows)."""
+    if len(values) < 10:
+        return 0.0
+    distinct = len(set(values)) / len(values)
+    if distinct < 0.9:
+        return 0.0
+    shaped = [v for v in values if _ID_SHAPE.match(v.strip()) and sum(ch.isdigit() for ch in v) >= 3]
+    if len(shaped) / len(values) < 0.9:
+        return 0.0
+    if all(_as_plain_number(v) for v in shaped) and not _ID_NAME.search(column.casefold()):
+        # unique plain numbers (amounts, measurements) are identifiers only by their name or a fixed
+        # width with leading zeros
+        widths = {len(v.strip()) for v in shaped}
+        if not (len(widths) == 1 and any(v.strip().startswith("0") for v in shaped)):
+            return 0.0
+    return len(shaped) / len(values)
+
+
+def _as_plain_number(v: str) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
 
 
 def _hint(column: str):
@@ -328,6 +485,15 @@ def detect_column(column: str, values: list) -> ColumnDecision:
     frac = scores[best]
     if hint == "postcode" and sum(1 for v in vals if _DIGITS_POSTCODE.match(v.strip())) / len(vals) >= 0.8:
         return ColumnDecision(column, "postcode", QUASI, 0.9, "digit postcodes, name says postcode")
+    if frac < 0.6:
+        iban_like = sum(1 for v in vals if iban_shaped(v)) / len(vals)
+        if iban_like >= 0.8:
+            return ColumnDecision(column, "iban", DIRECT, round(0.6 + 0.3 * iban_like, 3),
+                                  f"{iban_like:.0%} IBAN-shaped (check digits not all valid)")
+        ident = identifier_shaped(vals, column)
+        if ident:
+            return ColumnDecision(column, "identifier", DIRECT, round(0.5 + 0.4 * ident, 3),
+                                  f"{ident:.0%} identifier-shaped, {distinct} distinct of {len(vals)}")
     if frac >= 0.6:
         conf = 0.75 * frac + (0.25 if hint == best else 0.0)
         return ColumnDecision(column, best, ROLE_OF[best], round(min(conf, 1.0), 3),
@@ -350,7 +516,8 @@ def detect_column(column: str, values: list) -> ColumnDecision:
         frac_e = embedded / len(vals)
         return ColumnDecision(column, "free_text_pii", DIRECT, round(min(1.0, 0.5 + frac_e / 2), 3),
                               f"{frac_e:.0%} of values embed PII in text")
-    if hint in ("age", "gender", "health", "salary", "postcode", "street_address"):
+    if hint in ("age", "gender", "health", "salary", "postcode", "street_address", "occupation",
+                "location", "demographic"):
         return ColumnDecision(column, hint, ROLE_OF[hint], 0.5, "column name only")
     if hint is not None and frac >= 0.3:
         return ColumnDecision(column, hint, ROLE_OF[hint], round(0.5 * frac + 0.2, 3),

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .errors import AnonymiseError, VerificationError
 
-STREAM_THRESHOLD_BYTES = 256 << 20
+# per-value policies stream above this size: memory stays flat (a few blocks) at any size
+STREAM_THRESHOLD_BYTES = 8 << 20
 TRANSFORMS = ("keep", "drop", "redact", "mask", "pseudonymise", "tokenise", "surrogate", "scrub",
               "shift_dates", "noise")
 
@@ -88,26 +89,136 @@ def models_of(policy: Policy):
     )
 
 
+DEFAULT_TRANSFORMS = {"person_name": "surrogate", "email": "pseudonymise", "phone": "mask",
+                      "iban": "tokenise", "credit_card": "mask", "national_id": "pseudonymise",
+                      "identifier": "pseudonymise", "ip_address": "pseudonymise", "mac_address": "pseudonymise",
+                      "url": "redact", "free_text_pii": "scrub", "street_address": "redact"}
+
+
 def detect_policy(table) -> Policy:
-    """A starting policy from detection: what a user edits and passes back with --policy."""
+    """A starting policy from detection: what a user edits and passes back with --policy.
+
+    Detected sensitive columns are marked by their role only: a privacy model applies to the
+    columns a user names (`make_policy(sensitive=...)`), never silently to detected ones."""
     from . import detect
 
-    default = {"person_name": "surrogate", "email": "pseudonymise", "phone": "mask",
-               "iban": "tokenise", "credit_card": "mask", "national_id": "pseudonymise",
-               "ip_address": "pseudonymise", "mac_address": "pseudonymise", "url": "redact",
-               "free_text_pii": "scrub", "street_address": "redact"}
     cols = {}
-    sensitive = []
     for d in detect.detect_table(table):
-        spec = {"entity": d.entity, "role": d.role, "confidence": d.confidence,
-                "transform": default.get(d.entity, "keep")}
-        cols[d.column] = spec
-        if d.role == detect.SENSITIVE:
-            sensitive.append(d.column)
-    return Policy(columns=cols, sensitive=sensitive)
+        cols[d.column] = {"entity": d.entity, "role": d.role, "confidence": d.confidence,
+                          "transform": DEFAULT_TRANSFORMS.get(d.entity, "keep")}
+    return Policy(columns=cols)
 
 
-def _apply_column(name, array, spec, keys, table, surrogates):
+def detected_sensitive(policy: Policy) -> list:
+    return [c for c, s in policy.columns.items() if s.get("role") == "sensitive"]
+
+
+def make_policy(table, *, base: Policy | None = None, roles: dict | None = None,
+                transforms: dict | None = None, qi: dict | None = None, sensitive=None,
+                k: int | None = None, l_diversity: str | None = None, t_closeness: str | None = None,
+                source: str = "policy", **settings) -> Policy:
+    """The one way a policy is built, by the CLI and by the tab alike; refuses what cannot run.
+
+    base: a policy file's policy, else the detected one. roles / transforms: per-column choices
+    (the tab's inspector). qi: column -> ARX hierarchy path, or "auto" (or "") for a hierarchy
+    built from the data. When a privacy model is asked for and no quasi-identifier is named,
+    the columns whose role is quasi-identifier are used, with automatic hierarchies.
+    sensitive: the columns l-diversity / t-closeness apply to, and only those.
+    settings: suppression, metric, keep_order, delimiter, encoding, repair, risk_threshold.
+    """
+    from .hierarchy import AUTO
+
+    # a copy: the caller's policy (a file's) is left as it was
+    policy = Policy.from_dict(json.loads(json.dumps(base.to_dict())), source) if base is not None \
+        else detect_policy(table)
+    for col, role in (roles or {}).items():
+        policy.columns.setdefault(col, {})["role"] = role
+    for col, t in (transforms or {}).items():
+        policy.columns.setdefault(col, {})["transform"] = t
+    for col, path in (qi or {}).items():
+        policy.qi[col] = path or AUTO
+    for col in policy.qi:
+        policy.columns.setdefault(col, {}).update(role="quasi_identifier", transform="keep")
+    for col in sensitive or ():
+        if col not in policy.sensitive:
+            policy.sensitive.append(col)
+    if k is not None:
+        policy.k = int(k)
+    for name, value in settings.items():
+        if name not in policy.__dataclass_fields__:
+            raise AnonymiseError(f"{source}: unknown setting {name!r}")
+        if value is not None:
+            setattr(policy, name, value)
+    if l_diversity:
+        if not policy.sensitive:
+            raise AnonymiseError(_needs_sensitive("l-diversity", policy))
+        policy.l_diversity.update({c: l_diversity for c in policy.sensitive})
+    if t_closeness:
+        if not policy.sensitive:
+            raise AnonymiseError(_needs_sensitive("t-closeness", policy))
+        policy.t_closeness.update({c: t_closeness for c in policy.sensitive})
+    wants_model = int(policy.k) > 1 or policy.l_diversity or policy.t_closeness
+    if wants_model and not policy.qi:
+        policy.qi = {c: AUTO for c, s in policy.columns.items()
+                     if s.get("role") == "quasi_identifier" and c not in policy.sensitive}
+        for col in policy.qi:
+            policy.columns[col]["transform"] = "keep"
+    check_policy(policy, table, source)
+    return policy
+
+
+def _needs_sensitive(model: str, policy: Policy) -> str:
+    found = detected_sensitive(policy)
+    return (f"{model} needs at least one sensitive column (--sensitive COLUMN, or the role 'sensitive' "
+            f"in the tab)" + (f"; detected as sensitive: {', '.join(found)}" if found else ""))
+
+
+def check_policy(policy: Policy, table, source: str = "policy") -> dict:
+    """Refuse what cannot run, with the reason; returns the hierarchies (built or read) by column.
+
+    The engine calls this before any work, and so do the CLI and the tab before they start a
+    job: all three refuse the same things with the same message."""
+    path = getattr(table, "path", None) or source
+    for col in list(policy.columns) + list(policy.qi) + list(policy.sensitive):
+        if col not in table.columns:
+            raise AnonymiseError(f"{path}: the policy names column {col!r}, which the file "
+                                 f"does not have (columns: {', '.join(table.columns)})")
+    wants_model = int(policy.k) > 1 or policy.l_diversity or policy.t_closeness
+    if wants_model and not policy.qi:
+        raise AnonymiseError(f"k = {policy.k}{', l-diversity' if policy.l_diversity else ''}"
+                             f"{', t-closeness' if policy.t_closeness else ''} need quasi-identifiers: "
+                             "none is marked (give --qi COLUMN[=HIERARCHY.csv|auto], or the role "
+                             "quasi_identifier in the tab), or set k to 1")
+    for col in list(policy.l_diversity) + list(policy.t_closeness):
+        if col not in policy.sensitive:
+            raise AnonymiseError(f"l-diversity/t-closeness of {col!r}: list it as a sensitive column")
+    both = set(policy.qi) & set(policy.sensitive)
+    if both:
+        raise AnonymiseError(f"{', '.join(sorted(both))}: a column is either a quasi-identifier or sensitive")
+    models_of(policy)  # the model specs parse, for a clear error
+    return resolve_hierarchies(policy, table)
+
+
+def resolve_hierarchies(policy: Policy, table) -> dict:
+    """Column -> Hierarchy: read from the ARX file, or built from the column's values ("auto")."""
+    from .hierarchy import AUTO, auto_hierarchy, read_arx_hierarchy
+
+    out = {}
+    for col, path in policy.qi.items():
+        if not path or path == AUTO:
+            out[col] = auto_hierarchy(table.values(col), policy.columns.get(col, {}).get("entity"), name=col)
+        else:
+            out[col] = read_arx_hierarchy(path, name=col)
+    return out
+
+
+def row_identifier_columns(policy: Policy) -> list:
+    """(column, entity) of the direct identifiers a row's free text is scrubbed of."""
+    return [(c, s.get("entity")) for c, s in policy.columns.items()
+            if s.get("role") == "direct_identifier" and s.get("entity") not in ("free_text_pii", "free_text")]
+
+
+def _apply_column(name, array, spec, keys, table, surrogates, own=()):
     from . import detect, transforms as T
 
     t = spec.get("transform", "keep")
@@ -136,7 +247,10 @@ def _apply_column(name, array, spec, keys, table, surrogates):
         s = surrogates.setdefault(kid, T.SurrogateNames(k, spec.get("locale", "en_US")))
         return s.apply(array), {}
     if t == "scrub":
-        out, spans = detect.scrub_array(array)
+        # the row's own identifiers (its original name, email, phone, ids) go wherever they occur
+        own_cols = [(ent, table.data.column(c).combine_chunks()) for c, ent in own
+                    if c != name and c in table.columns]
+        out, spans = detect.scrub_array(array, own_cols)
         return out, {"spans_scrubbed": spans}
     if t == "shift_dates":
         subj = spec.get("subject")
@@ -158,7 +272,6 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
 
     from . import lattice as L
     from . import risk as R
-    from .hierarchy import read_arx_hierarchy
     from .reader import read_table
     from .writer import atomic_path, write_table
 
@@ -178,18 +291,8 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
     step = (lambda d, m: progress(d, 6, m)) if progress else (lambda d, m: None)
     step(0, "reading")
     table = read_table(in_path, delimiter=policy.delimiter, encoding=policy.encoding, repair=policy.repair)
-    for col in list(policy.columns) + list(policy.qi) + list(policy.sensitive):
-        if col not in table.columns:
-            raise AnonymiseError(f"{in_path}: the policy names column {col!r}, which the file "
-                                 f"does not have (columns: {', '.join(table.columns)})")
     qis = list(policy.qi)
-    if not qis and (int(policy.k) > 1 or policy.l_diversity or policy.t_closeness):
-        raise AnonymiseError("k-anonymity, l-diversity and t-closeness need quasi-identifiers with "
-                             "hierarchies (policy 'qi', or --qi COLUMN=HIERARCHY.csv)")
-    for col in list(policy.l_diversity) + list(policy.t_closeness):
-        if col not in policy.sensitive:
-            raise AnonymiseError(f"l-diversity/t-closeness of {col!r}: list it as a sensitive column")
-    hierarchies = {c: read_arx_hierarchy(p, name=c) for c, p in policy.qi.items()}
+    hierarchies = check_policy(policy, table, str(in_path))
     models = models_of(policy)
     risk_before = R.risk_profile(table, qis, policy.risk_threshold) if qis else None
     summary: dict = {"input": str(in_path), "output": str(out_path), "rows_in": table.num_rows,
@@ -230,7 +333,8 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
             columns.pop(name, None)
             summary["transforms"][name] = {"transform": "drop"}
             continue
-        out, info = _apply_column(name, columns[name], spec, keys, table, surrogates)
+        out, info = _apply_column(name, columns[name], spec, keys, table, surrogates,
+                                  row_identifier_columns(policy))
         columns[name] = out
         summary["transforms"][name] = {"transform": t, **info}
         if check_cancelled:
@@ -255,6 +359,9 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
         if failed:
             raise VerificationError(failed)
     step(5, "risk after")
+    if qis:
+        summary["hierarchies"] = _save_hierarchies(out_p, policy, hierarchies)
+    summary["detected_sensitive"] = detected_sensitive(policy)
     summary["formulas_neutralised"] = info["formulas_neutralised"]
     summary["rows_out"] = int(len(rows_idx))
     if qis:
@@ -265,6 +372,32 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
     summary["seconds"] = time.perf_counter() - t0
     step(6, "done")
     return summary
+
+
+def hierarchy_folder(out_path) -> Path:
+    """Where the automatic hierarchies of a run are saved for review: `<output stem>-hierarchies/`.
+    They hold original quasi-identifier values, like any ARX hierarchy: not for release."""
+    p = Path(out_path)
+    return p.with_name(p.stem + "-hierarchies")
+
+
+def _save_hierarchies(out_path, policy: Policy, hierarchies: dict) -> dict:
+    """Automatic hierarchies written as ARX CSVs (`<column>.csv`); each column's source and shape."""
+    from .hierarchy import AUTO, describe_hierarchy, write_arx_hierarchy
+
+    out = {}
+    for col, h in hierarchies.items():
+        entry = {"levels": h.height, "example": describe_hierarchy(h)}
+        if policy.qi.get(col) in ("", None, AUTO):
+            folder = hierarchy_folder(out_path)
+            folder.mkdir(exist_ok=True)
+            target = folder / f"{''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in col)}.csv"
+            write_arx_hierarchy(target, h)
+            entry.update(source="auto", kind=getattr(h, "kind", ""), file=str(target))
+        else:
+            entry.update(source="file", file=str(policy.qi[col]))
+        out[col] = entry
+    return out
 
 
 def _verify(path, delimiter, table, direct_originals, qis, models, hierarchies, levels, neutralised):
@@ -468,7 +601,8 @@ def _process_block(table, policy: Policy, keys: dict, surrogates: dict, direct: 
             cols.pop(name)
             infos[name] = {"transform": "drop"}
             continue
-        out, info = _apply_column(name, cols[name], spec, keys, wrapper, surrogates)
+        out, info = _apply_column(name, cols[name], spec, keys, wrapper, surrogates,
+                                  row_identifier_columns(policy))
         cols[name] = out
         infos[name] = {"transform": t, **info}
     leaks, example = 0, None

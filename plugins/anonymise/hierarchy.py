@@ -170,3 +170,130 @@ def prefix_hierarchy(values, step: int = 1, mask: str = "*", name: str = "") -> 
         row.append(mask)
         rows.append(row)
     return Hierarchy(rows, name=name)
+
+
+# -- automatic hierarchies (ARX's hierarchy wizard, from the data itself) ---------------
+
+AUTO = "auto"
+_NUMBER_ENTITIES = {"age", "salary"}
+_DATE_ENTITIES = {"date_of_birth", "date"}
+_MASK_ENTITIES = {"postcode", "national_id", "identifier", "phone", "iban", "credit_card"}
+
+
+def _as_number(v: str):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if x == x and abs(x) != float("inf") else None
+
+
+def _nice_width(span: float) -> int:
+    """A round interval width giving about ten intervals over the span (1, 2, 5, 10, 20, 50, ...)."""
+    target = max(span / 10.0, 1.0)
+    base = 1
+    while True:
+        for m in (1, 2, 5):
+            if base * m >= target:
+                return base * m
+        base *= 10
+
+
+def auto_interval_hierarchy(values, name: str = "") -> Hierarchy:
+    """Numbers into intervals whose width doubles per level until one interval holds them all."""
+    nums = [_as_number(v) for v in values]
+    lo, hi = min(nums), max(nums)
+    w = _nice_width(hi - lo)
+    widths = []
+    while True:
+        widths.append(w)
+        if int(lo // w) == int(hi // w) or len(widths) >= 8:
+            break
+        w *= 2
+    if len(widths) > 1 and int(lo // widths[-1]) == int(hi // widths[-1]):
+        widths.pop()  # one interval for all says no more than '*'
+    rows = []
+    for v in sorted(set(values), key=_as_number):
+        x = _as_number(v)
+        row = [v]
+        for width in widths:
+            start = int(x // width * width)
+            row.append(f"{start}-{start + width - 1}" if float(width).is_integer() and x.is_integer()
+                       else f"[{start}, {start + width})")
+        row.append("*")
+        rows.append(row)
+    return Hierarchy(rows, name=name, source=f"auto:{name}")
+
+
+def auto_date_hierarchy(values, name: str = "") -> Hierarchy:
+    """Dates (ISO or day/month/year): day -> month -> year -> decade -> *."""
+    from .detect import parse_date
+
+    rows = []
+    for v in sorted(set(values)):
+        d = parse_date(v)
+        if d is None:
+            raise HierarchyError(f"auto:{name}", f"{v!r} is not a date")
+        dec = d.year // 10 * 10
+        rows.append([v, f"{d.year:04d}-{d.month:02d}", f"{d.year:04d}", f"{dec}-{dec + 9}", "*"])
+    return Hierarchy(rows, name=name, source=f"auto:{name}")
+
+
+def auto_mask_hierarchy(values, name: str = "") -> Hierarchy:
+    """Postcodes and identifiers: one more character masked from the right per level, then *."""
+    h = prefix_hierarchy(values, step=1, name=name)
+    h.source = f"auto:{name}"
+    return h
+
+
+def auto_category_hierarchy(values, name: str = "") -> Hierarchy:
+    """Categories: the value or suppressed (*), ARX's two-level default."""
+    return Hierarchy([[v, "*"] for v in sorted(set(values))], name=name, source=f"auto:{name}")
+
+
+def auto_kind(values, entity: str | None = None) -> str:
+    """Which builder fits the column: 'interval', 'date', 'mask' or 'category'."""
+    from .detect import parse_date
+
+    vals = [v for v in set(values) if v is not None]
+    if not vals:
+        return "category"
+    if entity in _DATE_ENTITIES and all(parse_date(v) for v in vals):
+        return "date"
+    if entity in _MASK_ENTITIES:
+        return "mask"
+    if entity in _NUMBER_ENTITIES and all(_as_number(v) is not None for v in vals):
+        return "interval"
+    if entity in (None, "other") or entity not in ("gender", "occupation"):
+        if len(vals) > 12 and all(_as_number(v) is not None for v in vals):
+            # digit strings of one length with leading zeros are codes, not quantities
+            if all(v.isdigit() for v in vals) and len({len(v) for v in vals}) == 1 and \
+                    any(v.startswith("0") for v in vals):
+                return "mask"
+            return "interval"
+        if len(vals) > 12 and sum(1 for v in vals if parse_date(v)) == len(vals):
+            return "date"
+    return "category"
+
+
+def auto_hierarchy(values, entity: str | None = None, name: str = "") -> Hierarchy:
+    """A hierarchy built from the column's own values (nulls and blanks count as the value '')."""
+    vals = ["" if v is None else v for v in values]
+    distinct = sorted(set(vals))
+    kind = auto_kind([v for v in distinct if v != ""], entity)
+    present = [v for v in distinct if v != ""]
+    builder = {"interval": auto_interval_hierarchy, "date": auto_date_hierarchy,
+               "mask": auto_mask_hierarchy, "category": auto_category_hierarchy}[kind]
+    h = builder(present, name=name) if present else auto_category_hierarchy([""], name=name)
+    if "" in distinct and present:
+        # a blank stays blank until the top, so it never joins a real value's group early
+        h = Hierarchy(h.rows + [[""] * (h.height - 1) + ["*"]], name=name, source=h.source)
+    h.kind = kind
+    return h
+
+
+def describe_hierarchy(h: Hierarchy) -> str:
+    """One line for the tab and the summary: the builder and the labels of a sample value."""
+    kind = getattr(h, "kind", "file")
+    sample = h.rows[len(h.rows) // 2]
+    return f"auto {kind}: " + " → ".join(sample) if kind != "file" else " → ".join(sample)

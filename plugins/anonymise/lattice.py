@@ -301,6 +301,8 @@ class Evaluation:
     outlier: object  # (C,) bool: class suppressed
     value: float | None = None
     bound: float | None = None
+    # rows that every node below must suppress, at least (see `evaluate`); > the limit: all below fail
+    suppressed_below: float = 0.0
 
 
 def evaluate(enc: Encoded, node, models: PrivacyModels, max_suppressed: int,
@@ -328,21 +330,36 @@ def evaluate(enc: Encoded, node, models: PrivacyModels, max_suppressed: int,
             tail = srt[:, li - 1:].sum(axis=1) if srt.shape[1] >= li else np.zeros(C)
             bad = ~(srt[:, 0] < m.c * tail)
         outlier |= bad
+    # A bound for the nodes below, which holds for t-closeness too. A class X here is the union of
+    # its parts Y_i at any node below. k-anonymity and l-diversity fail on every part of a failing
+    # class (treated as monotonic, as ARX does). The distance to the overall distribution is convex
+    # (equal and hierarchical EMD alike), so |X| d(X) <= sum |Y_i| d(Y_i) <= t (|X| - s) + Dmax s,
+    # where s counts the rows of the parts that fail t: s >= |X| (d(X) - t) / (Dmax - t).
+    mono = outlier.copy()
+    excess = np.zeros(C)
     for m in models.t_closeness:
         s = enc.sensitive[m.attribute]
         V = len(s.labels)
         dist = _class_distributions(cls.row_class, C, s.codes, V) / cls.sizes[:, None]
-        overall = np.bincount(s.codes, minlength=V) / enc.n
+        counts = np.bincount(s.codes, minlength=V)
+        overall = counts / enc.n
         diff = dist - overall[None, :]
         if m.variant == "equal":
             d = 0.5 * np.abs(diff).sum(axis=1)
+            d_max = 1.0 - overall[counts > 0].min()  # all of a class on the rarest value
         else:
             if s.hierarchy is None:
                 raise AnonymiseError(f"hierarchical t-closeness of {m.attribute!r} needs a hierarchy")
             d = _hierarchical_emd(diff, s.hierarchy, s.labels)
-        outlier |= d > m.t + 1e-12
+            d_max = 1.0  # ground distances are at most 1
+        fail = d > m.t + 1e-12
+        outlier |= fail
+        if d_max > m.t:
+            excess = np.maximum(excess, np.where(fail, np.minimum((d - m.t) / (d_max - m.t), 1.0), 0.0))
     suppressed = int(cls.sizes[outlier].sum())
-    return Evaluation(tuple(node), suppressed <= max_suppressed, suppressed, cls, outlier)
+    below = float(cls.sizes[mono].sum() + (cls.sizes[~mono] * excess[~mono]).sum())
+    return Evaluation(tuple(node), suppressed <= max_suppressed, suppressed, cls, outlier,
+                      suppressed_below=below)
 
 
 # -- metrics ------------------------------------------------------------------------------
@@ -495,7 +512,9 @@ def search(enc: Encoded, models: PrivacyModels, suppression: float = 0.0, metric
         if progress is not None and state["checked"] % 50 == 0:
             progress(state["checked"], len(nodes), f"{state['checked']} transformations checked")
         if not ev.ok:
-            if models.monotonic and not exhaustive:
+            # monotonic models: a failure fails everything below; t-closeness: when the rows that
+            # every node below must suppress already exceed the limit (Evaluation.suppressed_below)
+            if not exhaustive and (models.monotonic or ev.suppressed_below > limit + 1e-9):
                 dead[np.all(nodes <= nodes[idx], axis=1)] = True
             return ev
         ev.value = metric_value(enc, ev, metric)

@@ -33,6 +33,12 @@ def report_sections(store, options: dict | None = None) -> list:
                       (f"Information loss ({s.get('metric')})", f"{s.get('information_loss'):.4f}"),
                       ("P(A|D) before / after", f"{before.get('p_reidentification', 0):.4f} / "
                                                  f"{p_given_release(s) or 0:.4f}")]
+            if s.get("hierarchies"):
+                items.append(("Hierarchies", "; ".join(
+                    f"{c}: {h.get('source')}{' ' + h['kind'] if h.get('kind') else ''}, {h.get('levels')} levels"
+                    for c, h in s["hierarchies"].items())))
+        if s.get("detected_sensitive"):
+            items.append(("Detected as sensitive", ", ".join(s["detected_sensitive"])))
         if s.get("encrypted_to"):
             items.append(("Output encrypted to", ", ".join(s["encrypted_to"])))
         if s.get("key_ids"):

@@ -14,7 +14,8 @@ from workbench.gui.api import ChartLabel, PluginTab, draw_chart
 
 ROLES = ["direct_identifier", "quasi_identifier", "sensitive", "other"]
 TRANSFORMS = ["keep", "drop", "redact", "mask", "pseudonymise", "tokenise", "surrogate", "scrub", "noise"]
-INSPECTOR = ["Column", "Detected type", "Conf.", "Role", "Transform", "Hierarchy (ARX CSV)"]
+INSPECTOR = ["Column", "Detected type", "Conf.", "Role", "Transform", "Hierarchy (ARX CSV or auto)"]
+AUTO_TEXT = "auto"
 
 
 BEFORE, AFTER = "#c0504d", "#2e75b6"
@@ -117,9 +118,25 @@ class AnonymiseTab(PluginTab):
         charts.addWidget(self.chart_classes)
         rl.addWidget(self.risk_text)
         rl.addLayout(charts, 1)
+        # the hierarchy of the selected quasi-identifier, as the run will use it (built from the data
+        # when no file is given), for review before Run
+        self.hier_title = QLabel("Select a quasi-identifier to see its hierarchy.")
+        self.hier_title.setWordWrap(True)
+        self.hier_table = QTableWidget(0, 0)
+        self.hier_table.verticalHeader().setVisible(False)
+        self.hier_save = QPushButton("Save as ARX CSV…")
+        self.hier_save.clicked.connect(self._save_hierarchy_dialog)
+        hier = QWidget()
+        hl = QVBoxLayout(hier)
+        hrow = QHBoxLayout()
+        hrow.addWidget(self.hier_title, 1)
+        hrow.addWidget(self.hier_save)
+        hl.addLayout(hrow)
+        hl.addWidget(self.hier_table, 1)
         self.views = QTabWidget()
         self.views.addTab(self.view, "Data")
         self.views.addTab(risk, "Risk before / after")
+        self.views.addTab(hier, "Hierarchy")
         # side inspector: columns and privacy models
         self.inspector = QTableWidget(0, len(INSPECTOR))
         self.inspector.setHorizontalHeaderLabels(INSPECTOR)
@@ -128,6 +145,7 @@ class AnonymiseTab(PluginTab):
         self.inspector.verticalHeader().setVisible(False)
         self.inspector.horizontalHeader().setStretchLastSection(True)
         self.inspector.setTextElideMode(Qt.ElideLeft)
+        self.inspector.currentCellChanged.connect(lambda row, *_: self.show_hierarchy(row))
         self.k = QSpinBox()
         self.k.setRange(1, 1_000_000)
         self.k.setValue(5)
@@ -190,9 +208,8 @@ class AnonymiseTab(PluginTab):
         self.model.set_table(table.data)
         self.decisions = detect_table(table)
         self.inspector.setRowCount(len(self.decisions))
-        default = {"person_name": "surrogate", "email": "pseudonymise", "phone": "mask", "iban": "tokenise",
-                   "credit_card": "mask", "national_id": "pseudonymise", "ip_address": "pseudonymise",
-                   "mac_address": "pseudonymise", "url": "redact", "free_text_pii": "scrub"}
+        from .engine import DEFAULT_TRANSFORMS as default
+
         for i, d in enumerate(self.decisions):
             self.inspector.setItem(i, 0, QTableWidgetItem(d.column))
             self.inspector.setItem(i, 1, QTableWidgetItem(d.entity))
@@ -200,6 +217,7 @@ class AnonymiseTab(PluginTab):
             role = QComboBox()
             role.addItems(ROLES)
             role.setCurrentText(d.role)
+            role.currentTextChanged.connect(lambda _text, row=i: self._role_changed(row))
             self.inspector.setCellWidget(i, 3, role)
             tr = QComboBox()
             tr.addItems(TRANSFORMS)
@@ -207,9 +225,10 @@ class AnonymiseTab(PluginTab):
             self.inspector.setCellWidget(i, 4, tr)
             found = self._guess_hierarchy(path, d.column)
             # the file name is what tells hierarchies apart; the full path is kept and shown on hover
-            hier = QTableWidgetItem(os.path.basename(found))
+            hier = QTableWidgetItem(os.path.basename(found) or (AUTO_TEXT if d.role == "quasi_identifier" else ""))
             hier.setData(Qt.UserRole, found)
-            hier.setToolTip(found or "No ARX hierarchy found beside the data: type the path of one")
+            hier.setToolTip(found or "No ARX hierarchy beside the data: 'auto' builds one from the data "
+                            "(see the Hierarchy view); or type the path of an ARX CSV")
             self.inspector.setItem(i, 5, hier)
         self.inspector.resizeColumnsToContents()
         if not self.output.text():
@@ -227,11 +246,24 @@ class AnonymiseTab(PluginTab):
         cand = os.path.join(folder, f"{stem}_hierarchy_{column}.csv")
         return cand if os.path.exists(cand) else ""
 
+    def _role_changed(self, row: int) -> None:
+        """A column made a quasi-identifier without a file gets 'auto', shown as it will run."""
+        item = self.inspector.item(row, 5)
+        role = self.inspector.cellWidget(row, 3).currentText()
+        if item is not None and role == "quasi_identifier" and not item.text().strip():
+            item.setText(AUTO_TEXT)
+        elif item is not None and role != "quasi_identifier" and item.text().strip() == AUTO_TEXT:
+            item.setText("")
+        self.show_hierarchy(row)
+
     def _hierarchy_of(self, row: int) -> str:
+        """The ARX file of a row, or "auto" (empty cell or 'auto': built from the data)."""
         item = self.inspector.item(row, 5)
         if item is None:
-            return ""
+            return AUTO_TEXT
         text, full = item.text().strip(), item.data(Qt.UserRole) or ""
+        if not text or text == AUTO_TEXT:
+            return AUTO_TEXT
         # a name the user typed over the found one wins; relative names are next to the data
         if full and text == os.path.basename(full):
             return full
@@ -239,35 +271,111 @@ class AnonymiseTab(PluginTab):
             return os.path.join(os.path.dirname(os.path.abspath(self.input.text())), text)
         return text
 
-    def policy(self) -> dict:
-        cols, qi, sensitive = {}, {}, []
+    def choices(self) -> dict:
+        """What the window shows, as the arguments of `engine.make_policy` (the CLI's function too)."""
+        roles, transforms, qi, sensitive = {}, {}, {}, []
         for i, d in enumerate(self.decisions):
             role = self.inspector.cellWidget(i, 3).currentText()
-            transform = self.inspector.cellWidget(i, 4).currentText()
-            hier = self._hierarchy_of(i)
-            cols[d.column] = {"entity": d.entity, "role": role, "confidence": d.confidence, "transform": transform}
-            if role == "quasi_identifier" and hier:
-                qi[d.column] = hier
-                cols[d.column]["transform"] = "keep"
-            if role == "sensitive":
+            roles[d.column] = role
+            transforms[d.column] = self.inspector.cellWidget(i, 4).currentText()
+            if role == "quasi_identifier":
+                qi[d.column] = self._hierarchy_of(i)
+            elif role == "sensitive":
                 sensitive.append(d.column)
-        pol = {"columns": cols, "qi": qi, "sensitive": sensitive, "k": self.k.value() if qi else 1,
-               "suppression": self.suppression.value(), "metric": self.metric.currentText()}
-        if self.l_div.text().strip() and sensitive:
-            pol["l_diversity"] = {c: self.l_div.text().strip() for c in sensitive}
-        if self.t_close.text().strip() and sensitive:
-            pol["t_closeness"] = {c: self.t_close.text().strip() for c in sensitive}
-        return pol
+        l_div, t_close = self.l_div.text().strip() or None, self.t_close.text().strip() or None
+        # the l-diversity / t-closeness fields name the columns they apply to by the role
+        # 'sensitive', as --sensitive does on the CLI; without a model the role is only a label
+        return {"roles": roles, "transforms": transforms, "qi": qi,
+                "sensitive": sensitive if (l_div or t_close) else [],
+                "k": self.k.value(), "l_diversity": l_div, "t_closeness": t_close,
+                "suppression": self.suppression.value(), "metric": self.metric.currentText()}
+
+    def policy(self) -> dict:
+        """The policy the run will use, exactly; raises AnonymiseError for what cannot run
+        (the same refusals as the CLI: both build it with `engine.make_policy`)."""
+        from .engine import DEFAULT_TRANSFORMS, Policy, make_policy
+
+        # detection already ran on load: start from its decisions rather than detect again
+        detected = Policy(columns={d.column: {"entity": d.entity, "role": d.role, "confidence": d.confidence,
+                                              "transform": DEFAULT_TRANSFORMS.get(d.entity, "keep")}
+                                   for d in self.decisions})
+        return make_policy(self.table, base=detected, **self.choices(),
+                           source=self.input.text() or "the tab").to_dict()
+
+    # ------------------------------------------------------------ hierarchies
+    def hierarchy_for(self, row: int):
+        """The Hierarchy the run will use for this row's column (read, or built from the data)."""
+        from .engine import Policy, resolve_hierarchies
+
+        d = self.decisions[row]
+        pol = Policy(columns={d.column: {"entity": d.entity}}, qi={d.column: self._hierarchy_of(row)})
+        return resolve_hierarchies(pol, self.table)[d.column]
+
+    def show_hierarchy(self, row: int) -> None:
+        from .errors import AnonymiseError
+        from .hierarchy import describe_hierarchy
+
+        self.hier_table.clear()
+        self.hier_table.setRowCount(0)
+        self.hier_table.setColumnCount(0)
+        if self.table is None or not 0 <= row < len(self.decisions) or \
+                self.inspector.cellWidget(row, 3).currentText() != "quasi_identifier":
+            self.hier_title.setText("Select a quasi-identifier to see its hierarchy.")
+            return
+        try:
+            h = self.hierarchy_for(row)
+        except AnonymiseError as exc:
+            self.hier_title.setText(f"{self.decisions[row].column}: {exc}")
+            return
+        kind = getattr(h, "kind", None)
+        self.hier_title.setText(
+            f"<b>{self.decisions[row].column}</b>: {h.height} levels, {h.domain_size} values; "
+            + (f"built from the data ({kind}); " if kind else f"from {h.source}; ") + describe_hierarchy(h))
+        shown = h.rows[:500]  # enough to review; the file holds all
+        self.hier_table.setColumnCount(h.height)
+        self.hier_table.setHorizontalHeaderLabels([f"level {i}" for i in range(h.height)])
+        self.hier_table.setRowCount(len(shown))
+        for r, values in enumerate(shown):
+            for c, v in enumerate(values):
+                self.hier_table.setItem(r, c, QTableWidgetItem(v))
+
+    def save_hierarchy(self, row: int, path: str) -> str:
+        """Write the row's hierarchy as an ARX CSV and use that file from now on (to edit it)."""
+        from .hierarchy import write_arx_hierarchy
+
+        write_arx_hierarchy(path, self.hierarchy_for(row))
+        item = self.inspector.item(row, 5)
+        item.setData(Qt.UserRole, os.path.abspath(path))
+        item.setText(os.path.basename(path))
+        item.setToolTip(os.path.abspath(path))
+        return path
+
+    def _save_hierarchy_dialog(self) -> None:
+        row = self.inspector.currentRow()
+        if row < 0 or self.table is None:
+            return
+        stem = os.path.splitext(os.path.abspath(self.input.text()))[0]
+        path, _ = QFileDialog.getSaveFileName(self, "Save hierarchy", f"{stem}_hierarchy_"
+                                              f"{self.decisions[row].column}.csv", "ARX hierarchy (*.csv)")
+        if path:
+            self.save_hierarchy(row, path)
 
     # ------------------------------------------------------------ jobs
     def start(self):
         from workbench.api import ParamsError
+
+        from .errors import AnonymiseError
 
         if self.table is None and not self.load(self.input.text()):
             return None
         try:
             spec = self.plugin.job_spec("anonymise", target=os.path.abspath(self.input.text()),
                                         output=os.path.abspath(self.output.text()), policy=self.policy())
+        except AnonymiseError as exc:
+            # refused before anything runs, as the CLI refuses it: the window never runs less than it shows
+            self.status.setText(f"Cannot run: {exc}")
+            self.host.error("Cannot run", str(exc))
+            return None
         except ParamsError as exc:
             self.host.error("Cannot run", str(exc))
             return None
@@ -300,6 +408,8 @@ class AnonymiseTab(PluginTab):
         self.chart_risk.set_image(draw_chart(risk_chart(before, after), 640, 360))
         self.chart_classes.set_image(draw_chart(class_size_chart(before, after), 640, 360))
         levels = ", ".join(f"{k}={v}" for k, v in (s.get("levels") or {}).items())
+        hier = "; ".join(f"{c} {h.get('source')}{' ' + h['kind'] if h.get('kind') else ''} ({h.get('levels')} levels)"
+                         for c, h in (s.get("hierarchies") or {}).items()) or "from files"
         checks = "".join(f"<li>{'✔' if c['ok'] else '✘'} {c['name']}: {c['detail']}</li>"
                          for c in s.get("verification") or [])
         self.risk_text.setText(
@@ -308,5 +418,6 @@ class AnonymiseTab(PluginTab):
             f"{s.get('metric')} {s.get('information_loss') or 0:.4f}<br>"
             f"P(A|D) {before['p_reidentification']:.4f} → <b>{after['p_reidentification']:.4f}</b>; "
             f"highest prosecutor risk {before['prosecutor']['highest']:.3f} → {after['prosecutor']['highest']:.3f}; "
-            f"sample uniqueness {before['sample_uniqueness']:.3f} → {after['sample_uniqueness']:.3f}"
+            f"sample uniqueness {before['sample_uniqueness']:.3f} → {after['sample_uniqueness']:.3f}<br>"
+            f"Hierarchies: {hier}"
             f"<ul>{checks}</ul>")

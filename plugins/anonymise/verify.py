@@ -19,7 +19,9 @@ import re
 from collections import Counter, defaultdict
 
 _SPLIT = re.compile(r"[\s,;:()\[\]{}<>\"|]+")
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s().\-/]{5,}\d")
+# a run of digits standing on its own: not inside a word, a hex pseudonym or a longer token
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\+?\d[\d\s().\-/]{5,}\d(?![0-9A-Za-z])")
+_NUMBER_LIKE = re.compile(r"^[\d\s().\-/+x]+$")
 
 
 def _norm(v: str) -> str:
@@ -82,9 +84,12 @@ def _find_in_cell(cell, texts, digits):
             if cand in texts:
                 return texts[cand]
     if digits:
-        d = _digits(cell)
-        if d in digits:
-            return digits[d]
+        # digits are compared on token boundaries: the digits of a hex pseudonym or a token
+        # strung together are not a phone number
+        if _NUMBER_LIKE.match(cell):
+            d = _digits(cell)
+            if d in digits:
+                return digits[d]
         for m in _DIGIT_RUN.finditer(cell):
             dd = _digits(m.group())
             if dd in digits:

@@ -106,11 +106,16 @@ def test_cli_detect_and_anonymise(adult_dir, tmp_path, capsys):
     assert "verified" in capsys.readouterr().out
     from workbench.api import CliError
 
+    # a model applies to the columns named: detected sensitive columns are reported, not added
     args = ap.parse_args(["anonymise", str(adult_dir / "adult.csv"), "-o", str(tmp_path / "x.csv"),
                           "--l-diversity", "distinct:2"])
-    with pytest.raises(CliError, match="need quasi-identifiers"):
+    with pytest.raises(CliError, match="needs at least one sensitive column.*detected as sensitive: salary-class"):
         args.func(args)
     (tmp_path / "empty.json").write_text("{}")
+    args = ap.parse_args(["anonymise", str(adult_dir / "adult.csv"), "-o", str(tmp_path / "x.csv"),
+                          "--policy", str(tmp_path / "empty.json"), "--k", "5"])
+    with pytest.raises(CliError, match="k = 5 need quasi-identifiers"):
+        args.func(args)
     args = ap.parse_args(["anonymise", str(adult_dir / "adult.csv"), "-o", str(tmp_path / "x.csv"),
                           "--policy", str(tmp_path / "empty.json"), "--l-diversity", "distinct:2"])
     with pytest.raises(CliError, match="--sensitive"):
