@@ -3,34 +3,39 @@
 Data path: the ``monitor`` job runs in a worker process and commits a batch
 to the project every ``flush_every`` seconds (1 s when started here). A 1 Hz
 timer reads what is new for the run on screen (raw samples, anomaly marks,
-alerts, log hits) into numpy ring buffers; a 30 Hz timer hands the curves
-that changed to ``setData``, never one call per point. Pyqtgraph's peak
+alerts, log hits) into the plot kit's ring buffers; a 30 Hz timer hands the
+curves that changed to ``setData``, never one call per point. Peak
 downsampling and clip-to-view keep a day of 1 Hz samples within a frame.
+The graphs are the kit's themed plots: percentages on a fixed 0-100 axis,
+rates SI-scaled, every series in the legend below its plot.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QTextEdit, QVBoxLayout, QWidget)
 
-from workbench.gui.api import PluginTab
+from workbench.gui.api import LiveCurves, Plot, PlotGrid, PluginTab, is_dark
 
-from .ring import RingBuffer
-
+# title, series patterns, y axis (quantity, unit), fixed y range
 GROUPS = (
-    ("CPU %", ("cpu.total", "cpu.core*", "proc.*.cpu_pct")),
-    ("Memory %", ("mem.used_pct", "swap.used_pct")),
-    ("Disk B/s", ("disk.read_Bps", "disk.write_Bps")),
-    ("Network B/s", ("net.*.rx_Bps", "net.*.tx_Bps")),
-    ("GPU", ("gpu*.util_pct", "gpu*.mem_pct", "gpu*.temp_c")),
-    ("Jobs", ("job.*",)),
+    ("CPU", ("cpu.total", "cpu.core*", "proc.*.cpu_pct"), ("busy", "%"), (0, 100)),
+    ("Memory", ("mem.used_pct", "swap.used_pct"), ("used", "%"), (0, 100)),
+    ("Disk", ("disk.read_Bps", "disk.write_Bps"), ("read / write", "B/s"), None),
+    ("Network", ("net.*.rx_Bps", "net.*.tx_Bps"), ("received / sent", "B/s"), None),
+    ("GPU", ("gpu*.util_pct", "gpu*.mem_pct", "gpu*.temp_c"), ("use % · temperature °C", ""), (0, 100)),
+    ("Jobs", ("job.*",), ("value", ""), None),
 )
+GPU, JOBS = 4, 5
+CORES = os.cpu_count() or 1
 WINDOWS = (("1 min", 60), ("10 min", 600), ("1 h", 3600), ("24 h", 86400))
 JOB_POLL_MS = 250          # other plugins' job metrics: a few reads a second, only what is new
 STEP_X_BELOW = 1e8         # a job series whose x is below this is per step (epoch, epsilon), not a time
@@ -39,12 +44,31 @@ DRAW_HZ = 30
 
 
 def _group_of(series: str) -> int | None:
-    import fnmatch
-
-    for i, (_, patterns) in enumerate(GROUPS):
+    for i, (_, patterns, _, _) in enumerate(GROUPS):
         if any(fnmatch.fnmatchcase(series, p) for p in patterns):
             return i
     return None
+
+
+def _spin(box, low, high, value, suffix, special="", tip=""):
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    box.setSpecialValueText(special)  # shown at the minimum
+    box.setToolTip(tip)
+    return box
+
+
+def _editor(text: str, button_text: str, save):
+    """A JSON editor under its explanation, with its Save button."""
+    box, edit, button = QWidget(), QPlainTextEdit(), QPushButton(button_text)
+    button.clicked.connect(save)
+    label = QLabel(text)
+    label.setWordWrap(True)  # a long line would make the side panel as wide as itself
+    layout = QVBoxLayout(box)
+    for widget in (label, edit, button):
+        layout.addWidget(widget, 1 if widget is edit else 0)
+    return edit, button, box
 
 
 class MonitorTab(PluginTab):
@@ -52,15 +76,12 @@ class MonitorTab(PluginTab):
         super().__init__(plugin, host, parent)
         self.job = None
         self.run_id: int | None = None
-        self.buffers: dict[str, RingBuffer] = {}
-        self.curves: dict[str, object] = {}
         self.marks: dict[int, tuple[list, list]] = {}
-        self._dirty: set[str] = set()
         self._marks_dirty = False
         self._since: dict[str, float] = {}
         self._alerts_seen: set[str] = set()
+        self._alert_rows: list = []   # the alerts on screen, repainted when the theme changes
         self._tier_since = 0.0
-        self.frames = 0
         # other plugins' series: (plugin, run id, series) -> newest x read; shown as job.<plugin>#<run>.<series>
         self._job_since: dict[tuple[str, int, str], float] = {}
         self._job_discovered = 0.0
@@ -71,26 +92,12 @@ class MonitorTab(PluginTab):
         self._tier_fill: dict[str, tuple[str, object, object]] = {}
 
         # ---- toolbar
-        self.interval = QDoubleSpinBox()
-        self.interval.setRange(0.1, 60.0)
-        self.interval.setValue(1.0)
-        self.interval.setSuffix(" s")
-        self.duration = QSpinBox()
-        self.duration.setRange(0, 7 * 86400)
-        self.duration.setSpecialValueText("until stopped")
-        self.duration.setSuffix(" s")
-        self.warmup_box = QSpinBox()
-        self.warmup_box.setRange(3, 3600)
-        self.warmup_box.setValue(30)
-        self.warmup_box.setSuffix(" warm-up")
-        self.warmup_box.setToolTip("samples per series the anomaly detector learns from before it alerts "
-                                   "(static bounds only until then)")
-        self.raw_keep = QDoubleSpinBox()
-        self.raw_keep.setRange(0.0, 24 * 365)
-        self.raw_keep.setValue(24.0)
-        self.raw_keep.setSpecialValueText("all")
-        self.raw_keep.setSuffix(" h raw")
-        self.raw_keep.setToolTip("raw samples older than this are deleted while recording; the 1 min and 1 h tiers stay")
+        self.interval = _spin(QDoubleSpinBox(), 0.1, 60.0, 1.0, " s")
+        self.duration = _spin(QSpinBox(), 0, 7 * 86400, 0, " s", special="until stopped")
+        self.warmup_box = _spin(QSpinBox(), 3, 3600, 30, " warm-up", tip="samples per series the anomaly "
+                                "detector learns from before it alerts (static bounds only until then)")
+        self.raw_keep = _spin(QDoubleSpinBox(), 0.0, 24 * 365, 24.0, " h raw", special="all", tip="raw samples "
+                              "older than this are deleted while recording; the 1 min and 1 h tiers stay")
         self.logs = QLineEdit()
         self.logs.setPlaceholderText("log files to follow (separated by ;)")
         self.watch = QLineEdit()
@@ -111,112 +118,105 @@ class MonitorTab(PluginTab):
         self.score_label.setToolTip("health score M = 100·Σλ_c(1 − u_c)/Σλ_c over five concerns "
                                     "(see the Weights tab)")
         self.terms_label = QLabel("")
-        self.terms_label.setWordWrap(True)
         self.warmup_label = QLabel("")
         self.warmup_label.setToolTip("the detector learns each series' normal level from its first samples; "
                                      "until then only static bounds (CPU above 95 %, memory up 1 GiB ...) alert")
         self.warmup = (0.0, 0.0)   # start and end (Unix time) of the warm-up of the run on screen
         self.gpu_label = QLabel("")
-        top = QHBoxLayout()
-        for w in (QLabel("every"), self.interval, QLabel("for"), self.duration, self.warmup_box, self.raw_keep,
-                  self.logs, self.watch,
-                  self.run_button, self.stop_button, QLabel("window"), self.window_box, self.run_box,
-                  self.score_label):
-            top.addWidget(w)
+        record = QHBoxLayout()
+        for w in (QLabel("Record every"), self.interval, QLabel("for"), self.duration, self.warmup_box,
+                  self.raw_keep, self.logs, self.watch, self.run_button, self.stop_button):
+            record.addWidget(w)
+        view = QHBoxLayout()
+        for w in (QLabel("Show"), self.run_box, QLabel("last"), self.window_box, self.score_label,
+                  self.warmup_label):
+            view.addWidget(w)
+        for label in (self.terms_label, self.gpu_label):
+            label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long text is cut, the tooltip has it
+            view.addWidget(label, 1)
 
-        # ---- graphs
-        self.graphs = pg.GraphicsLayoutWidget()
-        self.plots = []
-        self.scatters = []
-        self.warm_regions = []
-        for i, (title, _) in enumerate(GROUPS):
-            plot = self.graphs.addPlot(row=i // 2, col=i % 2, title=title)
-            plot.setDownsampling(auto=True, mode="peak")
-            plot.setClipToView(True)
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.addLegend(offset=(5, 5))
-            plot.setLabel("bottom", "seconds from now")
+        # ---- graphs: a grid of the kit's plots, two columns, none below 200 px (it scrolls instead);
+        # the GPU and job plots appear only once they have something to show
+        self.plots: list[Plot] = []
+        self.scatters, self.warm_regions = [], []
+        for title, _, y, y_range in GROUPS:
+            plot = Plot(title, y=y, y_range=y_range)
+            plot.set_axis("bottom", "time ago", "s", si=False)
             scatter = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(220, 40, 40, 200), pen=None, symbol="o")
-            plot.addItem(scatter)
+            plot.plot_item.addItem(scatter)
             # the warm-up, shaded: no anomaly marks can appear there (static bounds only)
             region = pg.LinearRegionItem(values=(0, 0), movable=False, brush=pg.mkBrush(150, 150, 150, 45),
                                          pen=pg.mkPen(None))
             region.setVisible(False)
-            plot.addItem(region)
-            self.warm_regions.append(region)
+            plot.plot_item.addItem(region)
             self.plots.append(plot)
             self.scatters.append(scatter)
+            self.warm_regions.append(region)
         # other plugins' per-epoch and per-epsilon curves, each against its own x (a loss per epoch
         # and an accuracy per ε on one axis would squash one of them)
-        self.step_plots = {}
-        for col, (kind, title, x) in enumerate((("epoch", "Job curves per epoch", "epoch"),
-                                                ("eps", "Job curves per ε", "ε (or the job's own x)"))):
-            plot = self.graphs.addPlot(row=len(GROUPS) // 2, col=col, title=title)
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.addLegend(offset=(5, 5))
-            plot.setLabel("bottom", x)
-            self.step_plots[kind] = plot
-        self._curve_plot: dict[str, object] = {}
+        self.step_plots = {"epoch": Plot("Job curves per epoch", x=("epoch", "")),
+                           "eps": Plot("Job curves per ε", x=("ε (or the job's own x)", ""))}
+        self.graphs = PlotGrid((*self.plots, *self.step_plots.values()), min_width=220)
+        for i, plot in enumerate(self.graphs.plots):
+            plot.setVisible(i < GPU)
+        self.live = LiveCurves(CAPACITY, hz=0, parent=self, data=self._series_data)
+        self.buffers, self.curves = self.live.buffers, self.live.curves
 
         # ---- side: alerts, rules, weights, log view
         self.alerts = QTableWidget(0, 4)
         self.alerts.setHorizontalHeaderLabels(["Time", "Severity", "State", "Alert"])
         self.alerts.setToolTip("every alert of the run: rules, log rules, file changes and anomaly episodes "
                                "(one per unusual stretch of a series, resolved when it ends)")
-        self.alerts.horizontalHeader().setStretchLastSection(True)
-        self.rules_edit = QPlainTextEdit()
-        self.rules_save = QPushButton("Save rules")
-        self.rules_save.clicked.connect(self.save_rules)
-        rules_box = QWidget()
-        rl = QVBoxLayout(rules_box)
-        rl.addWidget(QLabel("Metric rules (JSON list; kinds threshold, trend, outbound):"))
-        rl.addWidget(self.rules_edit, 1)
-        rl.addWidget(self.rules_save)
-        self.weights_edit = QPlainTextEdit()
-        self.weights_save = QPushButton("Save weights")
-        self.weights_save.clicked.connect(self.save_weights)
-        weights_box = QWidget()
-        wl = QVBoxLayout(weights_box)
-        wl.addWidget(QLabel("Health score weights λ per concern (JSON object; availability, resources, "
-                            "integrity, intrusion, model_service; the default when absent):"))
-        wl.addWidget(self.weights_edit, 1)
-        wl.addWidget(self.weights_save)
+        header = self.alerts.horizontalHeader()
+        for column, mode in enumerate((QHeaderView.ResizeToContents,) * 3 + (QHeaderView.Stretch,)):
+            header.setSectionResizeMode(column, mode)  # the alert text gets what the narrow side panel has left
+        self.alerts.verticalHeader().hide()
+        self.rules_edit, self.rules_save, rules_box = _editor(
+            "Metric rules (JSON list; kinds threshold, trend, outbound):", "Save rules", self.save_rules)
+        self.weights_edit, self.weights_save, weights_box = _editor(
+            "Health score weights λ per concern (JSON object; availability, resources, integrity, intrusion, "
+            "model_service; the default when absent):", "Save weights", self.save_weights)
         self.log_view = QTextEdit()
         self.log_view.setReadOnly(True)
         side = QTabWidget()
-        side.addTab(self.alerts, "Alerts")
-        side.addTab(rules_box, "Rules")
-        side.addTab(weights_box, "Weights")
-        side.addTab(self.log_view, "Log hits")
+        for widget, title in ((self.alerts, "Alerts"), (rules_box, "Rules"), (weights_box, "Weights"),
+                              (self.log_view, "Log hits")):
+            side.addTab(widget, title)
 
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.graphs)
         split.addWidget(side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        self._split = split
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        status = QHBoxLayout()
-        status.addWidget(self.warmup_label)
-        status.addWidget(self.terms_label, 1)
-        layout.addLayout(status)
+        layout.addLayout(record)
+        layout.addLayout(view)
         layout.addWidget(split, 1)
-        layout.addWidget(self.gpu_label)
 
-        self.poll_timer = QTimer(self)
-        self.poll_timer.setInterval(1000)
-        self.poll_timer.timeout.connect(self.poll)
-        self.draw_timer = QTimer(self)
-        self.draw_timer.setInterval(int(1000 / DRAW_HZ))
-        self.draw_timer.timeout.connect(self.draw)
-        self.job_timer = QTimer(self)
-        self.job_timer.setInterval(JOB_POLL_MS)
-        self.job_timer.timeout.connect(self.poll_jobs)
-        self.poll_timer.start()
-        self.draw_timer.start()
-        self.job_timer.start()
+        self.poll_timer, self.draw_timer, self.job_timer = (QTimer(self), QTimer(self), QTimer(self))
+        for timer, ms, slot in ((self.poll_timer, 1000, self.poll), (self.draw_timer, 1000 // DRAW_HZ, self.draw),
+                                (self.job_timer, JOB_POLL_MS, self.poll_jobs)):
+            timer.timeout.connect(slot)
+            timer.start(ms)
+        host.writes(self.run_button, self.rules_save, self.weights_save)  # none in a read-only window
         host.job_started.connect(self._job_started)
         host.job_finished.connect(lambda job: self.poll())
+
+    @property
+    def frames(self) -> int:
+        return self.live.frames
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.PaletteChange, QEvent.ApplicationPaletteChange) and getattr(self, "_alert_rows", 0):
+            self._paint_alerts(self._alert_rows)  # the theme changed: the alert colours follow
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not getattr(self, "_sized", False):  # once: the graphs get three quarters, whatever the tables ask
+            self._sized = True
+            self._split.setSizes([self.width() * 3 // 4, self.width() // 4])
 
     # ------------------------------------------------------------------ jobs
     def start(self):
@@ -256,9 +256,9 @@ class MonitorTab(PluginTab):
             probe = GpuProbe()
             status = probe.status
             probe.close()
-            self.gpu_label.setText(f"GPU: {status}")
-            if not probe.devices:
-                self.plots[4].setTitle(f"GPU - {status}")
+            self.gpu_label.setText(f"GPU: {status}")  # said once, here; the GPU plot shows only with GPUs
+            self.gpu_label.setToolTip(self.gpu_label.text())
+            self.plots[GPU].setVisible(bool(probe.devices))
         return self.gpu_label.text()
 
     def refresh(self) -> None:
@@ -297,28 +297,18 @@ class MonitorTab(PluginTab):
         if run_id == self.run_id:
             return
         self.run_id = run_id
-        for series, curve in self.curves.items():
-            self._curve_plot[series].removeItem(curve)   # the curves only: the anomaly scatters stay
-        self._curve_plot.clear()
-        for plot in (*self.plots, *self.step_plots.values()):
-            if plot.legend is not None:
-                plot.legend.clear()
+        self.live.clear()   # the curves only: the anomaly scatters stay
+        for plot in (self.plots[JOBS], *self.step_plots.values()):
+            plot.hide()
         for scatter in self.scatters:
             scatter.setData([], [])
-        self.buffers.clear()
-        self.curves.clear()
-        self.marks.clear()
-        self._since.clear()
-        self._job_since.clear()
-        self._job_final.clear()
-        self._job_done.clear()
-        self._job_discovered = 0.0
-        self.step_series.clear()
-        self._tier_fill.clear()
-        self._alerts_seen.clear()
-        self._tier_since = 0.0
+        for seen in (self.marks, self._since, self._job_since, self._job_final, self._job_done, self.step_series,
+                     self._tier_fill, self._alerts_seen):
+            seen.clear()
+        self._job_discovered = self._tier_since = 0.0
         self.warmup = (0.0, 0.0)
         self.alerts.setRowCount(0)
+        self._alert_rows = []
         self.log_view.clear()
         self._marks_dirty = True
 
@@ -382,10 +372,9 @@ class MonitorTab(PluginTab):
                 pts = [p for p in pts if p[0] > self._since[series]]
             if not pts:
                 continue
-            buf = self._buffer(series, group)
-            buf.extend([p[0] for p in pts], [p[1] for p in pts])
+            self._buffer(series, group)
+            self.live.extend(series, [p[0] for p in pts], [p[1] for p in pts])   # marked for the next frame
             self._since[series] = pts[-1][0]
-            self._dirty.add(series)
         marks = store.query("SELECT series, start, sum / count AS mean FROM monitor_tiers WHERE run_id=? AND "
                             "tier='1s' AND anomalies > 0 AND start >= ? ORDER BY start", (run_id, self._tier_since))
         for m in marks:
@@ -393,7 +382,7 @@ class MonitorTab(PluginTab):
             if group is not None:
                 xs, ys = self.marks.setdefault(group, ([], []))
                 xs.append(m["start"])
-                ys.append(m["mean"])
+                ys.append(m["mean"] / CORES if fnmatch.fnmatchcase(m["series"], "proc.*.cpu_pct") else m["mean"])
                 self._marks_dirty = True
         if marks:
             self._tier_since = marks[-1]["start"] + 1
@@ -402,15 +391,12 @@ class MonitorTab(PluginTab):
         self._poll_log(store, run_id)
         self._poll_score(store, run_id)
 
-    def _buffer(self, series: str, group: int, step: str | None = None) -> RingBuffer:
-        buf = self.buffers.get(series)
-        if buf is None:
-            buf = self.buffers[series] = RingBuffer(CAPACITY)
-            plot = self._curve_plot[series] = self.step_plots[step] if step else self.plots[group]
-            pen = pg.intColor(len(plot.listDataItems()), 9)
-            self.curves[series] = plot.plot(name=series, pen=pen, symbol="o" if series in self.step_series else None,
-                                            symbolSize=4)
-        return buf
+    def _buffer(self, series: str, group: int, step: str | None = None):
+        plot = self.step_plots[step] if step else self.plots[group]
+        plot.show()
+        # a process's CPU % counts every core (up to N×100): shown as its share of the machine
+        label = f"{series} ÷ {CORES} cores" if fnmatch.fnmatchcase(series, "proc.*.cpu_pct") else None
+        return self.live.add(series, plot, symbol="o" if step else None, label=label)
 
     def _discover_jobs(self, store) -> None:
         """Which other plugins' series to follow: every series with samples (on the first poll, over
@@ -457,9 +443,9 @@ class MonitorTab(PluginTab):
             if name not in self.buffers and pts[0][0] < STEP_X_BELOW:
                 self.step_series.add(name)
                 step = "epoch" if all(float(x).is_integer() for x, _ in pts) else "eps"
-            self._buffer(name, group, step).extend([p[0] for p in pts], [p[1] for p in pts])
+            self._buffer(name, group, step)
+            self.live.extend(name, [p[0] for p in pts], [p[1] for p in pts])   # marked for the next frame
             self._job_since[key] = pts[-1][0]
-            self._dirty.add(name)
 
     def _fill_from_tiers(self, store, run_id) -> None:
         """When the window is longer than the raw samples kept, the part before the oldest raw sample
@@ -503,7 +489,7 @@ class MonitorTab(PluginTab):
 
             self._tier_fill[series] = (tier, np.array([r["start"] for r in rows], dtype=float),
                                        np.array([r["mean"] for r in rows], dtype=float), (window, oldest))
-            self._dirty.add(series)
+            self.live.dirty.add(series)
 
     def _poll_alerts(self, store, run_id) -> None:
         rows = store.query("SELECT id, ts, severity, state, title, message FROM monitor_alerts WHERE run_id=? "
@@ -515,17 +501,22 @@ class MonitorTab(PluginTab):
                 text = f"Monitor alert [{r['severity']}]: {r['title']}: {r['message']}"
                 self.host.notify(text)
                 self._desktop_notify(r["title"], r["message"])
-        if not new:
-            return
+        if new:
+            self._paint_alerts(rows)
+
+    def _paint_alerts(self, rows) -> None:
+        self._alert_rows = rows
         self.alerts.setRowCount(len(rows))
+        # firing HIGH red, MEDIUM amber: lighter shades on the dark palette
+        colours = {"HIGH": (255, 110, 110), "MEDIUM": (240, 170, 60)} if is_dark() else \
+            {"HIGH": (200, 30, 30), "MEDIUM": (170, 95, 0)}
         for i, r in enumerate(rows):
             when = time.strftime("%H:%M:%S", time.localtime(r["ts"]))
             for j, text in enumerate((when, r["severity"], r["state"], f"{r['title']}: {r['message']}")):
                 item = QTableWidgetItem(text)
-                if r["state"] == "firing" and r["severity"] == "HIGH":
-                    item.setForeground(pg.mkColor(200, 30, 30))
-                elif r["state"] == "firing" and r["severity"] == "MEDIUM":
-                    item.setForeground(pg.mkColor(190, 110, 0))
+                item.setToolTip(text if j == 3 else "")
+                if r["state"] == "firing" and r["severity"] in colours:
+                    item.setForeground(pg.mkColor(*colours[r["severity"]]))
                 self.alerts.setItem(i, j, item)
 
     def _desktop_notify(self, title: str, message: str) -> None:
@@ -544,8 +535,9 @@ class MonitorTab(PluginTab):
                            "LIMIT 200", (run_id,))
         import html
 
-        text = "".join(f"<div><b style='color:#c02020'>{html.escape(h['rule'])}</b> "
-                       f"<span style='background:#ffe0e0'>{html.escape(h['line'])}</span></div>"
+        rule, mark = ("#ff7070", "#5a2424") if is_dark() else ("#c02020", "#ffe0e0")  # readable in both themes
+        text = "".join(f"<div><b style='color:{rule}'>{html.escape(h['rule'])}</b> "
+                       f"<span style='background:{mark}'>{html.escape(h['line'])}</span></div>"
                        for h in reversed(hits))
         if text != getattr(self, "_log_html", None):
             self._log_html = text
@@ -560,6 +552,7 @@ class MonitorTab(PluginTab):
         self.score_label.setText("M: not assessed" if m is None else f"M = {m:.1f}")
         self.terms_label.setText("M = 100·Σλ(1−u): " + "  ".join(
             f"{c} {t['lambda']:g}·(1−{t['u']:.2f})" for c, t in terms.items()))
+        self.terms_label.setToolTip(self.terms_label.text())
         self._poll_warmup(store, run_id)
 
     def _poll_warmup(self, store, run_id) -> None:
@@ -584,7 +577,7 @@ class MonitorTab(PluginTab):
 
     # ------------------------------------------------------------- drawing
     def _window_changed(self) -> None:
-        self._dirty.update(self.buffers)
+        self.live.dirty.update(self.buffers)
         self._marks_dirty = True
         if self.store is not None and self.run_id is not None:
             self._fill_from_tiers(self.store, self.run_id)
@@ -594,38 +587,39 @@ class MonitorTab(PluginTab):
 
     def draw(self) -> None:
         """Hand the changed curves to pyqtgraph (30 Hz); x is seconds relative to the newest sample."""
-        if not self._dirty and not self._marks_dirty:
+        if not self.live.dirty and not self._marks_dirty:
             return
         newest = max([b.last_time for s, b in self.buffers.items() if len(b) and s not in self.step_series]
                      + [float(f[1][-1]) for f in self._tier_fill.values() if len(f[1])], default=None)
         if newest is None and not self.step_series:
-            self._dirty.clear()
+            self.live.dirty.clear()
             return
-        since = (newest or 0.0) - self.window_seconds()
-        import numpy as np
-
-        for series in self._dirty:
-            if series in self.step_series:
-                # per epoch / per epsilon: drawn against its own x, the whole run
-                t, v = self.buffers[series].view()
-                self.curves[series].setData(t, v)
-                continue
-            t, v = self.buffers[series].view(since)
-            fill = self._tier_fill.get(series)
-            if fill is not None and len(fill[1]):
-                keep = fill[1] >= since
-                t, v = np.concatenate((fill[1][keep], t)), np.concatenate((fill[2][keep], v))
-            self.curves[series].setData(t - newest, v)
-        self._dirty.clear()
-        if self._marks_dirty:
+        self._span = (newest or 0.0, (newest or 0.0) - self.window_seconds())
+        self.live.draw()
+        if self._marks_dirty and newest is not None:
+            since = self._span[1]
             for group, scatter in enumerate(self.scatters):
                 xs, ys = self.marks.get(group, ([], []))
                 pts = [(x - newest, y) for x, y in zip(xs, ys) if x >= since]
                 scatter.setData([p[0] for p in pts], [p[1] for p in pts])
             w0, w1 = self.warmup
             for region in self.warm_regions:
-                region.setVisible(w1 > w0 and newest is not None and w1 >= since)
-                if w1 > w0 and newest is not None:
+                region.setVisible(w1 > w0 and w1 >= since)
+                if w1 > w0:
                     region.setRegion((max(w0, since) - newest, w1 - newest))
             self._marks_dirty = False
-        self.frames += 1
+
+    def _series_data(self, series: str):
+        """What a curve shows: per epoch / per ε the whole run against its own x; a time series the
+        window on screen (tier means before the oldest raw sample), x relative to the newest sample."""
+        if series in self.step_series:
+            return self.buffers[series].view()
+        import numpy as np
+
+        newest, since = self._span
+        t, v = self.buffers[series].view(since)
+        fill = self._tier_fill.get(series)
+        if fill is not None and len(fill[1]):
+            keep = fill[1] >= since
+            t, v = np.concatenate((fill[1][keep], t)), np.concatenate((fill[2][keep], v))
+        return t - newest, v / CORES if fnmatch.fnmatchcase(series, "proc.*.cpu_pct") else v

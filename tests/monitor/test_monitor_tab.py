@@ -89,7 +89,14 @@ def test_live_graphs_alerts_and_a_responsive_gui_during_a_heavy_job(window, tmp_
     flagged = tab.store.query("SELECT COUNT(*) AS n FROM monitor_tiers WHERE run_id=? AND tier='1s' AND "
                               "anomalies > 0", (job.run_id,))[0]["n"]
     assert sum(len(xs) for xs, _ in tab.marks.values()) <= flagged
-    assert all(s in tab.plots[i].items for i, s in enumerate(tab.scatters))
+    assert all(s in tab.plots[i].plot_item.items for i, s in enumerate(tab.scatters))
+    # the kit's plots: every recorded series of a group is listed in its plot's legend; CPU on 0-100
+    from workbench_plugins.monitor.tab import _group_of
+
+    recorded = tab.store.metric_series(job.run_id)
+    for group in range(4):  # CPU, memory, disk, network
+        assert set(tab.plots[group].legend_names()) == {s for s in recorded if _group_of(s) == group}
+    assert tab.plots[0].y_range == (0, 100) and tab.plots[0].plot_item.viewRange()[1][0] <= 0
 
 
 def test_rules_editor_saves_and_refuses_bad_rules(window, monkeypatch):

@@ -13,11 +13,23 @@ from PySide6.QtWidgets import QWidget
 
 from workbench.core.plugin_store import PluginStore
 from workbench.gui.findings_model import STATUSES, FindingFilter, FindingsModel
+from workbench.gui.job_panel import JobPanel
 from workbench.gui.overview import ChartLabel
 from workbench.gui.theme import is_dark
 
 __all__ = ["STATUSES", "ChartLabel", "FindingFilter", "FindingsModel", "PluginTab", "TabHost", "draw_chart",
            "is_dark", "open_window"]
+__all__ += ["JobPanel", "LiveCurves", "Plot", "PlotGrid", "RingBuffer", "series_color"]
+#: the plot kit, imported on first use: pyqtgraph costs start-up time a window without plots should not pay
+_PLOT_KIT = ("LiveCurves", "Plot", "PlotGrid", "RingBuffer", "series_color")
+
+
+def __getattr__(name: str):
+    if name in _PLOT_KIT:
+        from workbench.gui import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_window(path=None, *, read_only: bool = False, size: tuple[int, int] | None = None,
