@@ -1,13 +1,15 @@
 """Testing plugin: our test run against plain ``coverage run -m pytest``; JUnit import at 100,000 cases.
 
     python benchmarks/testing_overhead.py [-n RUNS] [--modules M] [--tests T] [--cases N]
+    python benchmarks/testing_overhead.py --real DIR [--pythonpath src]
 
 1. A generated suite (M modules of T tests over a small package with
    branches, and a .coveragerc) is run, alternately, by
    * plain:  python -m coverage run -m pytest -q -p no:cacheprovider
    * plain+json: the same followed by ``python -m coverage json`` (our run also writes its JSON report)
-   * ours:   workbench_plugins.testing.runner.run_suite (driver, branch coverage,
-             JUnit XML, JSON report, reading both back, code hash)
+   * ours:   workbench_plugins.testing.runner.run_suite (interpreter check, driver,
+             the suite's own coverage config, live events, JSON report and
+             per-group totals, reading them back, code hash)
    in the same interpreter (this one), the same run, medians of RUNS. pytest's
    plugin autoloading is off on all sides, so that the fixed cost of this
    venv's unrelated pytest plugins does not hide our overhead.
@@ -15,6 +17,10 @@
    imported in a fresh process; wall time of the import and the process's
    peak RSS, against a process that only imports the same modules (the
    baseline), so "flat memory" shows as the same peak for 10k and 100k.
+3. ``--real DIR``: a real project (e.g. a fetched cachetools), copied to a
+   temporary folder: our coverage_percent against ``coverage json``'s total and
+   ``coverage report --format=total``, under the project's own configuration
+   and with ``branch = True`` added, and our case count beside pytest's summary.
 """
 
 from __future__ import annotations
@@ -147,14 +153,83 @@ def junit_import(path: str, project: str | None = None) -> tuple[int, float, flo
     return int(out[0]), float(out[1]), int(out[2]) / 1024.0
 
 
+def _plain_total(root: Path, env: dict) -> tuple[float, str, float, str]:
+    """coverage run -m pytest in ``root``: (its JSON total, coverage report's total, CPU s, pytest's summary)."""
+    for leftover in root.glob(".coverage*"):
+        if leftover.name != ".coveragerc":
+            leftover.unlink()
+    c = _cpu()
+    done = subprocess.run([PY, "-m", "coverage", "run", "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root,
+                          capture_output=True, text=True, env=env)
+    cpu = _cpu() - c
+    subprocess.run([PY, "-m", "coverage", "json", "-q", "-o", "wb-cov.json"], cwd=root, check=True, env=env,
+                   capture_output=True)
+    import json
+
+    pct = json.loads((root / "wb-cov.json").read_text())["totals"]["percent_covered"]
+    (root / "wb-cov.json").unlink()
+    total = subprocess.run([PY, "-m", "coverage", "report", "--format=total", "--precision=6"], cwd=root,
+                           check=True, capture_output=True, text=True, env=env).stdout.strip()
+    summary = (done.stdout.strip().splitlines() or [""])[-1]
+    return pct, total, cpu, summary
+
+
+def compare_real(folder: str, pythonpath: str | None, runs: int = 1) -> int:
+    """A real project (a copy in a temporary folder): our coverage_percent against coverage.py's, line and branch."""
+    import shutil
+
+    from workbench_plugins.testing.runner import run_suite
+
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = os.path.join(os.path.abspath(folder), pythonpath)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="wb-real-") as tmp:
+        for config in ("the project's own", "branch = True added"):
+            root = Path(tmp) / config.split()[0]
+            shutil.copytree(folder, root)
+            if pythonpath:
+                env["PYTHONPATH"] = str(root / pythonpath)
+            if config.startswith("branch"):
+                (root / ".coveragerc").write_text("[run]\nbranch = True\n")
+            saved = dict(os.environ)
+            ours_cpus, plain_cpus = [], []
+            for _ in range(runs if config.startswith("the") else 1):  # alternating, for the CPU medians
+                os.environ.update(env)
+                try:
+                    c = _cpu()
+                    run = run_suite(str(root), PY)
+                    ours_cpus.append(_cpu() - c)
+                finally:
+                    os.environ.clear()
+                    os.environ.update(saved)
+                pct, total, plain_cpu, summary = _plain_total(root, env)
+                plain_cpus.append(plain_cpu)
+            ours_cpu, plain_cpu = statistics.median(ours_cpus), statistics.median(plain_cpus)
+            same = run["coverage_percent"] == pct and f"{run['coverage_percent']:.6f}" == total
+            ok &= same
+            t = run["totals"]
+            print(f"{config:20s} ours {run['coverage_percent']:.6f} %  coverage report {total} %  "
+                  f"{'EQUAL' if same else 'DIFFERENT'}; branches {run['coverage']['num_branches']}; "
+                  f"{t['tests']} cases ({t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped) "
+                  f"- pytest: {summary}; CPU ours {ours_cpu:.2f} s, plain coverage run {plain_cpu:.2f} s "
+                  f"({ours_cpu / plain_cpu:.2f}x, medians of {len(ours_cpus)})")
+    return 0 if ok else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", "--runs", type=int, default=5)
+    ap.add_argument("--real", metavar="DIR", help="instead: compare coverage_percent with coverage.py on the "
+                                                  "project in DIR (run from a temporary copy), line and branch")
+    ap.add_argument("--pythonpath", metavar="SUBDIR", help="with --real: put DIR/SUBDIR on PYTHONPATH (src layout)")
     ap.add_argument("--modules", type=int, default=40)
     ap.add_argument("--tests", type=int, default=50)
     ap.add_argument("--cases", type=int, default=100_000)
     args = ap.parse_args()
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    if args.real:
+        return compare_real(args.real, args.pythonpath, args.runs)
 
     with tempfile.TemporaryDirectory(prefix="wb-bench-testing-") as tmp:
         root = Path(tmp) / "suite"

@@ -34,6 +34,15 @@ if str(CORE_TESTS) not in sys.path:
     sys.path.insert(0, str(CORE_TESTS))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_widgets_application():
+    """A QApplication before any test runs: the report renderer alone makes a QGuiApplication
+    (no widgets), and a window test that ran after it in the same process then had no style."""
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication([])
+
+
 @pytest.fixture
 def tmp_project(tmp_path):
     """A freshly created project (open for writing) in tmp_path; closed afterwards."""

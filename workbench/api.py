@@ -39,9 +39,11 @@ from workbench.core.jobs import Cancelled, JobContext, NullContext, die_with_par
 from workbench.core.netguard import NetworkRefused
 from workbench.core.project_crypto import ERROR as DATABASE_ERRORS
 from workbench.core.netguard import allow_host as allow_network_host
+from workbench.core.netguard import child_env as network_guarded_env
 from workbench.core.params import ParamsError, build_params
 from workbench.core.plugin_store import PluginStore
 from workbench.core.plugins import API_VERSION, JobDef, JobSpec, Plugin
+from workbench.core.secrets import available as secrets_available
 from workbench.core.report import (
     SEVERITY_COLORS,
     BarChart,
@@ -59,6 +61,6 @@ __all__ = [
     "BarChart", "Cancelled", "CliError", "Commands", "Finding", "JobContext", "JobDef", "JobSpec", "KeyValues",
     "LineChart", "NetworkRefused", "NullContext", "Paragraph", "ParamsError", "Plugin", "PluginStore", "Section", "Table",
     "WorkbenchError",
-    "allow_network_host", "assign_fingerprints", "atomic_write", "check_writable_target", "build_params", "die_with_parent", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
-    "severity_chart", "warn", "write_summary_json",
+    "allow_network_host", "network_guarded_env", "assign_fingerprints", "atomic_write", "check_writable_target", "build_params", "die_with_parent", "error", "fingerprint", "is_open", "normalise_code", "note", "open_project", "run_job",
+    "secrets_available", "severity_chart", "warn", "write_summary_json",
 ]

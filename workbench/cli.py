@@ -142,19 +142,36 @@ def cmd_info(args) -> int:
     from workbench.core.project import Project
 
     registry = _registry()
+    if getattr(args, "accept_restored", False):
+        with Project.open(args.project) as project:
+            print(f"anchor    {project.accept_restored()}", file=sys.stderr if args.json else sys.stdout)
     with Project.open(args.project, readonly=True) as project:
-        info = project.summary()
-        info["runs"] = [{k: r[k] for k in ("id", "title", "status", "started", "finished")} for r in project.runs()]
-        info["state_sha256"] = project.state_sha256()
-        info["plugins"] = _plugin_info(project, registry)
+        report_head = None
+        if getattr(args, "report", None):
+            from workbench.render.signing import report_head as _report_head
+
+            report_head = _report_head(args.report)  # a SignatureError says why the report cannot vouch
+        # Verified first: damage that makes the summary unreadable (a flipped schema) is still named.
+        chain = project.verify_events(report_head=report_head) if args.verify or report_head else None
+        try:
+            info = project.summary()
+            info["runs"] = [{k: r[k] for k in ("id", "title", "status", "started", "finished")}
+                            for r in project.runs()]
+            info["state_sha256"] = project.state_sha256()
+            info["plugins"] = _plugin_info(project, registry)
+        except Exception as exc:
+            if chain is None or chain.ok:
+                raise
+            print(f"events    BROKEN: {chain.message} (and the project cannot be summarised: {exc})")
+            return EXIT_FAILURE
         from workbench.core import netguard
 
         info["network"] = netguard.status_line()
-        chain = project.verify_events() if args.verify else None
         if args.json:
             if chain:
                 info["events_chain"] = {"ok": chain.ok, "first_broken_id": chain.first_broken_id,
-                                        "message": chain.message, "head": chain.head}
+                                        "message": chain.message, "head": chain.head, "head_id": chain.head_id,
+                                        "anchor": chain.anchor, "notes": chain.notes}
             print(json.dumps(info, indent=2))
         else:
             print(f"project   {info['name']}  ({info['path']})")
@@ -175,8 +192,13 @@ def cmd_info(args) -> int:
                 print(f"  run {r['id']:>4}  {r['status']:<11} {r['title']}")
             if chain:
                 print(("events    OK: " if chain.ok else "events    BROKEN: ") + chain.message)
+                if chain.anchor:
+                    print(f"anchor    {chain.anchor}")
+                for note in chain.notes:
+                    print(f"note      {note}")
                 if chain.head:
-                    print(f"log head  sha256 {chain.head}  (compare it with the one a report carries)")
+                    print(f"log head  event {chain.head_id}, sha256 {chain.head}  "
+                          "(compare it with the one a report carries)")
         if chain and not chain.ok:
             return EXIT_FAILURE
     return EXIT_OK
@@ -258,7 +280,13 @@ def cmd_demo(args) -> int:
         pdf = out / f"{path.stem}-report.pdf"
         from workbench.render.commands import cmd_report
 
-        return cmd_report(argparse.Namespace(project=str(path), output=str(pdf)), registry)
+        from workbench.core import secrets
+
+        # The demo's PDF is signed when a signing key can be had; a bare machine still gets its demo.
+        can_sign, why = secrets.available()
+        if not can_sign:
+            print(f"warning: the demo report is not signed: {why}", file=sys.stderr)
+        return cmd_report(argparse.Namespace(project=str(path), output=str(pdf), no_sign=not can_sign), registry)
     from workbench.gui.app import run_gui
 
     return run_gui(project=str(path), theme=args.theme)
@@ -419,6 +447,10 @@ def build_parser(registry=None) -> argparse.ArgumentParser:
     p = cli.command("info", "summarise a project file (read-only)")
     p.add_argument("project")
     p.add_argument("--verify", action="store_true", help="check the audit log's hash chain; exit 1 if broken")
+    p.add_argument("--report", metavar="REPORT", help="with --verify: also check the log against the head this "
+                   "signed report carries (a rollback or rewrite on a machine without the anchor)")
+    p.add_argument("--accept-restored", action="store_true",
+                   help="you put back an older copy of this file yourself: log that, and anchor its head from now on")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
@@ -498,6 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             # Damage that the open-time check cannot see (a flipped byte inside a row) shows when read.
             _err(f"{where}: the file is damaged ({exc}). Restore it from a backup.")
+        return EXIT_FAILURE
+    except UnicodeDecodeError as exc:  # a flipped byte inside a stored text: damage, not a usage error
+        where = getattr(args, "project", None) or "the project file"
+        _err(f"{where}: the file is damaged (a stored text is not valid UTF-8: {exc}). Restore it from a backup.")
         return EXIT_FAILURE
     except (WorkbenchError, ValueError) as exc:
         _err(str(exc))

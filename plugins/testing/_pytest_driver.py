@@ -49,6 +49,33 @@ def _watch_parent(parent_pid):
     threading.Thread(target=watch, name="wb-parent-watch", daemon=True).start()
 
 
+def _own_files():
+    """Files of the workbench loaded into this process before coverage starts.
+
+    This driver, what it loaded from its folder (score.py), and any other module
+    of the workbench's own tree that came in at start-up (the network guard that
+    a sitecustomize loads into every child): its functions run during the tests
+    (a socket hook), so coverage.py would count the file as part of the target.
+    Other than this folder's files, a file inside the target's own folder is
+    never left out; neither is an installed package (coverage.py leaves those
+    out itself).
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(here))  # the workbench's checkout
+    target = os.getcwd() + os.sep
+    files = {os.path.abspath(__file__)}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        path = os.path.abspath(path)
+        if path.startswith(here + os.sep) or (
+                path.startswith(root + os.sep) and not path.startswith(target)
+                and "site-packages" not in path and "dist-packages" not in path):
+            files.add(path)
+    return sorted(files)
+
+
 GROUP_PREFIX = "wb-group:"
 #: Contexts of no test: imports and collection (a static context alone, or none).
 OUTSIDE_TESTS = r"^(?!.*wb-group:)"
@@ -61,6 +88,7 @@ def _load_group_of():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "score.py")
     spec = importlib.util.spec_from_file_location("_wb_testing_score", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # so that _own_files() leaves it out of the measurement
     spec.loader.exec_module(module)
     return module.group_of
 
@@ -77,11 +105,90 @@ def write_group_reports(measured, json_path, groups_seen, emit):
         data.set_query_contexts(None)
         if not files:
             continue
+        outfile = "%s.group-%s.json" % (json_path[:-5], group)
         try:
-            measured.json_report(morfs=files, outfile="%s.group-%s.json" % (json_path[:-5], group),
-                                 contexts=[own, OUTSIDE_TESTS], ignore_errors=True)
+            if not _group_totals(measured, files, [own, OUTSIDE_TESTS], outfile):
+                measured.json_report(morfs=files, outfile=outfile, contexts=[own, OUTSIDE_TESTS],
+                                     ignore_errors=True)
         except Exception as exc:
             emit(ev="coverage_error", message="group %s: %s: %s" % (group, type(exc).__name__, exc))
+
+
+def _group_totals(measured, files, contexts, outfile):
+    """A group's totals and per-file summaries in coverage.py's JSON shape, without the full JSON report.
+
+    The numbers are coverage.py's own (its analysis of each file, with the
+    report restricted to ``contexts`` as ``json_report(contexts=...)`` does);
+    only the line lists, which the score does not use, are left out. Needs
+    coverage.py's private ``_analyze``: False (use ``json_report``) without it
+    or when the target's configuration filters reports (report include/omit).
+    """
+    analyze = getattr(measured, "_analyze", None)
+    config = getattr(measured, "config", None)
+    if analyze is None or config is None or config.report_include or config.report_omit:
+        return False
+    data = measured.get_data()
+    data.set_query_contexts(contexts)
+    total = None
+    summaries = {}
+    try:
+        for path in files:
+            try:
+                analysis = analyze(path)
+            except Exception:
+                continue  # as ignore_errors=True: a file without source is left out
+            nums = analysis.numbers
+            total = nums if total is None else total + nums
+            name = measured._get_file_reporter(path).relative_filename()
+            summaries[name] = {"summary": _summary(nums)}
+    finally:
+        data.set_query_contexts(None)
+    if total is None:
+        return False
+    with open(outfile, "w") as fh:
+        json.dump({"totals": _summary(total), "files": summaries}, fh)
+    return True
+
+
+def _summary(nums):
+    return {"percent_covered": nums.pc_covered, "num_statements": nums.n_statements,
+            "covered_lines": nums.n_executed, "num_branches": nums.n_branches,
+            "covered_branches": nums.n_executed_branches}
+
+
+def _subtest_name(context):
+    """``[msg] (k=v, ...)`` as pytest 9 writes a subtest's name."""
+    parts = []
+    if getattr(context, "msg", None) is not None:
+        parts.append("[%s]" % (context.msg,))
+    if context.kwargs:
+        parts.append("(%s)" % ", ".join("%s=%s" % kv for kv in context.kwargs.items()))
+    return " ".join(parts) or "(<subtest>)"
+
+
+def _reuse_file_reporters(cov):
+    """Parse each measured file once for all the reports of this run (main and per group), and skip regions.
+
+    coverage.py makes a new file reporter, and parses the source again, for every
+    report; the per-group reports would multiply the parsing cost. Private API:
+    without it (another coverage.py version) the reports are only slower.
+    """
+    make = getattr(cov, "_get_file_reporter", None)
+    if make is None:
+        return
+    cache = {}
+
+    def cached(morf):
+        if not isinstance(morf, str):
+            return make(morf)
+        if morf not in cache:
+            reporter = cache[morf] = make(morf)
+            # No per-function and per-class sections in the JSON (we read the files'
+            # totals): they parse each file once more and narrow the analysis per region.
+            reporter.code_region_kinds = lambda: []
+        return cache[morf]
+
+    cov._get_file_reporter = cached
 
 
 _BUILTIN_MARKS = {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings", "timeout"}
@@ -104,12 +211,21 @@ def main():
     if data_file != "-":
         import coverage
 
-        cov = coverage.Coverage(data_file=data_file, branch=True)
-        omit = list(cov.get_option("run:omit") or [])
-        cov.set_option("run:omit", omit + [os.path.abspath(__file__)])
+        # Exactly ``coverage run``'s configuration: branch coverage only if the target asks.
+        # pytest-cov's options, if given with the pytest arguments, as pytest-cov applies them.
+        options = json.loads(os.environ.get("WB_COV_OPTIONS") or "{}")
+        cov = coverage.Coverage(data_file=data_file, config_file=options.get("config_file", True),
+                                source=options.get("source"), branch=True if options.get("branch") else None)
+        if options.get("context") == "test":
+            cov.set_option("run:dynamic_context", "test_function")
         if os.environ.get("WB_TEST_GROUPS") and not cov.get_option("run:dynamic_context"):
             group_rules = json.loads(os.environ["WB_TEST_GROUPS"])
             group_of = _load_group_of()
+        # The workbench's own files that run inside the measured process (this driver,
+        # score.group_of called at collection) are not the target's code: left out,
+        # or a target without ``source =`` would count them in its total.
+        omit = list(cov.get_option("run:omit") or [])
+        cov.set_option("run:omit", omit + _own_files())
 
     def save_coverage():
         if cov is None:
@@ -120,7 +236,10 @@ def main():
             # parallel = true in the target's config writes suffixed files: combine them.
             import coverage
 
-            combined = coverage.Coverage(data_file=data_file, branch=True)
+            combined = coverage.Coverage(data_file=data_file, config_file=options.get("config_file", True),
+                                         source=options.get("source"),
+                                         branch=True if options.get("branch") else None)
+            combined.set_option("run:omit", cov.get_option("run:omit"))
             combined.combine([os.path.dirname(os.path.abspath(data_file))])
             combined.save()
             return combined
@@ -129,6 +248,7 @@ def main():
     def write_json(measured):
         if measured is None or json_path == "-":
             return
+        _reuse_file_reporters(measured)
         if groups_seen:
             write_group_reports(measured, json_path, groups_seen, emit)
         try:
@@ -159,6 +279,7 @@ def main():
 
     group_by_id = {}
     current_group = [None]
+    setup_time = {}
 
     class Progress(object):
         def pytest_collection_finish(self, session):
@@ -187,16 +308,27 @@ def main():
                 groups_seen.add(group)
 
         def pytest_runtest_logreport(self, report):
+            context = getattr(report, "context", None)
+            if context is not None and hasattr(context, "kwargs"):
+                # A subtest (pytest 9's built-in subtests, unittest's subTest, the
+                # pytest-subtests plugin): a case of its own, as pytest counts it.
+                description = getattr(report, "_sub_test_description", None)
+                emit(ev="subtest", id=report.nodeid, file=report.location[0],
+                     sub=description() if description else _subtest_name(context), outcome=report.outcome,
+                     duration=report.duration, message="" if report.passed else str(report.longrepr)[-4000:])
+                return
+            if report.when == "setup" and report.passed:
+                setup_time[report.nodeid] = report.duration
+                return
             # One result per test: the call phase, or a setup that did not pass
             # (error or skip), plus a failing teardown as an error of its own.
-            if report.when == "call" or (report.when == "setup" and not report.passed) or (
-                    report.when == "teardown" and report.failed):
+            if report.when == "call" or report.when == "setup" or (report.when == "teardown" and report.failed):
                 message = ""
                 if not report.passed:
                     message = str(report.longrepr)[-4000:]
                 emit(ev="result", id=report.nodeid, file=report.location[0], when=report.when,
-                     outcome=report.outcome, duration=report.duration, message=message,
-                     xfail=bool(getattr(report, "wasxfail", None)))
+                     outcome=report.outcome, duration=report.duration + setup_time.pop(report.nodeid, 0.0),
+                     message=message, xfail=bool(getattr(report, "wasxfail", None)))
 
     if cov is not None:
         cov.start()

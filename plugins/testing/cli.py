@@ -8,6 +8,7 @@ kept), 2 usage, 3 a gate: ``test --fail-on-regression`` with a new failure,
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 from workbench.api import EXIT_GATE, EXIT_OK, CliError, note, open_project, run_job
@@ -15,10 +16,12 @@ from workbench.api import EXIT_GATE, EXIT_OK, CliError, note, open_project, run_
 
 def add_cli(plugin, cli) -> None:
     p = cli.command("test", "run a project's pytest suite under coverage.py", runs_job=True,
-                    description="Run the tests of PATH with its own interpreter, under coverage.py (branch "
-                                "coverage, the project's own coverage configuration), and store every test case "
-                                f"and the coverage per file. Exit {EXIT_GATE} with --fail-on-regression when a test "
-                                "fails that did not fail in the previous run.")
+                    description="Run the tests of PATH with its own interpreter, under coverage.py with the "
+                                "project's own coverage configuration (branch coverage when it asks for it), and "
+                                "store every test case (subtests included) and the coverage per file: the total is "
+                                "what `coverage report` prints. Exit "
+                                f"{EXIT_GATE} with --fail-on-regression when a test fails that did not fail in the "
+                                "previous run.")
     p.add_argument("path", help="the project folder")
     p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("--python", help="the project's interpreter (default: PATH/.venv or PATH/venv if there is one; "
@@ -27,6 +30,12 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--timeout", type=float, metavar="S", help="time limit in seconds; the whole process group ends")
     p.add_argument("--junit-out", metavar="FILE", help="also write pytest's JUnit XML here")
     p.add_argument("--fail-on-regression", action="store_true", help=f"exit {EXIT_GATE} on a new failure")
+    p.add_argument("--pytest-args", action="append", default=[], metavar="ARGS",
+                   help="arguments for pytest, as one quoted string (split like a shell would; repeatable), e.g. "
+                        "--pytest-args=\"-k 'parse and not slow' -m 'not network'\"; or put them last, after "
+                        "--: workbench test PATH -p P -- -k 'parse and not slow'. pytest-cov's --cov=SRC, "
+                        "--cov-branch, --cov-config=FILE and --cov-context=test set the coverage measurement")
+    _args_after_double_dash(p)
     p.set_defaults(func=lambda args: cmd_test(plugin, args))
 
     p = cli.command("test-import", "import a JUnit/xUnit or Cobertura XML file as a run", runs_job=True)
@@ -64,6 +73,28 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--max-hit-rate", type=float, metavar="R", help=f"exit {EXIT_GATE} if a probe's hit rate is above R")
     p.set_defaults(func=lambda args: cmd_probe(plugin, args))
     add_load_cli(plugin, cli)
+
+
+def _args_after_double_dash(parser) -> None:
+    """``workbench test PATH -p P -- ARGS...``: everything after ``--`` goes to pytest as given.
+
+    argparse hands a sub-command everything after its name, ``--`` included, but
+    with a positional PATH it would then refuse the words after ``--``; so this
+    command's parser takes them off first and keeps them as ``pytest_tail``.
+    """
+    parse = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        args = list(args or [])
+        tail: list[str] = []
+        if "--" in args:
+            cut = args.index("--")
+            args, tail = args[:cut], args[cut + 1:]
+        namespace, extras = parse(args, namespace)
+        namespace.pytest_tail = tail
+        return namespace, extras
+
+    parser.parse_known_args = parse_known_args
 
 
 def add_load_cli(plugin, cli) -> None:
@@ -115,8 +146,16 @@ def cmd_test(plugin, args) -> int:
     if not os.path.isdir(path):
         raise CliError(f"{args.path}: not a folder")
     python = args.python or default_python(path)
+    pytest_args = []
+    for text in args.pytest_args:
+        try:
+            pytest_args += shlex.split(text)
+        except ValueError as exc:
+            raise CliError(f"--pytest-args {text!r}: {exc}") from None
+    pytest_args += getattr(args, "pytest_tail", None) or []
     spec = plugin.job_spec("test", target=path, python=python, timeout=args.timeout, rerun=args.rerun,
-                           junit_out=os.path.abspath(args.junit_out) if args.junit_out else None)
+                           junit_out=os.path.abspath(args.junit_out) if args.junit_out else None,
+                           pytest_args=pytest_args)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
         _, _, summary = run_job(project, spec, unit="tests", summary_json=args.summary_json)
     cov = summary["coverage_percent"]

@@ -9,12 +9,21 @@ trusting it: the caller must say so (``trusted=True``).
 Input kinds and what they include:
 
 * ``text``: empty, huge (100k+ characters), control characters, lone
-  surrogates (what invalid UTF-8 decodes to with surrogateescape), any Unicode;
+  surrogates (what invalid UTF-8 decodes to with surrogateescape), any Unicode,
+  long runs of a short unit followed by a breaking character (what sends a
+  backtracking regular expression into super-linear time: ReDoS);
 * ``tabular``: one row as a list of cells: empty, NaN, ±inf, huge and tiny
   numbers, None, strings where numbers are expected, ragged widths;
 * ``image``: numpy arrays of 0-4 dimensions (empty sides included) in
   uint8/int64/float32/float64/bool, with NaN/inf in float arrays;
 * ``json``: nested lists/objects of any JSON values, up to 300 levels deep.
+
+The search does not stop at the first failure: Hypothesis ends a run soon
+after it, so the fuzzer runs further rounds (with the rest of ``max_examples``)
+in which the failures already found count as passing, until a round finds
+nothing new. Every call has a time budget (``call_timeout``): a call that
+overruns it, such as a regular expression backtracking on a long run, is a
+``timeout`` finding, minimised like a crash.
 
 Recorded, one finding per distinct failure (kind, exception type and place),
 each with Hypothesis's minimal failing input (repr, masked, clipped):
@@ -33,6 +42,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 
 from .errors import TestingError
 
@@ -40,6 +50,8 @@ WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_fuzz_worker.
 INPUT_KINDS = ("text", "tabular", "image", "json")
 REPR_LIMIT = 2000
 STARTUP_TIMEOUT_S = 60.0
+MAX_ROUNDS = 8           # search rounds, each after new failures were found
+MIN_ROUND_EXAMPLES = 10  # a round with less budget left than this is not started
 
 
 class FuzzError(TestingError):
@@ -63,6 +75,12 @@ def strategy(kind: str):
             st.just(""),
             st.text(alphabet=st.characters(categories=["Cc", "Zl", "Zp", "Cf"]), min_size=1),
             st.binary(min_size=1).map(lambda b: b.decode("utf-8", "surrogateescape")),
+            # Long runs of one short unit, then a character that breaks the match: what
+            # makes a backtracking regular expression (ReDoS) take super-linear time.
+            st.builds(lambda unit, n, tail: unit * n + tail,
+                      st.sampled_from(["a", "0", " ", "ab", "a ", "-", ".", "\t", "a.", "/"]) | st.text(
+                          min_size=1, max_size=3),
+                      st.integers(8, 3000), st.sampled_from(["", "!", "@", "\x00", "\n", " ", "a!"])),
             st.integers(100_000, 1_000_000).map(lambda n: "A" * n),
         )
     if kind == "tabular":
@@ -208,7 +226,8 @@ def fuzz(entry: str, kind: str = "text", *, trusted: bool, path: str | None = No
     path = os.path.abspath(path) if path else ""
     repeat = 2 if check_determinism else 1
     log = log or (lambda msg: None)
-    state = {"worker": _Worker(python, entry, path, memory_mb, repeat), "calls": 0, "restarts": 0}
+    state = {"worker": _Worker(python, entry, path, memory_mb, repeat), "calls": 0, "restarts": 0,
+             "known": set(), "new": False, "calls_cap": max_examples + 64}
     classes: dict[tuple, type] = {}
     last_input: dict[tuple, object] = {}
     details: dict[tuple, dict] = {}
@@ -233,37 +252,64 @@ def fuzz(entry: str, kind: str = "text", *, trusted: bool, path: str | None = No
             state["worker"] = _Worker(python, entry, path, memory_mb, repeat)
             state["restarts"] += 1
         key = (answer["status"], answer.get("error_type", ""), answer.get("where", ""))
+        counts[key] = counts.get(key, 0) + 1
+        if key in state["known"]:
+            return  # found and minimised in an earlier round: look for others
+        if key not in details:
+            state["new"] = True
         last_input[key] = value
         details[key] = answer
-        counts[key] = counts.get(key, 0) + 1
         cls = classes.get(key)
         if cls is None:
             cls = classes[key] = type(f"Fuzz_{len(classes)}", (_Failure,), {})
         raise cls(f"{key[0]} {key[1]} at {key[2]}")
 
-    test = settings(max_examples=max_examples, deadline=None, database=None, derandomize=False,
-                    suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
-                    phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
-                    report_multiple_bugs=True, print_blob=False)(given(strategy(kind))(call))
-    test = hypothesis.seed(seed)(test)
+    def one_round(examples: int, round_seed: int):
+        test = settings(max_examples=examples, deadline=None, database=None, derandomize=False,
+                        suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+                        phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
+                        report_multiple_bugs=True, print_blob=False)(given(strategy(kind))(call))
+        test = hypothesis.seed(round_seed)(test)
+        try:
+            with warnings.catch_warnings():
+                # Hypothesis builds the repr of each failing input for its report; ours is describe().
+                warnings.filterwarnings("ignore", message="Generating overly large repr")
+                test()
+        except _Failure:
+            pass
+        except BaseExceptionGroup as group:  # noqa: F821 - Python 3.11+
+            rest = group.subgroup(lambda e: not isinstance(e, (_Failure, BaseExceptionGroup)))
+            if rest is not None:
+                return f"Hypothesis also reported: {rest!r}"
+        except hypothesis.errors.FlakyFailure as exc:
+            return f"some failures did not reproduce on replay (timing-dependent): {exc}"
+        except hypothesis.errors.Flaky as exc:
+            return f"some failures did not reproduce on replay (timing-dependent): {exc}"
+        return None
+
+    # Hypothesis stops generating soon after its first failure. So the search goes
+    # on in rounds: each round treats the failures already found (and minimised)
+    # as passing, and looks for new ones with what is left of the budget.
     started = time.monotonic()
-    note = None
+    notes = []
     try:
-        test()
+        for round_no in range(MAX_ROUNDS):
+            left = max_examples - state["calls"]
+            if round_no and (left < MIN_ROUND_EXAMPLES or not state["new"]):
+                break
+            state["new"] = False
+            state["known"] = set(details)
+            note = one_round(max(left, 1), seed + round_no)
+            if note:
+                notes.append(note)
+        for key in [k for k in details if k[0] == "timeout"]:
+            last_input[key] = _shortest_slow_prefix(last_input[key], state, key, call_timeout, python, entry,
+                                                    path, memory_mb, repeat)
     except _Stop:
         raise state["cancel"] from None
-    except _Failure:
-        pass
-    except BaseExceptionGroup as group:  # noqa: F821 - Python 3.11+
-        rest = group.subgroup(lambda e: not isinstance(e, (_Failure, BaseExceptionGroup)))
-        if rest is not None:
-            note = f"Hypothesis also reported: {rest!r}"
-    except hypothesis.errors.FlakyFailure as exc:
-        note = f"some failures did not reproduce on replay (timing-dependent): {exc}"
-    except hypothesis.errors.Flaky as exc:
-        note = f"some failures did not reproduce on replay (timing-dependent): {exc}"
     finally:
         state["worker"].close()
+    note = "; ".join(notes) or None
     if progress is not None:
         progress(state["calls"], state["calls"], f"fuzz {entry}: {state['calls']} calls")
     findings = []
@@ -286,6 +332,42 @@ def fuzz(entry: str, kind: str = "text", *, trusted: bool, path: str | None = No
             "memory": sum(1 for f in findings if f["kind"] == "memory"),
             "nondeterministic": sum(1 for f in findings if f["kind"] == "nondeterministic"),
             "note": note, "duration": time.monotonic() - started}
+
+
+def _shortest_slow_prefix(value, state, key, call_timeout, python, entry, path, memory_mb, repeat):
+    """The shortest prefix of a slow text or list that still overruns the time budget (bisection).
+
+    Hypothesis cannot shrink a 100,000-character input below its strategy's
+    lower bound; for super-linear code (a backtracking regex) a few dozen
+    characters are enough, and that is the input worth reporting.
+    """
+    if not isinstance(value, (str, list, bytes)) or len(value) < 2:
+        return value
+
+    def slow(n: int) -> bool:
+        state["calls"] += 1
+        answer = state["worker"].call(value[:n], call_timeout)
+        if answer["status"] == "timeout" or state["worker"].proc.poll() is not None:
+            state["worker"].close()
+            state["worker"] = _Worker(python, entry, path, memory_mb, repeat)
+            state["restarts"] += 1
+        return (answer["status"], answer.get("error_type", ""), answer.get("where", "")) == key
+
+    # Galloping from short prefixes (each slow try costs a whole time budget), then bisection.
+    low, high = 0, len(value)  # value[:low] is fast, value[:high] is slow
+    n = 8
+    while n < high and state["calls"] < state["calls_cap"]:
+        if slow(n):
+            high = n
+            break
+        low, n = n, n * 2
+    while high - low > 1 and state["calls"] < state["calls_cap"]:
+        mid = (low + high) // 2
+        if slow(mid):
+            high = mid
+        else:
+            low = mid
+    return value[:high]
 
 
 def describe_message(message: str) -> str:

@@ -9,13 +9,14 @@ Import (``iter_cases`` / ``import_junit``) reads, in one hardened streaming pass
 * pytest (xunit1 adds ``file`` and ``line``, xunit2 does not);
 * go-junit-report (one suite per Go package, classname = package);
 * Jest's jest-junit (suite = test file, classname = describe block);
-* xUnit.net v2 (``<assemblies><assembly><collection><test result="Pass|Fail|Skip">``).
+* xUnit.net v2/v3 (``<assemblies><assembly><collection><test result="Pass|Fail|Skip|NotRun">``;
+  NotRun, a test not run on purpose, is a skip).
 
 Elements are cleared as soon as they are read, so memory stays flat with
 100,000 test cases; cases go to the caller in batches.
 
-``read_pytest_junit`` reads the file our own pytest run wrote, with
-junitparser (through the same hardened parser).
+``mangle`` gives the (classname, name) pytest's JUnit writer uses for a node
+id; our own runs take their cases from the driver's events (``runner``).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def iter_cases(path: str, max_bytes: int | None = None):
                 stack[-1].clear()  # drop the cleared shells too: flat memory
         elif tag == "test":  # xUnit.net v2
             name = elem.get("name") or ""
-            outcome = {"pass": "passed", "fail": "failed", "skip": "skipped"}.get(
+            outcome = {"pass": "passed", "fail": "failed", "skip": "skipped", "notrun": "skipped"}.get(
                 (elem.get("result") or "").lower(), "error")
             parts = result[1] if result else []
             if outcome == "failed" and not parts:
@@ -179,52 +180,3 @@ def mangle(nodeid: str) -> tuple[str, str]:
     names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
     names[-1] += bracket + params
     return ".".join(names[:-1]), names[-1]
-
-
-def read_pytest_junit(path: str, known_ids=()) -> list[dict]:
-    """Cases of the JUnit XML our pytest run wrote (xunit1: with file), via junitparser.
-
-    ``known_ids`` (node ids seen live) maps junit's (classname, name) back to
-    pytest node ids exactly; otherwise the id is rebuilt from file and classname.
-    """
-    from junitparser import Attr, Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
-
-    from . import xmlsafe
-
-    class PytestCase(TestCase):
-        file = Attr()  # pytest's xunit1 family adds the test's file
-
-    by_address = {mangle(n): n for n in known_ids}
-    xml = JUnitXml.fromfile(path, parse_func=lambda p: xmlsafe.parse_tree(p, "JUnit"))
-    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
-    cases: dict[str, dict] = {}
-    for suite in suites:
-        for tc in suite.iterchildren(PytestCase):
-            classname, name = tc.classname or "", tc.name or ""
-            file = tc.file
-            nodeid = by_address.get((classname, name)) or _rebuild_nodeid(file, classname, name)
-            outcome, parts = "passed", []
-            for r in tc.result:
-                kind = ("error" if isinstance(r, Error) else "failed" if isinstance(r, Failure)
-                        else "skipped" if isinstance(r, Skipped) else None)
-                if kind and _OUTCOME_RANK[kind] >= _OUTCOME_RANK[outcome]:
-                    outcome = kind
-                parts += [r.message or "", r.text or ""]
-            message = "\n".join(p.strip() for p in parts if p and p.strip())
-            case = _case(nodeid, name, classname, file or nodeid.split("::")[0], outcome, _float(tc.time),
-                         message)
-            old = cases.get(nodeid)
-            # A teardown error is a second entry for the same test: keep the worse outcome.
-            if old is None or _OUTCOME_RANK[case["outcome"]] > _OUTCOME_RANK[old["outcome"]]:
-                if old is not None:
-                    case["duration"] += old["duration"]
-                cases[nodeid] = case
-    return list(cases.values())
-
-
-def _rebuild_nodeid(file, classname: str, name: str) -> str:
-    if not file:
-        return f"{classname}::{name}" if classname else name
-    module = re.sub(r"\.py$", "", file.replace("/", "."))
-    rest = classname[len(module) + 1:] if classname.startswith(module + ".") else ""
-    return "::".join([file, *[p for p in rest.split(".") if p], name])

@@ -32,9 +32,102 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
+def _error_text(obj) -> str | None:
+    """The message of an OpenAI-style ``{"error": ...}`` object, or None when ``obj`` is no error."""
+    if not isinstance(obj, dict) or obj.get("error") in (None, "", False):
+        return None
+    err = obj["error"]
+    if isinstance(err, dict):
+        return str(err.get("message") or err.get("type") or json.dumps(err))[:300]
+    return str(err)[:300]
+
+
+class _Stream:
+    """Server-sent events of a streamed chat completion, fed chunk by chunk.
+
+    ``first_token`` is set by the first chunk that carries content (a role-only
+    first chunk, as OpenAI-style servers send, is no token); an ``event: error``,
+    an ``error`` object or data that is not JSON fail the request.
+    """
+
+    def __init__(self):
+        self.buffer = b""
+        self.event = ""
+        self.data: list[str] = []
+        self.tokens = 0
+        self.done = False
+        self.finished = False
+
+    def feed(self, chunk: bytes) -> bool:
+        """Takes raw bytes; returns True once the first content token has arrived in them."""
+        self.buffer += chunk
+        got_token = False
+        while True:
+            line, sep, rest = self.buffer.partition(b"\n")
+            if not sep:
+                return got_token
+            self.buffer = rest
+            text = line.rstrip(b"\r").decode("utf-8", "replace")
+            if text == "":
+                got_token |= self._dispatch()
+            elif text.startswith(":"):
+                continue  # an SSE comment (keep-alive)
+            else:
+                field, _, value = text.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if field == "event":
+                    self.event = value
+                elif field == "data":
+                    self.data.append(value)
+
+    def _dispatch(self) -> bool:
+        event, data = self.event, "\n".join(self.data)
+        self.event, self.data = "", []
+        if event == "error":
+            raise TestingError(f"the stream sent an error event: {data[:300]}")
+        if not data:
+            return False
+        if data.strip() == "[DONE]":
+            self.done = True
+            return False
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise TestingError(f"the stream sent data that is not JSON: {data[:200]!r}") from None
+        message = _error_text(obj)
+        if message is not None:
+            raise TestingError(f"the stream sent an error: {message}")
+        token = False
+        for choice in (obj.get("choices") or []) if isinstance(obj, dict) else []:
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta") or {}
+            content = delta.get("content") if isinstance(delta, dict) else None
+            if content or choice.get("text"):  # chat deltas, or legacy completions
+                token = True
+            if choice.get("finish_reason"):
+                self.finished = True
+        self.tokens += token
+        return token
+
+    def end(self) -> None:
+        if self.data or self.event:
+            self._dispatch()  # a last event without its blank line
+        if not self.done and not self.finished:
+            raise TestingError("the stream ended before [DONE] or a finish_reason (cut off?)")
+        if not self.tokens:
+            raise TestingError("the stream ended without any content")
+
+
 def _one_request(url: str, body: bytes, headers: dict, timeout: float, stream: bool,
                  allowed_hosts) -> tuple[float, float | None]:
-    """(latency, time to first token or None); raises on any failure (HTTP error, non-JSON, too slow)."""
+    """(latency, time to first token or None); raises on any failure.
+
+    A failure is an HTTP error, an answer that is not a completion (not JSON, an
+    ``error`` object, no choices), a stream with an error event or cut off, or an
+    answer that does not end in time. The time to first token is the arrival of
+    the first chunk with content, not of the first bytes.
+    """
     scheme, host, port = check_allowed(url, allowed_hosts)
     cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     conn = cls(host, port, timeout=timeout)
@@ -46,22 +139,40 @@ def _one_request(url: str, body: bytes, headers: dict, timeout: float, stream: b
         response = conn.getresponse()
         if response.status >= 400:
             raise TestingError(f"HTTP {response.status}")
+        sse = stream and "text/event-stream" in (response.getheader("Content-Type") or "")
+        events = _Stream() if sse else None
         size = 0
         while True:
             chunk = response.read1(65536)
             if not chunk:
                 break
-            if first is None and stream:
-                first = time.monotonic() - started  # the first streamed token arrives with the first chunk
             size += len(chunk)
-            if not stream:
+            if events is not None:
+                if events.feed(chunk) and first is None:
+                    first = time.monotonic() - started
+                if events.done:
+                    break
+            else:
                 chunks.append(chunk)
             if time.monotonic() - started > timeout or size > 4 * 1024 * 1024:
                 raise TestingError("the answer did not end in time")
     finally:
         conn.close()
-    if not stream:
-        json.loads(b"".join(chunks))  # a non-JSON answer is an error
+    if events is not None:
+        events.end()
+    else:
+        try:
+            answer = json.loads(b"".join(chunks))
+        except ValueError:
+            raise TestingError("the answer is not JSON") from None
+        message = _error_text(answer)
+        if message is not None:
+            raise TestingError(f"the answer is an error: {message}")
+        if not isinstance(answer, dict) or not answer.get("choices"):
+            raise TestingError("the answer has no choices (not a chat completion)")
+        if stream:
+            # Asked to stream, answered in one piece: the whole answer is the first token.
+            first = time.monotonic() - started
     return time.monotonic() - started, first
 
 

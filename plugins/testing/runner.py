@@ -24,8 +24,11 @@ The run is a subprocess in its own session (so its own process group): a
 time limit or a cancel ends the whole group, grandchildren included, first
 with SIGTERM (the driver then saves the coverage measured so far), then
 SIGKILL. pytest and coverage run inside the target interpreter through
-``_pytest_driver.py``; the results are read back from the JUnit XML
-(junitparser) and coverage's JSON report, both written to a temporary folder.
+``_pytest_driver.py``; the cases come from the driver's live events (one per
+test and one per subtest), the coverage from coverage.py's JSON report, both
+written to a temporary folder. pytest's JUnit XML is written only for
+``junit_out``. ``pytest_args`` go to pytest, except pytest-cov's ``--cov``
+options, which configure the driver's coverage (``split_cov_args``).
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class _Events:
         self.exit_rc: int | None = None
         self.terminated = False
         self.started: list[str] = []
+        self.subtests: dict[str, list[dict]] = {}  # parent node id -> its subtests, in order
 
     def poll(self) -> bool:
         try:
@@ -122,6 +126,8 @@ class _Events:
                     if old is not None:
                         ev["when"] = old["when"] if old["outcome"] == "failed" else ev["when"]
                     self.results[ev["id"]] = ev
+            elif kind == "subtest":
+                self.subtests.setdefault(ev["id"], []).append(ev)
             elif kind == "collect_error":
                 self.collect_errors.append(ev)
             elif kind == "coverage_error":
@@ -133,7 +139,13 @@ class _Events:
         return True
 
     def cases(self) -> list[dict]:
-        """Cases from live events: used when the JUnit file was never written (killed run)."""
+        """One case per test as pytest counts it, and one per subtest (``NODEID [msg] (k=v)``).
+
+        As pytest's own JUnit XML has it: an error in setup or teardown is an
+        error, an expected failure is a skip (an unexpected pass is a pass). A
+        test with subtests keeps its own outcome (pytest counts a unittest case
+        whose subtests failed as passed, and each failed subtest as a failure).
+        """
         from .junit import _case, mangle
 
         out = []
@@ -141,11 +153,21 @@ class _Events:
             outcome = ev["outcome"]
             if outcome == "failed" and ev.get("when") in ("setup", "teardown"):
                 outcome = "error"
-            if ev.get("xfail"):
-                outcome = "skipped"
             classname, name = mangle(nodeid)
             out.append(_case(nodeid, name, classname, ev.get("file"), outcome, ev.get("duration") or 0.0,
                              ev.get("message") or ""))
+        for nodeid, subs in self.subtests.items():
+            classname, name = mangle(nodeid)
+            seen: dict[str, int] = {}
+            for ev in subs:
+                sub = ev.get("sub") or "(<subtest>)"
+                seen[sub] = seen.get(sub, 0) + 1
+                if seen[sub] > 1:  # the same description twice (a subTest() in a loop): still two cases
+                    sub = f"{sub} #{seen[sub]}"
+                case = _case(f"{nodeid} {sub}", f"{name} {sub}", classname, ev.get("file"), ev["outcome"],
+                             ev.get("duration") or 0.0, ev.get("message") or "")
+                case["parent"] = nodeid
+                out.append(case)
         return out
 
 
@@ -166,13 +188,17 @@ def _kill_group(proc: subprocess.Popen, grace: float = TERM_GRACE_S) -> None:
     proc.wait()
 
 
-def _env() -> dict:
+def _env(cov_options: dict | None = None) -> dict:
     from .score import DEFAULT_GROUPS
 
     env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
+    if cov_options:
+        env["WB_COV_OPTIONS"] = json.dumps(cov_options)  # --cov options given with the pytest arguments
     env["WB_TESTRUN_PARENT"] = str(os.getpid())  # the driver ends its group if we die
     env["WB_TEST_GROUPS"] = json.dumps(DEFAULT_GROUPS)  # coverage per group, for the score
-    return env
+    from workbench.api import network_guarded_env
+
+    return network_guarded_env(env)  # the target's tests run under the offline guard (its start-up hook)
 
 
 def _group_coverage(json_path: str) -> dict:
@@ -206,24 +232,72 @@ def _tail(path: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def split_cov_args(args) -> tuple[list[str], dict]:
+    """(pytest arguments, coverage options): pytest-cov's ``--cov`` options become our coverage's.
+
+    Our run already measures coverage; pytest-cov inside it would start a second
+    measurement. So ``--cov=SRC`` (source, repeatable; bare ``--cov``: no
+    filter), ``--cov-branch``, ``--cov-config=FILE`` and ``--cov-context=test``
+    configure the driver's coverage.py exactly as pytest-cov would, and
+    ``--no-cov`` turns it off; ``--cov-report``, ``--cov-append`` and
+    ``--cov-fail-under`` concern pytest-cov's own output and are dropped.
+    """
+    rest: list[str] = []
+    options: dict = {}
+    args = list(args)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        takes_value = name in ("--cov-config", "--cov-context", "--cov-report", "--cov-fail-under")
+        if takes_value and not eq:
+            if i + 1 >= len(args):
+                raise TestingError(f"pytest argument {arg} needs a value")
+            value = args[i + 1]
+            i += 1
+        if name == "--cov":
+            if value:
+                options.setdefault("source", []).append(value)
+        elif name == "--cov-branch":
+            options["branch"] = True
+        elif name == "--cov-config":
+            options["config_file"] = value
+        elif name == "--cov-context":
+            if value != "test":
+                raise TestingError(f"--cov-context={value}: pytest-cov knows only --cov-context=test")
+            options["context"] = "test"
+        elif name == "--no-cov":
+            options["off"] = True
+        elif name not in ("--cov-report", "--cov-append", "--cov-fail-under"):
+            rest.append(arg)
+        i += 1
+    return rest, options
+
+
 def _pytest_once(python: str, target: str, workdir: str, args: list[str], *, with_coverage: bool,
-                 timeout: float | None, progress, check_cancelled, label: str) -> dict:
-    """One pytest process; returns what it left behind (never raises on test outcomes)."""
+                 timeout: float | None, progress, check_cancelled, label: str, junit: bool = False,
+                 cov_options: dict | None = None) -> dict:
+    """One pytest process; returns what it left behind (never raises on test outcomes).
+
+    The cases come from the driver's events; pytest's JUnit XML (its writer
+    costs about as much CPU as a small suite's coverage report) is written
+    only when asked for (``--junit-out``).
+    """
     os.makedirs(workdir, exist_ok=True)
     events_path = os.path.join(workdir, "events.jsonl")
     junit_path = os.path.join(workdir, "junit.xml")
     data_path = os.path.join(workdir, ".coverage") if with_coverage else "-"
     json_path = os.path.join(workdir, "coverage.json") if with_coverage else "-"
     output_path = os.path.join(workdir, "output.txt")
-    cmd = [python, DRIVER, events_path, data_path, json_path, "--",
-           "-o", "junit_family=xunit1", f"--junitxml={junit_path}",
+    junit_args = ["-o", "junit_family=xunit1", f"--junitxml={junit_path}"] if junit else []
+    cmd = [python, DRIVER, events_path, data_path, json_path, "--", *junit_args,
            "-p", "no:cacheprovider",  # write nothing into the audited tree
            *args]
     events = _Events(events_path)
     started = time.monotonic()
     with open(output_path, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=target, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=_env(), start_new_session=True)
+                                env=_env(cov_options), start_new_session=True)
     timed_out = False
     last_report = (None, None)
     try:
@@ -275,21 +349,15 @@ def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: 
     workdir = tempfile.mkdtemp(prefix="wb-testrun-")
     try:
         t0 = time.monotonic()
-        main = _pytest_once(info["path"], target, os.path.join(workdir, "main"), list(pytest_args),
-                            with_coverage=True, timeout=timeout, progress=progress,
-                            check_cancelled=check_cancelled, label="tests")
+        args, cov_options = split_cov_args(pytest_args)
+        main = _pytest_once(info["path"], target, os.path.join(workdir, "main"), args,
+                            with_coverage=not cov_options.get("off"), timeout=timeout, progress=progress,
+                            check_cancelled=check_cancelled, label="tests", junit=bool(junit_out),
+                            cov_options=cov_options)
         events: _Events = main["events"]
-        cases = []
-        if os.path.exists(main["junit"]):
-            try:
-                cases = junit.read_pytest_junit(main["junit"], known_ids=events.started)
-            except TestingError as exc:
-                log(f"JUnit XML unreadable, using live results: {exc}")
-                cases = events.cases()
-            if junit_out:
-                shutil.copyfile(main["junit"], junit_out)
-        else:
-            cases = events.cases()
+        cases = events.cases()
+        if junit_out and os.path.exists(main["junit"]):
+            shutil.copyfile(main["junit"], junit_out)
         coverage = None
         group_coverage = {}
         if os.path.exists(main["coverage_json"]):
@@ -300,7 +368,7 @@ def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: 
             messages.append("coverage.py reported: " + "; ".join(events.coverage_errors))
         for c in cases:
             c["reruns"] = []
-            c["markers"] = events.markers.get(c["id"], [])
+            c["markers"] = events.markers.get(c.get("parent") or c["id"], [])  # a subtest has its test's
         failing = [c for c in cases if c["outcome"] in ("failed", "error")]
         if rerun > 0 and failing and status == "done":
             _rerun(info["path"], target, workdir, failing, rerun, timeout, progress, check_cancelled, log)
@@ -359,15 +427,15 @@ def _status(target: str, timeout, main: dict, cases: list[dict]) -> tuple[str, l
 def _rerun(python, target, workdir, failing, times, timeout, progress, check_cancelled, log) -> None:
     """Rerun the failing tests ``times`` times (no coverage); pass + fail on the same code = flaky."""
     by_id = {c["id"]: c for c in failing}
+    # A failing subtest reruns with its test (pytest cannot select a subtest).
+    node_ids = list(dict.fromkeys(c.get("parent") or c["id"] for c in failing))
     for attempt in range(1, times + 1):
-        done = _pytest_once(python, target, os.path.join(workdir, f"rerun{attempt}"), list(by_id),
+        done = _pytest_once(python, target, os.path.join(workdir, f"rerun{attempt}"), node_ids,
                             with_coverage=False, timeout=timeout, progress=progress,
                             check_cancelled=check_cancelled, label=f"rerun {attempt}/{times}")
-        results = done["events"].results
+        results = {c["id"]: c["outcome"] for c in done["events"].cases()}
         for nodeid, case in by_id.items():
-            ev = results.get(nodeid)
-            outcome = "not run" if ev is None else ("error" if ev["outcome"] == "failed" and ev.get("when") in (
-                "setup", "teardown") else ev["outcome"])
+            outcome = results.get(nodeid, "not run")
             case["reruns"].append(outcome)
             if outcome == "passed":
                 case["flaky"] = True

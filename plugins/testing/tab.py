@@ -1,6 +1,6 @@
 """The Tests tab: run a project's tests, see results by file, coverage, history, flaky tests, fuzz and probes.
 
-Top: the target folder, its interpreter, reruns and time limit, Run / Cancel,
+Top: the target folder, its interpreter, pytest arguments, reruns and time limit, Run / Cancel,
 live progress (tests done of collected, the current test, ETA). Middle: the
 runs of the target and, in pages, the results tree by file (outcome colours,
 durations), coverage per file with the uncovered lines shaded in the code,
@@ -11,6 +11,7 @@ and probe results. Right: the details of the selected test.
 from __future__ import annotations
 
 import os
+import shlex
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel, QTextCharFormat, QTextCursor, QTextFormat
@@ -57,6 +58,8 @@ class TestingTab(PluginTab):
         self.python.setPlaceholderText("Its interpreter (e.g. .venv/bin/python)")
         browse_py = QPushButton("…")
         browse_py.clicked.connect(self._pick_python)
+        self.pytest_args = QLineEdit()
+        self.pytest_args.setPlaceholderText("pytest arguments, e.g. -k 'not slow'")
         self.rerun = QSpinBox()
         self.rerun.setRange(0, 20)
         self.rerun.setPrefix("reruns ")
@@ -72,8 +75,8 @@ class TestingTab(PluginTab):
         self.progress = QProgressBar()
         self.progress_label = QLabel("")
         top = QHBoxLayout()
-        for w in (self.target, browse, self.python, browse_py, self.rerun, self.timeout, self.run_button,
-                  self.cancel_button):
+        for w in (self.target, browse, self.python, browse_py, self.pytest_args, self.rerun, self.timeout,
+                  self.run_button, self.cancel_button):
             top.addWidget(w)
         top.setStretch(0, 3)
         top.setStretch(2, 2)
@@ -195,9 +198,15 @@ class TestingTab(PluginTab):
                                      "workbench never runs a project's tests with its own.")
             return None
         try:
+            pytest_args = shlex.split(self.pytest_args.text())
+        except ValueError as exc:
+            self.host.error("Tests", f"pytest arguments {self.pytest_args.text()!r}: {exc}")
+            return None
+        try:
             spec = self.plugin.job_spec("test", target=os.path.abspath(self.target.text().strip()),
                                         python=self.python.text().strip(), rerun=self.rerun.value(),
-                                        timeout=float(self.timeout.value()) if self.timeout.value() else None)
+                                        timeout=float(self.timeout.value()) if self.timeout.value() else None,
+                                        pytest_args=pytest_args)
         except ValueError as exc:
             self.host.error("Tests", str(exc))
             return None

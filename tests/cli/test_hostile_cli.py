@@ -17,7 +17,9 @@ def wb(*args, env=None, stdin=None):
 
 
 def project_with_findings(path, n=5) -> Project:
-    p = Project.create(path)
+    from workbench.core.plugins import load_plugins
+
+    p = Project.create(path, plugins=load_plugins().plugins)  # the code-audit section reads its tables
     run = p.create_run("code_audit", "audit", {}, target="/t")
     p.start_run(run)
     p.add_findings(run, [Finding("code_audit", "B1", "HIGH", "HIGH", "t", "m", fingerprint=f"fp{i}")
@@ -63,7 +65,9 @@ def test_tampered_project_report_says_so(tmp_path):
     conn.commit()
     conn.close()
     pdf = tmp_path / "r.pdf"
-    assert wb("report", path, "-o", pdf).returncode == 0
+    refused = wb("report", path, "-o", pdf)  # a project that does not verify is never signed
+    assert refused.returncode == 1 and "does not verify" in refused.stderr and not pdf.exists()
+    assert wb("report", path, "-o", pdf, "--unsigned").returncode == 0
     text = " ".join(PdfReader(str(pdf)).pages[0].extract_text().split())
     assert "audit log of this project was tampered with" in text
 

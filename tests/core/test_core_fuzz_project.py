@@ -1,5 +1,6 @@
-"""Random byte flips and truncations of a real project: each copy is refused clearly, fails
-``info --verify``, or verifies with exactly the original results. Never a traceback."""
+"""Random byte flips and truncations of a project holding results of every built-in plugin: each copy
+is refused clearly, fails ``info --verify``, or verifies with exactly the original results in every
+table. Never a traceback."""
 
 from __future__ import annotations
 
@@ -12,33 +13,32 @@ import shutil
 import pytest
 
 from workbench import cli
-from workbench.core.findings import Finding
+from wb_integrity_helpers import fill_project
 from workbench.core.project import Project
+from workbench.core.state import classify_tables
 
-SEEDS = 220
+SEEDS = 110
 
 
 def _results(path) -> str:
+    """Every stored result: each table the digests cover (every plugin table, all of the core's but
+    the log), row by row. Caches and declared working state are outside the guarantee."""
     with Project.open(path, readonly=True) as p:
-        runs = [(r["id"], r["status"], r["target"], r["params"], r["summary"]) for r in p.runs()]
-        findings = [(f["run_id"], f["rule"], f["severity"], f["confidence"], f["message"], f["path"], f["line"],
-                     f["fingerprint"], f["source_status"], f["triage_status"]) for f in p.findings()]
-        return json.dumps([p.name, runs, findings], sort_keys=True, default=str)
+        kinds = classify_tables(p.conn)
+        dump = {}
+        for table in kinds["run"] + kinds["project"]:
+            dump[table] = [[v.hex() if isinstance(v, bytes) else v for v in tuple(r)]
+                           for r in p.conn.execute(f'SELECT * FROM "{table}" ORDER BY 1, 2')]
+        dump["triage_status"] = [(f["fingerprint"], f["triage_status"]) for f in p.findings()]
+        return json.dumps(dump, sort_keys=True, default=str)
 
 
 @pytest.fixture(scope="module")
 def original(tmp_path_factory):
+    """Results of every built-in plugin (rows in each of their tables, through their stores, in finished
+    runs), findings, metrics, artifacts, triage and settings."""
     path = tmp_path_factory.mktemp("fuzz") / "orig.wbproj"
-    with Project.create(path, name="Fuzz target") as p:
-        for r in range(3):
-            run = p.create_run("testplugin", "scan", {"round": r}, target=f"t{r}")
-            p.start_run(run)
-            p.add_findings(run, [Finding(plugin="testplugin", rule=f"R{i % 7}", severity=("LOW", "MEDIUM", "HIGH")[i % 3],
-                                         confidence="HIGH", title="t", message=f"message {r}-{i} " + "x" * (i % 40),
-                                         path=f"src/m{i % 11}.py", line=i + 1, fingerprint=f"fp-{r}-{i}")
-                                 for i in range(120)])
-            p.finish_run(run, "done", summary={"files": 11, "round": r})
-        p.set_triage(["fp-0-1", "fp-1-2"], "false_positive", "not reachable")
+    fill_project(path, name="Fuzz target")
     return path, _results(path)
 
 

@@ -90,6 +90,18 @@ def phone_home(params, ctx):
     return {"refused": False}
 
 
+def phone_home_child(params, ctx):
+    """A child Python process the job starts sends a datagram to a 'remote' address (the tests' own
+    listener on 127.0.0.2, counted as remote by WORKBENCH_NETGUARD_TREAT_AS_REMOTE); then the job fails."""
+    import subprocess
+    import sys
+
+    port = int(__import__("os").environ["WB_TEST_LISTENER_PORT"])
+    subprocess.run([sys.executable, "-c", "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                    f"s.sendto(b'job child', ('127.0.0.2', {port}))"], capture_output=True)
+    raise RuntimeError("the job gave up")
+
+
 @dataclass
 class SecretParams:
     name: str = "api_key"
@@ -135,6 +147,7 @@ class TestJobsPlugin(Plugin):
         "return_scalar": _job("return_scalar"),
         "missing_function": _job("does_not_exist"),
         "phone_home": _job("phone_home"),
+        "phone_home_child": _job("phone_home_child"),
         "read_secret": _job("read_secret", SecretParams),
     })
 

@@ -8,7 +8,12 @@ for word", and refuses everything else. Other paths misbehave on purpose:
 /slow/... never answers in time, /html/... answers HTML, /stream/... streams
 forever, /auth/... wants "Bearer API_KEY" (default test-key) and echoes the
 Authorization header it got in its answers (as a careless debug endpoint
-would), /flaky/... fails every other call.
+would), /flaky/... fails every other call. /sse/... streams as OpenAI-style servers do:
+a role-only chunk at once, the first content 0.2 s later, then [DONE];
+/sse-error/ and /sse-errobj/ send an error event or an error object after the
+role chunk, /sse-cut/ stops before [DONE], /json-error/ answers 200 with an
+error object, /quote/... refuses and quotes back everything the user sent,
+/comply/... quotes it too and then obeys the PWNED injection.
 Each request's temperature, seed and Authorization header are appended to REQUEST_LOG as JSON lines.
 """
 
@@ -67,6 +72,22 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(0.01)
             except (BrokenPipeError, ConnectionResetError):
                 return
+        if self.path.startswith(("/sse/", "/sse-error/", "/sse-errobj/", "/sse-cut/")):
+            self._sse(self.path.split("/")[1])
+            return
+        if self.path.startswith("/json-error/"):
+            self._json(200, {"error": {"message": "model overloaded", "type": "server_error"}})
+            return
+        if self.path.startswith(("/quote/", "/comply/")):
+            # Refuses, quoting back everything the user sent (never the system prompt);
+            # /comply/ quotes too, and then obeys the P-W-N-E-D injection.
+            quoted = " ".join(m["content"] for m in body["messages"] if m["role"] == "user")
+            answer = f'I will not do what you asked: "{quoted}". Sorry.'
+            if self.path.startswith("/comply/"):
+                answer = f'You said: "{quoted}"\n' + ("PWNED" if "P-W-N-E-D" in quoted else "No.")
+            self._json(200, {"choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": answer}}]})
+            return
         if self.path.startswith("/auth/") and self.headers.get("Authorization") != f"Bearer {API_KEY}":
             self._json(401, {"error": "missing key"})
             return
@@ -91,6 +112,44 @@ class Handler(BaseHTTPRequestHandler):
                                       "finish_reason": "stop"}]})
 
 
+def _sse_body(kind):
+    """(delay before, bytes) pieces of an OpenAI-style stream: the role-only chunk comes first, at once."""
+    def data(obj):
+        return ("data: " + json.dumps(obj) + "\n\n").encode()
+
+    role = data({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+    if kind == "sse-error":
+        return [(0, role), (0.05, b'event: error\ndata: {"message": "upstream model crashed"}\n\n')]
+    if kind == "sse-errobj":
+        return [(0, role), (0.05, data({"error": {"message": "context length exceeded"}}))]
+    words = [(FIRST_TOKEN_DELAY_S, data({"choices": [{"index": 0, "delta": {"content": "Hello"}}]})),
+             (0.01, data({"choices": [{"index": 0, "delta": {"content": " there"}}]}))]
+    if kind == "sse-cut":
+        return [(0, role)] + words
+    return [(0, role)] + words + [(0, data({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})),
+                                  (0, b"data: [DONE]\n\n")]
+
+
+FIRST_TOKEN_DELAY_S = 0.2
+
+
+def _sse(self, kind):
+    self.send_response(200)
+    self.send_header("Content-Type", "text/event-stream")
+    self.send_header("Transfer-Encoding", "chunked")
+    self.end_headers()
+    try:
+        for delay, piece in _sse_body(kind):
+            time.sleep(delay)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client stops reading at [DONE] or at an error event
+
+
+Handler._sse = _sse
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 print(server.server_address[1], flush=True)

@@ -61,6 +61,17 @@ MODEL = '''
         return 0
 
 
+    import re
+
+    EMAIL = re.compile("^([a-zA-Z0-9]+)*@example[.]com$")  # nested quantifiers: exponential backtracking
+
+
+    def check_email(text):
+        if chr(0) in text:
+            raise ValueError("NUL byte in address")
+        return EMAIL.match(text) is not None
+
+
     def load_doc(doc):
         if depth(doc) > 100:
             raise RecursionError("document nested too deeply")
@@ -157,3 +168,17 @@ def test_cancel_stops_fuzzing_at_once(model_dir):
     with pytest.raises(Cancelled):
         fuzz("model:predict", "text", trusted=True, path=str(model_dir), check_cancelled=check_cancelled)
     assert calls["n"] == 6  # no shrinking of the cancel as if it were a failure
+
+
+def test_keeps_going_after_a_failure_and_a_redos_regex_surfaces_as_a_timeout(model_dir):
+    run = fuzz("model:check_email", "text", trusted=True, path=str(model_dir), max_examples=40, call_timeout=0.5,
+               seed=3, check_determinism=False)
+    kinds = {(f["kind"], f["error_type"]): f for f in run["findings"]}
+    # Two distinct failures, each minimised: the crash did not end the search.
+    assert set(kinds) == {("crash", "ValueError"), ("timeout", "")}, run["findings"]
+    assert ast.literal_eval(kinds[("crash", "ValueError")]["minimal_input"]) == "\x00"
+    slow = ast.literal_eval(kinds[("timeout", "")]["minimal_input"])
+    # The minimal slow input is a long run of address characters that never reaches "@example.com".
+    assert len(slow) >= 10 and "@" not in slow and "\x00" not in slow
+    module = _load(model_dir)
+    assert module.EMAIL.match(slow[:4]) is None  # short, it fails at once; long, it backtracks exponentially

@@ -61,6 +61,8 @@ XUNIT_NET = """<?xml version="1.0" encoding="utf-8"?>
         <failure exception-type="Xunit.Sdk.EqualException"><message>Assert.Equal() Failure: Expected 12, Actual 11</message><stack-trace>at Acme.Tests.PriceTests.Taxes()</stack-trace></failure>
       </test>
       <test name="Acme.Tests.PriceTests.Later" type="Acme.Tests.PriceTests" method="Later" time="0" result="Skip"><reason>not yet</reason></test>
+      <test name="Acme.Tests.PriceTests.Explicit" type="Acme.Tests.PriceTests" method="Explicit" time="0" result="NotRun"><reason>explicit only</reason></test>
+      <test name="Acme.Tests.PriceTests.Crashed" type="Acme.Tests.PriceTests" method="Crashed" time="0" result="Bogus"/>
     </collection>
   </assembly>
 </assemblies>
@@ -124,6 +126,8 @@ def test_xunit_net_v2(tmp_path):
         "Acme.Tests.PriceTests.RoundsUp": "passed",
         "Acme.Tests.PriceTests.Taxes": "failed",
         "Acme.Tests.PriceTests.Later": "skipped",
+        "Acme.Tests.PriceTests.Explicit": "skipped",  # xUnit.net v3's NotRun (an explicit-only test): a skip
+        "Acme.Tests.PriceTests.Crashed": "error",     # a result we do not know stays an error
     }
     assert "Expected 12, Actual 11" in cases["Acme.Tests.PriceTests.Taxes"]["message"]
     assert cases["Acme.Tests.PriceTests.Later"]["message"] == "not yet"

@@ -337,3 +337,25 @@ def test_key_name_reads_the_keyring_sends_a_bearer_token_and_stores_the_key_nowh
     # only the secret's name is.
     written = _bytes_under(folder)
     assert key.encode() not in written and b"llm-key" in written
+
+
+def test_cli_test_passes_pytest_arguments_through(registered, tmp_path, capsys):
+    from workbench.cli import main
+
+    target = write_tree(tmp_path / "calc", {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS,
+                                            ".coveragerc": COVERAGERC})
+    proj = str(tmp_path / "args.wbproj")
+    summary_file = tmp_path / "summary.json"
+    argv = ["test", str(target), "-p", proj, "--python", PYTHON, "--summary-json", str(summary_file),
+            "--pytest-args=-k 'sign or in_class'", "--pytest-args", "--cov=calc --cov-report=term -p no:randomly"]
+    assert main(argv) == 0
+    summary = json.loads(summary_file.read_text())
+    assert (summary["tests"], summary["passed"], summary["failed"]) == (3, 3, 0)
+    assert "3 tests: 3 passed" in capsys.readouterr().out
+    # Or everything after --, as given.
+    assert main(["test", str(target), "-p", proj, "--python", PYTHON, "--summary-json", str(summary_file), "--",
+                 "-k", "add or wrong", "-m", "not slow"]) == 0
+    summary = json.loads(summary_file.read_text())
+    assert (summary["tests"], summary["passed"], summary["failed"]) == (2, 1, 1)
+    assert main(["test", str(target), "-p", proj, "--python", PYTHON, "--pytest-args", "-k 'unclosed"]) != 0
+    assert "--pytest-args \"-k 'unclosed\": No closing quotation" in capsys.readouterr().err

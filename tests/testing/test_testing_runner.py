@@ -295,7 +295,7 @@ def test_parallel_coverage_config_is_combined_like_coverage_combine(tmp_path):
     target = write_tree(tmp_path / "par", files)
     run = runner.run_suite(str(target), PYTHON)
     hand = write_tree(tmp_path / "by_hand", files)
-    subprocess.run([PYTHON, "-m", "coverage", "run", "--branch", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+    subprocess.run([PYTHON, "-m", "coverage", "run", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                    cwd=hand, capture_output=True)
     assert list(hand.glob(".coverage.*"))  # parallel data files, as the config asks
     subprocess.run([PYTHON, "-m", "coverage", "combine", "-q"], cwd=hand, check=True, capture_output=True)

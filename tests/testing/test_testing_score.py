@@ -100,7 +100,7 @@ SCORED = """
 
 def test_each_group_is_weighted_by_the_coverage_of_what_its_own_tests_ran(tmp_path):
     target = write_tree(tmp_path / "own", {
-        "scored.py": SCORED, ".coveragerc": "[run]\nsource = scored\n",
+        "scored.py": SCORED, ".coveragerc": "[run]\nsource = scored\nbranch = True\n",
         "pytest.ini": "[pytest]\nmarkers =\n    security: security tests\n",
         "tests/test_scored.py": '''
             import pytest

@@ -65,7 +65,23 @@ def test_run_from_the_tab_shows_results_coverage_and_history(window, tmp_path, q
 
     tab.pages.setCurrentIndex(2)
     assert len(tab.history.getPlotItem().listDataItems()) == 2  # pass rate and coverage
+
+    # pytest arguments from the tab reach pytest; bad quoting is refused before anything starts.
+    tab.pytest_args.setText("-k 'sign'")
+    tab.rerun.setValue(0)
     shot = os.environ.get("WB_TESTING_SCREENSHOT")
+    if shot:
+        tab.pages.setCurrentIndex(0)
+        qtbot.wait(100)
+        window.grab().save(f"{shot}-args.png")
+    job = tab.start_run()
+    qtbot.waitUntil(lambda: job.finished, timeout=120000)
+    assert job.status == "done", job.result
+    qtbot.waitUntil(lambda: tab.results_model.rowCount() == 1 and tab.results_model.item(0, 0).rowCount() == 2)
+    tab.pytest_args.setText("-k 'sign")
+    assert tab.start_run() is None
+    tab.pytest_args.setText("")
+    tab.pages.setCurrentIndex(2)
     if shot:  # for the hand-in: WB_TESTING_SCREENSHOT=/path/prefix pytest tests/testing/test_tab.py
         for i, name in enumerate(("results", "coverage", "history")):
             tab.pages.setCurrentIndex(i)

@@ -219,6 +219,11 @@ class ProjectDatabase:
         self._in_transaction = False
         #: {plugin id: why its migrations failed}: that plugin cannot use this project.
         self.plugin_failures: dict[str, str] = {}
+        # Sealing (audit_log): temp triggers note which runs and project-wide tables a transaction
+        # touched; before it commits, their new digests enter the log; after, the head goes outside.
+        self._seal_ready = False
+        self._seal_deferred = False
+        self._events_appended = False
 
     @property
     def encrypted(self) -> bool:
@@ -260,6 +265,7 @@ class ProjectDatabase:
             project = cls(path, conn, readonly=False, lock=lock)
             project._opened(key_id)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            project._seal_deferred = True  # the creation event seals the new project's state at once
             project._migrate(plugins)
             with project.transaction():
                 project.set_meta("project_id", project_id, _tx=False)
@@ -267,7 +273,8 @@ class ProjectDatabase:
                 project.set_meta("name", name or path.stem, _tx=False)
                 project.set_meta("created", now_iso(), _tx=False)
                 project.set_meta("created_by", f"ai-security-workbench {__version__}", _tx=False)
-            project.log_event("project", f"project created ({path.name})", data={"name": name or path.stem})
+            project._seal_deferred = False
+            project._log_creation(f"project created ({path.name})", name or path.stem)
             # Put the header (application id, schema) into the main file now, not only the WAL.
             project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return project
@@ -315,8 +322,15 @@ class ProjectDatabase:
             conn = cls._connect(path, key)
             project = cls(path, conn, readonly=False, lock=lock)
             project._opened(key_id)
+            project._install_seal_triggers()
             if not worker:
-                project._migrate(plugins)
+                project._seal_deferred = True  # all migrations of this open: one seal, at the end
+                try:
+                    project._migrate(plugins)
+                finally:
+                    project._seal_deferred = False
+                with project.transaction():
+                    pass  # seals what the migrations changed (nothing when none ran)
                 project._give_a_copy_its_own_id()
                 project._mark_interrupted_runs()
             return project
@@ -367,6 +381,12 @@ class ProjectDatabase:
 
     def close(self) -> None:
         failed_checkpoint = None
+        if self.conn is not None and self._seal_ready and not self.readonly:
+            # Rows written outside transaction() (autocommit) are sealed now at the latest.
+            with contextlib.suppress(*crypto.ERROR):
+                if self.conn.execute("SELECT 1 FROM temp.wb_touched LIMIT 1").fetchone():
+                    with self.transaction():
+                        pass
         if self.conn is not None:
             try:
                 if not self.readonly:
@@ -433,8 +453,12 @@ class ProjectDatabase:
         self._in_transaction = True
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            self._events_appended = False
             try:
                 yield self.conn
+                # What this transaction changed of finished runs and of the project-wide state is
+                # sealed in the log inside the same transaction: both commit, or neither.
+                self._seal_touched()
             except BaseException:
                 # SQLite may already have rolled back by itself (SQLITE_FULL, IOERR, NOMEM):
                 # a second ROLLBACK would fail and hide the real error.
@@ -447,6 +471,8 @@ class ProjectDatabase:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+            if self._events_appended:
+                self._store_anchor()
         except crypto.OPERATIONAL_ERROR as exc:
             if "full" in str(exc).lower():
                 raise StorageFullError(
@@ -455,6 +481,22 @@ class ProjectDatabase:
             raise
         finally:
             self._in_transaction = False
+
+    # Sealing hooks; :class:`workbench.core.audit_log.AuditLogMixin` gives them their work.
+    def _seal_touched(self) -> None:
+        pass
+
+    def _store_anchor(self) -> None:
+        pass
+
+    def _install_seal_triggers(self) -> None:
+        pass
+
+    def _older_than_anchor(self) -> str | None:
+        return None
+
+    def _mark_project_touched(self) -> None:
+        pass
 
     def _give_a_copy_its_own_id(self) -> None:
         """A copied file (another inode than the one it was created or last adopted as) gets a
@@ -470,9 +512,14 @@ class ProjectDatabase:
                 return  # a project from before this check: adopt the file as it is
             old = self.meta("project_id")
             new = str(uuid.uuid4())
+            # A copy made of an older state than the original's anchored history (an old backup put
+            # back with cp) is said so, permanently: a new id must not hide a rollback.
+            older = self._older_than_anchor()
             self.set_meta("project_id", new, _tx=False)
-            self._append_event("project", f"this file is a copy: it has its own project id now (was {old})",
-                               None, {"old_project_id": old, "project_id": new})
+            self._append_event("project", f"this file is a copy: it has its own project id now (was {old})"
+                               + (f"; it holds an older state than the original's: {older}" if older else ""),
+                               None, {"old_project_id": old, "project_id": new,
+                                      **({"older_than_anchor": older} if older else {})})
 
     # -------------------------------------------------------------- migrations
     def _migrate(self, plugins: Sequence) -> None:
@@ -496,6 +543,7 @@ class ProjectDatabase:
                 steps = [(v, sql) for v, sql in (plugin.migrations or ()) if (plugin.id, v) not in applied]
                 for version, sql in steps:
                     self._apply_migration(plugin.id, version, sql)
+                self._declare_unhashed(plugin)
             except StorageFullError:
                 raise  # the disk, not the plugin
             except Exception as exc:
@@ -522,12 +570,35 @@ class ProjectDatabase:
                 if foreign:
                     raise ValueError(f"migration {version} creates {', '.join(foreign)}, "
                                      f"not named with the plugin's prefix '{owner}_'")
+            # New tables get their sealing triggers, and the schema change itself is sealed.
+            self._install_seal_triggers()
+            self._mark_project_touched()
             self.conn.execute(
                 "INSERT INTO migrations (plugin, version, applied) VALUES (?, ?, ?)",
                 (owner, version, now_iso()),
             )
             if owner == "core":
                 self.conn.execute(f"PRAGMA user_version = {version}")
+
+    def _declare_unhashed(self, plugin) -> None:
+        """Record the plugin's ``unhashed_tables`` (working state such as a log reader's offsets, left
+        out of every digest like ``*_cache``) in meta, which the project-state digest covers: a name
+        added there outside the workbench is detected. Every other table is hashed (see state.py)."""
+        declared = getattr(plugin, "unhashed_tables", None) or ()
+        names = sorted(str(n) for n in declared)
+        bad = [n for n in names if not n.startswith(f"{plugin.id}_")]
+        if bad:
+            raise ValueError(f"unhashed_tables names {', '.join(bad)}, not a table of plugin '{plugin.id}'")
+        current = json.loads(self.meta("unhashed_tables") or "{}")
+        if current.get(plugin.id, []) == names:
+            return
+        if names:
+            current[plugin.id] = names
+        else:
+            current.pop(plugin.id, None)
+        with self.transaction():
+            self.set_meta("unhashed_tables", json.dumps(current, sort_keys=True), _tx=False)
+            self._install_seal_triggers()
 
     def pending_migrations(self, plugins: Sequence) -> dict[str, list[int]]:
         """{plugin id: versions not applied}, e.g. for a read-only view or ``info``."""

@@ -127,18 +127,27 @@ def _execute(project, run_id: int, fn: Callable, params: Any, ctx: JobContext) -
         _log_network_decisions(project, run_id)
 
 
-def _log_network_decisions(project, run_id: int) -> None:
+def _log_network_decisions(project, run_id: int) -> list[str]:
     """Every connection the offline guard refused (or let through to an allowed host) during the
-    job becomes an entry of the audit log."""
+    job, in this process or one it started, becomes an entry of the audit log. Returns the
+    refusals in words, for the run's summary."""
     from workbench.core import netguard
 
-    for d in netguard.take_decisions():
+    decisions = netguard.take_decisions()
+    for d in decisions:
         verb = "allowed" if d["allowed"] else "refused"
         try:
-            project.log_event("network", f"{verb} connection to {d['host']}:{d['port']} (run {run_id})",
-                              data={**d, "run_id": run_id})
+            project.log_event("network", f"{verb} connection to {d['host']}:{d['port']} (run {run_id}; "
+                              f"{d.get('via', 'socket')}, pid {d.get('pid', '?')})", data={**d, "run_id": run_id})
         except Exception:  # the log is best effort here: the job's own outcome is already recorded
             pass
+    return netguard.describe([d for d in decisions if not d["allowed"]])
+
+
+def _refusals(project, run_id: int) -> str | None:
+    """A failed run's message: the connections the guard refused while it ran (logged first)."""
+    refused = _log_network_decisions(project, run_id)
+    return ("network refused: " + "; ".join(refused)) if refused else None
 
 
 def _execute_and_record(project, run_id: int, fn: Callable, params: Any, ctx: JobContext) -> tuple[str, Any]:
@@ -149,12 +158,18 @@ def _execute_and_record(project, run_id: int, fn: Callable, params: Any, ctx: Jo
         project.finish_run(run_id, "cancelled", message="cancelled by the user")
         return "cancelled", None
     except WorkbenchError as exc:
-        project.finish_run(run_id, "failed", error=str(exc))
+        project.finish_run(run_id, "failed", error=str(exc), message=_refusals(project, run_id))
         return "failed", str(exc)
     except Exception as exc:  # a job's bug must not take the host down
-        project.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        project.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
+                           message=_refusals(project, run_id))
         return "failed", f"{type(exc).__name__}: {exc}"
-    project.finish_run(run_id, "done", summary=summary if isinstance(summary, dict) else {"result": summary})
+    stored = summary if isinstance(summary, dict) else {"result": summary}
+    refused = _log_network_decisions(project, run_id)  # before the run is sealed: shown in its summary
+    if refused:
+        stored = {**stored, "network_refused": refused}
+        summary = stored if isinstance(summary, dict) else summary
+    project.finish_run(run_id, "done", summary=stored)
     return "done", summary
 
 

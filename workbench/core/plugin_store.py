@@ -7,10 +7,14 @@ every write goes through the project's one transaction helper.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Iterable, Sequence
 
 from workbench.core.findings import OPEN_SQL, Finding, is_open
+
+
+_READS = re.compile(r"\s*(SELECT|PRAGMA|EXPLAIN|VALUES)\b", re.IGNORECASE)
 
 
 class PluginStore:
@@ -45,7 +49,11 @@ class PluginStore:
         return self.project.transaction()
 
     def execute(self, sql: str, args: Sequence = ()) -> sqlite3.Cursor:
-        return self.project.conn.execute(sql, args)
+        if self.project.readonly or self.project._in_transaction or _READS.match(sql):
+            return self.project.conn.execute(sql, args)
+        # A write outside a transaction gets one: its commit seals what it changed in the audit log.
+        with self.transaction():
+            return self.project.conn.execute(sql, args)
 
     def executemany(self, sql: str, rows: Iterable[Sequence]) -> sqlite3.Cursor:
         with self.transaction():

@@ -49,26 +49,14 @@ class RecordsMixin:
                 "UPDATE runs SET status=?, finished=?, summary=?, error=?, message=? WHERE id=?",
                 (status, now_iso(), _canonical(summary) if summary is not None else None, error, message, run_id),
             )
-            # The chain takes a digest of what the run produced, so an edited finding, summary
-            # or status breaks verification, not only an edited log entry.
+            # The chain takes a digest of everything the run produced (its row, and its rows in every
+            # table), so an edited result breaks verification, not only an edited log entry.
+            parts = self.run_parts(run_id)
             self._append_event("run", f"{status}: {row['title']}", row["plugin"],
-                               {"run_id": run_id, "status": status, "results_sha256": self.results_digest(run_id),
+                               {"run_id": run_id, "status": status, "results_sha256": self.run_digest(run_id, parts),
+                                "digest_format": 2, "parts": parts,
                                 **({"error": error.splitlines()[-1][:300]} if error else {})})
-
-    _DIGEST_COLUMNS = ("plugin", "rule", "severity", "confidence", "title", "message", "path", "line", "end_line",
-                       "col", "cwe", "fingerprint", "evidence", "source_status")
-
-    def results_digest(self, run_id: int) -> str:
-        """SHA-256 of a run's status, target, params, summary and every finding (in id order)."""
-        h = hashlib.sha256()
-        run = self.conn.execute("SELECT plugin, job, target, params, status, summary FROM runs WHERE id=?",
-                                (run_id,)).fetchone()
-        h.update(_canonical(list(run) if run else None).encode())
-        cols = ", ".join(self._DIGEST_COLUMNS)
-        for f in self.conn.execute(f"SELECT {cols} FROM findings WHERE run_id=? ORDER BY id", (run_id,)):
-            h.update(b"\n")
-            h.update(_canonical(list(f)).encode())
-        return h.hexdigest()
+            self._unmark_run(run_id)  # sealed just now
 
     def run(self, run_id: int) -> dict | None:
         row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()

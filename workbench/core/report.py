@@ -96,6 +96,11 @@ class Report:
     appendix: list[Section] = field(default_factory=list)
     #: filled by the renderer: the signature block printed on the last page
     signature: dict = field(default_factory=dict)
+    #: the audit log's head when the report was made ({"id", "hash", "ts"}): a signed report carries
+    #: it, so a later rollback or rewrite of the project's log shows against the report
+    events_head: dict = field(default_factory=dict)
+    #: what went wrong while building it (a plugin section that raised), in words; said in place too
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -478,8 +483,9 @@ METHOD_TEXT = {
     "anonymise": "Datasets were de-identified by policy and the release was checked by estimating the "
                  "probability that a record can be re-identified from the released data; only aggregates "
                  "are reported.",
-    "robustness": "Models were attacked with adversarial perturbations of growing size and the accuracy that "
-                  "remains was measured; the area under that curve gives the score.",
+    "robustness": "Models were attacked under the project's protocol (threat model, ε values, attack ensemble); "
+                  "the score is the accuracy that remains under the worst attack per sample, averaged over the "
+                  "protocol's ε values.",
     "monitor": "Runtime metrics were compared with a baseline and the share of anomalous samples was counted.",
     "testing": "The project's tests (and fuzz and probe checks) were run and their results recorded.",
 }
@@ -502,7 +508,7 @@ def method_section(scores) -> Section:
     return Section("Method", blocks)
 
 
-def build_report(project, registry=None, options=None) -> Report:
+def build_report(project, registry=None, options=None, *, chain=None) -> Report:
     """Collect the scores, the core's and every loaded plugin's sections into one report."""
     import getpass
     import platform
@@ -519,6 +525,14 @@ def build_report(project, registry=None, options=None) -> Report:
     findings = latest_findings(project)
     open_high = sum(1 for f in findings if is_open(f) and f["severity"] == "HIGH")
     summary = _summary_lines(scores, value, formula, findings, project)
+    # what a score means, said by its plugin on the cover beside it (robustness: the protocol R is measured under)
+    for plugin, s in zip(plugins, scores):
+        detail = getattr(plugin, "score_detail", None)
+        if s.score is not None and callable(detail):
+            try:
+                summary.append(f"{s.title} {s.score:.0f}/100 — {detail(PluginStore(project, plugin.id))}")
+            except Exception:  # a plugin's bug must not cost the report; the score stands without its detail
+                pass
 
     top = top_risks(findings, 10)
     top_rows = [[f["severity"], f["confidence"], titles.get(f["plugin"], f["plugin"]),
@@ -534,6 +548,7 @@ def build_report(project, registry=None, options=None) -> Report:
                 method_section(scores)]
 
     appendix: list[Section] = []
+    problems: list[str] = []
     if opts.template == "full":
         sections.append(counts_section(project))
         for plugin in plugins:
@@ -546,7 +561,8 @@ def build_report(project, registry=None, options=None) -> Report:
                 continue
             try:
                 sections.extend(plugin.report_sections(PluginStore(project, plugin.id), opts.as_dict()) or [])
-            except Exception as exc:  # one plugin's bug must not cost the whole report
+            except Exception as exc:  # one plugin's bug must not cost the whole report: said in place
+                problems.append(f"plugin {plugin.id}: its report section failed ({type(exc).__name__}: {exc})")
                 sections.append(Section(plugin.title, [Paragraph(
                     f"This plugin failed to produce its section: {type(exc).__name__}: {exc}", style="warning")],
                     plugin=plugin.id))
@@ -557,8 +573,11 @@ def build_report(project, registry=None, options=None) -> Report:
     appendix.append(Section("Tools and machine", [KeyValues(list(versions().items()) + [
         (f"plugin {p.title}", p.version) for p in plugins]), KeyValues(machine)]))
 
-    chain = project.verify_events()
+    chain = chain if chain is not None else project.verify_events()
+    head = project.conn.execute("SELECT id, hash, ts FROM events ORDER BY id DESC LIMIT 1").fetchone()
     return Report(
+        events_head={"id": head[0], "hash": head[1], "ts": head[2]} if head else {},
+        problems=problems,
         audit_log=(chain.ok, chain.message, chain.head or ""),
         title="AI Security Workbench — assessment summary",
         project_name=project.name,

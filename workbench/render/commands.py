@@ -32,7 +32,9 @@ def add_report_commands(cli, registry_loader) -> None:
                    help="only findings with this triage status (repeatable)")
     p.add_argument("--weight", action="append", default=[], metavar="PLUGIN=W",
                    help="set a pillar's weight in the overall posture (stored in the project; repeatable)")
-    p.add_argument("--no-sign", action="store_true", help="do not sign (no REPORT.sig is written)")
+    p.add_argument("--unsigned", "--no-sign", dest="no_sign", action="store_true",
+                   help="write the report without signing it (no REPORT.sig); also the only way to write a "
+                        "report of a project that does not verify")
     p.set_defaults(func=lambda args: cmd_report(args, registry_loader()))
 
     v = cli.command("verify-report", "check a signed report offline: intact, who signed it, project unchanged")
@@ -126,11 +128,13 @@ def cmd_report(args, registry) -> int:
         with Project.open(args.project) as project:
             set_score_weights(project, weights)
 
+    sign = not getattr(args, "no_sign", False)
+    _adopt_copy(Path(args.project))
     with Project.open(args.project, readonly=True) as project:
         project_path = Path(project.path)
         output = Path(output_name(args.output, project.name, template))
         fmt = getattr(args, "format", None) or ("html" if output.suffix.lower() in (".html", ".htm") else "pdf")
-        written = write_report(project, registry, output, options, fmt=fmt, sign=not getattr(args, "no_sign", False))
+        written = write_report(project, registry, output, options, fmt=fmt, sign=sign)
     report, what, sig, identity, reason, digest = (written[k] for k in ("report", "what", "sig", "identity",
                                                                          "reason", "content_sha256"))
     print(f"wrote {output} ({what}, {template}, project state sha256 {report.state_sha256[:16]}…)")
@@ -138,12 +142,31 @@ def cmd_report(args, registry) -> int:
         print(f"signed by {identity['signer']} (key {identity['fingerprint']}): {sig}")
     else:
         print(f"warning: not signed: {reason}", file=sys.stderr)
+    for problem in report.problems:
+        print(f"warning: the report is incomplete: {problem} (said in the report where the section belongs)",
+              file=sys.stderr)
     warning = _log_report(project_path, f"{fmt.upper()} report ({template}) written to {output.name}",
                           {"state_sha256": report.state_sha256, "content_sha256": digest, "template": template,
-                           "format": fmt, "filters": options.describe(), "signed": bool(sig)})
+                           "format": fmt, "filters": options.describe(), "signed": bool(sig),
+                           **({"problems": report.problems} if report.problems else {})})
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    return 0
+    return 1 if report.problems else 0
+
+
+def _adopt_copy(path: Path) -> None:
+    """Open the project once for writing when that is possible: a copied file takes its own project
+    id now, before the state hash is taken, so that its first report describes the file as it stays
+    (otherwise the next writable open changes the id, and the report names "a different project")."""
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.project import Project
+
+    if not path.is_file() or not _can_write(path):
+        return
+    try:
+        Project.open(path).close()
+    except (WorkbenchError, OSError):
+        pass  # open elsewhere (that writer adopted it), or unreadable: the read-only open says why
 
 
 def write_report(project, registry, output: Path, options=None, *, fmt: str = "pdf", sign: bool = True) -> dict:
@@ -155,17 +178,18 @@ def write_report(project, registry, output: Path, options=None, *, fmt: str = "p
     from workbench.core.errors import WorkbenchError
     from workbench.core.report import build_report, content_sha256
 
-    report = build_report(project, registry, options)
     identity, reason = None, ""
+    chain = project.verify_events()
     if sign:
-        try:
-            from workbench.render.signing import signing_identity
-
-            identity = signing_identity(create=True)
-        except Exception as exc:  # no keyring: the report is still written, and says it is unsigned
-            reason = f"no signing key ({type(exc).__name__}: {exc})"
+        # A signature vouches for the project: never for one whose audit log does not hold.
+        if not chain.ok:
+            raise WorkbenchError(f"{project.path}: does not verify ({chain.message}); refusing to sign a report "
+                                 "of it. Restore it from a backup, or pass --unsigned to write a report that "
+                                 "says it is unsigned")
+        identity = _signing_identity_or_explain()
     else:
-        reason = "signing was turned off (--no-sign)"
+        reason = "signing was turned off (--unsigned)"
+    report = build_report(project, registry, options, chain=chain)
     digest = content_sha256(report)
     report.signature = {"content_sha256": digest, **(identity or {}), **({"unsigned_reason": reason} if reason else {})}
     ensure_headless_qt()
@@ -189,9 +213,31 @@ def write_report(project, registry, output: Path, options=None, *, fmt: str = "p
 
         sig = sign_report_file(output, content_sha256=digest, state_sha256=report.state_sha256,
                                project_id=report.project_id, project_name=report.project_name,
-                               generated=report.generated, template=report.template)
+                               generated=report.generated, template=report.template,
+                               events_head=report.events_head)
     return {"report": report, "what": what, "sig": sig, "identity": identity, "reason": reason,
             "content_sha256": digest, "pages": pages}
+
+
+def _signing_identity_or_explain() -> dict:
+    """This user's signing identity, or a WorkbenchError that says what is wrong and the way forward:
+    a report that was asked to be signed is never written unsigned in silence."""
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.secrets import PASSPHRASE_ENV, SecretsLockedError, WrongPassphraseError
+    from workbench.render.signing import signing_identity
+
+    unsigned = "or pass --unsigned to write the report without a signature"
+    try:
+        return signing_identity(create=True)
+    except WrongPassphraseError as exc:
+        raise WorkbenchError(f"cannot sign: the passphrase of the encrypted secrets file is wrong ({exc}); give "
+                             f"the right one ({PASSPHRASE_ENV}, or type it in a terminal), {unsigned}") from None
+    except SecretsLockedError as exc:
+        raise WorkbenchError(f"cannot sign: the secrets backend that holds the signing key is locked ({exc}); "
+                             f"unlock it, {unsigned}") from None
+    except Exception as exc:  # no keyring backend at all: its message names what to install
+        raise WorkbenchError(f"cannot sign: no signing key ({type(exc).__name__}: {exc}); "
+                             f"set up a secrets backend (`workbench secret backend`), {unsigned}") from None
 
 
 def cmd_verify_report(args) -> int:

@@ -20,6 +20,7 @@ import getpass
 import hashlib
 import json
 import platform
+import re
 from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
@@ -126,8 +127,9 @@ def sig_path(report_path: str | Path) -> Path:
 
 
 def sign_report_file(report_path: str | Path, *, content_sha256: str, state_sha256: str, project_id: str,
-                     project_name: str, generated: str, template: str) -> Path:
-    """Sign the written report and write ``REPORT.sig`` (whole or not at all)."""
+                     project_name: str, generated: str, template: str, events_head: dict | None = None) -> Path:
+    """Sign the written report and write ``REPORT.sig`` (whole or not at all). The payload carries the
+    audit log's head (event id, hash, time): a later rollback or rewrite of the log shows against it."""
     import os
     import tempfile
 
@@ -136,6 +138,7 @@ def sign_report_file(report_path: str | Path, *, content_sha256: str, state_sha2
     payload = {
         "format": SIG_FORMAT, "file": Path(report_path).name, "file_sha256": file_sha256(report_path),
         "content_sha256": content_sha256, "state_sha256": state_sha256, "project_id": project_id,
+        **({"events_head": dict(events_head)} if events_head else {}),
         "project_name": project_name, "generated": generated, "template": template,
         "signed_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "signer": signer_name(), "public_key": base64.b64encode(raw).decode(), "key_fingerprint": key_fingerprint(raw),
@@ -166,7 +169,7 @@ def verify_report(report_path: str | Path, *, project_path: str | None = None,
         raise SignatureError(f"{report_path}: no such report")
     sp = sig_path(report_path)
     if not sp.is_file():
-        raise SignatureError(f"{sp}: no signature file beside the report (a signed report comes with REPORT.sig)")
+        return _verify_unsigned(report_path, sp, project_path)
     try:
         doc = json.loads(sp.read_text())
         payload, signature = doc["payload"], base64.b64decode(doc["signature"])
@@ -193,21 +196,83 @@ def verify_report(report_path: str | Path, *, project_path: str | None = None,
             own = None
         result["key_matches"] = None
         result["own_key"] = bool(own and own["public_key"] == payload["public_key"])
+    result["events_head"] = payload.get("events_head")
     if project_path:
-        from workbench.core.project import Project
-
-        with Project.open(project_path, readonly=True) as project:
-            state = project.state_sha256()
-            result["project_state_sha256"] = state
-            result["project_matches"] = state == payload.get("state_sha256")
-            result["same_project"] = project.project_id == payload.get("project_id")
+        # The head a report carries counts only when its signature holds.
+        _check_project(result, project_path, payload.get("state_sha256"), payload.get("project_id"),
+                       payload.get("events_head") if result["signature_valid"] and result["intact"] else None)
     result["ok"] = (result["signature_valid"] and result["intact"] and result["key_matches"] is not False
-                    and result.get("project_matches", True) is not False)
+                    and result.get("project_matches", True) is not False
+                    and result.get("chain_ok", True) is not False)
     return result
+
+
+def _check_project(result: dict, project_path, state_sha256: str | None, project_id: str | None,
+                   events_head: dict | None) -> None:
+    """The project against what the report says: its state hash, and its audit log (the chain, every
+    sealed digest, the anchor outside the file, and the head the report carries)."""
+    from workbench.core.project import Project
+
+    with Project.open(project_path, readonly=True) as project:
+        state = project.state_sha256()
+        result["project_state_sha256"] = state
+        result["project_matches"] = state == state_sha256
+        result["same_project"] = project.project_id == project_id
+        chain = project.verify_events(report_head=events_head)
+        result["chain_ok"] = chain.ok
+        result["chain_message"] = chain.message
+        result["chain_anchor"] = chain.anchor
+        result["chain_notes"] = chain.notes
+
+
+# The PDF's XMP metadata ("state_sha256=…"), or the HTML's cover ("Project state SHA-256" then the hash).
+_STATE_IN_REPORT = re.compile(rb"(?:state_sha256=|Project state SHA-256.{0,400}?)([0-9a-f]{64})", re.DOTALL)
+
+
+def _verify_unsigned(report_path: Path, sp: Path, project_path: str | None) -> dict:
+    """A report without REPORT.sig: nothing proves who wrote it or that it is unchanged, but the state
+    hash it carries (the PDF's XMP metadata, the HTML's <meta>) is still checked against --project."""
+    found = _STATE_IN_REPORT.search(report_path.read_bytes())
+    result: dict = {"report": str(report_path), "unsigned": True, "signature_valid": False, "intact": None,
+                    "key_matches": None, "signer": None, "key_fingerprint": None, "signed_at": None,
+                    "state_sha256": found.group(1).decode() if found else None, "content_sha256": None,
+                    "sig_missing": str(sp)}
+    if project_path and result["state_sha256"]:
+        _check_project(result, project_path, result["state_sha256"], None, None)
+    result["ok"] = False  # an unsigned report never verifies; what matched is said line by line
+    return result
+
+
+def report_head(report_path: str | Path) -> dict:
+    """The audit-log head a signed report carries, once its signature and bytes are checked:
+    {"id", "hash", "ts"}. Raises SignatureError when the report cannot vouch for one."""
+    r = verify_report(report_path)
+    if r.get("unsigned"):
+        raise SignatureError(f"{report_path}: an unsigned report carries no head that can be trusted")
+    if not (r["signature_valid"] and r["intact"]):
+        raise SignatureError(f"{report_path}: its signature does not hold, so the head it carries cannot be used")
+    if not r.get("events_head"):
+        raise SignatureError(f"{report_path}: signed by an older workbench, it carries no audit-log head")
+    # Who vouches for the head is said with the verdict: trust it as far as you trust that key.
+    return {**r["events_head"], "signed_by": f"{r['signer']}, key {r['key_fingerprint']}"}
 
 
 def describe_verification(r: dict) -> list[str]:
     lines = [f"report     {r['report']}"]
+    if r.get("unsigned"):
+        lines.append(f"signature  NONE: no {Path(r['sig_missing']).name} beside the report, so nothing proves "
+                     "who wrote it or that it is unchanged")
+        if not r.get("state_sha256"):
+            lines.append("state      the report carries no project state hash that could be read")
+        elif "project_matches" in r:
+            lines.append("project    " + ("matches the state hash the report carries" if r["project_matches"] else
+                                          f"CHANGED: state {r['project_state_sha256'][:16]}… vs "
+                                          f"{r['state_sha256'][:16]}… in the report"))
+            lines.append("log        " + ("OK: " if r["chain_ok"] else "BROKEN: ") + r["chain_message"])
+        else:
+            lines.append(f"state      {r['state_sha256']} (pass --project to compare it with the project)")
+        lines.append("verdict    UNSIGNED (not verified)")
+        return lines
     lines.append("intact     yes: the file's SHA-256 matches the signed one" if r["intact"]
                  else "intact     NO: the file was changed after it was signed")
     lines.append(f"signature  {'valid' if r['signature_valid'] else 'INVALID'}, by {r['signer']} "
@@ -227,5 +292,11 @@ def describe_verification(r: dict) -> list[str]:
             lines.append(f"project    CHANGED since the report: state {r['project_state_sha256'][:16]}… "
                          f"vs {r['state_sha256'][:16]}… in the report"
                          + ("" if r.get("same_project", True) else " (and it is a different project)"))
+    if "chain_ok" in r:
+        lines.append("log        " + ("OK: " if r["chain_ok"] else "BROKEN: ") + r["chain_message"])
+        if r.get("chain_anchor"):
+            lines.append(f"anchor     {r['chain_anchor']}")
+        for note in r.get("chain_notes") or ():
+            lines.append(f"note       {note}")
     lines.append("verdict    " + ("OK" if r["ok"] else "FAILED"))
     return lines
