@@ -10,6 +10,13 @@ from workbench.api import CliError, NullContext, open_project, run_job, write_su
 from .errors import AnonymiseError
 
 
+def _cmd_on_cluster(plugin, args) -> int:
+    from .distributed import on_cluster
+
+    with on_cluster(getattr(args, "ray", None)):
+        return _cmd(plugin, args)
+
+
 def add_cli(plugin, cli) -> None:
     p = cli.command("anonymise", "detect PII, pseudonymise and generalise a dataset "
                     "(k-anonymity, l-diversity, t-closeness), verify, write", runs_job=True)
@@ -44,7 +51,9 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--repair", choices=["skip", "replace"],
                    help="skip ragged rows / replace undecodable bytes, counted in the summary "
                         "(default: stop with the row number)")
-    p.set_defaults(func=lambda args: _cmd(plugin, args))
+    p.add_argument("--ray", metavar="ADDRESS", help="search the lattice on a Ray cluster's per-shard frequency "
+                   "tables: HOST:PORT, ray://HOST:PORT or auto (k-anonymity, hierarchy files)")
+    p.set_defaults(func=lambda args: _cmd_on_cluster(plugin, args))
     d = cli.command("detokenise", "reverse the reversible tokens of an anonymised CSV (needs the keys)")
     d.add_argument("input", help="CSV written by `workbench anonymise` with tokenised columns")
     d.add_argument("-o", "--output", required=True)

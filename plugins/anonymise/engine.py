@@ -308,7 +308,12 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
         sens = [(c, read_arx_hierarchy(policy.sensitive_hierarchies[c], name=c))
                 if c in policy.sensitive_hierarchies else c for c in policy.sensitive]
         enc = L.encode(table, hierarchies, sens)
-        res = L.search(enc, models, policy.suppression, policy.metric, check_cancelled=check_cancelled)
+        from . import distributed
+
+        if distributed.cluster() is not None:  # --ray: the same search on the shards' merged frequency tables
+            res = distributed.search_on_cluster(in_path, policy, check_cancelled=check_cancelled)[0]
+        else:
+            res = L.search(enc, models, policy.suppression, policy.metric, check_cancelled=check_cancelled)
         gen_cols, suppressed, _ = L.transform_columns(enc, res.node, models, policy.suppression)
         for c, arr in gen_cols.items():
             columns[c] = pa.array(arr, type=pa.string())

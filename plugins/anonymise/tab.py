@@ -91,6 +91,7 @@ class AnonymiseTab(PluginTab):
         self.load_button.clicked.connect(lambda: self.load(self.input.text()))
         self.run_button = QPushButton("Run ▶")
         self.run_button.clicked.connect(self.start)
+        self.host.writes(self.run_button)  # disabled in a read-only window
         self.cancel_button = QPushButton("Cancel ■")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(lambda: self.job and self.job.cancel())

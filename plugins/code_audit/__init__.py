@@ -10,6 +10,7 @@ import os
 from types import MappingProxyType
 
 from workbench.api import JobDef, Plugin
+from workbench_plugins.code_audit.deps.params import DepsParams
 from workbench_plugins.code_audit.params import AuditParams
 from workbench_plugins.code_audit.store import MIGRATIONS
 
@@ -28,6 +29,7 @@ class CodeAuditPlugin(Plugin):
     scorer = "workbench_plugins.code_audit.score:score"
     jobs = MappingProxyType({
         "audit": JobDef("workbench_plugins.code_audit.engine:run", AuditParams, "audit"),
+        "deps": JobDef("workbench_plugins.code_audit.deps.engine:run", DepsParams, "deps"),
     })
 
     def demo_jobs(self, samples_dir):

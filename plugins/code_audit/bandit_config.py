@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import configparser
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -59,7 +60,6 @@ class AuditConfig:
         if memo:
             return memo
         import sys
-        from importlib.metadata import version
 
         from .rules.catalog import PACK_VERSION
 
@@ -68,7 +68,7 @@ class AuditConfig:
             "include": sorted(self.include_tests),
             "skip": sorted(self.skip_tests),
             # from the package metadata: importing bandit loads every one of its plugins
-            "bandit": version("bandit"),
+            "bandit": installed_version("bandit", "bandit"),
             "pack": PACK_VERSION,
             "python": sys.version_info[:2],
         }
@@ -144,7 +144,56 @@ def _pyproject_with_bandit(target: str) -> str | None:
     return path if "bandit" in data.get("tool", {}) else None
 
 
+#: bandit's own defaults (``bandit.core.constants.EXCLUDE``; ``BanditConfig()`` without a file),
+#: written out so that a warm re-run does not import bandit; a test keeps them equal to bandit's.
+DEFAULT_EXCLUDE = (".svn", "CVS", ".bzr", ".hg", ".git", "__pycache__", ".tox", ".eggs", "*.egg")
+DEFAULT_RAW = {"plugin_name_pattern": "*.py", "include": ["*.py", "*.pyw"]}
+
+
+def is_included(path: str, globs, excluded) -> bool:
+    """bandit's ``manager._is_file_included(path, globs, excluded)``: the path matches one of
+    the globs, and none of the excluded entries as a glob or as a substring."""
+    return (_any_glob(tuple(globs)).match(os.path.normcase(path)) is not None
+            and (not excluded or _any_glob(tuple(excluded)).match(os.path.normcase(path)) is None)
+            and not any(e in path for e in excluded))
+
+
+@functools.lru_cache(maxsize=64)
+def _any_glob(globs: tuple):
+    """One expression for ``fnmatch.fnmatch`` against any of ``globs`` (one pass per path)."""
+    import re
+
+    return re.compile("|".join(f"(?:{fnmatch.translate(os.path.normcase(g))})" for g in globs) or "(?!)")
+
+
+@functools.lru_cache(maxsize=None)
+def installed_version(dist: str, module: str) -> str:
+    """The installed version of distribution ``dist`` (import name ``module``), read from the
+    ``.dist-info`` folder next to the package: ``importlib.metadata.version`` searches every
+    path entry, a noticeable part of a warm re-run. Falls back to it when not laid out so."""
+    import importlib.util
+    from importlib import metadata
+
+    try:
+        spec = importlib.util.find_spec(module)
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        if folders:
+            site = os.path.dirname(folders[0])
+            prefix = dist.replace("-", "_").lower() + "-"
+            for name in os.listdir(site):
+                if name.lower().startswith(prefix) and name.endswith(".dist-info"):
+                    return name[len(prefix):-len(".dist-info")]
+    except (ImportError, ValueError, OSError):
+        pass
+    return metadata.version(dist)
+
+
 def _load_bandit_config(config_file: str | None):
+    if config_file is None:  # bandit's defaults, without importing bandit (and all its plugins)
+        import types
+
+        return types.SimpleNamespace(config={k: list(v) if isinstance(v, list) else v
+                                             for k, v in DEFAULT_RAW.items()})
     from bandit.core import config as b_config
     from bandit.core import utils as b_utils
 
@@ -190,10 +239,8 @@ def _exclude_paths(target: str, raw: dict, ini: dict, exclude) -> list[str]:
     reads it) becomes ``folder/*``; any other entry excludes a path that matches it as a glob
     or contains it as a substring (so the default ``.git`` also excludes ``.github/``).
     """
-    from bandit.core import constants
-
     out = list(raw.get("exclude_dirs") or [])
-    entries = list(exclude) or _split(ini.get("exclude")) or list(constants.EXCLUDE)
+    entries = list(exclude) or _split(ini.get("exclude")) or list(DEFAULT_EXCLUDE)
     for path in entries:
         out.append(os.path.join(path, "*") if os.path.isdir(path) else path)
     return out

@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 
 from .bandit_config import AuditConfig
 
-MAX_BYTES = 10 * 1024 * 1024  # larger "source" files are generated data
+# bandit -r audits a source file of any size, so a padded file (a few lines of code, then
+# megabytes of comment) must be audited too. Past this a file is not audited, and that is
+# itself a finding (engine.not_audited_findings), so a --fail-on gate never passes it.
+MAX_BYTES = 128 * 1024 * 1024
 CHUNK_BYTES = 192 * 1024
 CHUNK_FILES = 48
 IN_PROCESS_BELOW = 64 * 1024  # small jobs are faster without a pool
@@ -36,15 +39,18 @@ class FileResult:
     issues: list[dict] = field(default_factory=list)
     skipped: str | None = None  # reason, when the file could not be audited
     cached: bool = False
+    #: other files the rules read for this file (a setting defined in a sibling module): path -> sha256
+    deps: dict = field(default_factory=dict)
 
     def as_cache(self) -> dict:
-        """What the project's cache keeps: no source text, so no secret on a flagged
-        line reaches the project file; the code is re-read from the file when needed."""
+        """What the project's cache keeps: no source text and no digest of it, so no secret on a
+        flagged line reaches the project file, not even as a hash that a guess of the line could be
+        checked against; the code is re-read from the file when needed."""
         from .masking import mask_issue_text
 
-        issues = [{**{k: v for k, v in issue.items() if k != "code"}, "text": mask_issue_text(issue)}
+        issues = [{**{k: v for k, v in issue.items() if k not in ("code", "code_sha")}, "text": mask_issue_text(issue)}
                   for issue in self.issues]
-        return {"lines": self.lines, "issues": issues, "skipped": self.skipped}
+        return {"lines": self.lines, "issues": issues, "skipped": self.skipped, "deps": self.deps}
 
 
 # --------------------------------------------------------------------------
@@ -328,6 +334,25 @@ def code_digest(code: str) -> str:
     return sha256_bytes(normalise_code(code).encode("utf-8", "surrogatepass"))
 
 
+#: rules whose flagged code holds a secret value (passwords, AI keys)
+VALUE_RULES = frozenset({"B105", "B106", "B107", "B908"})
+_STRING_BODY = None
+
+
+def identity_code(test_id: str, code: str) -> str:
+    """The code a finding's identity is computed from (``engine`` digests it after masking, so
+    no digest of a secret value is stored). For a rule that reports a secret value, string
+    literals are emptied too: a value the masking did not locate must not reach the digest."""
+    global _STRING_BODY
+    if test_id not in VALUE_RULES:
+        return code
+    if _STRING_BODY is None:
+        import re
+
+        _STRING_BODY = re.compile(r"""(?P<q>['"])(?:\\.|(?!(?P=q)).)*(?P=q)""")
+    return _STRING_BODY.sub(lambda m: m.group("q") * 2, code)
+
+
 def _issue_dict(issue, text_lines: list[str], suppressed: bool) -> dict:
     rng = issue.linerange or [issue.lineno]
     first, last = min(rng), max(rng)
@@ -343,7 +368,6 @@ def _issue_dict(issue, text_lines: list[str], suppressed: bool) -> dict:
         "end_line": last,
         "col": issue.col_offset,
         "code": code,
-        "code_sha": code_digest(code),
         "suppressed": suppressed,
     }
 
@@ -363,7 +387,6 @@ def _unknown_nosec_issue(line: int, names: list[str], text_lines: list[str]) -> 
         "end_line": line,
         "col": 0,
         "code": text_lines[line - 1] if 0 < line <= len(text_lines) else "",
-        "code_sha": code_digest(text_lines[line - 1] if 0 < line <= len(text_lines) else ""),
         "suppressed": False,
     }
 
@@ -402,8 +425,12 @@ def _audit_text(path: str, data: bytes, text: str, result: FileResult, cfg: Audi
     mgr = _manager(cfg)
     text_lines = text.splitlines()
     result.lines = len(text_lines)
+    from .rules import _util
+
     mgr.results, mgr.skipped = [], []
+    _util.CONSULTED.clear()
     mgr._parse_file(path, io.BytesIO(data), [path])
+    result.deps = {p: sha for p, sha in _util.CONSULTED.items() if p != os.path.abspath(path)}
     if mgr.skipped:
         result.skipped = _with_error_line(mgr.skipped[0][1], text, path)
         return result
@@ -426,17 +453,15 @@ def cache_key(relpath: str, sha: str, config_hash: str) -> str:
 
 
 def _hash_files(files: list[tuple[str, str]]) -> dict[str, tuple[str, int]]:
-    """relpath -> (sha256, size); unreadable files are left out (audited later)."""
-    from .reading import open_regular
+    """relpath -> (sha256, size); unreadable and too large files are left out (audited later,
+    which gives the reason). Read in blocks: a large file is never held in memory to hash it."""
+    from .reading import hash_limited
 
     out = {}
     for path, rel in files:
-        try:
-            with open_regular(path) as fh:  # never blocks on a FIFO swapped in after the walk
-                data = fh.read(MAX_BYTES + 1)
-        except OSError:
-            continue
-        out[rel] = (sha256_bytes(data), len(data))
+        sha, size, why = hash_limited(path, MAX_BYTES)  # never blocks on a FIFO swapped in after the walk
+        if why is None:
+            out[rel] = (sha, size)
     return out
 
 
@@ -499,6 +524,8 @@ def plan_files(files: list[tuple[str, str]], cfg: AuditConfig, *, cache_conn=Non
     todo = []
     for path, rel in files:
         hit = cached.get(keys.get(rel, ""))
+        if hit is not None and not _deps_unchanged(hit.get("deps") or {}):
+            hit = None  # a sibling module the rules read for this file has changed
         if hit is not None:
             results[rel] = FileResult(relpath=rel, sha256=hashes[rel][0], cached=True,
                                       lines=hit["lines"], issues=hit["issues"], skipped=hit["skipped"])
@@ -507,6 +534,12 @@ def plan_files(files: list[tuple[str, str]], cfg: AuditConfig, *, cache_conn=Non
     sizes = {rel: size for rel, (_, size) in hashes.items()}
     _progress(ctx, len(results), len(files), "bandit: cached files reused" if results else "bandit")
     return Plan(results=results, todo=todo, sizes=sizes, config_hash=config_hash)
+
+
+def _deps_unchanged(deps: dict) -> bool:
+    from .reading import hash_limited
+
+    return all(hash_limited(path, MAX_BYTES)[0] == sha for path, sha in deps.items())
 
 
 def finish_files(plan: Plan, fresh: list[FileResult], *, cache_conn=None) -> list[FileResult]:
@@ -635,6 +668,6 @@ def _test_enabled(test_id: str, cfg: AuditConfig) -> bool:
 
 def is_python_source(path: str, cfg: AuditConfig) -> bool:
     """bandit's own include/exclude rule, on the path as ``bandit -r`` builds it."""
-    from bandit.core import manager as b_manager
+    from .bandit_config import is_included
 
-    return b_manager._is_file_included(path, cfg.include_globs, cfg.exclude_paths)
+    return is_included(path, cfg.include_globs, cfg.exclude_paths)

@@ -12,7 +12,9 @@ def add_cli(plugin, cli) -> None:
         "audit", "audit a source tree (bandit + AI/ML rules + secrets + model files)", runs_job=True,
         description="Audit PATH and store the findings in PROJECT (created if missing). "
                     f"Exit {EXIT_GATE} when --fail-on is given and an open finding is at or above it.")
-    p.add_argument("path", help="folder to audit")
+    p.add_argument("path", nargs="*", help="folders to audit (each keeps its own latest run)")
+    p.add_argument("--targets", metavar="FILE", help="a file naming one folder to audit a line")
+    p.add_argument("--ray", metavar="ADDRESS", help="scan on a Ray cluster: HOST:PORT, ray://HOST:PORT or auto")
     p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("-c", "--config", help="bandit configuration (YAML, or TOML with [tool.bandit])")
     p.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0")
@@ -26,26 +28,44 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--no-models", action="store_true", help="do not scan model files")
     p.add_argument("--workers", type=int, help="worker processes (default: usable CPUs)")
     p.set_defaults(func=lambda args: cmd_audit(plugin, args))
+    from .deps.cli import add_cli as add_deps_cli
+
+    add_deps_cli(plugin, cli)  # deps-db, deps, sbom
 
 
 def cmd_audit(plugin, args) -> int:
-    if not Path(args.path).is_dir():
-        raise CliError(f"{args.path}: not a folder")
+    from . import distributed
+
+    targets = distributed.audit_targets(args.path, args.targets)  # several: each its own run, as one by one
+    with distributed.on_cluster(args.ray):  # --ray: the scan's chunks run there; Ray is imported only then
+        if len(targets) > 1:
+            return distributed.audit_many(args, targets, lambda path: cmd_audit_one(plugin, args, path))
+        return cmd_audit_one(plugin, args, targets[0])[0]
+
+
+def cmd_audit_one(plugin, args, target: str) -> tuple[int, dict]:
+    if not Path(target).is_dir():
+        raise CliError(f"{target}: not a folder")
     spec = plugin.job_spec(
-        "audit", target=args.path, config=args.config, include_secrets=not args.no_secrets,
+        "audit", target=target, config=args.config, include_secrets=not args.no_secrets,
         include_models=not args.no_models, skips=args.skip, exclude=args.exclude, workers=args.workers)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
         store = project.store(plugin.id)
         run_id, _, summary = run_job(project, spec, unit="files", summary_json=args.summary_json)
-        _print_summary(summary)
-        exports_ok = _write_exports(store, run_id, args)
-        if args.fail_on:
-            floor = SEVERITY_RANK[args.fail_on]
-            worst = sum(1 for f in store.findings(run_id=run_id)
-                        if is_open(f) and SEVERITY_RANK[f["severity"]] >= floor)
-            if worst:
-                note(f"gate: {worst} open finding(s) at or above {args.fail_on}")
-                return EXIT_GATE
+        code = _gate_and_export(store, run_id, summary, args)
+    return code, summary
+
+
+def _gate_and_export(store, run_id: int, summary: dict, args) -> int:
+    _print_summary(summary)
+    exports_ok = _write_exports(store, run_id, args)
+    if args.fail_on:
+        floor = SEVERITY_RANK[args.fail_on]
+        worst = sum(1 for f in store.findings(run_id=run_id)
+                    if is_open(f) and SEVERITY_RANK[f["severity"]] >= floor)
+        if worst:
+            note(f"gate: {worst} open finding(s) at or above {args.fail_on}")
+            return EXIT_GATE
     return EXIT_OK if exports_ok else EXIT_FAILURE
 
 

@@ -57,7 +57,7 @@ def walk_tree(target: str, cfg, *, secrets: bool = True, models: bool = True) ->
     dangles is kept and reported unreadable by the scanner.
     """
     from .bandit_runner import is_python_source
-    from .model_scan import is_model_file
+    from .model_scan import is_model_candidate, is_model_file
     from .reading import not_regular_reason
 
     tree = Tree()
@@ -80,13 +80,19 @@ def walk_tree(target: str, cfg, *, secrets: bool = True, models: bool = True) ->
                 else:
                     tree.skipped.append((rel, "walk", why))
                 continue
-            if is_python_source(path, cfg):
+            python = is_python_source(path, cfg)
+            if python:
                 tree.python.append((path, rel))
             if not _outside_bandit_excludes(path, cfg):
                 continue
-            if models and is_model_file(rel):
+            # Model files by name, and any other file whose bytes are a pickle, .npy, HDF5, zip, tar,
+            # compressed stream... (issue 17: decided by content; Python sources go to bandit).
+            named = models and is_model_file(rel)
+            if named or (models and not python and is_model_candidate(path, rel)):
                 tree.models.append((path, rel))
-            elif secrets and not rel.lower().endswith(BINARY_EXTENSIONS):
+            # A file found a model only by its bytes may be text that reads as a protocol-0 pickle
+            # ("setting = 1" lines): it is secret-scanned too (binary content is skipped there).
+            if secrets and not named and not rel.lower().endswith(BINARY_EXTENSIONS):
                 tree.text.append((path, rel))
     return tree
 
@@ -102,9 +108,9 @@ def display_path(rel: str) -> str:
 
 
 def _outside_bandit_excludes(path: str, cfg) -> bool:
-    from bandit.core import manager as b_manager
+    from .bandit_config import is_included  # bandit's rule, without importing bandit
 
-    return b_manager._is_file_included(path, ["*"], cfg.exclude_paths)
+    return is_included(path, ["*"], cfg.exclude_paths)
 
 
 # ------------------------------------------------------------ to findings
@@ -143,22 +149,35 @@ def bandit_findings(results, cfg, root: str = "") -> tuple[list, dict]:
                 source_status="suppressed" if issue["suppressed"] else "open",
             )
             findings.append(f)
-            code[id(f)] = issue["code_sha"]
+            code[id(f)] = None  # the digest of the masked snippet: set in audit_tree after masking
     return findings, code
 
 
 def _snippet(sources: dict, root: str, relpath: str, first: int, last: int | None) -> str:
     if relpath not in sources:
+        import io
+        import tokenize
+
         try:
-            with open(os.path.join(root, relpath), encoding="utf-8", errors="replace") as fh:
-                sources[relpath] = fh.read().splitlines()
+            with open(os.path.join(root, relpath), "rb") as fh:
+                data = fh.read()
+            try:  # decoded as bandit read it (a PEP 263 declaration), so the snippet is the same text
+                encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+                sources[relpath] = data.decode(encoding).splitlines()
+            except (SyntaxError, LookupError, UnicodeDecodeError):
+                sources[relpath] = data.decode("utf-8", "replace").splitlines()
         except OSError:
             sources[relpath] = []
     lines = sources[relpath]
     return "\n".join(lines[max(first, 1) - 1:(last or first)])
 
 
-def secret_findings(scanned: dict) -> tuple[list, dict]:
+def secret_findings(scanned: dict, kept: bool = True) -> tuple[list, dict]:
+    """Findings of the secrets scan; ``scanned`` carries keyed digests (``secrets_scan.add_digests``).
+
+    ``kept``: the digest key is the project's own (secrets backend), so the digest identifies the
+    value from run to run; otherwise the identity is the masked line and no digest is stored.
+    """
     from .secrets_scan import confidence_of, rule_id
 
     findings, code = [], {}
@@ -171,7 +190,7 @@ def secret_findings(scanned: dict) -> tuple[list, dict]:
                 advice = ("nothing on the line says it is a credential; if it is one, move it to a "
                           "secret store and revoke it.")
             evidence = {"scanner": "detect-secrets", "masked": item["masked"],
-                        "secret_sha256": item["sha256"], "code": item["code"]}
+                        "secret_hmac": item["digest"], "code": item["code"]}
             if item.get("shape"):
                 evidence["token_shape"] = item["shape"]
             f = _finding(
@@ -184,8 +203,8 @@ def secret_findings(scanned: dict) -> tuple[list, dict]:
                 source_status="suppressed" if item["suppressed"] else "open",
             )
             findings.append(f)
-            # The secret's hash, not its line: moving the line keeps the identity.
-            code[id(f)] = f"{item['type']}:{item['sha256']}"
+            # The secret's keyed digest, not its line: moving the line keeps the identity.
+            code[id(f)] = f"{item['type']}:{item['digest'] if kept else item['code']}"
     return findings, code
 
 
@@ -194,12 +213,12 @@ _RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
 SECRET_VALUE_RULES = ("B908",)
 
 
-def merge_secret_findings(findings: list, read) -> list:
+def merge_secret_findings(findings: list, read, key: bytes) -> list:
     """One finding per secret value and place, listing every detector that saw it.
 
     A hard-coded key is seen by B908 and by one or more detect-secrets plugins on
     the same line (``Base64 High Entropy String``, ``Secret Keyword``, ``GitHub Token``...).
-    Findings of the same file and line whose secret sha256 is the same are merged.
+    Findings of the same file and line whose secret digest (HMAC under ``key``) is the same are merged.
     The survivor is B908 when it is among them (its rule names the provider), else
     a pattern detector (``GitHub Token``) before an entropy guess, then the most
     confident; it keeps its own rule, title and fingerprint and
@@ -207,15 +226,15 @@ def merge_secret_findings(findings: list, read) -> list:
     lists every detector. Bandit's own rules (B105-B107) are left alone: their
     results must stay those of ``bandit -r``. ``read(relpath)``: the file's text, or None.
     """
-    from .masking import mask, secret_hash, source_lines
+    from .masking import secret_hash, source_lines
     from .rules.api_keys import KEY_PATTERNS
 
     groups: dict[tuple, list] = {}
     b908_lines: dict[str, list] = {}
     for f in findings:
         ev = f.evidence or {}
-        if ev.get("scanner") == "detect-secrets" and ev.get("secret_sha256"):
-            groups.setdefault((f.path, f.line, ev["secret_sha256"]), []).append(f)
+        if ev.get("scanner") == "detect-secrets" and ev.get("secret_hmac"):
+            groups.setdefault((f.path, f.line, ev["secret_hmac"]), []).append(f)
         elif f.rule in SECRET_VALUE_RULES:
             b908_lines.setdefault(f.path, []).append(f)
     claimed: set[tuple] = set()
@@ -225,20 +244,21 @@ def merge_secret_findings(findings: list, read) -> list:
         text = read(rel)
         lines = source_lines(text) if text is not None else []
         for f in rule_findings:
-            # The finding's own key: the one whose masked form its message shows (two keys on one
-            # line give two B908 findings), else the first key of its lines with a detect-secrets hit.
+            # The finding's own key: the one that starts where bandit's string constant starts (two
+            # keys on one line give two B908 findings), else the first key of its lines with a hit.
             candidates = []
             for n in range(f.line or 0, (f.end_line or f.line or 0) + 1):
                 line = lines[n - 1] if 0 < n <= len(lines) else ""
                 for _, rx in KEY_PATTERNS:
                     for m in rx.finditer(line):
-                        key = (rel, n, secret_hash(m.group(0)))
-                        if key in groups and key not in claimed:
-                            candidates.append((mask(m.group(0)) not in (f.message or ""), key))
+                        where = (rel, n, secret_hash(m.group(0), key))
+                        if where in groups and where not in claimed:
+                            near = abs(m.start() - f.column) if f.column is not None and n == f.line else 0
+                            candidates.append((near, where))
             if candidates:
-                key = min(candidates)[1]
-                claimed.add(key)
-                groups[key].append(f)
+                where = min(candidates)[1]
+                claimed.add(where)
+                groups[where].append(f)
     dropped: set[int] = set()
     for (_, _, sha), group in groups.items():
         # B908 first, then a pattern detector before an entropy guess, then the most confident.
@@ -247,7 +267,7 @@ def merge_secret_findings(findings: list, read) -> list:
         keep = group[0]
         keep.evidence = dict(keep.evidence or {})
         keep.evidence["detectors"] = sorted({_detector(f) for f in group})
-        keep.evidence.setdefault("secret_sha256", sha)
+        keep.evidence.setdefault("secret_hmac", sha)
         keep.evidence.setdefault("masked", group[-1].evidence.get("masked"))
         keep.severity = max((f.severity for f in group), key=lambda v: _RANK.get(v, 0))
         keep.confidence = max((f.confidence for f in group), key=lambda v: _RANK.get(v, 0))
@@ -263,6 +283,44 @@ def _detector(f) -> str:
     if ev.get("scanner") == "detect-secrets":
         return "detect-secrets: " + f.title.split(": ", 1)[-1]
     return f"{ev.get('scanner', 'bandit')}: {f.rule} {ev.get('test_name', '')}".rstrip()
+
+
+def _not_audited_severity(reason: str) -> str:
+    """HIGH when the content was not read at all because of its size (padding hides code that
+    way); MEDIUM when it was unreadable or read but not parseable (it cannot be checked, and a
+    file Python cannot parse does not run as is); LOW when it is not a regular file (a FIFO or a
+    device has no content to audit)."""
+    if reason.startswith("too large"):
+        return "HIGH"
+    if reason.startswith("not a regular file"):
+        return "LOW"
+    return "MEDIUM"
+
+
+def not_audited_findings(skipped: list, findings: list) -> tuple[list, dict]:
+    """One finding (rule AUDIT001) per file and scanner that could not audit it.
+
+    A skipped file is otherwise only listed: a ``--fail-on`` gate would pass what the audit did
+    not read. A file a scanner already reports as a finding of its own (MS003: a model file that
+    cannot be parsed) is not reported twice.
+    """
+    from .rules.catalog import NOT_AUDITED_RULE
+
+    reported = {f.path for f in findings if f.rule == "MS003"}
+    out, code = [], {}
+    for rel, scanner, reason in skipped:
+        if scanner == "models" and rel in reported:
+            continue
+        what = {"bandit": "bandit and the AI rules", "secrets": "the secrets scan",
+                "models": "the model-file scan", "walk": "any scanner"}.get(scanner, scanner)
+        f = _finding(rule=NOT_AUDITED_RULE.id, severity=_not_audited_severity(reason), confidence="HIGH",
+                     title=NOT_AUDITED_RULE.title,
+                     message=f"{rel} was not audited by {what}: {reason}. {NOT_AUDITED_RULE.help}",
+                     path=rel, line=None, end_line=None, cwe=None,
+                     evidence={"scanner": "not-audited", "skipped_by": scanner, "reason": reason})
+        out.append(f)
+        code[id(f)] = f"{scanner}:{reason.split(' (')[0].split(':')[0]}"
+    return out, code
 
 
 def model_findings(scanned: dict) -> tuple[list, dict]:
@@ -286,7 +344,7 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     """
     from workbench.api import assign_fingerprints
 
-    from . import masking, model_scan
+    from . import store as tables
     from .bandit_config import load_config
     from .params import AuditParams
 
@@ -306,6 +364,12 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     out = AuditResult(target=target, skipped=list(tree.skipped))
     out.seconds["walk"] = time.perf_counter() - t0
 
+    digest_key, key_kept = tables.run_digest_key(cache)
+    run_key = _run_key(tree, params, cfg, digest_key if key_kept else None) if cache is not None else None
+    hit = tables.run_cache_get(cache, run_key) if run_key is not None else None
+    if hit is not None:  # nothing it depends on changed: the last audit's result, no scanner run
+        return _from_run_cache(out, hit, t0)
+    from . import masking, model_scan, secrets_scan
     _log(ctx, f"bandit on {len(tree.python)} Python files"
               + (f", secrets scan on {len(tree.text)} files" if want_secrets else ""))
     t = time.perf_counter()
@@ -318,11 +382,13 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     out.scanned["bandit"] = [r.relpath for r in results if not r.skipped]
     parts = [bandit_findings(results, cfg, target)]
 
+    paths = {rel: path for path, rel in tree.python + tree.text + tree.models}
     if want_secrets:
         _check(ctx)
         out.skipped += [(rel, "secrets", why) for rel, (_, why) in secrets_found.items() if why]
         out.scanned["secrets"] = [rel for rel, (_, why) in secrets_found.items() if not why]
-        parts.append(secret_findings(secrets_found))
+        secrets_found = secrets_scan.add_digests(secrets_found, paths, digest_key)
+        parts.append(secret_findings(secrets_found, key_kept))
     if want_models:
         _check(ctx)
         t = time.perf_counter()
@@ -336,13 +402,87 @@ def audit_tree(params, ctx=None, cache=None) -> AuditResult:
     for findings, codes in parts:
         out.findings.extend(findings)
         code.update(codes)
+    missed, missed_code = not_audited_findings(out.skipped, out.findings)
+    out.findings.extend(missed)
+    code.update(missed_code)
     # Every secret value of a file (detect-secrets' full values, bandit's B105-B107 literals,
     # known token shapes) masked in every finding of that file, whatever rule found it.
-    paths = {rel: path for path, rel in tree.python + tree.text + tree.models}
     masking.mask_findings(out.findings, secrets_found if want_secrets else None, target, paths=paths)
+    from .bandit_runner import code_digest, identity_code
+
+    for f in out.findings:  # bandit findings: identified by their code as stored (masked), never the raw line
+        if id(f) in code and code[id(f)] is None:
+            code[id(f)] = code_digest(identity_code(f.rule, f.evidence.get("code", "")))
     if want_secrets:
-        out.findings = merge_secret_findings(out.findings, lambda rel: _read_text(paths.get(rel)))
+        out.findings = merge_secret_findings(out.findings, lambda rel: _read_text(paths.get(rel)), digest_key)
+        if not key_kept:  # a digest under a key that is thrown away identifies nothing: not stored
+            for f in out.findings:
+                (f.evidence or {}).pop("secret_hmac", None)
     assign_fingerprints(out.findings, lambda f: code.get(id(f), ""))
+    out.seconds["total"] = time.perf_counter() - t0
+    if run_key is not None:
+        tables.run_cache_put(cache, run_key, target, {
+            "findings": [f.as_dict() for f in out.findings], "skipped": out.skipped, "files": out.files,
+            "lines": out.lines, "scanned": out.scanned})
+    return out
+
+
+def _code_version() -> str:
+    """Size and time of every module of this plugin: a changed scanner or rule misses the run cache."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    parts = []
+    for folder in (here, os.path.join(here, "rules")):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(folder, name))
+                parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def _run_key(tree: Tree, params, cfg, digest_key: bytes | None) -> str | None:
+    """What an audit's result depends on: every file's content and role, what the walk skipped,
+    the parameters and configuration, the scanners' versions and the project's digest key
+    (its id). None when a file cannot be hashed (then the audit runs and says why)."""
+    import hashlib
+    import hmac
+    import json
+
+    from .bandit_config import installed_version
+    from .bandit_runner import MAX_BYTES
+    from .reading import hash_limited
+
+    roles: dict[str, list] = {}
+    for role, files in (("py", tree.python), ("text", tree.text), ("model", tree.models)):
+        for path, rel in files:
+            roles.setdefault(rel, [path]).append(role)
+    files = []
+    for rel in sorted(roles):
+        sha, _, why = hash_limited(roles[rel][0], MAX_BYTES)
+        if why is not None:
+            return None
+        files.append([rel, sha, roles[rel][1:]])
+    try:
+        scanners = [installed_version("bandit", "bandit"), installed_version("detect-secrets", "detect_secrets")]
+    except Exception:  # run from a source tree without metadata: no run cache
+        return None
+    payload = {
+        "files": files, "walk": tree.skipped, "code": _code_version(), "scanners": scanners,
+        "params": {k: v for k, v in vars(params).items() if k != "workers"},
+        "config": [cfg.cache_hash(), cfg.severity, cfg.confidence, sorted(cfg.include_globs),
+                   sorted((g, sorted(ids)) for g, ids in cfg.path_skips.items())],
+        "key": hmac.new(digest_key, b"code_audit run cache", hashlib.sha256).hexdigest() if digest_key else None,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _from_run_cache(out: AuditResult, hit: dict, t0: float) -> AuditResult:
+    from workbench.api import Finding
+
+    out.findings = [Finding(**f) for f in hit["findings"]]
+    out.skipped = [tuple(s) for s in hit["skipped"]]
+    out.files = out.cached_files = hit["files"]
+    out.lines = hit["lines"]
+    out.scanned = hit["scanned"]
     out.seconds["total"] = time.perf_counter() - t0
     return out
 
@@ -369,7 +509,11 @@ def _scan_sources(tree: Tree, cfg, workers: int | None, cache, ctx, want_secrets
              and (s_plan is None or len(s_plan.todo) <= secrets_scan.PARALLEL_ABOVE))
     b_fresh: list = []
     s_fresh: list = []
-    if workers == 1 or len(b_chunks) + len(s_chunks) <= 1 or small:
+    from . import distributed
+
+    if distributed.cluster() is not None and (b_chunks or s_chunks):  # --ray: the same chunks on the cluster
+        b_fresh, s_fresh = distributed.scan(b_chunks, s_chunks, cfg, ctx, done, total, (cache, b_plan, s_plan))
+    elif workers == 1 or len(b_chunks) + len(s_chunks) <= 1 or small:
         b_fresh = bandit_runner._run_serial(b_chunks, cfg, ctx, done, total)
         if s_chunks:
             s_fresh = secrets_scan._scan_todo(s_plan.todo, 1, ctx, done=done + len(b_plan.todo), total=total)
@@ -444,7 +588,8 @@ def _summary(result: AuditResult, changes: dict) -> dict:
 
 
 #: the scanner named in a finding's evidence -> the scanner key of the checked-files table
-EVIDENCE_SCANNER = {"bandit": "bandit", "detect-secrets": "secrets", "pickle-opcodes": "models"}
+EVIDENCE_SCANNER = {"bandit": "bandit", "detect-secrets": "secrets", "pickle-opcodes": "models",
+                    "osv": "deps", "provenance": "deps"}  # deps: the dependency audit's own runs
 
 
 def diff_runs(store, run_id: int) -> dict:
@@ -466,7 +611,8 @@ def diff_runs(store, run_id: int) -> dict:
         checked = tables.scanned_files(store, run_id)
         for f in store.findings(run_id=prev_id):
             if f["fingerprint"] in gone:
-                scanner = EVIDENCE_SCANNER.get((f.get("evidence") or {}).get("scanner"), "bandit")
+                ev = f.get("evidence") or {}
+                scanner = ev.get("skipped_by") or EVIDENCE_SCANNER.get(ev.get("scanner"), "bandit")
                 (fixed if (f["path"], scanner) in checked else not_checked).add(f["fingerprint"])
     return {
         "new": sorted(current - previous),

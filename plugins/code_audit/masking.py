@@ -44,17 +44,36 @@ _SHORT = 4  # values shorter than this are masked only between quotes (else ever
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+# The provider prefix of a known token shape: it says what kind of key it is and is the same
+# for every key of that kind, so it may stay visible.
+_KNOWN_PREFIX = re.compile(r"(?:gh[pousr]_|github_pat_|glpat-|sk-ant-|sk-(?:proj-|svcacct-|admin-)?"
+                           r"|[sr]k_(?:live|test)_|hf_|A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AIza|xox[abposr]-"
+                           r"|npm_|r8_|gsk_|pplx-|xai-|wandb_v1_)")
+MASK = "****"
+
+
 def mask(secret: str) -> str:
-    """A recognisable prefix and the last two characters; never the secret."""
-    if len(secret) <= 8:
-        return "*" * len(secret)
-    keep = 4 if len(secret) < 24 else 6
-    return f"{secret[:keep]}…{secret[-2:]}"
+    """What may be shown of a secret: ``****``, after the provider prefix when the value is a
+    known token shape (``ghp_****``, ``AKIA****``). No character of the secret's own part and
+    not its length: the first and last characters of a weak password shrink a dictionary attack."""
+    m = _KNOWN_PREFIX.match(secret)
+    if m and any(rx.match(secret) for _, rx in TOKEN_SHAPES):
+        return m.group(0) + MASK
+    return MASK
 
 
-def secret_hash(secret: str) -> str:
-    """sha256 of the secret: lets two findings be compared without the value."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+def secret_hash(secret: str, key: bytes) -> str:
+    """HMAC-SHA256 of the secret under ``key`` (the project's key, see ``run_digest_key``): two
+    findings of one value compare equal, yet the digest cannot be checked against a dictionary
+    without the key, which lives in the secrets backend, never in the project file."""
+    import hmac
+
+    return hmac.new(key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+# The project's digest key lives with the tables (a light module: a warm re-run reads it before
+# anything else is imported); kept importable from here.
+from .store import DIGEST_KEY_NAME, run_digest_key  # noqa: E402,F401
 
 
 def source_lines(text: str) -> list[str]:
@@ -383,8 +402,8 @@ def private_key_lines(text: str) -> set[str]:
     return values
 
 
-SOURCE_LIMIT = 16 * 1024 * 1024  # files larger are not re-read for masking (their snippets keep line masks)
-_KEEP_AS_IS = {"masked", "secret_sha256", "scanner", "global", "test_name"}
+SOURCE_LIMIT = 128 * 1024 * 1024  # bandit's limit: files larger are not re-read for masking
+_KEEP_AS_IS = {"masked", "secret_hmac", "scanner", "global", "test_name", "skipped_by", "reason"}
 
 
 def mask_findings(findings, secret_results: dict | None, root: str, *, paths: dict | None = None,
@@ -411,22 +430,39 @@ def mask_findings(findings, secret_results: dict | None, root: str, *, paths: di
     by_path: dict[str, list] = {}
     for f in findings:
         by_path.setdefault(f.path or "", []).append(f)
+    # A value found as a secret in one file is masked in the snippets of every file (a dummy key
+    # of one test file also shows in another file's B101 evidence): first every file's values.
+    texts: dict[str, str | None] = {}
+    everywhere: set[str] = set()
     for rel, group in by_path.items():
         results = (secret_results or {}).get(rel, ((), None))[0]
         ranges = [(f.line or 0, f.end_line or f.line or 0) for f in group if f.rule in PASSWORD_RULES]
-        text = read(rel) if rel else None
-        values = secret_values_of_file(text, results, ranges) if text is not None else set()
+        text = texts[rel] = read(rel) if rel else None
+        if text is not None and (results or ranges or _may_hold_token(text)):
+            everywhere |= secret_values_of_file(text, results, ranges)
+    for rel, (results, _) in (secret_results or {}).items():
+        if results and rel not in texts:  # a file whose only findings were merged away
+            text = read(rel)
+            if text is not None:
+                everywhere |= secret_values_of_file(text, results)
+    for rel, group in by_path.items():
+        text = texts[rel]
         lines = source_lines(text) if text is not None else []
         for f in group:
-            own = set(values)
+            own = everywhere
             if f.rule in PASSWORD_RULES and text is not None and not _covers(own, lines, f):
                 # The literal was not located: mask every string literal of the finding's own lines.
-                own |= {m.group("body") for n in range(f.line or 0, (f.end_line or f.line or 0) + 1)
-                        if 0 < n <= len(lines) for m in _QUOTED_LITERAL.finditer(lines[n - 1])}
+                own = own | {m.group("body") for n in range(f.line or 0, (f.end_line or f.line or 0) + 1)
+                             if 0 < n <= len(lines) for m in _QUOTED_LITERAL.finditer(lines[n - 1])}
             f.message = mask_values(f.message, own)
             for key, value in list(f.evidence.items()):
                 if key not in _KEEP_AS_IS and isinstance(value, str):
                     f.evidence[key] = mask_values(value, own)
+
+
+def _may_hold_token(text: str) -> bool:
+    """Cheap: could ``text`` hold a known token shape or a private key (else nothing to collect)?"""
+    return "PRIVATE KEY" in text or any(lit in text for lits in _TOKEN_LITERALS.values() for lit in lits)
 
 
 def _covers(values: set[str], lines: list[str], finding) -> bool:

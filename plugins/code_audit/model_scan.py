@@ -7,8 +7,12 @@ stream would import (GLOBAL, INST, STACK_GLOBAL) is classified:
 
 - *dangerous* (deny list: process, shell, eval, import machinery, files,
   network, other deserialisers) -> rule MS001, HIGH;
-- *unknown* (neither denied nor on the allow list of what PyTorch, NumPy,
-  scikit-learn-style and plain-container pickles need) -> rule MS002, MEDIUM;
+- *called* (issue 17): not on the allow list, and the stream calls it (REDUCE,
+  NEWOBJ, NEWOBJ_EX, OBJ, INST, or a class handed to a call such as
+  ``copyreg._reconstructor``, whose ``__setstate__`` runs at BUILD) -> rule MS002,
+  HIGH, whatever the module: a deny list cannot name everything that runs code
+  (``doctest.debug_script``, ``torch.utils.collect_env.run``);
+- *unknown* (neither denied nor allowed, imported but never called) -> MS002, MEDIUM;
 - *nested*: an allowed-looking callable that unpickles its argument
   (``torch.storage._load_from_bytes`` runs ``torch.load(weights_only=False)``
   on its bytes). The bytes argument is read from the stream and scanned
@@ -32,15 +36,22 @@ What a loader reads, the scan reads:
   arrays joblib writes *inside* the pickle stream (raw data skipped; an object
   array is a nested pickle, scanned);
 
+Files are chosen by content (``sniff``: pickle opcodes, zip, tar, gzip/bz2/xz,
+NumPy, HDF5, safetensors, GGUF, TFLite) as well as by name (``is_model_file``);
+containers are followed inside containers to ``MAX_DEPTH``, and a member is
+scanned when its name or its bytes say model. NumPy headers are read by
+``numpy.lib.format``; Keras configs (``.keras`` zip, ``.h5`` attribute) are
+checked for Lambda layers, modules outside Keras and custom objects.
+
 Every read is bounded: files are streamed, large byte strings are skipped by
 seeking, never held, and decompressed data is spooled to disk past a few MB.
-A file a loader would unpickle that the scan could not check completely
-gives an MS003 finding when its extension says model, not only a skip reason.
+Where the name or the bytes say model, whatever the scan could not parse or
+check completely is an MS003 finding (MEDIUM: partly checked; LOW: not parsed
+at all), never only a skip reason.
 """
 
 from __future__ import annotations
 
-import ast
 import errno
 import functools
 import io
@@ -49,8 +60,20 @@ import pickletools
 import re
 import struct
 
-MODEL_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt",
-                    ".npy", ".npz", ".dill", ".sav", ".mar")
+# Names that say "model": pickles and what torch.load / joblib / numpy open by convention,
+# and the safe formats (a pickle saved under their name is still found by its bytes).
+MODEL_EXTENSIONS = (".pkl", ".pickle", ".pk", ".pck", ".pcl", ".joblib", ".pt", ".pth", ".bin", ".ckpt",
+                    ".chkpt", ".checkpoint", ".npy", ".npz", ".dill", ".cloudpickle", ".sav", ".mar", ".model",
+                    ".weights", ".pth.tar", ".pt2", ".keras", ".h5", ".hdf5", ".onnx", ".safetensors", ".gguf",
+                    ".tflite")
+MODEL_NAMES = ("pytorch_model.bin", "model", "checkpoint", "last", "best", "weights")
+_TAILS = ("1", "2", "3", "bak", "old", "orig", "tmp", "backup", "prev", "latest", "best", "final")
+# pandas.read_pickle decompresses by these suffixes; torch/joblib users add them too.
+COMPRESSED_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".gz", ".bz2", ".xz", ".zip", ".zst", ".lzma", ".z",
+                       ".tar", ".tgz")
+SAFE_FORMATS = (".safetensors", ".onnx", ".gguf", ".tflite")
+MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the safetensors library refuses larger headers
+MAX_CONFIG_BYTES = 64 * 1024 * 1024  # a Keras config.json read to check it
 MAX_BYTES = 64 * 1024 ** 3  # files are streamed: this only stops absurd sizes
 MAX_OPCODES = 20_000_000  # per file, all pickles and nested payloads together: bounds the work
 MAX_NESTED_BYTES = 256 * 1024 * 1024  # a decompressed stream, zip member or long string payload larger is not checked
@@ -153,6 +176,7 @@ _JOBLIB_ARRAY = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 
 
 _RANK = {"allowed": 0, "unknown": 1, "nested": 2, "dangerous": 3}
+CALLED = "called"  # an unknown global the stream calls (a verdict of the walk, not of the name)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -200,7 +224,127 @@ def _classify_one(module: str, name: str) -> str:
 
 
 def is_model_file(path: str) -> bool:
-    return path.lower().endswith(MODEL_EXTENSIONS)
+    """Does the *name* say model? (Checkpoint conventions, safe formats, and a pickle
+    name under a compression suffix that pandas decompresses: ``model.pkl.gz``.)"""
+    low = path.lower().rsplit("/", 1)[-1]
+    if low.endswith(MODEL_EXTENSIONS) or low in MODEL_NAMES:
+        return True
+    stem = _strip_compression(low)
+    if stem != low and (stem.endswith(MODEL_EXTENSIONS) or stem in MODEL_NAMES):
+        return True
+    # checkpoint-1000, model.pt.1, weights.pth.bak, last.ckpt.old: a model suffix followed by a tail
+    parts = low.split(".")
+    return any("." + p in MODEL_EXTENSIONS for p in parts[1:-1]) and parts[-1] in _TAILS
+
+
+def _strip_compression(low: str) -> str:
+    for suffix in COMPRESSED_SUFFIXES:
+        if low.endswith(suffix) and len(low) > len(suffix):
+            return low[: -len(suffix)]
+    return low
+
+
+def _pickle_like(data: bytes, whole: bool) -> bool:
+    """Do these bytes decode as a pickle opcode stream? ``whole``: they are the whole file.
+
+    A protocol-2+ header is enough; a protocol-0/1 stream (text-like opcodes) must
+    decode with a consistent stack (what each opcode pops was pushed, marks matched)
+    to STOP, or for 64 opcodes before the sample runs out, so that text files are
+    not taken for pickles.
+    """
+    if not data or data[:1] not in _CODE2OP:
+        return False
+    if data[0] == 0x80:  # PROTO: a protocol number, then an opcode (a FRAME, usually)
+        return len(data) > 2 and 2 <= data[1] <= 5 and data[2:3] in _CODE2OP
+    count, depth, marks = 0, 0, []
+    try:
+        for op, _arg, _pos in pickletools.genops(io.BytesIO(data)):
+            count += 1
+            before = op.stack_before
+            if op.name in ("GLOBAL", "INST"):  # "module name": both dotted identifiers in any real pickle
+                module, _, name = str(_arg).partition(" ")
+                if not all(p.isidentifier() for p in module.split(".") + name.split(".")):
+                    return False
+            if op.name == "MARK":
+                marks.append(depth)
+                depth = 0
+                continue
+            if op.name == "POP" and depth == 0 and marks:
+                depth = marks.pop()  # POP may drop a MARK
+                continue
+            if pickletools.markobject in before:
+                if not marks:
+                    return False
+                depth = marks.pop()
+                below = before.index(pickletools.markobject)
+            else:
+                below = len(before)
+            if depth < below:
+                return False
+            depth += len(op.stack_after) - below
+            if op.name == "STOP":
+                return count >= 2 and depth == 0 and not marks
+            if count >= 64:
+                return True
+    except Exception:  # pickletools on arbitrary bytes: ValueError, struct.error, UnicodeDecodeError...
+        return False
+    return not whole and count >= 64
+
+
+def sniff(head: bytes, size: int | None = None) -> str | None:
+    """The format the first bytes of a file announce, or None.
+
+    ``head``: at least the first 512 bytes (less only when the file is shorter);
+    ``size``: the file's size when known. Model formats: 'pickle', 'npy', 'hdf5',
+    'safetensors', 'gguf', 'tflite'; containers: 'zip', 'tar', 'gzip', 'bz2', 'xz'.
+    Weak magics (zlib, lzma-alone, lz4) are left to a model name.
+    """
+    whole = size is not None and len(head) >= size
+    if head[:4] == b"PK\x03\x04" or (head[:4] == b"PK\x05\x06" and size == 22):
+        return "zip"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head.startswith(b"GGUF"):
+        return "gguf"
+    if head[4:8] == b"TFL3":
+        return "tflite"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head[:3] == b"BZh" and head[3:4].isdigit():
+        return "bz2"
+    if len(head) >= 10 and head[8:9] == b"{":
+        n = int.from_bytes(head[:8], "little")
+        if 2 <= n <= MAX_SAFETENSORS_HEADER and (size is None or 8 + n <= size):
+            return "safetensors"
+    if len(head) >= 263 and head[257:262] == b"ustar":
+        return "tar"
+    if _pickle_like(head, whole):
+        return "pickle"
+    return None
+
+
+SNIFF_BYTES = 64 * 1024  # what the walk reads of a file to sniff it (a protocol-0 pickle needs some)
+
+
+def is_model_candidate(path: str, rel: str | None = None) -> bool:
+    """For the file walk: a file the model scan must see, by its name or by its bytes."""
+    if is_model_file(rel or path):
+        return True
+    from .reading import open_regular
+
+    try:
+        with open_regular(path) as fh:
+            head = fh.read(512)
+            if head[:1] in _CODE2OP and head[:1] != b"\x80" and len(head) == 512:
+                head += fh.read(SNIFF_BYTES - 512)  # a text-like pickle is told from text by decoding it
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        return False
+    return sniff(head, size) is not None
 
 
 # ------------------------------------------------------------------ results
@@ -223,6 +367,7 @@ class _Scan:
         self.opcodes = 0
         self._seen: set = set()
         self.nested_done: set = set()  # nested payloads already scanned
+        self.model_seen = False  # the bytes said model somewhere (a pickle, .npy, Keras config...)
 
     def add(self, module: str, name: str, offset: int, verdict: str, member: str | None, detail: str = ""):
         key = (module, name, verdict, member, detail if verdict != "dangerous" else "")
@@ -787,9 +932,20 @@ class _Walker:
         return target
 
     def _call(self, func, args, pos: int) -> _Call:
+        """A call the unpickler makes (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST). What is called, and
+        a class or function handed to the call (``copyreg._reconstructor(cls, base, state)``
+        and ``__newobj__`` call it; the instance's ``__setstate__`` runs at BUILD), runs code
+        of its own: off the allow list that is HIGH, whatever the module."""
         call = _Call(func, args, pos)
-        if isinstance(func, _Global) and func.verdict == "nested":
-            self._nested(func, args, pos)
+        if isinstance(func, _Global):
+            if func.verdict == "nested":
+                self._nested(func, args, pos)
+            elif func.verdict == "unknown":
+                self.scan.add(func.module, func.name, func.pos, "called", self.member)
+        if isinstance(args, tuple):
+            for value in args:
+                if isinstance(value, _Global) and value.verdict == "unknown":
+                    self.scan.add(value.module, value.name, value.pos, "called", self.member)
         return call
 
     # ---- nested payloads (the bytes a nested loader unpickles)
@@ -1009,8 +1165,13 @@ def _spool(stream, limit: int):
     return out, min(size, limit), error, over
 
 
-def _scan_compressed(scan: _Scan, f, size: int, kind: str, where: str | None, depth: int) -> bool:
-    """Scan the decompressed stream; False when the data does not decompress at all."""
+def _scan_compressed(scan: _Scan, f, size: int, kind: str, where: str | None, depth: int,
+                     name: str = "", loaded: bool = True) -> bool:
+    """Scan the decompressed stream; False when the data does not decompress at all.
+
+    The stream is named as pandas names it (``model.pkl.gz`` holds ``model.pkl``); what is
+    not a model by that name or by its bytes is left alone when ``loaded`` is False.
+    """
     f.seek(0)
     if kind == "joblib-zfile":  # joblib < 0.10: 'ZF', 19 hex digits of length, optional space, zlib data
         head = f.read(22)
@@ -1021,12 +1182,17 @@ def _scan_compressed(scan: _Scan, f, size: int, kind: str, where: str | None, de
     try:
         stream = _decompressor(kind, f)
     except _Stop as exc:
-        scan.problem(str(exc), where, exc.unchecked)
+        if loaded:
+            scan.problem(str(exc), where, exc.unchecked)
         return True
     out, n, error, over = _spool(stream, MAX_NESTED_BYTES)
     with out:
         if n == 0 and error:
             return False
+        inner = _strip_compression(name) if name else ""
+        inner_loaded = loaded or is_model_file(inner)
+        if not inner_loaded and _sniff_file(out, n) is None:
+            return True  # data.csv.gz and the like: nothing a model loader reads
         label = f"{kind}-compressed"
         if error:
             scan.problem(f"{label} stream damaged after {n:,} bytes ({error}); what came before was checked",
@@ -1034,31 +1200,107 @@ def _scan_compressed(scan: _Scan, f, size: int, kind: str, where: str | None, de
         if over:
             scan.problem(f"{label}: more than {MAX_NESTED_BYTES:,} bytes once decompressed; rest not checked",
                          where, True)
-        _scan_source(scan, out, n, where, depth + 1, compressed=False)
+        _scan_source(scan, out, n, where, depth + 1, compressed=False, name=inner, loaded=inner_loaded)
     return True
 
 
-def _scan_zip(scan: _Scan, f, where: str | None, depth: int) -> None:
+def _sniff_file(f, size: int) -> str | None:
+    """``sniff`` on a seekable file's first bytes (more of them only for a text-like pickle)."""
+    f.seek(0)
+    head = f.read(512)
+    if head[:1] in _CODE2OP and head[:1] != b"\x80" and len(head) == 512:
+        head += f.read(SNIFF_BYTES - 512)
+    f.seek(0)
+    return sniff(head, size)
+
+
+def _zip_member_head(archive, info) -> bytes:
+    with archive.open(info) as member:
+        head = member.read(512)
+        if head[:1] in _CODE2OP and head[:1] != b"\x80" and len(head) == 512:
+            head += member.read(SNIFF_BYTES - 512)
+    return head
+
+
+def _is_pt2(archive, names: list[str]) -> bool:
+    """A torch.export archive: ``<name>/archive_format`` says ``pt2`` (older ones hold the
+    serialized program as JSON)."""
+    for n in names:
+        if n.endswith("serialized_exported_program.json"):
+            return True
+        if n == "archive_format" or n.endswith("/archive_format"):
+            try:
+                with archive.open(n) as fh:
+                    if fh.read(16).strip() == b"pt2":
+                        return True
+            except Exception:  # a damaged member: not a pt2 marker
+                continue
+    return False
+
+
+def zip_kind(path: str) -> str | None:
+    """'pt2', 'keras', 'torchscript', 'torch' or 'zip' for a zip archive; None if not one."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()[:MAX_MEMBERS]
+            if _is_pt2(archive, names):
+                return "pt2"
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    if "config.json" in names and ("metadata.json" in names or path.lower().endswith(".keras")):
+        return "keras"
+    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+        return "torchscript"
+    if any(n.endswith("data.pkl") for n in names):
+        return "torch"
+    return "zip"
+
+
+def _scan_zip(scan: _Scan, f, where: str | None, depth: int, name: str = "", loaded: bool = True) -> None:
+    """Members a loader unpickles (``*/data.pkl`` of torch, ``.npy`` of ``np.load``), members
+    whose name or bytes say model, the Keras config; the raw tensor data of a torch
+    archive is skipped (torch reads it as bytes, never as a pickle)."""
     import zipfile
 
     try:
         archive = zipfile.ZipFile(f)
         infos = archive.infolist()
     except Exception as exc:  # BadZipFile, OverflowError, ... on hostile headers
-        scan.problem(f"damaged zip archive: {exc}", where, False)
+        if loaded:
+            scan.problem(f"damaged zip archive: {exc}", where, False)
         return
     if len(infos) > MAX_MEMBERS:
         scan.problem(f"zip archive with {len(infos):,} members; only the first {MAX_MEMBERS:,} checked", where, True)
-    for info in infos[:MAX_MEMBERS]:
-        if not info.filename.endswith((".pkl", ".npy")):
-            continue  # torch.load and numpy.load unpickle only these members
-        label = f"{where} > {info.filename}" if where else info.filename
+    infos = infos[:MAX_MEMBERS]
+    names = [i.filename for i in infos]
+    raw_data = tuple(n[: -len("data.pkl")] + "data/" for n in names if n.endswith("data.pkl"))
+    keras = "config.json" in names and ("metadata.json" in names or name.endswith(".keras"))
+    if keras or raw_data or _is_pt2(archive, names):
+        scan.model_seen = True
+    # model.pkl.zip: pandas unpickles the one member whatever its name
+    every = loaded and not raw_data and name.endswith(".zip") and is_model_file(name[:-4])
+    for info in infos:
+        member_name = info.filename
+        if info.is_dir() or (raw_data and member_name.startswith(raw_data)):
+            continue
+        label = f"{where} > {member_name}" if where else member_name
+        member_loaded = every or member_name.endswith((".pkl", ".npy")) or is_model_file(member_name)
         try:
+            if keras and member_name == "config.json":
+                with archive.open(info) as member:
+                    text = member.read(MAX_CONFIG_BYTES + 1)
+                _keras_config(scan, text, label)
+                continue
+            if not member_loaded and sniff(_zip_member_head(archive, info), info.file_size) is None:
+                continue
             with archive.open(info) as member:
                 out, n, error, over = _spool(member, MAX_NESTED_BYTES)
         except Exception as exc:  # zipfile on hostile headers: BadZipFile, OverflowError, ...
             # PyTorch's own zip reader may still read this member: not checked is a finding.
-            scan.problem(f"unreadable zip member ({type(exc).__name__}: {exc})", label, True)
+            if member_loaded:
+                scan.problem(f"unreadable zip member ({type(exc).__name__}: {exc})", label, True)
             continue
         with out:
             if error:
@@ -1066,7 +1308,194 @@ def _scan_zip(scan: _Scan, f, where: str | None, depth: int) -> None:
             if over:
                 scan.problem(f"member larger than {MAX_NESTED_BYTES:,} bytes once decompressed; rest not checked",
                              label, True)
-            _scan_source(scan, out, n, label, depth + 1, name=info.filename)
+            _scan_source(scan, out, n, label, depth + 1, name=member_name.lower(), loaded=member_loaded)
+
+
+# ------------------------------------------------------------------ Keras
+
+_KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_hub", "keras_nlp",
+                  "keras_cv")
+
+
+def _keras_config(scan: _Scan, text: bytes, where: str | None) -> None:
+    """A Keras model config: Lambda layers carry Python bytecode (run by Keras 2 ``.h5`` loading,
+    and by ``.keras`` loading with ``safe_mode=False``); a ``module`` outside Keras is imported
+    by Keras 3 to rebuild the object; a registered custom object needs code given at load time."""
+    import json
+
+    scan.model_seen = True
+    if len(text) > MAX_CONFIG_BYTES:
+        scan.problem(f"Keras config larger than {MAX_CONFIG_BYTES:,} bytes; not checked", where, True)
+        return
+    try:
+        config = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        scan.problem(f"Keras config is not valid JSON ({exc})", where, True)
+        return
+    _keras_walk(scan, config, where)
+
+
+def _keras_walk(scan: _Scan, config, where: str | None) -> None:
+    stack, visited = [config], 0
+    while stack:
+        node = stack.pop()
+        visited += 1
+        if visited > 1_000_000:
+            scan.problem("Keras config too large to walk; rest not checked", where, True)
+            return
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        stack.extend(node.values())
+        cls, module, registered = node.get("class_name"), node.get("module"), node.get("registered_name")
+        if not isinstance(cls, str):
+            continue
+        module = module if isinstance(module, str) else ""
+        if cls in ("Lambda", "__lambda__") or (cls == "function" and isinstance(node.get("config"), dict)
+                                                and "code" in node["config"]):
+            scan.add(module or "keras.layers", cls, 0, "dangerous", where,
+                     "a Keras Lambda layer: its Python bytecode runs when the model is loaded "
+                     "(Keras 2 .h5 always; Keras 3 with safe_mode=False)")
+        elif module and module != "builtins" and not (module in _KERAS_MODULES
+                                                      or module.startswith(tuple(m + "." for m in _KERAS_MODULES))):
+            scan.add(module, cls, 0, "dangerous", where,
+                     f"Keras imports module {module!r} to rebuild this object when the model is loaded: "
+                     "a config can name any installed module and function (CVE-2025-1550)")
+        elif module == "builtins" or (isinstance(registered, str) and ">" in registered):
+            scan.add(module or "keras-custom", registered if isinstance(registered, str) else cls, 0, "unknown",
+                     where, "a custom Keras object: loading needs custom_objects or registered code, "
+                            "which then runs on this config")
+
+
+def _scan_hdf5(scan: _Scan, f, size: int, where: str | None) -> None:
+    """Keras 2 ``.h5``: the model config is a JSON attribute (``model_config``) stored as plain
+    bytes; every JSON object that starts like a Keras config is decoded and walked."""
+    import json
+
+    start_re = re.compile(rb'\{\s*"(?:class_name|module)"\s*:')
+    decoder = json.JSONDecoder()
+    limit, pos, chunk, found = min(size, MAX_NESTED_BYTES), 0, 4 * 1024 * 1024, 0
+    while pos < limit and found < 64:
+        f.seek(pos)
+        block = f.read(min(chunk, limit - pos))
+        m = start_re.search(block)
+        if m is None:
+            if pos + len(block) >= limit:
+                break
+            pos += max(1, len(block) - 64)  # overlap: a start cut by the block edge is found next time
+            continue
+        at = pos + m.start()
+        window, obj, end = 1024 * 1024, None, None
+        while obj is None:
+            f.seek(at)
+            text = f.read(min(window, size - at)).decode("utf-8", "replace")
+            try:
+                obj, end = decoder.raw_decode(text)
+            except (ValueError, RecursionError) as exc:
+                # Read more only when the JSON ran off the window, not when it is simply broken.
+                cut = (getattr(exc, "pos", len(text)) >= len(text) - 8
+                       or str(getattr(exc, "msg", "")).startswith("Unterminated"))
+                if not cut or window >= MAX_CONFIG_BYTES or at + window >= size:
+                    break
+                window *= 4
+        found += 1
+        if obj is None:
+            if b"Lambda" in block[m.start():m.start() + 4096] or b'"module"' in block[m.start():m.start() + 64]:
+                scan.problem(f"a Keras config at byte {at:,} could not be decoded", where, True)
+            pos = at + 1
+            continue
+        scan.model_seen = True
+        _keras_walk(scan, obj, where)
+        pos = at + max(1, len(text[:end].encode("utf-8", "replace")))
+
+
+# ------------------------------------------------------------------ NumPy, safetensors
+
+def _scan_npy(scan: _Scan, f, size: int, where: str | None, depth: int) -> None:
+    """An .npy file, its header read by NumPy's own reader: an object dtype, however spelled,
+    is what ``np.load`` decides, and then the data is a pickle."""
+    import warnings
+
+    import numpy as np
+    from numpy.lib import format as npf
+
+    scan.model_seen = True
+    f.seek(0)
+    try:
+        version = npf.read_magic(f)
+    except ValueError as exc:
+        scan.problem(f"bad .npy magic ({exc})", where, False)
+        return
+    width = 2 if version == (1, 0) else 4
+    raw = f.read(width)
+    if len(raw) < width:
+        scan.problem("truncated .npy header", where, False)
+        return
+    hlen = int.from_bytes(raw, "little")
+    start = 8 + width + hlen
+    if hlen > 16 * MAX_LINE:
+        scan.problem(f"NumPy header of {hlen:,} bytes; not read (np.load with allow_pickle=True reads it)",
+                     where, True)
+        _walk_sequence(scan, f, size, where, depth, start=start, first_only=True, quiet=True)
+        return
+    f.seek(0)
+    buf = io.BytesIO(f.read(start))
+    try:
+        npf.read_magic(buf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns about Python 2 headers it filters
+            if version == (1, 0):
+                _, _, dtype = npf.read_array_header_1_0(buf, max_header_size=hlen + 1)
+            elif version == (2, 0):
+                _, _, dtype = npf.read_array_header_2_0(buf, max_header_size=hlen + 1)
+            else:
+                impl = getattr(npf, "_read_array_header", None)
+                if impl is None:
+                    from numpy.lib import _format_impl as impl_mod
+
+                    impl = impl_mod._read_array_header
+                _, _, dtype = impl(buf, version, max_header_size=hlen + 1)
+    except Exception as exc:  # numpy raises ValueError, TypeError, SyntaxError... on a hostile header
+        # Another NumPy version may read what this one refuses: the data is checked as a pickle too.
+        scan.problem(f"NumPy {np.__version__} cannot read this .npy header ({type(exc).__name__}: "
+                     f"{str(exc)[:200]})", where, True)
+        _walk_sequence(scan, f, size, where, depth, start=start, first_only=True, quiet=True)
+        return
+    if dtype.hasobject:
+        _walk_sequence(scan, f, size, where, depth, start=start, first_only=True)
+
+
+def _safetensors_problem(f, size: int) -> str | None:
+    """Why these bytes are not a well-formed safetensors file (None: they are)."""
+    import json
+
+    f.seek(0)
+    n = int.from_bytes(f.read(8), "little")
+    if n > MAX_SAFETENSORS_HEADER or 8 + n > size:
+        return f"safetensors header of {n:,} bytes does not fit the file"
+    try:
+        header = json.loads(f.read(n).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return f"safetensors header is not valid JSON ({exc})"
+    if not isinstance(header, dict):
+        return "safetensors header is not a JSON object"
+    data = size - 8 - n
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            begin, end = (int(v) for v in info["data_offsets"])
+            ok = isinstance(info["dtype"], str) and all(int(d) >= 0 for d in info["shape"])
+        except (TypeError, ValueError, KeyError):
+            return f"safetensors tensor {str(key)[:80]!r}: malformed header entry"
+        if not ok or not 0 <= begin <= end <= data:
+            return f"safetensors tensor {str(key)[:80]!r}: offsets outside the data"
+    return None
+
+
+# ------------------------------------------------------------------ tar
 
 
 def _looks_like_tar(f) -> bool:
@@ -1083,10 +1512,12 @@ def _looks_like_tar(f) -> bool:
         return False
 
 
-def _scan_tar(scan: _Scan, f, size: int, where: str | None, depth: int) -> bool:
-    """The legacy torch tar format: 'storages', 'tensors' and 'pickle' are all unpickled.
+def _scan_tar(scan: _Scan, f, size: int, where: str | None, depth: int, name: str = "",
+              loaded: bool = True) -> bool:
+    """The legacy torch tar format ('storages', 'tensors' and 'pickle' are all unpickled), or
+    any tar: members whose name or bytes say model are scanned.
 
-    False when this is not such a tar (the bytes are then walked as a pickle).
+    False when this is not a tar at all (the bytes are then walked as a pickle when loaded).
     """
     import tarfile
 
@@ -1094,17 +1525,25 @@ def _scan_tar(scan: _Scan, f, size: int, where: str | None, depth: int) -> bool:
     f.seek(0)
     try:
         archive = tarfile.open(fileobj=f, mode="r:")
-        members = []
+        members, legacy = [], []
         for i, info in enumerate(archive):
             if i >= MAX_MEMBERS:
+                scan.problem(f"tar archive with more than {MAX_MEMBERS:,} members; the rest not checked",
+                             where, True)
                 break
+            members.append(info)
             if info.name in wanted:
-                members.append(info)  # every occurrence: tarfile reads the last one, scanned too
+                legacy.append(info)  # every occurrence: tarfile reads the last one, scanned too
     except Exception:  # tarfile on bytes that only look like a header
         return False
     if not members:
         return False
-    for info in sorted(members, key=lambda m: wanted.index(m.name)):
+    if not legacy:
+        stem = _strip_compression(name)
+        _scan_tar_members(scan, archive, members, where, depth, loaded and stem != name and is_model_file(stem))
+        return True
+    scan.model_seen = True
+    for info in sorted(legacy, key=lambda m: wanted.index(m.name)):
         label = f"{where} > {info.name}" if where else info.name
         if not info.isfile():
             # torch extracts the member and opens it: a link leads to any file on the machine.
@@ -1125,6 +1564,36 @@ def _scan_tar(scan: _Scan, f, size: int, where: str | None, depth: int) -> bool:
     return True
 
 
+def _scan_tar_members(scan: _Scan, archive, members: list, where: str | None, depth: int, every: bool) -> None:
+    """A tar of files (``models.tar.gz``): each member that says model, by name or by bytes."""
+    for info in members:
+        member_loaded = every or is_model_file(info.name)
+        label = f"{where} > {info.name}" if where else info.name
+        if not info.isfile():
+            if member_loaded and (info.issym() or info.islnk()):
+                scan.problem("member is a link: extracting the archive puts another file under this model name",
+                             label, True)
+            continue
+        try:
+            member = archive.extractfile(info)
+            if not member_loaded:
+                head = member.read(512)
+                if head[:1] in _CODE2OP and head[:1] != b"\x80" and len(head) == 512:
+                    head += member.read(SNIFF_BYTES - 512)
+                if sniff(head, info.size) is None:
+                    continue
+                member = archive.extractfile(info)
+            out, n, _, over = _spool(member, MAX_NESTED_BYTES)
+        except Exception as exc:
+            if member_loaded:
+                scan.problem(f"unreadable tar member ({type(exc).__name__}: {exc})", label, True)
+            continue
+        with out:
+            if over:
+                scan.problem(f"member larger than {MAX_NESTED_BYTES:,} bytes; rest not checked", label, True)
+            _scan_source(scan, out, n, label, depth + 1, name=info.name.lower(), loaded=member_loaded)
+
+
 def _scan_tar_table(scan: _Scan, f, size: int, label: str, depth: int, then_views: bool) -> None:
     """'storages'/'tensors': a count pickle, per entry a pickle and raw data, ('storages') a views pickle."""
     count, end, stop = _walk_one(scan, f, 0, size, label, depth)
@@ -1143,62 +1612,64 @@ def _scan_tar_table(scan: _Scan, f, size: int, label: str, depth: int, then_view
                  "entry was checked", label, True)
 
 
-def _npy_payload_start(f, size: int) -> tuple[int | None, str | None]:
-    """Offset of the pickle inside an .npy with an object dtype; (None, None) if there is none."""
-    f.seek(0)
-    head = f.read(12)
-    if not head.startswith(b"\x93NUMPY") or len(head) < 10:
-        return None, "not an .npy file (bad magic)"
-    major = head[6]
-    if major == 1:
-        hlen, start = int.from_bytes(head[8:10], "little"), 10
-    else:
-        hlen, start = int.from_bytes(head[8:12], "little"), 12
-    if hlen > MAX_LINE:
-        return None, f"bad .npy header: {hlen:,} bytes long"
-    f.seek(start)
-    try:
-        header = ast.literal_eval(f.read(hlen).decode("latin1"))
-    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
-        return None, f"bad .npy header: {exc}"
-    descr = str(header.get("descr", "")) if isinstance(header, dict) else ""
-    if "O" not in descr:
-        return None, None
-    return start + hlen, None
+_MODEL_KINDS = ("pickle", "npy", "hdf5", "safetensors", "gguf", "tflite")
 
 
 def _scan_source(scan: _Scan, f, size: int, where: str | None, depth: int, *,
-                 compressed: bool = True, name: str = "") -> None:
-    """Scan a seekable binary file of ``size`` bytes, whatever container it is."""
+                 compressed: bool = True, name: str = "", loaded: bool = True) -> None:
+    """Scan a seekable binary file of ``size`` bytes, by what its bytes are.
+
+    ``loaded``: a loader reads these bytes as a model (the name says so, or a nested
+    payload); then what cannot be parsed is a problem. Otherwise (a file or member
+    found by the walk or in a container) bytes that say no model are left alone.
+    """
     if depth > MAX_DEPTH:
+        scan.model_seen = True  # what lies deeper was not looked at: a finding, whatever the names say
         scan.problem(f"nested deeper than {MAX_DEPTH} levels; not checked", where, True)
         return
+    kind = _sniff_file(f, size)
     f.seek(0)
-    head = f.read(16)
-    if head[:4] == b"PK\x03\x04":
-        _scan_zip(scan, f, where, depth)
+    head = f.read(64)
+    if loaded or kind in _MODEL_KINDS:
+        scan.model_seen = True
+    if kind == "zip":
+        _scan_zip(scan, f, where, depth, name, loaded)
         return
-    if head.startswith(b"\x93NUMPY"):  # an .npy without this magic is unpickled by np.load: walked below
-        start, reason = _npy_payload_start(f, size)
-        if start is None:
-            if reason:
-                scan.problem(reason, where, False)
-            return
-        _walk_sequence(scan, f, size, where, depth, start=start, first_only=True)
+    if kind == "npy":  # an .npy without this magic is unpickled by np.load: walked below
+        _scan_npy(scan, f, size, where, depth)
+        return
+    if kind == "hdf5":
+        _scan_hdf5(scan, f, size, where)
+        return
+    if kind in ("gguf", "tflite"):
+        return  # formats without code
+    if kind == "safetensors":
+        why = _safetensors_problem(f, size)
+        if why:
+            scan.problem(why, where, False)
         return
     if compressed:
-        kind = next((k for magic, k in _COMPRESSIONS if head.startswith(magic)), None)
-        if kind is None and _zlib_magic(head):
-            kind = "zlib"
-        if kind is not None and _scan_compressed(scan, f, size, kind, where, depth):
+        comp = kind if kind in ("gzip", "bz2", "xz") else None
+        if comp is None and loaded:  # weak magics: only where the name says model (joblib's own)
+            comp = next((k for magic, k in _COMPRESSIONS if head.startswith(magic)), None)
+            if comp is None and _zlib_magic(head):
+                comp = "zlib"
+        if comp is not None and _scan_compressed(scan, f, size, comp, where, depth, name, loaded):
             # Some magics are also valid first opcodes (']' is EMPTY_LIST, 'B' BINBYTES):
             # pickle.load would read the same bytes as a pickle, so that reading is walked too.
             if head[:1] in (b"]", b"B"):
                 _walk_sequence(scan, f, size, where, depth, quiet=True)
             return
-    if _looks_like_tar(f) and _scan_tar(scan, f, size, where, depth):
+    if (kind == "tar" or loaded) and _looks_like_tar(f) and _scan_tar(scan, f, size, where, depth, name, loaded):
         return
-    _walk_sequence(scan, f, size, where, depth)
+    if loaded and name.endswith(".onnx") and head[:1] == b"\x08":
+        return  # an ONNX protobuf (field 1, ir_version): no code (external data is checked by the loader)
+    if loaded and head.startswith(b"version https://git-lfs"):
+        scan.problem("a Git LFS pointer: the model file itself is not in this tree, so it was not checked",
+                     where, False)
+        return
+    if loaded or kind == "pickle":
+        _walk_sequence(scan, f, size, where, depth)
 
 
 def _walk_one(scan: _Scan, f, start: int, end: int, where, depth: int, joblib_arrays: bool = True):
@@ -1282,10 +1753,14 @@ def _walk_sequence(scan: _Scan, f, size: int, where, depth: int, *, start: int =
 # ------------------------------------------------------------------ entry points
 
 def _finish(scan: _Scan, name: str) -> tuple[list[dict], str | None]:
-    if scan.unchecked and is_model_file(name):
-        for text in scan.unchecked:
-            scan.add("", "", 0, "unchecked", None, text)
-    return scan.items, "; ".join(scan.reasons) or None
+    """Results and reasons; where the name or the bytes say model, every reason is a finding
+    too (MS003): what the scan could not parse is never only a skip."""
+    if scan.reasons and (scan.model_seen or is_model_file(name)):
+        for text in scan.reasons:
+            scan.add("", "", 0, "unchecked" if text in scan.unchecked else "unparsed", None, text)
+    called = {(i["module"], i["name"], i["member"]) for i in scan.items if i["verdict"] == CALLED}
+    items = [i for i in scan.items if not (i["verdict"] == "unknown" and (i["module"], i["name"], i["member"]) in called)]
+    return items, "; ".join(scan.reasons) or None
 
 
 def scan_bytes(data: bytes, name: str) -> tuple[list[dict], str | None]:
@@ -1299,7 +1774,8 @@ def _guarded(scan: _Scan, f, size: int, name: str) -> None:
     """Hostile bytes reach library code (zipfile, tarfile, numpy, decompressors): whatever
     they raise ends this file's scan with a reason, never the audit."""
     try:
-        _scan_source(scan, f, size, None, 0, name=name.lower())
+        low = name.lower()
+        _scan_source(scan, f, size, None, 0, name=low.rsplit("/", 1)[-1], loaded=is_model_file(low))
     except OSError as exc:
         scan.problem(f"unreadable: {exc.strerror or exc}", None, True)
     except RecursionError:
@@ -1332,7 +1808,8 @@ def scan_file(path: str) -> tuple[list[dict], str | None]:
             scan.problem(f"too large ({size:,} bytes; the limit is {MAX_BYTES:,})", None, True)
             return _finish(scan, path)
         if size == 0:
-            return [], "empty file"
+            scan.problem("empty file", None, False)
+            return _finish(scan, path)
         _guarded(scan, fh, size, path)
     return _finish(scan, path)
 
@@ -1359,6 +1836,18 @@ def finding_fields(item: dict) -> dict:
                    "weights_only=True or convert it to safetensors.")
         return dict(rule=RULE_UNCHECKED, severity="MEDIUM", confidence="LOW", cwe=502, evidence=evidence,
                     title="Model file could not be checked completely", message=message)
+    if verdict == "unparsed":
+        message = (f"This file{where} is named or built like a model file but could not be parsed: {detail}. "
+                   "Nothing in it was checked; find out what it is before any loader opens it.")
+        return dict(rule=RULE_UNCHECKED, severity="LOW", confidence="MEDIUM", cwe=502, evidence=evidence,
+                    title="Model file could not be parsed", message=message)
+    if verdict == CALLED:
+        message = (f"Loading this file would call {dotted}{where}, which is not on the allow list of known "
+                   "constructors: whatever that callable does runs at load time, with arguments the file "
+                   "chooses. Do not load it unless you trust that name (workbench robustness "
+                   f"--trust-import {item['module']}:{item['name']}); prefer safetensors.")
+        return dict(rule=RULE_UNKNOWN, severity="HIGH", confidence="MEDIUM", cwe=502, evidence=evidence,
+                    title="Model file calls a global that is not on the allow list", message=message)
     return dict(rule=RULE_UNKNOWN, severity="MEDIUM", confidence="LOW", cwe=829, evidence=evidence,
                 title="Model file imports an unreviewed global",
                 message=(f"Loading this file would import {dotted}{where}. Review it, or load with "
@@ -1374,5 +1863,5 @@ def fingerprint_code(item: dict) -> str:
         return re.sub(r"(byte|bytes) \d[\d,]*", r"\1 #", text)
 
     dotted = f"{item['module']}.{item['name']}" if item.get("module") else ""
-    tail = f":{item['verdict']}:{steady(item.get('detail', ''))}" if item["verdict"] == "unchecked" else ""
+    tail = f":{item['verdict']}:{steady(item.get('detail', ''))}" if item["verdict"] in ("unchecked", "unparsed") else ""
     return f"{steady(item.get('member') or '')}:{dotted}{tail}"

@@ -91,6 +91,40 @@ def read_limited(path, limit: int, scanner: str = "") -> tuple[bytes | None, str
     return data, None
 
 
+def read_head(path, n: int) -> bytes | None:
+    """The first ``n`` bytes of a regular file (whatever its size), or None when it cannot be read."""
+    try:
+        with open_regular(path) as fh:
+            return fh.read(n)
+    except OSError:
+        return None
+
+
+def hash_limited(path, limit: int) -> tuple[str | None, int, str | None]:
+    """(sha256 hex, size, None) of a regular file read in blocks, or (None, size, why not).
+
+    Large files are hashed without being held in memory; at most ``limit + 1`` bytes are read.
+    """
+    import hashlib
+
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open_regular(path) as fh:
+            while size <= limit:
+                block = fh.read(min(1 << 20, limit + 1 - size))
+                if not block:
+                    break
+                digest.update(block)
+                size += len(block)
+    except NotRegularFile as exc:
+        return None, 0, exc.strerror[0].lower() + exc.strerror[1:]
+    except OSError as exc:
+        return None, 0, f"unreadable: {exc.strerror or exc}"
+    if size > limit:
+        return None, size, f"too large ({size:,}+ bytes; the limit is {limit:,})"
+    return digest.hexdigest(), size, None
+
+
 def display_path(path) -> str:
     """``path`` as text that can be stored and printed: bytes that are not UTF-8 shown as ``\\xNN``.
 

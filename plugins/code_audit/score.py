@@ -61,7 +61,8 @@ def report_sections(store, options: dict | None = None) -> list:
     options = options or {}
     runs = store.latest_runs("audit")
     if not runs:
-        return [Section("Code audit", [Paragraph("No code audit has been run in this project.")], "code_audit")]
+        return [Section("Code audit", [Paragraph("No code audit has been run in this project.")], "code_audit"),
+                *_dependencies(store)]
     findings = store.findings(latest=True)
     blocks: list = []
     if len(runs) > 1:
@@ -85,7 +86,14 @@ def report_sections(store, options: dict | None = None) -> list:
         _top_table(findings, int(options.get("top", 25)), status_of),
         *per_run,
     ]
-    return [Section("Code audit", blocks, "code_audit")]
+    return [Section("Code audit", blocks, "code_audit"), *_dependencies(store)]
+
+
+def _dependencies(store) -> list:
+    """The dependency audit's section (deps/report.py), after the code audit's."""
+    from .deps.report import sections
+
+    return sections(store)
 
 
 def _totals(run: dict, findings: list[dict], changes: dict) -> list[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """Secrets in the tree, found by detect-secrets' plugins, in-process.
 
-The secret value never leaves this module: results carry its masked form,
-its sha256, where it is on its line (``spans``: columns, not the value) and
+The secret value never leaves this module: results carry its masked form
+(``****``, after a known token prefix), where it is on its line (``spans``: columns, not the value) and
 the flagged line with every secret of the file masked. The value is the full
 one read from the source (``masking.full_secret_spans``), not detect-secrets'
 report, which for some detectors is only a prefix (``ghp`` of a GitHub token). Lines marked
@@ -14,7 +14,7 @@ is_prefixed_with_dollar_sign, is_not_alphanumeric_string, lock and swagger files
 inside the scan. On top of them ``is_noise`` drops what real ML/LLM trees are full of:
 placeholders (``EMPTY``, ``sk-******``, ``<your key>``, ``changeme``), environment variable
 names used as values, ``secrets: inherit`` in workflows, pinned commit hashes
-(``revision="<40 hex>"``: pinning is the safe practice) and model or dataset names read as
+(``revision="<7 to 40 hex>"``: pinning is the safe practice) and model or dataset names read as
 high entropy. Notebooks are scanned in their source cells only (outputs hold base64
 images and hashes), with line numbers into the notebook file. ``grade`` gives each hit a
 severity and confidence: a pattern detector (AWS, GitHub, private key...) or an entropy hit
@@ -28,7 +28,11 @@ import re
 
 from .masking import full_secret_spans, mask, mask_values, secret_hash, source_lines
 
-MAX_BYTES = 2 * 1024 * 1024
+MAX_BYTES = 2 * 1024 * 1024  # read whole and scanned as one text (detect-secrets' file transformers)
+# Larger text files are streamed in blocks of lines (a secret must not hide behind padding);
+# past STREAM_MAX_BYTES the file is not scanned, which is a finding (engine.not_audited_findings).
+STREAM_MAX_BYTES = 1024 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024
 RULE_PREFIX = "SECRET-"
 # Pattern-based detectors are precise; entropy and keyword ones guess.
 _LOW_CONFIDENCE = {"Base64 High Entropy String", "Hex High Entropy String"}
@@ -63,7 +67,8 @@ def engine_version() -> str:
 def config_hash() -> str:
     # |2: results carry the full value's spans and hash (not detect-secrets' partial report)
     # |3: noise filters, notebook source cells only, graded severity
-    return hashlib.sha256(f"secrets|{engine_version()}|3".encode()).hexdigest()
+    # |4: no digest in the results (keyed digests are added after the cache), masks show no characters
+    return hashlib.sha256(f"secrets|{engine_version()}|4".encode()).hexdigest()
 
 
 def _is_text(data: bytes) -> bool:
@@ -102,7 +107,6 @@ def _results(found: list[tuple[object, bool]], lines: list[str]) -> list[dict]:
             "shape": shape,
             "line": secret.line_number,
             "masked": mask(value),
-            "sha256": secret_hash(value),
             "spans": [list(s) for s in spans],  # where the value is on the line: no value stored
             "code": mask_values(line_text, values).strip()[:300] if spans else _NOT_LOCATED,
             "suppressed": suppressed,
@@ -127,7 +131,7 @@ _PLACEHOLDER_PHRASE = re.compile(
 _MASKED = re.compile(r"^(?:[A-Za-z0-9]{1,12}[-_])*(?P<c>[xX*.#•…?_-])(?P=c)*$")
 _ENV_NAME = re.compile(r"^\$?\{?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\}?$")
 _ENV_READ = re.compile(r"os\.environ|getenv\(|environ\.get\(|process\.env\.|\$\{\{|\$\{[A-Za-z_]|\$\([A-Za-z_]")
-_GIT_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_GIT_HASH = re.compile(r"^(?:[0-9a-f]{7,40}|[0-9a-f]{64})$")  # a short hash pins a commit too
 _PIN_WORD = re.compile(r"(?i)revision|commit|\bsha|\brev\b|\bref\b|hash|digest|checksum|@[0-9a-f]{40}")
 _SECRETS_INHERIT = re.compile(r"^\s*-?\s*secrets\s*:\s*inherit\s*(?:#.*)?$")
 # org/name with '-', '_' or '.': standard base64 has '/' but none of those, url-safe base64
@@ -258,6 +262,8 @@ def scan_file(path: str) -> tuple[list[dict], str | None]:
 
     data, reason = read_limited(path, MAX_BYTES, "secrets scan")
     if data is None:
+        if reason and reason.startswith("too large"):
+            return _scan_large(path)
         return [], reason
     if not _is_text(data):
         return [], None  # binary files are not secret-scanned; not an error
@@ -275,6 +281,104 @@ def scan_file(path: str) -> tuple[list[dict], str | None]:
     results = _results(found, lines)
     results.sort(key=lambda r: (r["line"], r["type"]))
     return results, None
+
+
+def add_digests(found: dict, paths: dict, key: bytes) -> dict:
+    """``found`` (relpath -> (results, reason)) with a ``digest`` on each result: HMAC-SHA256 of
+    its full value under ``key``.
+
+    The value is read again here from the result's line and ``spans``, in the process that
+    holds the key: workers and the per-file cache never see the key, and the cache holds no
+    digest (so it stays valid whatever the key). A value that cannot be located again gets a
+    digest of where it is instead.
+    """
+    out = {}
+    for rel, (results, reason) in found.items():
+        if results:
+            lines = _lines_at(paths.get(rel), {r["line"] for r in results})
+            fresh = []
+            for r in results:
+                line, spans = lines.get(r["line"], ""), r.get("spans") or []
+                value = line[spans[0][0]:spans[0][1]] if spans else ""
+                fresh.append({**r, "digest": secret_hash(value or f"{r['type']}\0{rel}\0{r['line']}", key)})
+            results = fresh
+        out[rel] = (results, reason)
+    return out
+
+
+def _lines_at(path: str | None, numbers: set[int]) -> dict[int, str]:
+    """The text of the given lines of a file, read as the scan reads it, streaming."""
+    import io
+
+    from .reading import open_regular
+
+    out: dict[int, str] = {}
+    if not path or not numbers:
+        return out
+    last = max(numbers)
+    try:
+        with open_regular(path) as fh:
+            for n, line in enumerate(io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline=""), 1):
+                if n in numbers:
+                    out[n] = line.rstrip("\r\n")
+                if n >= last:
+                    break
+    except OSError:
+        pass
+    return out
+
+
+def _scan_large(path: str) -> tuple[list[dict], str | None]:
+    """A text file over ``MAX_BYTES``, scanned in blocks of about ``BLOCK_BYTES`` of whole lines.
+
+    Only one block is in memory at a time. Lines are cut as ``source_lines`` cuts them (\\n, \\r\\n,
+    \\r); bytes that are not UTF-8 are replaced rather than ending the scan, so an odd byte
+    appended to a large file cannot hide what is before it.
+    """
+    import io
+    import os
+
+    from .reading import NotRegularFile, open_regular
+
+    try:
+        fh = open_regular(path)
+    except NotRegularFile as exc:
+        return [], exc.strerror[0].lower() + exc.strerror[1:]
+    except OSError as exc:
+        return [], f"unreadable: {exc.strerror or exc}"
+    out: list[dict] = []
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if not _is_text(fh.read(8192)):
+            return [], None  # binary files are not secret-scanned, whatever their size; not an error
+        if size > STREAM_MAX_BYTES:
+            return [], f"too large for the secrets scan ({size:,} bytes; the limit is {STREAM_MAX_BYTES:,})"
+        fh.seek(0)
+        text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+        block: list[str] = []
+        first, held = 1, 0
+        try:
+            for line in text:
+                block.append(line.rstrip("\r\n"))
+                held += len(line)
+                if held >= BLOCK_BYTES:
+                    out += _scan_block(path, block, first)
+                    first, block, held = first + len(block), [], 0
+        except OSError as exc:
+            return [], f"unreadable: {exc.strerror or exc}"
+        if block:
+            out += _scan_block(path, block, first)
+    out.sort(key=lambda r: (r["line"], r["type"]))
+    return out, None
+
+
+def _scan_block(path: str, lines: list[str], first: int) -> list[dict]:
+    """Results for one block of a streamed file, with line numbers into the whole file."""
+    found = [(s, False) for s in _process_lines(list(enumerate(lines, start=1)), path)]
+    results = _results(found, lines)
+    for r in results:
+        r["line"] += first - 1
+    return results
 
 
 def _lines_from_text(path: str, text: str):
@@ -709,21 +813,27 @@ class Plan:
 def plan_files(files: list[tuple[str, str]], *, cache_conn=None) -> Plan:
     """Hash the files and take what the cache holds; the rest is ``Plan.todo``."""
     from . import store
-    from .bandit_runner import cache_key, sha256_bytes
-    from .reading import read_limited
+    from .bandit_runner import cache_key
+    from .reading import hash_limited, read_head
 
     chash = config_hash()
     keys, shas = {}, {}
+    results = {}
     for path, rel in files:
-        data, _ = read_limited(path, MAX_BYTES)  # regular files only: a FIFO must not block the hashing
-        if data is None:
+        head = read_head(path, 8192)  # regular files only: a FIFO must not block
+        if head is not None and not _is_text(head):
+            results[rel] = ([], None)  # binary: not secret-scanned, and a large one is not hashed either
+            continue
+        sha, _, why = hash_limited(path, STREAM_MAX_BYTES)
+        if why is not None:
             continue  # scanned below, which gives the reason
-        shas[rel] = sha256_bytes(data)
+        shas[rel] = sha
         keys[rel] = cache_key(rel, shas[rel], chash)
     cached = store.cache_get_many(cache_conn, list(keys.values())) if cache_conn else {}
-    results = {}
     todo = []
     for path, rel in files:
+        if rel in results:
+            continue
         hit = cached.get(keys.get(rel, ""))
         if hit is not None:
             results[rel] = (hit["issues"], hit["skipped"])

@@ -36,7 +36,28 @@ MIGRATIONS = (
     (6, """CREATE TABLE IF NOT EXISTS code_audit_scanned (
             run_id INTEGER NOT NULL, scanner TEXT NOT NULL, path TEXT NOT NULL,
             PRIMARY KEY (run_id, scanner, path)) WITHOUT ROWID"""),
+    # A whole audit's result by everything it depends on (every file's content, the parameters,
+    # the scanners' versions): an unchanged tree is re-audited without running a scanner.
+    (7, """CREATE TABLE IF NOT EXISTS code_audit_run_cache (
+            key TEXT PRIMARY KEY, target TEXT NOT NULL, result TEXT NOT NULL, created REAL NOT NULL)"""),
 )
+
+RUN_CACHE_KEEP = 3  # entries per target: the latest few states of a tree
+
+
+def run_cache_get(db, key: str) -> dict | None:
+    for (result,) in db.execute("SELECT result FROM code_audit_run_cache WHERE key = ?", (key,)):
+        return json.loads(result)
+    return None
+
+
+def run_cache_put(db, key: str, target: str, result: dict) -> None:
+    with db.transaction():
+        db.execute("INSERT OR REPLACE INTO code_audit_run_cache (key, target, result, created) VALUES (?,?,?,?)",
+                   (key, target, json.dumps(result), time.time()))
+        db.execute("DELETE FROM code_audit_run_cache WHERE target = ? AND key NOT IN (SELECT key FROM "
+                   "code_audit_run_cache WHERE target = ? ORDER BY created DESC LIMIT ?)",
+                   (target, target, RUN_CACHE_KEEP))
 
 
 def cache_get_many(db, keys: list[str]) -> dict[str, dict]:
@@ -89,3 +110,28 @@ def scanned_files(db, run_id: int) -> set[tuple[str, str]]:
     """{(path, scanner)} checked in *run_id*."""
     return {(p, s) for s, p in db.execute("SELECT scanner, path FROM code_audit_scanned WHERE run_id = ?",
                                           (run_id,))}
+
+
+DIGEST_KEY_NAME = "code_audit-secret-digest-key"
+
+
+def run_digest_key(store) -> tuple[bytes, bool]:
+    """(key, kept): the project's secret-digest key, from the secrets backend (made on first use).
+
+    Without a project, or when the backend cannot be used (none installed, locked, read-only
+    project), a random key for this run only: ``kept`` is False and no digest is stored then.
+    """
+    import os
+    import secrets
+
+    if store is None or not hasattr(store, "get_secret"):
+        return os.urandom(32), False
+    try:
+        # A locked encrypted secrets file raises here (it never prompts): this run's key then.
+        value = store.get_secret(DIGEST_KEY_NAME)
+        if not value:
+            value = secrets.token_hex(32)
+            store.set_secret(DIGEST_KEY_NAME, value)
+        return bytes.fromhex(value), True
+    except Exception:  # no usable backend: digests are only compared inside this run
+        return os.urandom(32), False

@@ -160,6 +160,7 @@ class CodeAuditTab(PluginTab):
         self.run_button.setToolTip("Audit the folder (Ctrl+R)")
         self.run_button.setShortcut(QKeySequence("Ctrl+R"))
         self.run_button.clicked.connect(self.start_audit)
+        self.host.writes(self.run_button)
         bar.addWidget(self.run_button)
         self.cancel_button = QPushButton("Cancel ■")
         self.cancel_button.setEnabled(False)
@@ -281,6 +282,7 @@ class CodeAuditTab(PluginTab):
             b.clicked.connect(lambda _=False, s=status: self.triage_selected_interactive(s))
             buttons.addWidget(b, i // 2, i % 2)
             self.triage_buttons[status] = b
+        self.host.writes(*self.triage_buttons.values())  # no triage in a read-only window
         layout.addLayout(buttons)
         tabs.addTab(details, "Details")
         self.skipped = QTableWidget(0, 3)
@@ -311,7 +313,8 @@ class CodeAuditTab(PluginTab):
             b.setToolTip(why)
 
     def _audit_runs(self) -> list[dict]:
-        return self.store.runs(job="audit") if self.store is not None else []
+        # the dependency audit's runs too: its findings are triaged here like the others
+        return [r for r in self.store.runs() if r["job"] in ("audit", "deps")] if self.store is not None else []
 
     def _reload_runs(self, select_run: int | None = None) -> None:
         runs = self._audit_runs()
@@ -321,7 +324,9 @@ class CodeAuditTab(PluginTab):
         for r in reversed(runs):
             s = r.get("summary") or {}
             self.run_combo.addItem(f"#{r['id']} {os.path.basename(r['target'] or '')} "
-                                   f"({(r['finished'] or '')[:16].replace('T', ' ')}, {s.get('files', '?')} files)",
+                                   f"({(r['finished'] or '')[:16].replace('T', ' ')}, "
+                                   + (f"{s.get('packages', '?')} packages" if r["job"] == "deps"
+                                      else f"{s.get('files', '?')} files") + ")",
                                    r["id"])
         index = max(0, self.run_combo.findData(current)) if current else 0
         self.run_combo.setCurrentIndex(index)
@@ -505,9 +510,22 @@ class CodeAuditTab(PluginTab):
                 f"<b>{_esc(rec['title'])}</b><br>{_esc(rec['message'])}<br>"
                 f"<span style='color:gray'>{_esc(rec['path'] or '')}:{rec['line'] or ''} · status "
                 f"{rec['status'].replace('_', ' ')} · fingerprint {rec['fingerprint'][:12]}</span>"
+                + self._fix_html(rec)
                 + ("<br><b style='color:#c0392b'>Untested:</b> no test of the latest test run executed this line."
                    if rec["fingerprint"] in self.untested_fingerprints else ""))
         self.show_code(rec)
+
+    def _fix_html(self, rec: dict) -> str:
+        """The remedy a dependency or provenance finding carries (evidence "fix"), in bold."""
+        import json
+
+        row = self.store.query_one("SELECT evidence FROM findings WHERE id=?", (rec["id"],)) if self.store else None
+        try:
+            evidence = json.loads(row["evidence"]) if row and row["evidence"] else {}
+        except (TypeError, ValueError):
+            return ""
+        fix = evidence.get("fix") if isinstance(evidence, dict) else None
+        return f"<br><b>Fix:</b> {_esc(fix)}" if fix else ""
 
     def show_code(self, rec: dict) -> None:
         run = self.store.run(self.current_run_id()) if self.current_run_id() else None

@@ -30,7 +30,8 @@ class ModelDataParams:
     arch: str | None = None                 # built-in name or FILE.py:Class
     arch_kwargs: dict | None = None
     target_column: str | None = None        # CSV only
-    trust_model: bool = False               # allow TorchScript / full pickles (after the pickle scan)
+    trust_import: list[str] = field(default_factory=list)   # MODULE:NAME a pickle may use (see models.py)
+    trust_model: bool = False               # replaced by trust_import; True is refused with a message
     input_range: list[float] = field(default_factory=lambda: [0.0, 1.0])
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
@@ -59,6 +60,9 @@ class ModelDataParams:
             raise ValueError("batch_size must be at least 1")
         if self.amp not in (None, "bf16", "fp16"):
             raise ValueError(f"amp must be bf16 or fp16, got {self.amp!r}")
+        if self.trust_model:
+            raise ValueError("trust_model was replaced by trust_import: name what the file may import, "
+                             "as MODULE:NAME (--trust-import MODULE:NAME[,...])")
         if self.device is not None and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
             raise ValueError(f"device must be cpu, cuda, cuda:N or mps, got {self.device!r}")
 
@@ -83,14 +87,33 @@ class SweepParams(ModelDataParams):
     step_size: float | None = None          # PGD step; default 2.5 * eps / steps
     restarts: int = 1
     targeted: bool = False
-    square_queries: int = 300
+    square_queries: int = 5000              # the paper's and AutoAttack's budget
     label: str = "original"                 # the model version the curves belong to
+    random_start: bool = True               # PGD's random start in the ball
+    p_init: float = 0.8                     # Square: initial share of pixels per square
+    norm: str = "linf"                      # threat model of apgd-ce, apgd-dlr, apgd-t, autoattack
+    ensemble: str = "standard"              # autoattack: standard (APGD-CE, APGD-T, FAB-T, Square) or quick
+    apgd_iter: int = 100
+    eps_by_norm: dict | None = None         # {"linf": [...], "l2": [...]}: an eps list per threat model
+    set_protocol: bool = False              # make this run's protocol the project's
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _parse_eps(self.eps)
         if self.steps < 1 or self.restarts < 1:
             raise ValueError("steps and restarts must be at least 1")
+        if self.square_queries < 1 or self.apgd_iter < 1:
+            raise ValueError("square_queries and apgd_iter must be at least 1")
+        if not 0 < self.p_init <= 1:
+            raise ValueError(f"p_init must be in (0, 1], got {self.p_init}")
+        if self.norm not in ("linf", "l2"):
+            raise ValueError(f"norm must be linf or l2, got {self.norm!r}")
+        if self.ensemble not in ("standard", "quick"):
+            raise ValueError(f"ensemble must be standard or quick, got {self.ensemble!r}")
+        for key, values in (self.eps_by_norm or {}).items():
+            if key not in ("linf", "l2"):
+                raise ValueError(f"eps lists are per threat model linf or l2, got {key!r}")
+            _parse_eps(list(values))
         from .attacks import ATTACKS
         from .corruptions import CORRUPTIONS
 
@@ -139,6 +162,12 @@ class RobustnessPlugin(Plugin):
 
         return MIGRATIONS
 
+
+    def score_detail(self, store) -> str:
+        """The protocol R is measured under, printed on the report's cover beside the score."""
+        from .report import score_detail
+
+        return score_detail(store)
 
     def demo_jobs(self, samples_dir):
         return [self.job_spec("robustness", target=DEMO_TARGET, attacks=["fgsm", "pgd", "gaussian_noise"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 
@@ -26,7 +27,7 @@ def _floats(values, name: str) -> list[float]:
 def _model_data_args(p) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--demo", action="store_true", help="the built-in digits CNN and scikit-learn's digits")
-    src.add_argument("--model", metavar="FILE", help="safetensors, or a state dict (.pt/.pth); others need --trust-model")
+    src.add_argument("--model", metavar="FILE", help="safetensors, or a state dict (.pt/.pth); others need --trust-import")
     p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if missing")
     p.add_argument("--arch", metavar="NAME|FILE.py:Class",
                    help="architecture of the weights: a built-in (digits_cnn, tabular_mlp) or a class in a Python "
@@ -34,17 +35,36 @@ def _model_data_args(p) -> None:
     p.add_argument("--arch-kwargs", metavar="JSON", help="arguments for the architecture, as a JSON object")
     p.add_argument("--data", metavar="FILE", help=".npz/.npy (x, y), an image folder (one subfolder per class) or CSV")
     p.add_argument("--target-column", metavar="NAME", help="CSV: the label column")
-    p.add_argument("--trust-model", action="store_true",
-                   help="allow TorchScript and full pickles (they can run code); the pickle scan still runs first")
+    p.add_argument("--trust-import", metavar="MODULE:NAME[,...]", action="append", default=[],
+                   help="globals a pickle may import and call beyond torch's weights-only allow list, e.g. "
+                        "torch.nn.modules.linear:Linear,mynet:TinyNet (the --arch file is importable under its own "
+                        "module name); torch.jit:load allows TorchScript. Naming one trusts it to run with any "
+                        "arguments the file gives it; nothing else is admitted")
+    p.add_argument("--trust-model", action="store_true", help=argparse.SUPPRESS)  # refused: see _params
     p.add_argument("--attack", default="fgsm,pgd",
-                   help="comma-separated: fgsm, pgd, pgd_l2, deepfool, square, gaussian_noise, salt_pepper, blur, "
-                        "brightness, contrast, feature_noise (default fgsm,pgd)")
+                   help="comma-separated: fgsm, pgd, pgd_l2, deepfool, apgd-ce, apgd-dlr, apgd-t, autoattack, cw, "
+                        "square, square-l2, gaussian_noise, salt_pepper, blur, brightness, contrast, feature_noise "
+                        "(default fgsm,pgd)")
     p.add_argument("--eps", default="0.01,0.03,0.1", help="comma-separated epsilons (severities for corruptions)")
+    p.add_argument("--eps-linf", metavar="LIST", help="epsilons of the L-inf attacks (default: --eps)")
+    p.add_argument("--eps-l2", metavar="LIST", help="epsilons of the L2 attacks (default: --eps)")
+    p.add_argument("--norm", choices=("linf", "l2"), default="linf",
+                   help="threat model of apgd-ce, apgd-dlr, apgd-t and autoattack (default linf)")
+    p.add_argument("--ensemble", choices=("standard", "quick"), default="standard",
+                   help="autoattack: standard (APGD-CE, APGD-T, FAB-T, Square) or quick (APGD-CE, APGD-T on 3 "
+                        "targets)")
+    p.add_argument("--apgd-iter", type=int, default=100, help="APGD iterations (default 100, AutoAttack's)")
+    p.add_argument("--set-protocol", action="store_true",
+                   help="make this run's threat model, epsilons and attacks the project's protocol for R")
     p.add_argument("--steps", type=int, default=10, help="PGD steps (default 10)")
     p.add_argument("--step-size", type=float, help="PGD step size (default 2.5 * eps / steps)")
     p.add_argument("--restarts", type=int, default=1)
+    p.add_argument("--no-random-start", dest="random_start", action="store_false",
+                   help="PGD starts at the clean input instead of a random point in the ball")
     p.add_argument("--targeted", action="store_true", help="targeted attacks towards the next class")
-    p.add_argument("--square-queries", type=int, default=300)
+    p.add_argument("--queries", "--square-queries", dest="square_queries", type=int, default=5000,
+                   help="Square: queries per sample (default 5000, the paper's)")
+    p.add_argument("--p-init", type=float, default=0.8, help="Square: initial share of pixels per square (0.8)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda, then mps, then cpu)")
     p.add_argument("--amp", choices=("bf16", "fp16"), help="autocast on a GPU")
     p.add_argument("--threads", type=int, help="CPU threads (pinned)")
@@ -64,6 +84,7 @@ def add_cli(plugin, cli) -> None:
     p = cli.command("robustness", "attack a model over a list of epsilons; robust accuracy per attack",
                     runs_job=True)
     _model_data_args(p)
+    p.add_argument("--ray", metavar="ADDRESS", help="run the attacks on a Ray cluster: HOST:PORT, ray://HOST:PORT or auto")
     p.set_defaults(func=lambda args: cmd_robustness(plugin, args))
 
     p = cli.command("harden", "adversarially fine-tune a model, export it as safetensors, compare before/after",
@@ -83,6 +104,9 @@ def add_cli(plugin, cli) -> None:
 def _params(args) -> dict:
     if args.model and not args.data:
         raise CliError("--model needs --data FILE")
+    if args.trust_model:
+        raise CliError("--trust-model was replaced by --trust-import MODULE:NAME[,...]: name exactly what the "
+                       "model file may import (the refusal message of a file lists it); see the robustness README")
     if args.demo and args.data:
         raise CliError("--demo brings its own data; leave --data out")
     rng = _floats([args.input_range], "input-range")
@@ -101,7 +125,8 @@ def _params(args) -> dict:
         "target": DEMO_TARGET if args.demo else os.path.abspath(args.model),
         "data": os.path.abspath(args.data) if args.data else None,
         "arch": args.arch, "arch_kwargs": kwargs, "target_column": args.target_column,
-        "trust_model": args.trust_model, "input_range": rng, "mean": _floats(args.mean, "mean"),
+        "trust_import": [t for v in args.trust_import for t in v.split(",") if t.strip()],
+        "input_range": rng, "mean": _floats(args.mean, "mean"),
         "std": _floats(args.std, "std"), "immutable": immutable,
         "lower": _floats([args.lower], "lower") if args.lower else None,
         "upper": _floats([args.upper], "upper") if args.upper else None, "device": args.device, "amp": args.amp,
@@ -111,7 +136,10 @@ def _params(args) -> dict:
         "attacks": [a.strip() for a in args.attack.split(",") if a.strip()],
         "eps": [e.strip() for e in args.eps.split(",") if e.strip()],
         "steps": args.steps, "step_size": args.step_size, "restarts": args.restarts, "targeted": args.targeted,
-        "square_queries": args.square_queries,
+        "square_queries": args.square_queries, "p_init": args.p_init, "random_start": args.random_start,
+        "norm": args.norm, "ensemble": args.ensemble, "apgd_iter": args.apgd_iter, "set_protocol": args.set_protocol,
+        "eps_by_norm": {k: [e.strip() for e in v.split(",") if e.strip()]
+                        for k, v in (("linf", args.eps_linf), ("l2", args.eps_l2)) if v} or None,
     }
     if args.arch and ":" in args.arch:
         path, _, cls = args.arch.rpartition(":")
@@ -124,13 +152,22 @@ def _print_table(summary: dict) -> None:
     for attack, curve in summary["robust_accuracy"].items():
         cells = "  ".join(f"eps {k}: {v:.4f}" for k, v in curve.items())
         print(f"  {attack:15s} {cells}")
+    for norm, curve in (summary.get("worst_case_by_norm") or {}).items():
+        cells = "  ".join(f"eps {k}: {v:.4f}" for k, v in curve.items())
+        print(f"  {'worst case ' + norm:15s} {cells}")
+    proto = summary.get("protocol") or {}
     if summary.get("score") is not None:
-        print(f"robustness score R = {summary['score']:.1f} / 100")
+        print(f"robustness score R = {summary['score']:.1f} / 100 under the protocol: {proto.get('text', '')}")
+    elif proto:
+        print(f"no R: this run is not comparable with the project's protocol ({proto.get('why_not')}): "
+              f"{proto.get('text', '')}")
 
 
 def cmd_robustness(plugin, args) -> int:
+    from .distributed import on_cluster
+
     spec = plugin.job_spec("robustness", **_params(args))
-    with open_project(args.project, create=True, plugin_id=plugin.id) as project:
+    with open_project(args.project, create=True, plugin_id=plugin.id) as project, on_cluster(args.ray):
         _, _, summary = run_job(project, spec, unit="points", summary_json=args.summary_json)
     _print_table(summary)
     return EXIT_OK

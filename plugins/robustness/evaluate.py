@@ -41,12 +41,35 @@ class SweepConfig:
     target: str = "next"                    # "next": (y + 1) mod K; "random": a seeded other class
     batch_size: int = 256
     seed: int = 0
-    square_queries: int = 300
+    square_queries: int = 5000              # the paper's and AutoAttack's budget
+    p_init: float = 0.8                     # Square's initial fraction of pixels per square (AutoAttack's)
     deepfool_iter: int = 50
     examples: int = 8                       # adversarial images kept per point for the gallery (images only)
+    norm: str = "linf"                      # threat model of apgd-*, autoattack (the others have their own)
+    ensemble: str = "standard"              # autoattack: standard (APGD-CE, APGD-T, FAB-T, Square) or quick
+    apgd_iter: int = 100
+    cw_steps: int = 100
+    cw_c: float = 1.0
+    eps_by_norm: dict | None = None         # {"linf": [labels], "l2": [labels]}: a list per threat model
+    cascade: bool = True                    # skip samples already broken at a smaller eps (untargeted)
+    batched: bool | None = None             # PGD: every eps in one batch (None: on a GPU, not on the CPU)
 
     def labels(self) -> list[str]:
         return list(self.eps_labels) if self.eps_labels else [repr(float(e)) for e in self.eps]
+
+    def norm_of(self, name: str) -> str:
+        if name in CORRUPTIONS and name not in A.ATTACKS:
+            return "l2"
+        return A.NORM_OF.get(name) or self.norm
+
+    def points_of(self, name: str) -> list[tuple[float, str]]:
+        """(eps, label) of one attack, smallest first: its threat model's own list when one was given."""
+        labels = self.labels()
+        values = [float(e) for e in self.eps]
+        own = (self.eps_by_norm or {}).get(self.norm_of(name)) if name in A.ATTACKS else None
+        if own:
+            labels, values = [str(v) for v in own], [float(v) for v in own]
+        return sorted(zip(values, labels), key=lambda p: p[0])
 
     def describe(self) -> dict:
         d = dict(self.__dict__)
@@ -70,6 +93,7 @@ class PointResult:
     seconds: float
     batch_size: int
     examples: list = field(default_factory=list)   # [(index, x, x_adv)] of samples the attack broke
+    members: dict = field(default_factory=dict)    # autoattack: robust accuracy after each attack of the ensemble
 
 
     def summary(self) -> dict:
@@ -143,18 +167,24 @@ def make_target(module, dataset, preprocessing, run_device):
     return A.AttackTarget(model, low, high, mask, run_device.autocast)
 
 
-def predict(target, x, batch_size: int, device):
+def predict(target, x, batch_size: int, device, y=None):
+    """Clean predictions; with ``y``, (predictions, per-sample cross-entropy) from the same pass."""
     import numpy as np
     import torch
+    import torch.nn.functional as F
 
     from .device import run_in_batches
 
     def chunk(a, b):
         with torch.no_grad():
-            return target.logits(torch.as_tensor(x[a:b]).to(device)).argmax(1).cpu().numpy()
+            logits = target.logits(torch.as_tensor(x[a:b]).to(device))
+            loss = None if y is None else F.cross_entropy(
+                logits, torch.as_tensor(y[a:b]).to(device), reduction="none").cpu().numpy()
+            return logits.argmax(1).cpu().numpy(), loss
 
     parts, _ = run_in_batches(len(x), batch_size, chunk, device=device)
-    return np.concatenate(parts)
+    pred = np.concatenate([p[0] for p in parts])
+    return pred if y is None else (pred, np.concatenate([p[1] for p in parts]))
 
 
 def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
@@ -187,7 +217,7 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
 
         validate(x_all, y_all, dataset.source, num_classes=num_classes)
         preprocessing.check_data(x_all, dataset.source)
-        clean_pred = predict(target, x_all, config.batch_size, device)
+        clean_pred, clean_loss_all = predict(target, x_all, config.batch_size, device, y_all)
         clean_correct = clean_pred == y_all
         result = SweepResult(float(clean_correct.mean()), _per_class(clean_correct, y_all, num_classes),
                              clean_pred, y_all, settings={"config": config.describe(),
@@ -200,46 +230,88 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
             feature_std = torch.as_tensor(x_all.std(axis=0, keepdims=True)).to(device)
         else:
             feature_std = None
-        total = len(config.attacks) * len(config.eps)
+        total = sum(len(config.points_of(n)) for n in config.attacks)
         done = 0
+        if config.targeted and any(n in ("apgd-t", "autoattack") for n in config.attacks):
+            raise RobustnessError("apgd-t and autoattack choose their own targets; leave --targeted out")
+        if config.targeted:
+            if config.target == "random":
+                off = torch.randint(1, num_classes, (len(y_all),), generator=torch.Generator().manual_seed(
+                    config.seed + 1)).numpy()
+                goal_all = (y_all + off) % num_classes
+            else:
+                goal_all = (y_all + 1) % num_classes
+        else:
+            goal_all = y_all
+        def clean_losses():
+            return clean_loss_all
+
         for name in config.attacks:
-            deepfool_cache = None
-            for eps, label in zip(config.eps, labels):
+            minimal_cache = None
+            kind = "corruption" if name in CORRUPTIONS and name not in A.ATTACKS else "attack"
+            norm = config.norm_of(name)
+            # untargeted: a sample broken at a smaller eps is broken at every larger one (its adversarial
+            # example lies in the larger ball too), and one misclassified clean needs no attack at all
+            cascade = config.cascade and kind == "attack" and not config.targeted and name not in A.MINIMAL
+            prev = None
+            batched = None
+            # all eps in one batch where a wide batch is what keeps the device busy (a GPU); on the CPU the
+            # eps run in order, each on the samples still robust, which does less work
+            if cascade and name in ("pgd", "pgd_l2") and config.restarts == 1 and \
+                    (config.batched if config.batched is not None else device.type != "cpu"):
+                t0 = time.perf_counter()
+                batched = _pgd_sweep(target, config, name, norm, x_all, y_all, clean_correct, device, dataset.kind,
+                                     check_cancelled, on_log)
+                # one attack for every eps: each point is charged its share of the time
+                batched_share = (time.perf_counter() - t0) / max(1, len(config.points_of(name)))
+            for eps, label in config.points_of(name):
                 if check_cancelled:
                     check_cancelled()
                 started = time.perf_counter()
                 gen = torch.Generator().manual_seed(config.seed)
-                if config.targeted:
-                    if config.target == "random":
-                        off = torch.randint(1, num_classes, (len(y_all),), generator=torch.Generator().manual_seed(
-                            config.seed + 1)).numpy()
-                        goal_all = (y_all + off) % num_classes
-                    else:
-                        goal_all = (y_all + 1) % num_classes
-                else:
-                    goal_all = y_all
-                kind = "corruption" if name in CORRUPTIONS and name not in A.ATTACKS else "attack"
-                norm = A.NORM_OF.get(name, "l2")
                 alpha = (config.rel_alpha * eps) if config.rel_alpha is not None else config.alpha
+                members: dict = {}
 
                 examples: list = []
                 keep = config.examples if dataset.kind == "image" else 0
+                if cascade:
+                    settled = ~clean_correct if prev is None else (prev[0] != y_all)
+                    todo = np.nonzero(~settled)[0]
+                else:
+                    todo = np.arange(len(y_all))
 
-                def chunk(a, b, name=name, eps=eps, gen=gen, alpha=alpha, norm=norm, examples=examples):
+                def chunk(a, b, name=name, eps=eps, gen=gen, alpha=alpha, norm=norm, examples=examples,
+                          todo=todo, members=members):
                     if check_cancelled:
                         check_cancelled()
-                    xb = torch.as_tensor(x_all[a:b]).to(device)
-                    yb = torch.as_tensor(y_all[a:b]).to(device)
-                    gb = torch.as_tensor(goal_all[a:b]).to(device)
+                    sel = todo[a:b]
+                    xb = torch.as_tensor(x_all[sel]).to(device)
+                    yb = torch.as_tensor(y_all[sel]).to(device)
+                    gb = torch.as_tensor(goal_all[sel]).to(device)
+                    tt = config.targeted
                     if name == "fgsm":
-                        adv = A.fgsm(target, xb, gb, eps, targeted=config.targeted)
+                        adv = A.fgsm(target, xb, gb, eps, targeted=tt)
                     elif name in ("pgd", "pgd_l2"):
                         adv = A.pgd(target, xb, gb, eps, steps=config.steps, alpha=alpha, norm=norm,
                                     random_start=config.random_start, restarts=config.restarts,
-                                    targeted=config.targeted, generator=gen)
-                    elif name == "square":
-                        adv = A.square(target, xb, gb, eps, n_queries=config.square_queries,
-                                       targeted=config.targeted, generator=gen)
+                                    targeted=tt, generator=gen, early_stop=cascade)
+                    elif name in ("apgd-ce", "apgd-dlr"):
+                        adv, _ = A.apgd(target, xb, yb, eps, n_iter=config.apgd_iter, norm=norm,
+                                        loss="ce" if name == "apgd-ce" else "dlr", targeted=tt,
+                                        y_target=gb if tt else None, generator=gen)
+                    elif name == "apgd-t":
+                        adv, _ = A.apgd_targeted(target, xb, yb, eps, n_iter=config.apgd_iter, norm=norm,
+                                                 n_targets=9 if config.ensemble == "standard" else 3,
+                                                 generator=gen)
+                    elif name == "autoattack":
+                        def on_member(member, fooled, members=members, yb=yb):
+                            members[member] = members.get(member, 0) + int((~fooled).sum())
+                        adv, _ = A.ensemble(target, xb, yb, eps, version=config.ensemble, norm=norm,
+                                            generator=gen, n_queries=config.square_queries, p_init=config.p_init,
+                                            n_iter=config.apgd_iter, on_member=on_member)
+                    elif name in ("square", "square-l2"):
+                        adv = A.square(target, xb, gb, eps, n_queries=config.square_queries, p_init=config.p_init,
+                                       targeted=tt, generator=gen, norm=norm)
                     else:
                         adv = corrupt(name, xb, eps, low=target.low, high=target.high, generator=gen,
                                       feature_std=feature_std, mask=target.mask)
@@ -249,53 +321,75 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
                         pert = A._flat_norm(adv - xb, norm)
                     pred = logits.argmax(1).cpu().numpy()
                     if len(examples) < keep:
-                        broken = np.nonzero((pred != y_all[a:b]) & clean_correct[a:b])[0][:keep - len(examples)]
+                        broken = np.nonzero((pred != y_all[sel]) & clean_correct[sel])[0][:keep - len(examples)]
                         adv_np = adv[torch.as_tensor(broken, device=adv.device)].float().cpu().numpy()
-                        examples.extend((a + int(i), x_all[a + int(i)], adv_np[k]) for k, i in enumerate(broken))
+                        examples.extend((int(sel[i]), x_all[sel[i]], adv_np[k]) for k, i in enumerate(broken))
                     return pred, loss.cpu().numpy(), pert.cpu().numpy()
 
-                if name == "deepfool":
-                    if config.targeted:
+                if batched is not None:
+                    adv_pred, loss, pert = clean_pred.copy(), clean_losses().copy(), np.zeros(len(y_all), np.float32)
+                    todo, (b_pred, b_loss, b_pert, b_examples), used = batched[0], batched[1][eps], batched[2]
+                    adv_pred[todo], loss[todo], pert[todo] = b_pred, b_loss, b_pert
+                    examples.extend(b_examples[:keep])
+                    mean_pert = None
+                elif name in A.MINIMAL:
+                    if config.targeted and name == "deepfool":
                         raise RobustnessError("deepfool is untargeted only; leave it out of a targeted run")
-                    if deepfool_cache is None:
-                        def df_chunk(a, b):
+                    if minimal_cache is None:
+                        def min_chunk(a, b, name=name):
                             if check_cancelled:
                                 check_cancelled()
                             xb = torch.as_tensor(x_all[a:b]).to(device)
                             yb = torch.as_tensor(y_all[a:b]).to(device)
-                            adv, found = A.deepfool(target, xb, yb, max_iter=config.deepfool_iter,
-                                                    num_classes=num_classes)
+                            if name == "deepfool":
+                                adv, found = A.deepfool(target, xb, yb, max_iter=config.deepfool_iter,
+                                                        num_classes=num_classes)
+                            else:
+                                gb = torch.as_tensor(goal_all[a:b]).to(device)
+                                adv, found = A.cw_l2(target, xb, gb, c=config.cw_c, steps=config.cw_steps,
+                                                     targeted=config.targeted)
                             with torch.no_grad():
                                 logits = target.logits(adv)
                                 loss = F.cross_entropy(logits, yb, reduction="none")
                             return (logits.argmax(1).cpu().numpy(), loss.cpu().numpy(),
                                     A._flat_norm(adv - xb, "l2").cpu().numpy(), found.cpu().numpy())
 
-                        parts, used = run_in_batches(len(y_all), config.batch_size, df_chunk, device=device)
-                        deepfool_cache = [np.concatenate([p[i] for p in parts]) for i in range(4)], used
-                    (df_pred, df_loss, df_norm, df_found), used = deepfool_cache
+                        parts, used = run_in_batches(len(y_all), config.batch_size, min_chunk, device=device)
+                        minimal_cache = [np.concatenate([p[i] for p in parts]) for i in range(4)], used
+                    (df_pred, df_loss, df_norm, df_found), used = minimal_cache
                     # a minimal perturbation breaks the sample at every eps at or above its norm
                     within = df_found & clean_correct & (df_norm <= eps + 1e-7)
                     adv_pred = np.where(within, df_pred, clean_pred)
-                    with torch.no_grad():
-                        clean_loss = _clean_loss(target, x_all, y_all, config.batch_size, device)
-                    loss = np.where(within, df_loss, clean_loss)
+                    loss = np.where(within, df_loss, clean_losses())
                     pert = np.where(within, df_norm, 0.0)
                     minimal = df_norm[df_found & clean_correct]
                     mean_pert = float(minimal.mean()) if minimal.size else 0.0
                 else:
-                    parts, used = run_in_batches(len(y_all), config.batch_size, chunk, device=device,
+                    parts, used = run_in_batches(len(todo), config.batch_size, chunk, device=device,
                                                  on_halve=(lambda s: on_log(f"out of memory: batch size halved to {s}"))
                                                  if on_log else None)
-                    adv_pred = np.concatenate([p[0] for p in parts])
-                    loss = np.concatenate([p[1] for p in parts])
-                    pert = np.concatenate([p[2] for p in parts])
+                    if len(todo) == len(y_all):
+                        adv_pred = np.concatenate([p[0] for p in parts])
+                        loss = np.concatenate([p[1] for p in parts])
+                        pert = np.concatenate([p[2] for p in parts])
+                    else:
+                        # the samples not attacked keep their outcome at the smaller eps (or clean)
+                        adv_pred, loss, pert = (clean_pred.copy(), clean_losses().copy(),
+                                                np.zeros(len(y_all), dtype=np.float32)) if prev is None else \
+                            (prev[0].copy(), prev[1].copy(), prev[2].copy())
+                        if parts:
+                            adv_pred[todo] = np.concatenate([p[0] for p in parts])
+                            loss[todo] = np.concatenate([p[1] for p in parts])
+                            pert[todo] = np.concatenate([p[2] for p in parts])
                     mean_pert = None
+                prev = (adv_pred, loss, pert)
                 goal_hit = (adv_pred == goal_all) if config.targeted else (adv_pred != y_all)
                 broke = goal_hit & clean_correct
                 robust = adv_pred == y_all
                 if mean_pert is None:
                     mean_pert = float(pert[broke].mean()) if broke.any() else 0.0
+                if members:  # survivors among the samples attacked; the others were broken already
+                    members = {k: v / len(y_all) for k, v in members.items()}
                 point = PointResult(
                     attack=name, kind=kind, eps=float(eps), eps_label=label, norm=norm,
                     robust_accuracy=float(robust.mean()),
@@ -303,10 +397,14 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
                     mean_loss=float(loss.mean()), mean_perturbation=mean_pert,
                     per_class=_per_class(robust, y_all, num_classes),
                     samples={"index": np.arange(len(y_all)), "clean_pred": clean_pred, "adv_pred": adv_pred,
-                             "norm": pert.astype(np.float32)},
-                    seconds=time.perf_counter() - started, batch_size=used,
-                    examples=examples if name != "deepfool" else [])
+                             "norm": np.asarray(pert).astype(np.float32)},
+                    seconds=time.perf_counter() - started + (batched_share if batched is not None else 0.0),
+                    batch_size=used,
+                    examples=examples if name not in A.MINIMAL else [], members=members)
                 result.points.append(point)
+                if members and on_log:
+                    on_log(f"autoattack eps={label}: robust accuracy after " +
+                           ", ".join(f"{k} {v:.4f}" for k, v in members.items()))
                 done += 1
                 if on_point:
                     on_point(point)
@@ -315,14 +413,50 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
     return result
 
 
-def _clean_loss(target, x, y, batch_size, device):
+def _pgd_sweep(target, config, name, norm, x_all, y_all, clean_correct, device, kind, check_cancelled, on_log):
+    """Every eps of a PGD sweep in one batched attack (per-sample eps) over the samples right clean.
+
+    Returns (indices attacked, {eps: (pred, loss, norm, examples)}, batch size used)."""
     import numpy as np
     import torch
     import torch.nn.functional as F
 
-    out = []
-    for a in range(0, len(y), batch_size):
-        xb = torch.as_tensor(x[a:a + batch_size]).to(device)
-        yb = torch.as_tensor(y[a:a + batch_size]).to(device)
-        out.append(F.cross_entropy(target.logits(xb), yb, reduction="none").cpu().numpy())
-    return np.concatenate(out)
+    from .device import run_in_batches
+
+    levels = [e for e, _ in config.points_of(name)]
+    todo = np.nonzero(clean_correct)[0]
+    gen = torch.Generator().manual_seed(config.seed)
+    keep = config.examples if kind == "image" else 0
+    # rows are (eps, sample): a chunk of b samples is E * b rows, so chunks shrink to keep the batch's memory
+    per_chunk = max(1, config.batch_size // max(1, len(levels)) * 2)
+
+    def chunk(a, b):
+        if check_cancelled:
+            check_cancelled()
+        sel = todo[a:b]
+        xb = torch.as_tensor(x_all[sel]).to(device)
+        yb = torch.as_tensor(y_all[sel]).to(device)
+        adv = A.pgd_sweep(target, xb, yb, levels, steps=config.steps, alpha=config.alpha, rel_alpha=config.rel_alpha,
+                          norm=norm, random_start=config.random_start, generator=gen)
+        out = []
+        with torch.no_grad():
+            for k in range(len(levels)):
+                logits = target.logits(adv[k])
+                pred = logits.argmax(1)
+                broken = (pred != yb).nonzero().squeeze(1)[:keep]
+                ex = [(int(sel[i]), x_all[sel[i]], adv[k][i].float().cpu().numpy()) for i in broken.tolist()]
+                out.append((pred.cpu().numpy(), F.cross_entropy(logits, yb, reduction="none").cpu().numpy(),
+                            A._flat_norm(adv[k] - xb, norm).cpu().numpy(), ex))
+        return out
+
+    parts, used = run_in_batches(len(todo), per_chunk, chunk, device=device,
+                                 on_halve=(lambda s: on_log(f"out of memory: batch size halved to {s}"))
+                                 if on_log else None)
+    result = {}
+    for k, e in enumerate(levels):
+        got = [p[k] for p in parts]
+        result[e] = (np.concatenate([g[0] for g in got]) if got else np.zeros(0, np.int64),
+                     np.concatenate([g[1] for g in got]) if got else np.zeros(0, np.float32),
+                     np.concatenate([g[2] for g in got]) if got else np.zeros(0, np.float32),
+                     [x for g in got for x in g[3]])
+    return todo, result, used

@@ -34,7 +34,7 @@ def _setup(params, ctx, *, split: bool):
         loaded.module.to("cpu")
     else:
         loaded = models.load_model(params.target, arch=params.arch, arch_kwargs=params.arch_kwargs,
-                                   trust=params.trust_model)
+                                   trust_imports=params.trust_import)
         for note in loaded.notes:
             ctx.log(note)
         if loaded.trusted and ctx.store is not None:
@@ -62,7 +62,9 @@ def _sweep_config(params):
     return SweepConfig(attacks=list(params.attacks), eps=[float(e) for e in params.eps], eps_labels=list(params.eps),
                        steps=params.steps, alpha=params.step_size, restarts=params.restarts,
                        targeted=params.targeted, batch_size=params.batch_size, seed=params.seed,
-                       square_queries=params.square_queries)
+                       square_queries=params.square_queries, p_init=params.p_init,
+                       random_start=params.random_start, norm=params.norm, ensemble=params.ensemble,
+                       apgd_iter=params.apgd_iter, eps_by_norm=params.eps_by_norm)
 
 
 def _run_sweep(params, ctx, module, eval_set, pre, rd, version: str, offset: int = 0, total: int | None = None):
@@ -70,7 +72,7 @@ def _run_sweep(params, ctx, module, eval_set, pre, rd, version: str, offset: int
     from .evaluate import sweep
 
     config = _sweep_config(params)
-    n_points = len(config.attacks) * len(config.eps)
+    n_points = sum(len(config.points_of(a)) for a in config.attacks)  # an eps list per threat model
     total = total or n_points
 
     def on_clean(result):
@@ -89,20 +91,65 @@ def _run_sweep(params, ctx, module, eval_set, pre, rd, version: str, offset: int
                  check_cancelled=ctx.check_cancelled, on_log=ctx.log, on_clean=on_clean)
 
 
-def _summary(result, params) -> dict:
-    from .score import combine, measures
+def _worst_case(result, norm: str) -> dict[float, float]:
+    """{eps: robust accuracy under the worst case per sample} over the attack points of one threat model."""
+    from .score import worst_case
 
-    curves: dict[str, dict[float, float]] = {}
+    rows = []
+    right = result.clean_pred == result.labels
+    for p in result.points:
+        if p.kind == "attack" and p.norm == norm:
+            ok = right & (p.samples["adv_pred"] == result.labels)
+            rows.extend((p.eps, i, bool(v)) for i, v in enumerate(ok))
+    return worst_case(len(result.labels), rows)
+
+
+def _summary(result, params, protocol: dict | None = None) -> dict:
+    """The run's figures; ``score`` is R under ``protocol`` (the project's), None when the run does not cover it."""
+    from . import score as R
+
     success: dict[str, dict[str, float]] = {}
     perturbation: dict[str, dict[str, float]] = {}
+    shifts: dict[str, dict[str, float]] = {}
     for p in result.points:
-        curves.setdefault(p.attack, {})[p.eps] = p.robust_accuracy
         success.setdefault(p.attack, {})[p.eps_label] = p.success_rate
         perturbation.setdefault(p.attack, {})[p.eps_label] = p.mean_perturbation
-    r = measures(result.clean_accuracy, curves)
+        if p.kind == "corruption":
+            shifts.setdefault(p.attack, {})[p.eps_label] = p.robust_accuracy
+    pdict = params.__dict__ if hasattr(params, "__dict__") else dict(params)
+    own = R.run_protocol(pdict)
+    protocol = protocol or own
+    worst: dict[str, dict[str, float]] = {}
+    for norm in ("linf", "l2"):
+        wc = _worst_case(result, norm)
+        labels = {float(e): e for e in R.eps_of(pdict, norm)}
+        if wc:
+            worst[norm] = {labels.get(e, repr(e)): v for e, v in sorted(wc.items())}
+    ok, why = R.comparable(protocol, pdict) if protocol else (False, "no adversarial attack")
+    value = R.score(protocol, _worst_case(result, protocol["norm"])) if ok else None
+    main = (own or protocol or {}).get("norm", "linf")
     return {"clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy(),
-            "success_rate": success, "mean_perturbation": perturbation, "r": r, "score": combine(r),
-            "samples": int(len(result.labels))}
+            "success_rate": success, "mean_perturbation": perturbation,
+            "worst_case_accuracy": worst.get(main, {}), "worst_case_by_norm": worst,
+            "score": value, "protocol": {**(protocol or {}), "text": R.describe(protocol), "comparable": ok,
+                                         "why_not": why},
+            "natural_shifts": shifts, "samples": int(len(result.labels))}
+
+
+def _project_protocol(params, ctx) -> dict | None:
+    """The project's protocol; the first run (or one with set_protocol) sets it to its own."""
+    from . import score as R
+    from . import store as S
+
+    own = R.run_protocol(params.__dict__)
+    if ctx.store is None:
+        return own
+    current = S.protocol(ctx.store)
+    if own is not None and (current is None or params.set_protocol):
+        S.set_protocol(ctx.store, own, ctx.run_id)
+        ctx.log(f"project protocol set: {R.describe(own)}")
+        return own
+    return current
 
 
 def _describe(params, loaded, rd, seeds) -> dict:
@@ -113,8 +160,15 @@ def _describe(params, loaded, rd, seeds) -> dict:
 def run_sweep(params, ctx) -> dict:
     """The ``robustness`` job."""
     rd, seeds, loaded, _, eval_set, pre = _setup(params, ctx, split=False)
-    result = _run_sweep(params, ctx, loaded.module, eval_set, pre, rd, params.label)
-    return {**_describe(params, loaded, rd, seeds), "model_version": params.label, **_summary(result, params)}
+    from . import distributed
+
+    if distributed.cluster() is not None:  # --ray: one task per attack, the same points
+        result = distributed.run_sweep(params, ctx, loaded, eval_set, pre, rd, _sweep_config(params), params.label)
+    else:
+        result = _run_sweep(params, ctx, loaded.module, eval_set, pre, rd, params.label)
+    protocol = _project_protocol(params, ctx)
+    return {**_describe(params, loaded, rd, seeds), "model_version": params.label,
+            **_summary(result, params, protocol)}
 
 
 def _export(params, ctx, loaded, history) -> str:
@@ -150,7 +204,7 @@ def run_harden(params, ctx) -> dict:
     from .harden import HardenConfig, harden
 
     rd, seeds, loaded, train_set, eval_set, pre = _setup(params, ctx, split=True)
-    n_points = len(params.attacks) * len(params.eps)
+    n_points = sum(len(_sweep_config(params).points_of(a)) for a in params.attacks)
     total = 2 * n_points + params.epochs
     before = _run_sweep(params, ctx, loaded.module, eval_set, pre, rd, "original", 0, total)
 
@@ -166,8 +220,10 @@ def run_harden(params, ctx) -> dict:
     history = harden(loaded.module, train_set, config, pre, rd, on_epoch=on_epoch, check_cancelled=ctx.check_cancelled)
     output = _export(params, ctx, loaded, history)
     after = _run_sweep(params, ctx, loaded.module, eval_set, pre, rd, "hardened", n_points + params.epochs, total)
-    summary = {**_describe(params, loaded, rd, seeds), "model_version": "hardened", **_summary(after, params)}
-    summary["before"] = _summary(before, params)
+    protocol = _project_protocol(params, ctx)
+    summary = {**_describe(params, loaded, rd, seeds), "model_version": "hardened",
+               **_summary(after, params, protocol)}
+    summary["before"] = _summary(before, params, protocol)
     summary["history"] = [{"epoch": e, "loss": l, "accuracy": a} for e, l, a in history]
     summary["hardening"] = config.describe()
     summary["output"] = output

@@ -6,9 +6,15 @@ Safe by default:
   size before anything is parsed) or a ``torch.load(weights_only=True)``
   state dict, for a built-in architecture or one named in a user Python file
   (``FILE.py:Class``; importing that file runs it, so naming it is trusting it);
-* TorchScript and full pickles only with ``trust=True``, and only after the code
-  audit's pickle scan found nothing dangerous in the file;
+* a pickle that needs more than tensors (a whole ``nn.Module``, a custom class) only
+  with ``trust_imports=["MODULE:NAME", ...]``: it is loaded by torch's weights-only
+  unpickler, which admits its own allow list plus exactly the named globals
+  (``torch.serialization.safe_globals``); naming one trusts it to run with whatever
+  arguments the file gives it. The code audit's scan runs first and refuses a file that
+  calls or imports anything else; deny-listed names (``os:system``...) cannot be trusted;
+* TorchScript only with ``trust_imports=["torch.jit:load"]`` (its code runs when loaded);
 * there is never a fallback from ``weights_only=True`` to ``False``;
+* a torch.export archive (``.pt2``) is recognised and refused with its own message;
 * ONNX runs through onnxruntime for black-box attacks and corruptions, after
   every external-data path was checked to stay inside the model's folder.
 """
@@ -80,9 +86,29 @@ def build_arch(arch: str, kwargs: dict | None = None):
     if ":" not in arch:
         raise RobustnessError(f"unknown architecture {arch!r}: use one of {', '.join(BUILTIN)} or FILE.py:Class")
     path, _, name = arch.rpartition(":")
+    module = import_arch_file(path)
+    cls = getattr(module, name, None)
+    if cls is None:
+        raise RobustnessError(f"{path}: no class or function named {name!r}")
+    try:
+        return cls(**kwargs)
+    except Exception as exc:  # noqa: BLE001
+        raise RobustnessError(f"{path}:{name}: constructing the model failed: {type(exc).__name__}: {exc}") from None
+
+
+def import_arch_file(path: str, mod_name: str | None = None):
+    """Import a user's architecture file (it runs). ``mod_name``: under that name, so that a
+    whole-module pickle saved from ``mynet.py`` finds ``mynet.TinyNet``; else a private name."""
     if not os.path.isfile(path):
         raise RobustnessError(f"{path}: architecture file not found")
-    mod_name = f"workbench_user_arch_{abs(hash(os.path.realpath(path)))}"
+    if mod_name is not None:
+        have = sys.modules.get(mod_name)
+        if have is not None:
+            if os.path.realpath(getattr(have, "__file__", "") or "") == os.path.realpath(path):
+                return have
+            raise RobustnessError(f"{path}: cannot be imported as {mod_name!r}: another module of that name "
+                                  f"({getattr(have, '__file__', None) or 'built in'}) is already loaded")
+    mod_name = mod_name or f"workbench_user_arch_{abs(hash(os.path.realpath(path)))}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
         raise RobustnessError(f"{path}: cannot be imported as a Python module")
@@ -101,13 +127,7 @@ def build_arch(arch: str, kwargs: dict | None = None):
         if isinstance(exc, SyntaxError) and exc.lineno:
             line = f", line {exc.lineno}"
         raise RobustnessError(f"{path}{line}: importing the architecture failed: {type(exc).__name__}: {exc}") from None
-    cls = getattr(module, name, None)
-    if cls is None:
-        raise RobustnessError(f"{path}: no class or function named {name!r}")
-    try:
-        return cls(**kwargs)
-    except Exception as exc:  # noqa: BLE001
-        raise RobustnessError(f"{path}:{name}: constructing the model failed: {type(exc).__name__}: {exc}") from None
+    return module
 
 
 def _apply_state(module, state: dict, source: str) -> None:
@@ -209,15 +229,6 @@ def save_safetensors(module, path: str, arch: str | None, arch_kwargs: dict | No
 
 # --- torch.load ----------------------------------------------------------------------------
 
-def _is_torchscript(path: str) -> bool:
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
-
-
 def _weights_only_load(path: str):
     """``torch.load(weights_only=True)``, after the code audit's opcode walk has named what the file imports.
 
@@ -232,9 +243,11 @@ def _weights_only_load(path: str):
     from workbench_plugins.code_audit.model_scan import scan_file
 
     results, reason = scan_file(path)
-    suspicious = sorted({f"{r['module']}.{r['name']}" for r in results if r["verdict"] in ("dangerous", "unknown")})
-    advice = ("loading it could run code. Save a state dict or safetensors instead, or pass --trust-model "
-              "if you trust where it came from")
+    suspicious = sorted({f"{r['module']}.{r['name']}" for r in results
+                         if r["verdict"] in ("dangerous", "unknown", "called")})
+    needed = trust_value(results)
+    advice = ("loading it could run code. Save a state dict or safetensors instead"
+              + (f", or pass --trust-import {needed} if you trust exactly those names" if needed else ""))
     if any(r["verdict"] == "dangerous" for r in results):
         raise UnsafeModelError(f"{path}: refused: the pickle inside imports {', '.join(suspicious[:5])}; {advice}")
     if reason and "format not recognised" in reason:
@@ -267,6 +280,112 @@ def _unwrap_state(obj, path: str) -> dict:
                 return inner
     raise ModelFileError(f"{path}: holds a {type(obj).__name__}, not a state dict of tensors "
                          "(save model.state_dict(), or use safetensors)")
+
+
+# --- trusted imports ------------------------------------------------------------------------
+
+TORCHSCRIPT_TRUST = "torch.jit:load"  # the name that lets TorchScript code in an archive run
+
+
+def parse_trust_imports(spec) -> list[tuple[str, str]]:
+    """``"mod.sub:Name,other:Cls"`` (or a list of such) -> [(module, name)]; a bad item or a
+    name the scan's deny list holds (``os:system``, ``builtins:eval``...) is refused."""
+    from workbench_plugins.code_audit.model_scan import classify
+
+    items = spec if isinstance(spec, (list, tuple)) else [spec or ""]
+    out: list[tuple[str, str]] = []
+    for item in items:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            module, sep, name = part.partition(":")
+            if not sep or not module or not name or not all(p.isidentifier() for p in module.split(".") + name.split(".")):
+                raise RobustnessError(f"--trust-import: {part!r} is not MODULE:NAME (for example "
+                                      "torch.nn.modules.linear:Linear)")
+            if (module, name) != ("torch.jit", "load") and classify(module, name) in ("dangerous", "nested"):
+                raise UnsafeModelError(f"--trust-import: {module}:{name} runs code, processes or other loaders "
+                                       "whatever the file's source; it cannot be trusted by name")
+            if (module, name) not in out:
+                out.append((module, name))
+    return out
+
+
+def trust_value(results) -> str:
+    """The ``--trust-import`` value that names exactly what a scanned file calls or imports."""
+    names = sorted({f"{r['module']}:{r['name']}" for r in results
+                    if r["verdict"] in ("called", "unknown") and r["module"] and r["module"] != "?"})
+    return ",".join(names)
+
+
+def _resolve_trusted(trusted: list[tuple[str, str]], arch: str | None) -> list:
+    """Import each trusted MODULE and fetch NAME. The ``--arch`` file is importable under its
+    own module name (``mynet.py`` -> ``mynet``), so a whole-module pickle saved from it loads."""
+    import importlib
+
+    arch_file = arch.rpartition(":")[0] if arch and ":" in arch else None
+    arch_module = os.path.splitext(os.path.basename(arch_file))[0] if arch_file else None
+    objects = []
+    for module, name in trusted:
+        if (module, name) == ("torch.jit", "load"):
+            continue
+        try:
+            if module == arch_module:
+                mod = import_arch_file(arch_file, arch_module)
+            else:
+                mod = importlib.import_module(module)  # naming it trusts it: importing runs its code
+            obj = mod
+            for attr in name.split("."):
+                obj = getattr(obj, attr)
+        except (ImportError, AttributeError) as exc:
+            raise RobustnessError(f"--trust-import {module}:{name}: cannot be found ({type(exc).__name__}: {exc})"
+                                  + ("; pass --arch FILE.py:Class for a class of your own file"
+                                     if arch_module is None else "")) from None
+        objects.append(obj)
+    return objects
+
+
+def _restricted_load(path: str, objects: list):
+    """torch's weights-only unpickler, admitting its allow list plus exactly ``objects``.
+
+    Whatever else the file imports or calls is refused by torch before it is resolved."""
+    import pickle
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals(objects):
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
+        raise UnsafeModelError(f"{path}: refused: the file needs a global that was not trusted by name: "
+                               f"{first[:300]}") from None
+    except Exception as exc:  # noqa: BLE001 - a trusted class may raise anything while rebuilding
+        raise ModelFileError(f"{path}: cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _check_named(path: str, trusted: list[tuple[str, str]]) -> list[str]:
+    """The code audit's scan first: anything dangerous, or called/imported and not named, refuses."""
+    from workbench_plugins.code_audit.model_scan import scan_file
+
+    results, reason = scan_file(path)
+    dangerous = sorted({f"{r['module']}.{r['name']}" for r in results if r["verdict"] == "dangerous"})
+    if dangerous:
+        raise UnsafeModelError(f"{path}: refused even though trusted: the pickle scan found dangerous imports "
+                               f"({', '.join(dangerous[:5])})")
+    named = set(trusted)
+    extra = sorted({f"{r['module']}:{r['name']}" for r in results
+                    if r["verdict"] in ("called", "unknown") and (r["module"], r["name"]) not in named})
+    if extra:
+        raise UnsafeModelError(f"{path}: refused: the file also needs {', '.join(extra[:8])}, which "
+                               f"--trust-import does not name; to trust exactly what it needs: "
+                               f"--trust-import {trust_value(results)}")
+    notes = [f"trusted by name: {r['module']}:{r['name']}" for r in results if r["verdict"] in ("called", "unknown")]
+    if reason:
+        notes.append(f"pickle scan: {reason}")
+    return notes
 
 
 def _scan_before_trust(path: str, expected: tuple[str, ...] = ()) -> list[str]:
@@ -362,8 +481,17 @@ class OnnxClassifier:
 # --- entry point ---------------------------------------------------------------------------
 
 def load_model(path: str, *, arch: str | None = None, arch_kwargs: dict | None = None,
-               trust: bool = False) -> LoadedModel:
-    """Load ``path`` safely; see the module docstring for what is accepted when."""
+               trust_imports=None, trust: bool = False) -> LoadedModel:
+    """Load ``path`` safely; see the module docstring for what is accepted when.
+
+    ``trust_imports``: ``"MODULE:NAME,..."`` or a list of them, the globals a pickle may use
+    beyond torch's weights-only allow list (``TORCHSCRIPT_TRUST`` for TorchScript).
+    ``trust`` (the old all-or-nothing flag) is refused: it trusted more than anyone named.
+    """
+    if trust:
+        raise RobustnessError("trusting a whole model file was replaced by naming what it may import: "
+                              "--trust-import MODULE:NAME[,...] (see the robustness README)")
+    trusted = parse_trust_imports(trust_imports) if trust_imports else []
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such file")
     with open(path, "rb") as fh:
@@ -386,10 +514,22 @@ def load_model(path: str, *, arch: str | None = None, arch_kwargs: dict | None =
         module = build_arch(arch, arch_kwargs)
         _apply_state(module, state, path)
         return LoadedModel(module.eval(), path, "safetensors", arch, dict(arch_kwargs or {}))
-    if head.startswith(b"PK") and _is_torchscript(path):
-        if not trust:
+    kind = None
+    if head.startswith(b"PK"):
+        from workbench_plugins.code_audit.model_scan import zip_kind
+
+        kind = zip_kind(path)
+    if kind == "pt2":
+        raise ModelFileError(f"{path}: a torch.export archive (.pt2), not a checkpoint: it holds an exported "
+                             "graph that torch.load cannot read. Load it with torch.export.load() yourself and "
+                             "save module.state_dict() as safetensors, or export to ONNX, then pass that file")
+    if kind == "keras":
+        raise ModelFileError(f"{path}: a Keras archive; robustness sweeps take PyTorch, safetensors or ONNX "
+                             "models (export the Keras model to ONNX)")
+    if kind == "torchscript":
+        if ("torch.jit", "load") not in trusted:
             raise UnsafeModelError(f"{path}: refused: TorchScript archives can run code when loaded; pass "
-                                   "--trust-model if you trust where it came from")
+                                   f"--trust-import {TORCHSCRIPT_TRUST} if you trust where it came from")
         import torch
 
         notes = _scan_before_trust(path, expected=("torch.jit._pickle",))
@@ -398,16 +538,13 @@ def load_model(path: str, *, arch: str | None = None, arch_kwargs: dict | None =
         except Exception as exc:  # noqa: BLE001
             raise ModelFileError(f"{path}: not a loadable TorchScript archive: {str(exc)[:200]}") from None
         return LoadedModel(module.eval(), path, "torchscript", trusted=True, notes=notes)
-    if trust:
+    if trusted:
         import torch
 
-        notes = _scan_before_trust(path)
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)  # trusted explicitly by the user  # nosec B614
-        except Exception as exc:  # noqa: BLE001
-            raise ModelFileError(f"{path}: cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from None
+        notes = _check_named(path, trusted)
+        obj = _restricted_load(path, _resolve_trusted(trusted, arch))
         if isinstance(obj, torch.nn.Module):
-            return LoadedModel(obj.eval(), path, "pickle", trusted=True, notes=notes)
+            return LoadedModel(obj.eval(), path, "pickle", arch, trusted=True, notes=notes)
         state = _unwrap_state(obj, path)
     else:
         state = _unwrap_state(_weights_only_load(path), path)
@@ -416,7 +553,7 @@ def load_model(path: str, *, arch: str | None = None, arch_kwargs: dict | None =
                               "(or a built-in: " + ", ".join(BUILTIN) + ")")
     module = build_arch(arch, arch_kwargs)
     _apply_state(module, state, path)
-    return LoadedModel(module.eval(), path, "state_dict", arch, dict(arch_kwargs or {}), trusted=trust)
+    return LoadedModel(module.eval(), path, "state_dict", arch, dict(arch_kwargs or {}), trusted=bool(trusted))
 
 
 # --- training the demo ---------------------------------------------------------------------

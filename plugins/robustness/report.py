@@ -5,48 +5,63 @@ from __future__ import annotations
 from workbench.api import KeyValues, LineChart, Paragraph, Section, Table
 
 from . import PLUGIN_ID
+from . import score as R
 from . import store as S
-from .score import combine, measures
 
-FORMULA = ("R(x) = 100 · Σ λᵢ rᵢ(x) / Σ λᵢ, where rᵢ is the normalised area under the robust-accuracy-versus-"
-           "epsilon curve of attack or corruption i (trapezoid rule through (0, clean accuracy), divided by the "
-           "largest epsilon: the mean robust accuracy over [0, ε_max]); λ = 1 for attacks and 0.5 for corruption "
-           "families unless the project stores other weights. Over several models the pillar score is the "
-           "lowest R: a project is as robust as its weakest model (a hardening run counts with the model as "
-           "given; the hardened copy counts once it is evaluated as a model of its own).")
+FORMULA = ("R(x) = 100 · mean over the protocol's ε of wc(ε), where wc(ε) is the share of samples classified "
+           "correctly clean and after every attack of the run in the protocol's threat model at ε (the robust "
+           "accuracy under the worst case per sample over the attack ensemble, as RobustBench and AutoAttack "
+           "report it). The protocol (threat model, ε values, attacks and their budgets) is the project's: the "
+           "first robustness run sets it. Runs that do not cover it are shown as not comparable and never enter "
+           "R; corruptions and noise are reported apart (robustness to natural shifts) and never enter R. Over "
+           "several models the pillar score is the lowest R: a project is as robust as its weakest model (a "
+           "hardening run counts with the model as given; the hardened copy counts once it is evaluated as a "
+           "model of its own).")
 
 
-def _run_score(store, run_id: int, version: str, weights: dict) -> tuple[float | None, dict]:
-    data = S.curves(store, run_id).get(version)
-    if not data or data["clean"] is None:
-        return None, {}
-    r = measures(data["clean"], data["curves"])
-    return combine(r, weights), r
+def _version(run: dict) -> str:
+    return (run.get("summary") or {}).get("model_version", "original") if run["job"] == "robustness" \
+        else "original"
+
+
+def run_score(store, run: dict, version: str, protocol: dict | None) -> tuple[float | None, str]:
+    """(R of one run's model version under ``protocol``, why it is not comparable: "" when it is)."""
+    if protocol is None:
+        return None, "no protocol"
+    ok, why = R.comparable(protocol, run.get("params") or {})
+    if not ok:
+        return None, why
+    value = R.score(protocol, S.worst_case(store, run["id"], version, protocol["norm"]))
+    return value, "" if value is not None else "a protocol epsilon did not finish"
 
 
 def score(store) -> float | None:
-    """The lowest R over the latest run of every model; None when none ran.
+    """The lowest R over the latest comparable run of every model, under the project's protocol; None when none.
 
     A ``robustness`` run counts with the model it evaluated; a ``harden`` run with
     the model as it was given (``original``): the hardened copy is a proposal
-    until it is evaluated as a model of its own.
+    until it is evaluated as a model of its own. Runs under another protocol
+    are never compared.
     """
-    weights = S.weights(store)
+    protocol = S.protocol(store)
     scores = []
     for run in store.latest_runs("robustness") + store.latest_runs("harden"):
-        version = (run.get("summary") or {}).get("model_version", "original") if run["job"] == "robustness" \
-            else "original"
-        value, _ = _run_score(store, run["id"], version, weights)
+        value, _ = run_score(store, run, _version(run), protocol)
         if value is not None:
             scores.append(value)
     return round(min(scores), 1) if scores else None
+
+
+def score_detail(store) -> str:
+    """What R means here, for the report's cover beside the score: the protocol."""
+    return "Protocol: " + R.describe(S.protocol(store))
 
 
 def _pct(v) -> str:
     return "" if v is None else f"{100 * v:.1f} %"
 
 
-def _run_blocks(store, run: dict, weights: dict) -> list:
+def _run_blocks(store, run: dict) -> list:
     summary = run.get("summary") or {}
     params = run.get("params") or {}
     blocks = []
@@ -60,28 +75,46 @@ def _run_blocks(store, run: dict, weights: dict) -> list:
                         f"autocast {dev.get('amp') or 'off'}, threads {dev.get('threads') or '-'}"),
              ("Seed", str(params.get("seed", ""))),
              ("Attacks", ", ".join(params.get("attacks", []))),
-             ("Epsilons", ", ".join(params.get("eps", []))),
+             ("Epsilons", ", ".join(params.get("eps", [])) + "".join(
+                 f"; {R.NORM_NAMES.get(k, k)}: {', '.join(v)}" for k, v in (params.get("eps_by_norm") or {}).items())),
              ("PGD", f"{params.get('steps')} steps, step {params.get('step_size') or '2.5·ε/steps'}, "
-                     f"{params.get('restarts')} restart(s), {'targeted' if params.get('targeted') else 'untargeted'}"),
+                     f"{params.get('restarts')} restart(s), "
+                     f"{'random start' if params.get('random_start', True) else 'no random start'}, "
+                     f"{'targeted' if params.get('targeted') else 'untargeted'}"),
+             ("APGD, AutoAttack, Square", f"{params.get('apgd_iter', '-')} APGD iterations, ensemble "
+                                          f"{params.get('ensemble', '-')}, threat model {params.get('norm', 'linf')}; "
+                                          f"Square {params.get('square_queries')} queries, p_init "
+                                          f"{params.get('p_init', '-')}"),
              ("Preprocessing", f"range {params.get('input_range')}, mean {params.get('mean') or '-'}, "
                                f"std {params.get('std') or '-'}")]
+    protocol = S.protocol(store)
     for c in cl:
-        value, r = _run_score(store, run["id"], c["model_version"], weights)
         items.append((f"Clean accuracy ({c['model_version']})", _pct(c["clean_accuracy"])))
+        if protocol is None:
+            continue
+        value, why = run_score(store, run, c["model_version"], protocol)
+        wc = S.worst_case(store, run["id"], c["model_version"], protocol["norm"])
         if value is not None:
-            items.append((f"R ({c['model_version']})", f"{value:.1f} / 100  (" +
-                          ", ".join(f"r[{k}] = {v:.3f}" for k, v in r.items()) + ")"))
+            items.append((f"R ({c['model_version']})", f"{value:.1f} / 100 under the project's protocol; worst case "
+                          + ", ".join(f"ε {e:g}: {_pct(a)}" for e, a in sorted(wc.items()))))
+        else:
+            items.append((f"R ({c['model_version']})", f"not comparable: {why}"))
     blocks.append(KeyValues(items))
     clean_by = {c["model_version"]: c["clean_accuracy"] for c in cl}
     tag = {"original": "before", "hardened": "after"}
-    charts = {"attack": {}, "corruption": {}}
+    charts = {"attack": {}, "attack-l2": {}, "corruption": {}}
     for p in pts:
         name = p["attack"] if len(clean_by) < 2 else f"{p['attack']} {tag.get(p['model_version'], p['model_version'])}"
-        curve = charts[p["kind"]].setdefault(name, [(0.0, clean_by.get(p["model_version"], p["robust_accuracy"]))])
+        # L2 and L-inf epsilons are different scales: one chart per threat model
+        chart = "attack-l2" if p["kind"] == "attack" and p["norm"] == "l2" else p["kind"]
+        curve = charts[chart].setdefault(name, [(0.0, clean_by.get(p["model_version"], p["robust_accuracy"]))])
         curve.append((p["eps"], p["robust_accuracy"]))
-    # attacks and corruptions on separate charts: epsilons and severities are different scales
-    for kind, title, x_label in (("attack", "Robust accuracy against epsilon", "epsilon (input units)"),
-                                 ("corruption", "Accuracy under corruptions", "severity")):
+    # attacks and corruptions on separate charts: epsilons and severities are different scales, and
+    # natural shifts are a figure of their own, never mixed into R
+    for kind, title, x_label in (("attack", "Robust accuracy against epsilon (L∞)", "epsilon (input units)"),
+                                 ("attack-l2", "Robust accuracy against epsilon (L2)", "epsilon (L2 norm)"),
+                                 ("corruption", "Natural shifts: accuracy under corruptions and noise",
+                                  "severity")):
         if charts[kind]:
             blocks.append(LineChart(title, x_label, "accuracy",
                                     {k: sorted(v) for k, v in charts[kind].items()}, y_range=(0.0, 1.0)))
@@ -109,13 +142,12 @@ def _run_blocks(store, run: dict, weights: dict) -> list:
 
 
 def report_sections(store, options: dict) -> list:
-    weights = S.weights(store)
     runs = store.latest_runs("robustness") + store.latest_runs("harden")
     if not runs:
         return [Section("Model robustness", [Paragraph("Not assessed: no robustness run yet.")], PLUGIN_ID)]
-    blocks: list = []
+    blocks: list = [Paragraph(score_detail(store), "normal")]
     for run in runs:
         blocks.append(Paragraph(f"{run.get('title') or run.get('job')}", "normal"))
-        blocks.extend(_run_blocks(store, run, weights))
+        blocks.extend(_run_blocks(store, run))
     blocks.append(Paragraph("Score: " + FORMULA, "note"))
     return [Section("Model robustness", blocks, PLUGIN_ID)]

@@ -1,69 +1,140 @@
-"""The robustness pillar score R(x) = Σ λᵢ rᵢ(x), on 0-100.
+"""The robustness pillar score R(x), on 0-100, under the project's protocol.
 
-For a model x and one robustness measure i (an attack such as ``pgd``, or a
-corruption family such as ``gaussian_noise``) swept over epsilons (or
-severities) 0 < e₁ < … < eₙ:
+A **protocol** fixes what a robustness number means, as RobustBench and
+AutoAttack do: a threat model (L∞ or L2), a list of epsilons, and an attack
+ensemble with its budgets (iterations, queries, restarts...). A project has one
+protocol; the first robustness run sets it (``--set-protocol`` replaces it).
 
-    rᵢ(x) = (1 / eₙ) ∫₀^eₙ accᵢ(e) de
+For one model x evaluated by a run that covers the protocol (every protocol
+attack, with the protocol's budget, at every protocol epsilon):
 
-the normalised area under the robust-accuracy-versus-epsilon curve, computed
-with the trapezoid rule through the points (0, clean accuracy), (e₁, acc(e₁)),
-…, (eₙ, acc(eₙ)). rᵢ is the mean robust accuracy over [0, eₙ], so it lies in
-[0, 1]: 1 for a model that is always right whatever the perturbation, 0 for one
-that is always wrong.
+    wc(ε) = share of the N samples classified correctly clean AND after every
+            attack of the run in the protocol's threat model at ε
 
-    R(x) = 100 · Σᵢ λᵢ rᵢ(x) / Σᵢ λᵢ
+the robust accuracy under the worst case per sample over the attacks (an
+attack the protocol does not name counts too: it can only lower wc), and
 
-over the measures of one run. The pillar score of a project is the lowest R
-over the latest run of every model (target): a project is as robust as its
-weakest model. A ``harden`` run counts with the model as given ("original");
-the hardened copy counts once it is evaluated as a model of its own. The weights λᵢ are stored in the project
-(table ``robustness_weights``); a measure without a stored weight gets
-λ = 1 for an attack and λ = 0.5 for a corruption family, because worst-case
-perturbations matter more to a security review than natural ones. A project
-with no robustness run is "not assessed" (None), never a number.
+    R(x) = 100 · mean over the protocol's ε of wc(ε)
 
-Curves over different epsilon ranges are not comparable: the report states
-the range of every rᵢ next to it.
+The epsilon grid is the protocol's, so R cannot be raised by picking smaller
+epsilons; adding an attack to a run can only keep or lower R (each attack's draws are seeded on their own);
+a weaker attack cannot dilute a stronger one; corruptions and noise never
+enter R (they are reported as a separate figure, robustness to natural
+shifts); a run under another threat model, grid or budget is shown as "not
+comparable" and left out. The pillar score of a project is the lowest R over
+the latest run of every model (a model whose latest run is not comparable is
+left out and the report says why): a project is as robust as its weakest model.
+A ``harden`` run counts with the model as given ("original").
+A project with no comparable run is "not assessed" (None), never a number.
 """
 
 from __future__ import annotations
 
-DEFAULT_ATTACK_WEIGHT = 1.0
-DEFAULT_CORRUPTION_WEIGHT = 0.5
+#: the run settings each attack's strength depends on (part of the protocol's budget)
+BUDGET_KEYS = {
+    "fgsm": (),
+    "pgd": ("steps", "step_size", "restarts", "random_start"),
+    "pgd_l2": ("steps", "step_size", "restarts", "random_start"),
+    "deepfool": (),
+    "cw": (),
+    "apgd-ce": ("apgd_iter",),
+    "apgd-dlr": ("apgd_iter",),
+    "apgd-t": ("apgd_iter", "ensemble"),
+    "autoattack": ("apgd_iter", "ensemble", "square_queries", "p_init"),
+    "square": ("square_queries", "p_init"),
+    "square-l2": ("square_queries", "p_init"),
+}
+NORM_NAMES = {"linf": "L∞", "l2": "L2"}
 
 
-def normalised_auc(clean_accuracy: float, curve: dict[float, float]) -> float:
-    """rᵢ: the mean robust accuracy over [0, max eps] (trapezoid through (0, clean accuracy))."""
-    points = sorted((float(e), float(a)) for e, a in curve.items() if float(e) > 0)
-    if not points:
-        return float(clean_accuracy)
-    xs = [0.0] + [e for e, _ in points]
-    ys = [float(clean_accuracy)] + [a for _, a in points]
-    area = sum((xs[k + 1] - xs[k]) * (ys[k + 1] + ys[k]) / 2.0 for k in range(len(xs) - 1))
-    return area / xs[-1]
+def attack_norm(name: str, params: dict) -> str | None:
+    """The threat model of an attack in a run; None for a corruption."""
+    from .attacks import ATTACKS, NORM_OF
 
-
-def measures(clean_accuracy: float, curves: dict[str, dict[float, float]]) -> dict[str, float]:
-    """{measure: rᵢ} for every attack or corruption curve."""
-    return {name: normalised_auc(clean_accuracy, curve) for name, curve in curves.items()}
-
-
-def default_weight(name: str) -> float:
-    from .corruptions import CORRUPTIONS
-
-    return DEFAULT_CORRUPTION_WEIGHT if name in CORRUPTIONS else DEFAULT_ATTACK_WEIGHT
-
-
-def combine(r: dict[str, float], weights: dict[str, float] | None = None) -> float | None:
-    """R(x) on 0-100, or None when there is no measure (or every weight is zero)."""
-    weights = weights or {}
-    total_w = 0.0
-    total = 0.0
-    for name, value in r.items():
-        w = float(weights.get(name, default_weight(name)))
-        total_w += w
-        total += w * value
-    if not r or total_w <= 0:
+    if name not in ATTACKS:
         return None
-    return 100.0 * total / total_w
+    return NORM_OF.get(name) or params.get("norm") or "linf"
+
+
+def eps_of(params: dict, norm: str) -> list[str]:
+    """The run's epsilons (as written) for one threat model."""
+    own = (params.get("eps_by_norm") or {}).get(norm)
+    return [str(e) for e in (own or params.get("eps") or [])]
+
+
+def run_protocol(params: dict, norm: str | None = None) -> dict | None:
+    """The protocol a run's parameters define for ``norm`` (default: its first attack's threat model)."""
+    attacks = [a for a in params.get("attacks", []) if attack_norm(a, params)]
+    if norm is None:
+        if not attacks:
+            return None
+        norm = attack_norm(attacks[0], params)
+    mine = sorted(a for a in attacks if attack_norm(a, params) == norm)
+    if not mine:
+        return None
+    budget = {a: {k: params.get(k) for k in BUDGET_KEYS.get(a, ())} for a in mine}
+    eps = sorted({float(e) for e in eps_of(params, norm)})
+    return {"norm": norm, "eps": eps, "attacks": mine, "budget": budget,
+            "targeted": bool(params.get("targeted"))}
+
+
+def comparable(protocol: dict, params: dict) -> tuple[bool, str]:
+    """Whether a run (its params) covers ``protocol``; the reason when not."""
+    norm = protocol["norm"]
+    have = {float(e) for e in eps_of(params, norm)}
+    attacks = set(params.get("attacks", []))
+    missing_attacks = [a for a in protocol["attacks"] if a not in attacks or attack_norm(a, params) != norm]
+    if missing_attacks:
+        return False, f"does not run {', '.join(missing_attacks)} ({NORM_NAMES.get(norm, norm)})"
+    missing_eps = [e for e in protocol["eps"] if e not in have]
+    if missing_eps:
+        return False, f"does not evaluate ε = {', '.join(f'{e:g}' for e in missing_eps)}"
+    if bool(params.get("targeted")) != bool(protocol.get("targeted")):
+        return False, "targeted and untargeted runs differ"
+    for a in protocol["attacks"]:
+        for k, v in (protocol.get("budget") or {}).get(a, {}).items():
+            if params.get(k) != v:
+                return False, f"{a}: {k} = {params.get(k)!r}, the protocol's is {v!r}"
+    return True, ""
+
+
+def describe(protocol: dict | None) -> str:
+    """One line for the report's cover, beside R."""
+    if not protocol:
+        return "none yet (the next robustness run sets it; runs made before protocols existed are not scored)"
+    eps = ", ".join(f"{e:g}" for e in protocol["eps"])
+    parts = []
+    for a in protocol["attacks"]:
+        b = (protocol.get("budget") or {}).get(a) or {}
+        if a == "autoattack":
+            parts.append(f"AutoAttack {b.get('ensemble')} (APGD-CE, APGD-T"
+                         + (f", FAB-T, Square {b.get('square_queries')} queries, p_init {b.get('p_init')}"
+                            if b.get("ensemble") == "standard" else "")
+                         + f"; {b.get('apgd_iter')} iterations)")
+        elif b:
+            parts.append(f"{a} (" + ", ".join(f"{k} {v}" for k, v in b.items() if v is not None) + ")")
+        else:
+            parts.append(a)
+    return (f"{NORM_NAMES.get(protocol['norm'], protocol['norm'])}, ε ∈ {{{eps}}}, worst case per sample over "
+            + ", ".join(parts) + ("; targeted" if protocol.get("targeted") else ""))
+
+
+def worst_case(n: int, rows) -> dict[float, float]:
+    """{eps: wc(eps)} from ``rows`` of (eps, idx, ok) over every attack point of one threat model, where ok
+    says the sample was right clean and after that attack; a sample absent from a point counts as wrong."""
+    ok_by: dict[float, dict[int, bool]] = {}
+    for eps, idx, ok in rows:
+        per = ok_by.setdefault(float(eps), {})
+        per[int(idx)] = per.get(int(idx), True) and bool(ok)
+    return {e: sum(per.values()) / max(1, n) for e, per in ok_by.items()}
+
+
+def score(protocol: dict, wc: dict[float, float]) -> float | None:
+    """R on 0-100: the mean worst-case robust accuracy over the protocol's epsilons; None when one is missing."""
+    values = []
+    for e in protocol["eps"]:
+        match = [v for k, v in wc.items() if abs(k - e) <= 1e-12 * max(1.0, abs(e))]
+        if not match:
+            return None
+        values.append(match[0])
+    return 100.0 * sum(values) / len(values) if values else None

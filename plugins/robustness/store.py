@@ -38,6 +38,11 @@ CREATE TABLE robustness_examples (
     shape TEXT NOT NULL, x BLOB NOT NULL, x_adv BLOB NOT NULL);
 CREATE INDEX robustness_examples_point ON robustness_examples (run_id, model_version, attack, eps_label);
 """),
+    # The project's protocol (threat model, epsilons, attacks and budgets), as JSON: one row.
+    (3, """
+CREATE TABLE robustness_protocol (
+    id INTEGER PRIMARY KEY CHECK (id = 1), protocol TEXT NOT NULL, set_by_run INTEGER);
+"""),
 )
 
 
@@ -136,3 +141,29 @@ def curves(store, run_id: int) -> dict[str, dict]:
         entry = out.setdefault(p["model_version"], {"clean": None, "curves": {}})
         entry["curves"].setdefault(p["attack"], {})[p["eps"]] = p["robust_accuracy"]
     return out
+
+
+def protocol(store) -> dict | None:
+    row = store.query_one("SELECT protocol FROM robustness_protocol WHERE id=1")
+    return json.loads(row["protocol"]) if row else None
+
+
+def set_protocol(store, proto: dict, run_id: int | None) -> None:
+    with store.transaction():
+        store.execute("INSERT OR REPLACE INTO robustness_protocol VALUES (1,?,?)", (json.dumps(proto), run_id))
+
+
+def worst_case(store, run_id: int, version: str, norm: str) -> dict[float, float]:
+    """{eps: robust accuracy under the worst case per sample} over the run's attacks in one threat model."""
+    from .score import worst_case as wc
+
+    n = store.query_one("SELECT samples FROM robustness_clean WHERE run_id=? AND model_version=?", (run_id, version))
+    if not n:
+        return {}
+    rows = store.query(
+        "SELECT p.eps AS eps, s.idx AS idx, MIN(s.adv_pred = s.label AND s.clean_pred = s.label) AS ok "
+        "FROM robustness_samples s JOIN robustness_points p ON p.run_id = s.run_id "
+        "AND p.model_version = s.model_version AND p.attack = s.attack AND p.eps_label = s.eps_label "
+        "WHERE s.run_id=? AND s.model_version=? AND p.kind='attack' AND p.norm=? GROUP BY p.eps, s.idx",
+        (run_id, version, norm))
+    return wc(int(n["samples"]), [(r["eps"], r["idx"], r["ok"]) for r in rows])

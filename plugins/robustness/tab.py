@@ -19,13 +19,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from workbench.gui.api import PluginTab, is_dark
+from workbench.gui.api import Plot, PluginTab, is_dark
 
 from . import DEMO_TARGET
 from . import store as S
 from .gpuinfo import GpuPanel
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
 class DropLineEdit(QLineEdit):
@@ -67,9 +66,11 @@ class RobustnessTab(PluginTab):
         self.data = DropLineEdit("Data: .npz / .npy / CSV / image folder (drop it here)")
         self.target_column = QLineEdit()
         self.target_column.setPlaceholderText("CSV label column")
-        self.trust = QCheckBox("Trust this file (TorchScript / pickle: can run code)")
-        self.trust.setToolTip("Only for files from a source you trust. The pickle scan still runs first "
-                              "and refuses dangerous imports.")
+        self.trust = QLineEdit()
+        self.trust.setPlaceholderText("Trust imports: MODULE:NAME, … (empty: weights only)")
+        self.trust.setToolTip("Globals a pickled model may import and call, e.g. torch.nn.modules.linear:Linear; "
+                              "torch.jit:load allows TorchScript. Each name runs with arguments the file chooses; "
+                              "nothing unnamed is admitted. A refused file's message lists what it needs.")
         browse_model = QPushButton("…")
         browse_model.clicked.connect(lambda: self._browse(self.model, "Model file"))
         browse_data = QPushButton("…")
@@ -97,6 +98,7 @@ class RobustnessTab(PluginTab):
         self.harden_button = QPushButton("Harden")
         self.harden_button.setToolTip("Adversarial fine-tuning, export as safetensors, and the same sweep again")
         self.harden_button.clicked.connect(lambda: self.start("harden"))
+        self.host.writes(self.run_button, self.harden_button)  # disabled in a read-only window
         self.cancel_button = QPushButton("Cancel ■")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(lambda: self.job and self.job.cancel())
@@ -124,7 +126,7 @@ class RobustnessTab(PluginTab):
         row.addWidget(browse_data)
         row.addWidget(self.target_column)
         form.addRow("Data", row)
-        form.addRow(self.trust)
+        form.addRow("Trust imports", self.trust)
         row = QHBoxLayout()
         for label, w in (("Attacks", self.attacks), ("ε", self.eps), ("Steps", self.steps), ("Device", self.device),
                          ("Autocast", self.amp), ("Harden with", self.method), ("Epochs", self.epochs)):
@@ -140,15 +142,11 @@ class RobustnessTab(PluginTab):
 
         # --- results: chart, history, table
         pg.setConfigOptions(antialias=True)
-        self.plot = pg.PlotWidget()
-        self.plot.setLabel("bottom", "epsilon (input units)")
-        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # epsilons read as written, not "x0.001"
-        self.plot.setLabel("left", "robust accuracy")
-        self.plot.setYRange(0, 1)
-        # top right, where the falling curves leave room; two columns once there are many curves
-        self.legend = self.plot.addLegend(offset=(-10, 10))
-        self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        # The kit's plot: themed, the legend below the data, at least 200 px tall, x fitted per sweep.
+        self.plot = Plot("Robust accuracy vs ε", x=("ε (input units)", ""), y=("robust accuracy", ""),
+                         y_range=(0, 1))
+        self.plot.set_axis("bottom", "ε (input units)", "", si=False)  # epsilons read as written, not "x0.001"
+        self.curves = self.plot.curves  # {name: curve}, one per attack and model version
         self.history = QListWidget()
         self.history.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.history.itemSelectionChanged.connect(self._redraw)
@@ -219,7 +217,7 @@ class RobustnessTab(PluginTab):
             p.update(target=os.path.abspath(self.model.text()) if self.model.text() else "",
                      data=os.path.abspath(self.data.text()) if self.data.text() else None,
                      arch=self.arch.text() or None, target_column=self.target_column.text() or None,
-                     trust_model=self.trust.isChecked())
+                     trust_import=split(self.trust.text()))
         p.update(self.extra_params)
         return p
 
@@ -227,9 +225,9 @@ class RobustnessTab(PluginTab):
         params = self.params()
         if job == "harden":
             params.update(method=self.method.currentText(), epochs=self.epochs.value())
-        if params.get("trust_model") and not self.host.ask(
-                "Trust this model file?", "TorchScript and pickled models can run code on this machine when "
-                                          "loaded. Load it only if you trust where it came from."):
+        if params.get("trust_import") and not self.host.ask(
+                "Trust these imports?", "The model file may import and call " + ", ".join(params["trust_import"])
+                + " on this machine, with arguments it chooses. Go on only if you trust where it came from."):
             return None
         try:
             spec = self.plugin.job_spec(job, **params)
@@ -328,21 +326,13 @@ class RobustnessTab(PluginTab):
         return out
 
     def _redraw(self) -> None:
-        data = self.curve_data()
-        for name in list(self.curves):
-            if name not in data:
-                self.plot.removeItem(self.curves.pop(name))
-        for i, (name, (xs, ys)) in enumerate(sorted(data.items())):
-            item = self.curves.get(name)
-            if item is None:
-                color = PALETTE[i % len(PALETTE)]
-                dash = Qt.PenStyle.DashLine if "original" in name and "hardened" not in name else Qt.PenStyle.SolidLine
-                item = self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=2, style=dash), symbol="o",
-                                      symbolSize=6, symbolBrush=color)
-                self.curves[name] = item
-            item.setData(xs, ys)
-        self.legend.setColumnCount(2 if len(self.curves) > 3 else 1)
-        self.plot.setBackground("#202124" if is_dark() else "w")
+        self.plot.show_sweep(dict(sorted(self.curve_data().items())))  # the x range is this sweep's
+        for name, item in self.curves.items():
+            if "original" in name and "hardened" not in name:  # before hardening: dashed
+                pen = pg.mkPen(item.opts["pen"])
+                pen.setStyle(Qt.PenStyle.DashLine)
+                pen.setWidthF(2)
+                item.setPen(pen)
         self._fill_table()
 
     def _fill_table(self) -> None:

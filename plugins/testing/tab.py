@@ -135,6 +135,7 @@ class TestingTab(PluginTab):
         self.probe_runs.setPrefix("runs ")
         self.probe_button = QPushButton("Probe ▶")
         self.probe_button.clicked.connect(self.start_probe)
+        self.host.writes(self.run_button, self.fuzz_button, self.probe_button)  # none in a read-only window
         self.pages = QTabWidget()
         self.pages.addTab(self.results, "Results")
         self.pages.addTab(cov_split, "Coverage")

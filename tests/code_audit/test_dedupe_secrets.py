@@ -45,7 +45,7 @@ def test_two_secrets_on_one_line_stay_two(tmp_path, project, run_audit):
     run_id, _ = run_audit({"target": str(_tree(tmp_path))})
     line3 = [f for f in project.findings(run_id=run_id) if f["path"] == "llm.py" and f["line"] == 3
              and (f["rule"] == "B908" or f["rule"].startswith("SECRET-"))]
-    shas = {f["evidence"]["secret_sha256"] for f in line3}
+    shas = {f["evidence"]["secret_hmac"] for f in line3}
     assert len(shas) == len(line3) == 2  # each key its own finding, each B908 with its own key
     assert all(f["rule"] == "B908" and len(f["evidence"]["detectors"]) == 2 for f in line3)
 
@@ -67,16 +67,18 @@ def test_merge_reads_values_not_lines(tmp_path):
     from workbench_plugins.code_audit.masking import mask, secret_hash
 
     text = f'keys = ["{HF}", "{OTHER_HF}"]\n'
+    key = b"k" * 32
     b908 = Finding(plugin="code_audit", rule="B908", severity="HIGH", confidence="MEDIUM", title="t",
-                   message=f"Hard-coded Hugging Face API key {mask(HF)}.", path="a.py", line=1, end_line=1, evidence={"scanner": "bandit"})
+                   message=f"Hard-coded Hugging Face API key {mask(HF)}.", path="a.py", line=1, end_line=1, column=8,
+                   evidence={"scanner": "bandit"})
     other = Finding(plugin="code_audit", rule="SECRET-base64-high-entropy-string", severity="HIGH",
                     confidence="HIGH", title="Secret in the tree: Base64 High Entropy String", message="m",
                     path="a.py", line=1, end_line=1,
-                    evidence={"scanner": "detect-secrets", "secret_sha256": secret_hash(OTHER_HF)})
+                    evidence={"scanner": "detect-secrets", "secret_hmac": secret_hash(OTHER_HF, key)})
     same = Finding(plugin="code_audit", rule="SECRET-base64-high-entropy-string", severity="LOW",
                    confidence="LOW", title="Secret in the tree: Base64 High Entropy String", message="m",
                    path="a.py", line=1, end_line=1,
-                   evidence={"scanner": "detect-secrets", "secret_sha256": secret_hash(HF)})
-    out = merge_secret_findings([b908, other, same], lambda rel: text)
+                   evidence={"scanner": "detect-secrets", "secret_hmac": secret_hash(HF, key)})
+    out = merge_secret_findings([b908, other, same], lambda rel: text, key)
     assert out == [b908, other]
     assert (b908.severity, b908.confidence) == ("HIGH", "MEDIUM") and len(b908.evidence["detectors"]) == 2

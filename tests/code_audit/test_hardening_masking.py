@@ -65,11 +65,12 @@ def _findings(root):
                         end_line=i["end_line"], evidence={"scanner": "bandit", "code": i["code"]})
                 for i in res.issues]
     files = [(str(root / rel), rel) for rel in ("app.py", "deploy.env")]
-    scanned = secrets_scan.scan_files(files, workers=1)
+    scanned = secrets_scan.add_digests(secrets_scan.scan_files(files, workers=1), dict((r, p) for p, r in files),
+                                       b"k" * 32)
     for rel, (results, _) in scanned.items():
         findings += [Finding(plugin="code_audit", rule="SECRET-" + r["type"], severity="HIGH", confidence="HIGH",
                              title=r["type"], message=f"{r['type']} {r['masked']}", path=rel, line=r["line"],
-                             end_line=r["line"], evidence={"masked": r["masked"], "secret_sha256": r["sha256"],
+                             end_line=r["line"], evidence={"masked": r["masked"], "secret_hmac": r["digest"],
                                                            "code": r["code"]})
                      for r in results]
     return findings, scanned
@@ -104,15 +105,18 @@ def test_two_secrets_on_one_line_are_both_masked(tmp_path):
 def test_github_tokens_masked_whole_with_distinct_digests(tmp_path):
     path = tmp_path / "ci.yaml"
     path.write_text(f"a: {TOKEN_A}\nb: '{TOKEN_B}'\nc: \"{TOKEN_C}\"\n")
-    results, _ = secrets_scan.scan_files([(str(path), "ci.yaml")], workers=1)["ci.yaml"]
+    key = b"k" * 32
+    scanned = secrets_scan.add_digests(secrets_scan.scan_files([(str(path), "ci.yaml")], workers=1),
+                                       {"ci.yaml": str(path)}, key)
+    results, _ = scanned["ci.yaml"]
     github = [r for r in results if r["type"] == "GitHub Token"]
     assert len(github) == 3
-    assert len({r["sha256"] for r in github}) == 3  # not the digest of "ghp" three times
-    assert {r["sha256"] for r in github} == {masking.secret_hash(t) for t in (TOKEN_A, TOKEN_B, TOKEN_C)}
+    assert len({r["digest"] for r in github}) == 3  # not the digest of "ghp" three times
+    assert {r["digest"] for r in github} == {masking.secret_hash(t, key) for t in (TOKEN_A, TOKEN_B, TOKEN_C)}
     for r in github:
         body = r["code"].split(":", 1)[1]
         assert not any(t[6:-2] in body for t in (TOKEN_A, TOKEN_B, TOKEN_C))
-        assert r["masked"].startswith("ghp_") and "…" in r["masked"]
+        assert r["masked"] == "ghp_****"  # the provider prefix, nothing of the token's own part
 
 
 def test_full_value_is_taken_from_the_source_line():
@@ -131,7 +135,7 @@ def test_mask_values_edges():
     assert PW_ASSIGN[:6] not in masking.mask_values(cut, {PW_ASSIGN})
     assert TOKEN_A[:14] not in masking.mask_values(f"t = {TOKEN_A[:14]}", set())
     # Short values are masked only as whole quoted strings, so code stays readable.
-    assert masking.mask_values('p = "ab"; tab = 1', {"ab"}) == 'p = "**"; tab = 1'
+    assert masking.mask_values('p = "ab"; tab = 1', {"ab"}) == 'p = "****"; tab = 1'
     # A value that is a prefix of another is not masked inside the other's mask.
     out = masking.mask_values(f"{TOKEN_A} {TOKEN_A[:20]}", {TOKEN_A, TOKEN_A[:20]})
     assert TOKEN_A[6:20] not in out

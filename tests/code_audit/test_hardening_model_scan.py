@@ -221,8 +221,13 @@ def test_unreadable_model_files_are_findings_not_only_reasons(tmp_path):
     assert unchecked(results)
     fields = model_scan.finding_fields(unchecked(results)[0])
     assert fields["rule"] == model_scan.RULE_UNCHECKED and fields["severity"] in ("MEDIUM", "HIGH")
-    # Not a pickle at all (no loader would run anything): a reason, no finding.
-    assert scan_bytes(b"\x00\x01garbage", "model.bin")[0] == []
+    # Not a pickle at all under a model name: nothing would run, but the file is not what its
+    # name says, and a gate must not pass what was not read: MS003 LOW (issue 17).
+    results, reason = scan_bytes(b"\x00\x01garbage", "model.bin")
+    assert "not recognised" in reason and [r["verdict"] for r in results] == ["unparsed"]
+    assert model_scan.finding_fields(results[0])["severity"] == "LOW"
+    # The same bytes under a name that says nothing: not a model, no finding.
+    assert scan_bytes(b"\x00\x01garbage", "notes.dat") == ([], None)
     # A FIFO or a device named like a model is a finding (a loader would read whatever it serves).
     fifo = tmp_path / "model.pkl"
     os.mkfifo(fifo)

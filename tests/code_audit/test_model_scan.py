@@ -64,12 +64,20 @@ def test_plain_containers_and_numpy_are_clean():
     assert results == [] and reason is None
 
 
-def test_unknown_global_is_reported_as_unknown():
+def test_unlisted_global_called_is_high_and_only_referenced_is_unknown():
     import fractions
     import ipaddress
 
+    from workbench_plugins.code_audit.model_scan import finding_fields
+
+    # Unpickling an IPv4Address calls the class: off the allow list, that is HIGH (issue 17).
     results, _ = scan(pickle.dumps([ipaddress.ip_address("10.0.0.1"), fractions.Fraction(1, 3)]))
+    assert verdicts(results) == {("ipaddress", "IPv4Address"): "called"}
+    assert finding_fields(results[0])["severity"] == "HIGH"
+    # A class only referenced as a value (never called) is imported, not run: MEDIUM.
+    results, _ = scan(pickle.dumps({"kind": ipaddress.IPv4Address}, protocol=2))
     assert verdicts(results) == {("ipaddress", "IPv4Address"): "unknown"}
+    assert finding_fields(results[0])["severity"] == "MEDIUM"
 
 
 def test_truncated_garbage_and_empty_files_give_reasons(tmp_path):
@@ -96,7 +104,7 @@ def test_zip_checkpoint_and_damaged_zip():
     assert reason is None and results[0]["member"] == "archive/data.pkl"
     assert verdicts(results) and set(verdicts(results).values()) == {"dangerous"}
     results, reason = scan(buf.getvalue()[:40], "model.pt")
-    assert results == [] and "zip" in reason
+    assert "zip" in reason and [r["verdict"] for r in results] == ["unparsed"]  # MS003, not a silent skip
 
 
 def test_real_torch_checkpoint_is_clean(tmp_path):

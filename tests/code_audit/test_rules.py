@@ -70,7 +70,7 @@ def test_pack_is_loadable_by_plain_bandit_api():
 def test_api_key_message_is_masked():
     _, issues = audit_one(EXAMPLES / "B908_positive.py")
     texts = " ".join(i["text"] for i in issues if i["test_id"] == "B908")
-    assert "sk-ant-api03-FAKEdemo" not in texts and "…" in texts
+    assert "sk-ant-api03-FAKEdemo" not in texts and "sk-ant-****" in texts
 
 
 def test_unknown_nosec_name_is_reported_and_known_one_is_not():
@@ -96,3 +96,11 @@ def test_llm_taint_helper_follows_assignments():
         "        last = line\n"
     ).body[0]
     assert tainted_names(func, {}) == {"r", "text", "cmd", "line", "last"}
+
+
+def test_keras_custom_objects_are_flagged_below_safe_mode_false():
+    _, issues = audit_one(EXAMPLES / "B906_custom_objects.py")
+    found = [(i["line"], i["severity"]) for i in issues if i["test_id"] == "B906"]
+    assert found == [(8, "MEDIUM")]
+    _, issues = audit_one(EXAMPLES / "B906_positive.py")
+    assert [i["severity"] for i in issues if i["test_id"] == "B906"] == ["HIGH"]

@@ -22,7 +22,7 @@ def test_secret_values_never_stored_or_exported(tmp_path, project, run_audit):
     assert {f["rule"] for f in secrets} >= {"SECRET-aws-access-key", "SECRET-basic-auth-credentials"}
     assert any(f["source_status"] == "suppressed" and f["path"] == "ok.py" for f in secrets)
     for f in secrets:
-        assert f["evidence"]["masked"] and len(f["evidence"]["secret_sha256"]) == 64
+        assert f["evidence"]["masked"] and len(f["evidence"]["secret_hmac"]) == 64
     exports = [json.dumps(findings), json.dumps(sarif.to_sarif(findings)), sarif.to_json(findings),
                sarif.to_csv(findings)]
     project.conn.execute("PRAGMA wal_checkpoint(FULL)")

@@ -182,8 +182,10 @@ def test_bad_sweep_requests_are_refused(digits_demo):
     from workbench_plugins.robustness.errors import RobustnessError
 
     loaded, _, test_set = digits_demo
-    with pytest.raises(RobustnessError, match="unknown attack or corruption 'cw'"):
-        _sweep(loaded.module, test_set, ["cw"])
+    with pytest.raises(RobustnessError, match="unknown attack or corruption 'fab'"):
+        _sweep(loaded.module, test_set, ["fab"])
+    with pytest.raises(RobustnessError, match="choose their own targets"):
+        _sweep(loaded.module, test_set, ["autoattack"], targeted=True)
     with pytest.raises(RobustnessError, match="feature_noise does not apply to image data"):
         _sweep(loaded.module, test_set, ["feature_noise"])
     with pytest.raises(RobustnessError, match="must not be negative"):

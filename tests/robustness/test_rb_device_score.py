@@ -59,16 +59,34 @@ def test_seeds_are_recorded_and_reproduce():
     assert torch.equal(a, torch.rand(3))
 
 
-def test_normalised_auc_and_combined_score():
-    # flat at 1.0: r = 1; linear drop from 1 to 0 over [0, 0.2]: r = 0.5
-    assert score.normalised_auc(1.0, {0.1: 1.0, 0.2: 1.0}) == pytest.approx(1.0)
-    assert score.normalised_auc(1.0, {0.1: 0.5, 0.2: 0.0}) == pytest.approx(0.5)
-    # trapezoid through (0, 0.9), (0.1, 0.5), (0.3, 0.1): (0.1*1.4/2 + 0.2*0.6/2) / 0.3
-    assert score.normalised_auc(0.9, {0.3: 0.1, 0.1: 0.5}) == pytest.approx((0.07 + 0.06) / 0.3)
-    r = {"pgd": 0.5, "gaussian_noise": 0.8}
-    assert score.combine(r) == pytest.approx(100 * (1.0 * 0.5 + 0.5 * 0.8) / 1.5)
-    assert score.combine(r, {"pgd": 1.0, "gaussian_noise": 0.0}) == pytest.approx(50.0)
-    assert score.combine({}) is None
+def test_worst_case_per_sample_and_r_on_the_protocol_grid():
+    # three samples; sample 0 falls to fgsm at 0.1, sample 1 to pgd at 0.1, sample 2 is wrong clean
+    rows = [(0.1, 0, False), (0.1, 1, True), (0.1, 2, False),     # fgsm
+            (0.1, 0, True), (0.1, 1, False), (0.1, 2, False),     # pgd
+            (0.05, 0, True), (0.05, 1, True), (0.05, 2, False)]
+    wc = score.worst_case(3, rows)
+    assert wc == {0.1: 0.0, 0.05: pytest.approx(2 / 3)}  # neither attack alone gets sample 0 and 1
+    proto = {"norm": "linf", "eps": [0.05, 0.1], "attacks": ["pgd"], "budget": {}}
+    assert score.score(proto, wc) == pytest.approx(100 * (2 / 3 + 0.0) / 2)
+    assert score.score({**proto, "eps": [0.05, 0.2]}, wc) is None  # an epsilon the run lacks: no number
+
+
+def test_protocol_comparability():
+    params = {"attacks": ["pgd", "fgsm", "gaussian_noise", "square-l2"], "eps": ["0.05", "0.1"], "steps": 10,
+              "step_size": None, "restarts": 1, "random_start": True, "square_queries": 5000, "p_init": 0.8,
+              "targeted": False, "norm": "linf", "eps_by_norm": {"l2": ["0.5"]}}
+    proto = score.run_protocol(params)
+    assert proto["norm"] == "linf" and proto["attacks"] == ["fgsm", "pgd"] and proto["eps"] == [0.05, 0.1]
+    assert score.run_protocol(params, "l2")["eps"] == [0.5]  # its own list per threat model
+    assert score.comparable(proto, params) == (True, "")
+    assert score.comparable(proto, {**params, "eps": ["0.01", "0.05"]}) == (False, "does not evaluate ε = 0.1")
+    assert score.comparable(proto, {**params, "steps": 2})[1] == "pgd: steps = 2, the protocol's is 10"
+    assert not score.comparable(proto, {**params, "attacks": ["pgd"]})[0]
+    assert not score.comparable(proto, {**params, "targeted": True})[0]
+    # more attacks, more epsilons: still comparable (they can only lower the worst case)
+    assert score.comparable(proto, {**params, "attacks": params["attacks"] + ["apgd-ce"],
+                                    "eps": ["0.05", "0.1", "0.2"]})[0]
+    assert score.describe(proto).startswith("L∞, ε ∈ {0.05, 0.1}, worst case per sample over fgsm, pgd (steps 10")
 
 
 def test_package_import_does_not_import_torch():

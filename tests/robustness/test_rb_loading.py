@@ -157,14 +157,19 @@ def test_malicious_pickles_are_refused_and_never_run(tmp_path):
 
     assert zipfile.is_zipfile(files[2])  # the torch zip format really is the container here
     for path in files:
-        with pytest.raises(UnsafeModelError, match=rf"{path.name}: refused: .*could run code.*--trust-model"):
+        with pytest.raises(UnsafeModelError, match=rf"{path.name}: refused: .*could run code"):
             models.load_model(str(path), arch="digits_cnn")
         assert not marker.exists(), f"{path.name} ran code"
-    # Even when the user trusts them, the code audit's pickle scan refuses dangerous imports.
+    # Trusting other names does not admit what the file really imports: the scan refuses first.
     for path in files:
         with pytest.raises(UnsafeModelError, match=r"refused even though trusted.*(__builtin__|builtins)\.exec"):
-            models.load_model(str(path), arch="digits_cnn", trust=True)
+            models.load_model(str(path), arch="digits_cnn", trust_imports="collections:OrderedDict")
         assert not marker.exists(), f"{path.name} ran code when trusted"
+    # A deny-listed name cannot be trusted at all.
+    for name in ("builtins:exec", "os:system", "torch.storage:_load_from_bytes"):
+        with pytest.raises(UnsafeModelError, match="cannot be trusted by name"):
+            models.load_model(str(files[0]), arch="digits_cnn", trust_imports=name)
+    assert not marker.exists()
 
 
 def test_the_marker_proof_is_real(tmp_path):
@@ -180,23 +185,120 @@ def test_torchscript_only_when_trusted(tmp_path, digits_demo):
     loaded, _, test_set = digits_demo
     path = tmp_path / "scripted.pt"
     torch.jit.script(loaded.module).save(str(path))
-    with pytest.raises(UnsafeModelError, match="TorchScript archives can run code"):
+    with pytest.raises(UnsafeModelError, match="TorchScript archives can run code.*--trust-import torch.jit:load"):
         models.load_model(str(path))
-    again = models.load_model(str(path), trust=True)
+    again = models.load_model(str(path), trust_imports=["torch.jit:load"])
     assert again.format == "torchscript" and again.trusted
     assert _same_predictions(loaded.module, again.module, test_set)
 
 
-def test_full_pickle_of_a_module_only_when_trusted(tmp_path, digits_demo):
+def test_full_pickle_of_a_module_only_with_its_names_trusted(tmp_path, digits_demo):
+    import re
+
     import torch
 
     loaded, _, test_set = digits_demo
     path = tmp_path / "whole.pt"
     torch.save(loaded.module, path)
-    with pytest.raises(UnsafeModelError, match="refused"):
+    with pytest.raises(UnsafeModelError, match="refused") as info:
         models.load_model(str(path), arch="digits_cnn")
-    again = models.load_model(str(path), trust=True)
-    assert again.format == "pickle" and _same_predictions(loaded.module, again.module, test_set)
+    # The refusal names exactly what to trust, ready to paste.
+    value = re.search(r"--trust-import (\S+) if you trust", str(info.value)).group(1)
+    assert "torch.nn.modules.conv:Conv2d" in value.split(",")
+    with pytest.raises(UnsafeModelError, match=r"also needs .*torch\.nn\.modules\.linear:Linear"):
+        models.load_model(str(path), trust_imports=[n for n in value.split(",") if not n.endswith(":Linear")])
+    again = models.load_model(str(path), trust_imports=value)
+    assert again.format == "pickle" and again.trusted and _same_predictions(loaded.module, again.module, test_set)
+    with pytest.raises(RobustnessError, match="replaced by naming"):
+        models.load_model(str(path), trust=True)
+
+
+_ARCH = (
+    "import torch.nn as nn\n\n"
+    "def side_effect(path):\n"
+    "    open(path, 'w').close()\n"
+    "    return path\n\n"
+    "class TinyNet(nn.Module):\n"
+    "    def __init__(self, hidden=12):\n"
+    "        super().__init__()\n"
+    "        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))\n\n"
+    "    def forward(self, x):\n"
+    "        return self.body(x)\n")
+
+
+def test_trusted_whole_module_pickle_of_an_arch_file_loads_and_nothing_unnamed_runs(tmp_path, digits_demo):
+    """A model pickled from the user's own mynet.py: with --arch that file is importable as its
+    own module; only the named globals are admitted, by the scan and by torch's unpickler."""
+    import sys
+
+    import torch
+
+    _, _, test_set = digits_demo
+    arch = tmp_path / "wb_arch_issue17.py"
+    arch.write_text(_ARCH)
+    module = models.import_arch_file(str(arch), "wb_arch_issue17")
+    torch.manual_seed(0)
+    net = module.TinyNet()
+    path = tmp_path / "tiny_whole.pt"
+    torch.save(net, path)
+    marker = tmp_path / "RAN"
+    evil = tmp_path / "tiny_evil.pt"
+    torch.save({"model": net, "hook": _Call(module.side_effect, str(marker))}, evil)
+    sys.modules.pop("wb_arch_issue17")  # as in a fresh process: only --arch makes it importable
+    names = ("wb_arch_issue17:TinyNet,torch.nn.modules.container:Sequential,torch.nn.modules.flatten:Flatten,"
+             "torch.nn.modules.linear:Linear,torch.nn.modules.activation:ReLU")
+    with pytest.raises(RobustnessError, match="wb_arch_issue17:TinyNet: cannot be found.*--arch"):
+        models.load_model(str(path), trust_imports=names)
+    try:
+        again = models.load_model(str(path), arch=f"{arch}:TinyNet", trust_imports=names)
+        assert again.format == "pickle" and _same_predictions(net, again.module, test_set)
+        # side_effect is called by the file but not named: refused before torch is asked ...
+        with pytest.raises(UnsafeModelError, match=r"also needs wb_arch_issue17:side_effect"):
+            models.load_model(str(evil), arch=f"{arch}:TinyNet", trust_imports=names)
+        # ... and torch's restricted unpickler alone refuses it too, before resolving it.
+        trusted = models._resolve_trusted(models.parse_trust_imports(names), f"{arch}:TinyNet")
+        with pytest.raises(UnsafeModelError, match="not trusted by name"):
+            models._restricted_load(str(evil), trusted)
+        assert not marker.exists()
+        # Named, it runs (the proof that the refusal above kept a live payload out).
+        with pytest.raises(ModelFileError, match="holds a dict"):  # it ran, then the dict is no model
+            models.load_model(str(evil), arch=f"{arch}:TinyNet", trust_imports=names + ",wb_arch_issue17:side_effect")
+        assert marker.exists()
+    finally:
+        sys.modules.pop("wb_arch_issue17", None)
+
+
+class _Call:
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def test_pt2_archive_gets_its_own_message(tmp_path):
+    import torch
+
+    ep = torch.export.export(torch.nn.Linear(3, 2), (torch.zeros(1, 3),))
+    path = tmp_path / "linear.pt2"
+    torch.export.save(ep, str(path))
+    with pytest.raises(ModelFileError, match=r"linear\.pt2: a torch\.export archive \(\.pt2\)"):
+        models.load_model(str(path), arch="digits_cnn")
+
+
+def test_cli_refuses_trust_model_and_bad_trust_import(tmp_path, capsys):
+    from workbench.cli import main
+
+    model = tmp_path / "m.pt"
+    model.write_bytes(b"x")
+    data = tmp_path / "d.npz"
+    data.write_bytes(b"x")
+    base = ["robustness", "-p", str(tmp_path / "p.wbproj"), "--model", str(model), "--data", str(data)]
+    assert main(base + ["--trust-model"]) != 0
+    assert "--trust-model was replaced by --trust-import" in capsys.readouterr().err
+    with pytest.raises(RobustnessError, match="'nocolon' is not MODULE:NAME"):
+        models.parse_trust_imports("nocolon")
+    assert models.parse_trust_imports(["a.b:C, d:E", "a.b:C"]) == [("a.b", "C"), ("d", "E")]
 
 
 def test_onnx_external_data_outside_the_folder(tmp_path):

@@ -46,8 +46,8 @@ def test_plugin_object_and_params_checks():
     assert spec.params["eps"] == ["0.05", "0.10"] and spec.target == "demo"
     with pytest.raises(ParamsError, match="epsilon 'x' is not a number"):
         plugin.job_spec("robustness", target="demo", eps=["x"])
-    with pytest.raises(ParamsError, match="unknown attack or corruption 'cw'"):
-        plugin.job_spec("robustness", target="demo", attacks=["cw"])
+    with pytest.raises(ParamsError, match="unknown attack or corruption 'fab'"):
+        plugin.job_spec("robustness", target="demo", attacks=["fab"])
     with pytest.raises(ParamsError, match="needs its data"):
         plugin.job_spec("robustness", target="/some/model.safetensors")
     with pytest.raises(ParamsError, match="amp must be bf16 or fp16"):
@@ -84,18 +84,22 @@ def test_sweep_job_stores_points_metrics_report_and_score(project):
         assert ex["adv_pred"] != ex["label"] == ex["clean_pred"]
         assert ex["x"].shape == (1, 8, 8) and float(abs(ex["x_adv"] - ex["x"]).max()) <= 0.10 + 1e-6
         assert rows[ex["idx"]]["adv_pred"] == ex["adv_pred"]
-    S.set_weight(store, "fgsm", 0.0)  # weights stored in the project change R
-    from workbench_plugins.robustness.score import normalised_auc
-
-    pgd_only = 100 * normalised_auc(summary["clean_accuracy"], {0.05: summary["robust_accuracy"]["pgd"]["0.05"],
-                                                                0.1: summary["robust_accuracy"]["pgd"]["0.10"]})
-    assert plugin.score(store) == pytest.approx(round(pgd_only, 1))
+    # R: the mean over the protocol's epsilons of the worst case per sample over fgsm and pgd
+    wc = summary["worst_case_accuracy"]
+    assert set(wc) == {"0.05", "0.10"}
+    for label in wc:
+        assert wc[label] <= min(summary["robust_accuracy"][a][label] for a in ("fgsm", "pgd")) + 1e-12
+    assert summary["score"] == pytest.approx(100 * (wc["0.05"] + wc["0.10"]) / 2)
+    assert summary["protocol"]["norm"] == "linf" and summary["protocol"]["eps"] == [0.05, 0.1]
+    assert summary["protocol"]["attacks"] == ["fgsm", "pgd"] and summary["protocol"]["comparable"]
+    assert S.protocol(store)["attacks"] == ["fgsm", "pgd"]  # the first run set the project's protocol
     (section,) = plugin.report_sections(store, {})
     kinds = [type(b).__name__ for b in section.blocks]
     assert "LineChart" in kinds and "Table" in kinds
     chart = next(b for b in section.blocks if type(b).__name__ == "LineChart")
     assert chart.series["pgd"][0] == (0.0, pytest.approx(summary["clean_accuracy"]))
-    assert "Σ λᵢ rᵢ" in section.blocks[-1].text
+    assert section.blocks[0].text.startswith("Protocol: L∞, ε ∈ {0.05, 0.1}")
+    assert "worst case per sample" in section.blocks[-1].text
 
 
 def test_cancel_keeps_the_points_that_finished(project):
@@ -142,19 +146,29 @@ def _workbench(env, *args, cwd=None):
 
 def test_cli_robustness_demo_writes_the_summary(cli_env, tmp_path):
     proj, out = tmp_path / "cli.wbproj", tmp_path / "summary.json"
-    res = _workbench(cli_env, "robustness", "-p", str(proj), "--demo", "--attack", "fgsm,pgd",
-                     "--eps", "0.03,0.1", "--limit", "200", "--device", "cpu", "--threads", "1", "--demo-epochs", "6",
-                     "--summary-json", str(out))
+    res = _workbench(cli_env, "robustness", "-p", str(proj), "--demo", "--attack", "fgsm,pgd,square-l2",
+                     "--eps", "0.03,0.1", "--eps-l2", "0.5", "--queries", "20", "--p-init", "0.5",
+                     "--no-random-start", "--limit", "200", "--device", "cpu", "--threads", "1",
+                     "--demo-epochs", "6", "--summary-json", str(out))
     assert res.returncode == 0, res.stderr
     summary = json.loads(out.read_text())
     assert 0.9 < summary["clean_accuracy"] <= 1.0
-    assert set(summary["robust_accuracy"]) == {"fgsm", "pgd"}
+    assert set(summary["robust_accuracy"]) == {"fgsm", "pgd", "square-l2"}
     assert list(summary["robust_accuracy"]["pgd"]) == ["0.03", "0.1"]
+    assert list(summary["robust_accuracy"]["square-l2"]) == ["0.5"]
     assert summary["device"]["device"] == "cpu" and summary["seeds"] == {"seed": 0}
-    assert "robustness score R" in res.stdout
+    # R under the protocol this first run set: L-inf, its epsilons, fgsm and pgd with their budgets
+    assert list(summary["worst_case_accuracy"]) == ["0.03", "0.1"]
+    assert summary["protocol"]["attacks"] == ["fgsm", "pgd"] and summary["protocol"]["norm"] == "linf"
+    assert summary["protocol"]["budget"]["pgd"]["random_start"] is False
+    assert summary["score"] == pytest.approx(50 * sum(summary["worst_case_accuracy"].values()))
+    assert summary["worst_case_by_norm"]["l2"] == summary["robust_accuracy"]["square-l2"]
+    assert "robustness score R" in res.stdout and "under the protocol: L∞, ε ∈ {0.03, 0.1}" in res.stdout
     with sqlite3.connect(proj) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM robustness_points").fetchone()[0] == 4
-        assert conn.execute("SELECT COUNT(*) FROM robustness_samples").fetchone()[0] == 800
+        assert conn.execute("SELECT COUNT(*) FROM robustness_points").fetchone()[0] == 5
+        assert conn.execute("SELECT COUNT(*) FROM robustness_samples").fetchone()[0] == 1000
+        params = json.loads(conn.execute("SELECT params FROM runs").fetchone()[0])
+    assert params["square_queries"] == 20 and params["p_init"] == 0.5 and params["random_start"] is False
 
 
 def _hostile_inputs(tmp_path, marker):

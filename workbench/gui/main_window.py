@@ -220,6 +220,8 @@ class MainWindow(QMainWindow):
 
         m = bar.addMenu("&Settings")
         self.credentials_action = self._action(m, "&Credentials…", self.show_credentials)
+        self._action(m, "C&luster…", self.show_cluster, None,
+                     "A Ray cluster for the commands' --ray: its address, a connection test, its nodes")
 
         m = bar.addMenu("&Help")
         self._action(m, "&Plugins…", self.show_plugins)
@@ -537,6 +539,11 @@ class MainWindow(QMainWindow):
                     return self.tabs.widget(i)
                 return w
         return None
+
+    def show_cluster(self) -> None:
+        from workbench.gui.cluster_dialog import ClusterDialog
+
+        ClusterDialog(self, self.settings).exec()
 
     def show_plugin_tab(self, plugin_id: str) -> QWidget | None:
         """Show the plugin's tab (built now if it never was) and return it."""

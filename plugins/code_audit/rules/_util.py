@@ -162,3 +162,142 @@ def walk_top_level(module):
         yield node
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             todo.extend(ast.iter_child_nodes(node))
+
+
+# --------------------------------------------------------------------------
+# the rest of the package: settings whose defaults live in a sibling module
+
+#: Other files a rule read while auditing the current one (path -> sha256 of what was read). The
+#: runner resets it per file and keeps it with the file's cached result, which is reused only
+#: while those files are unchanged.
+CONSULTED: dict[str, str] = {}
+_PACKAGE_FILES = 200  # at most this many sibling modules are read, each at most:
+_PACKAGE_FILE_BYTES = 2 * 1024 * 1024
+_PARSED: dict[tuple, ast.AST | None] = {}
+
+
+def _parse_sibling(path: str):
+    """The parsed module at ``path`` (read bounded, regular files only), or None; recorded in
+    ``CONSULTED``."""
+    import hashlib
+    import os
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = (path, st.st_size, st.st_mtime_ns)
+    if key not in _PARSED:
+        tree = None
+        from ..reading import read_limited
+
+        data, _ = read_limited(path, _PACKAGE_FILE_BYTES)
+        if data is not None:
+            try:
+                tree = ast.parse(data)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+            _PARSED[key] = (tree, hashlib.sha256(data).hexdigest())
+        else:
+            _PARSED[key] = (None, "")
+    tree, sha = _PARSED[key]
+    if sha:
+        CONSULTED[path] = sha
+    return tree
+
+
+def package_modules(filename: str | None) -> list:
+    """The parsed modules of the package that holds ``filename`` (its folder's ``.py`` files,
+    itself excluded), in name order; empty when the file is not on disk."""
+    import os
+
+    if not filename or not os.path.isfile(filename):
+        return []
+    folder = os.path.dirname(os.path.abspath(filename))
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))
+    except OSError:
+        return []
+    own = os.path.basename(filename)
+    out = []
+    for name in names[:_PACKAGE_FILES]:
+        if name != own:
+            tree = _parse_sibling(os.path.join(folder, name))
+            if tree is not None:
+                out.append(tree)
+    return out
+
+
+def sibling_module(filename: str | None, dotted: str):
+    """The parsed module that ``from <dotted> import x`` names, when it is a file of the same
+    package: ``.settings``, ``settings`` or ``pkg.settings`` next to ``filename``."""
+    import os
+
+    if not filename or not dotted:
+        return None
+    stem = dotted.lstrip(".").rsplit(".", 1)[-1]
+    if not stem:
+        return None
+    folder = os.path.dirname(os.path.abspath(filename))
+    path = os.path.join(folder, stem + ".py")
+    return _parse_sibling(path) if os.path.isfile(path) else None
+
+
+def top_level_values(module, name: str) -> list:
+    """Values assigned to ``name`` at the top level of ``module``."""
+    out = []
+    for n in walk_top_level(module):
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets):
+            out.append(n.value)
+        elif isinstance(n, ast.AnnAssign) and n.value is not None and isinstance(n.target, ast.Name) \
+                and n.target.id == name:
+            out.append(n.value)
+    return out
+
+
+def parameter_defaults(module, name: str) -> list:
+    """Default values of every parameter called ``name`` of a function in ``module``."""
+    out = []
+    for node in ast.walk(module):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+            out += [d for a, d in pairs if a.arg == name]
+    return out
+
+
+def parameter_default(scope, name: str):
+    """(True, default or None) when ``name`` is a parameter of function ``scope``, else (False, None)."""
+    args = getattr(scope, "args", None)
+    if args is None:
+        return False, None
+    positional = args.posonlyargs + args.args
+    defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    names = {a.arg for a in positional + args.kwonlyargs}
+    if name in names:
+        return True, defaults.get(name)
+    return False, None
+
+
+def argparse_defaults(module, dest: str) -> list:
+    """``default=`` of ``add_argument`` calls whose destination is ``dest``; an option without a
+    default gives ``None`` (argparse's), as the constant node ``None``."""
+    out = []
+    for node in ast.walk(module):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "add_argument"):
+            continue
+        names = [string_value(a) or "" for a in node.args]
+        explicit = string_value(keyword(node, "dest"))
+        dests = {explicit} if explicit else {n.lstrip("-").replace("-", "_") for n in names if n.startswith("-")}
+        if dest in dests:
+            default = keyword(node, "default")
+            action = string_value(keyword(node, "action"))
+            if default is None and action not in ("store_true", "store_false"):
+                default = ast.Constant(value=None)
+            if default is not None:
+                out.append(default)
+    return out

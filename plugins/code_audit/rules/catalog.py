@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PACK_VERSION = "5"  # 5: B908 skips placeholder keys; 4: B903 pinning/dict literals, B904 local, B907 call graph, B909
+# 6: issue 17 rule misses, value-free identity of B105-B107/B908
+PACK_VERSION = "6"  # 5: B908 skips placeholder keys; 4: B903 pinning/dict literals, B904 local, B907 call graph, B909
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,10 @@ RULES: tuple[RuleInfo, ...] = (
              "Load only artifacts you built and verified (hash check), or "
              "use safetensors for weights."),
     RuleInfo("B906", "keras_unsafe_load", "deserialization", 502,
-             "Keras load_model with safe_mode=False",
+             "Keras load_model with safe_mode=False or custom_objects",
              "Keep safe_mode=True (the default) so that lambda layers are "
-             "not deserialised from the file."),
+             "not deserialised from the file, and hand over custom_objects only "
+             "for files you built and verified (hash check)."),
     RuleInfo("B907", "llm_output_to_exec", "llm_exec", 94,
              "LLM output reaches eval/exec, a shell or a code-running tool",
              "Never execute model output: parse it into a fixed set of "
@@ -78,7 +80,14 @@ NOSEC_RULE = RuleInfo("B900", "nosec_unknown_test", "", 0,
                       "Name the test ids to silence (e.g. '# nosec B602') and write "
                       "any explanation after a second '#'.")
 
-RULES_BY_ID = {r.id: r for r in RULES + (NOSEC_RULE,)}
+# Reported by the engine for a file that a scanner could not read or parse: the audit did not
+# see it, so a --fail-on gate must not pass it (see engine.not_audited_findings).
+NOT_AUDITED_RULE = RuleInfo("AUDIT001", "file_not_audited", "", 0,
+                            "File not audited",
+                            "Make the file readable and parseable (or exclude it on purpose with -x), "
+                            "then audit again; until then its content is unknown.")
+
+RULES_BY_ID = {r.id: r for r in RULES + (NOSEC_RULE, NOT_AUDITED_RULE)}
 
 
 def entry_points() -> list[str]:

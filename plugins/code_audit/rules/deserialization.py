@@ -78,7 +78,13 @@ def keras_unsafe_load(context):
     qual = context.call_function_name_qual or ""
     if not (qual.endswith(_KERAS_LOADERS_SUFFIX) or qual == "load_model"):
         return None
-    if not is_false(keyword(context.node, "safe_mode")):
-        return None
-    return _issue("B906", bandit.HIGH, bandit.HIGH,
-                  "load_model(safe_mode=False) deserialises arbitrary lambdas")
+    if is_false(keyword(context.node, "safe_mode")):
+        return _issue("B906", bandit.HIGH, bandit.HIGH,
+                      "load_model(safe_mode=False) deserialises arbitrary lambdas")
+    if keyword(context.node, "custom_objects") is not None:
+        # The file's config picks which of these classes or functions to build, with its own
+        # arguments: code of ours, run as the file says.
+        return _issue("B906", bandit.MEDIUM, bandit.MEDIUM,
+                      "load_model(custom_objects=...) lets the model file choose code to run from the "
+                      "objects handed over")
+    return None

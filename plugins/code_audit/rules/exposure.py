@@ -7,8 +7,9 @@ import ast
 import bandit
 from bandit.core import test_properties as test
 
-from ._util import (assigned_values, enclosing_scope, imported_names, imports_module, is_true,
-                    keyword, module_of, root_name, string_value)
+from ._util import (argparse_defaults, assigned_values, enclosing_scope, imported_names, imports_module,
+                    is_true, keyword, module_of, package_modules, parameter_default, parameter_defaults,
+                    root_name, sibling_module, string_value, top_level_values)
 from .catalog import RULES_BY_ID
 
 _ALL_INTERFACES = {"0.0.0.0", "::", "[::]"}  # nosec B104  # the values we look for
@@ -35,10 +36,99 @@ _GRADIO_LAUNCH_KWARGS = frozenset("""
 _ENV_GETTERS = ("os.environ.get", "environ.get", "os.getenv", "getenv")
 
 
-def _public_host(expr, scope, module, depth: int = 0) -> tuple[str, bool] | None:
+class _Where:
+    """Where an expression is read: its function (or module), its module, and the file (the
+    package's other modules are looked at for defaults set there)."""
+
+    def __init__(self, scope, module, filename: str | None):
+        self.scope, self.module, self.filename = scope, module, filename
+
+    def elsewhere(self, module) -> "_Where":
+        return _Where(module, module, self.filename)
+
+    def package(self) -> list:
+        return package_modules(self.filename)
+
+
+def _imported_module(where: _Where, name: str):
+    """The sibling module that ``name`` was imported from (``from .settings import HOST``), or the
+    sibling module ``name`` is (``from . import settings``)."""
+    origin = imported_names(where.module).get(name)
+    if origin is None:
+        return None, None
+    home, _, attr = origin.rpartition(".")
+    module = sibling_module(where.filename, home) if home.strip(".") else None
+    if module is not None and attr == name:
+        return module, name
+    own = sibling_module(where.filename, origin)
+    return (own, None) if own is not None else (None, None)
+
+
+def _values_of(expr, where: _Where, depth: int) -> list[tuple[ast.expr, _Where, str]]:
+    """What a name, option or setting can hold, and where that was found: (value, its place, how).
+
+    A name: its assignments in the function (else the module), or the sibling module it was
+    imported from; a parameter: its default, then the defaults of parameters of that name in the
+    package (settings passed down from a ``main(server_name="0.0.0.0", auth=None)``). ``x.attr``:
+    an argparse option's default in the package, or a sibling module's setting. ``kwargs["k"]`` /
+    ``kwargs.get("k")``: the package's defaults for ``k``.
+    """
+    out: list = []
+    if depth > 3:
+        return out
+    if isinstance(expr, ast.Name):
+        for value in assigned_values(where.scope, expr.id):
+            out.append((value, where, f"{expr.id} = {ast.unparse(value)}"))
+        if out:
+            return out
+        module, name = _imported_module(where, expr.id)
+        if module is not None and name:
+            return [(v, where.elsewhere(module), f"{expr.id}, set in a sibling module to {ast.unparse(v)}")
+                    for v in top_level_values(module, name)]
+        is_param, default = parameter_default(where.scope, expr.id)
+        if is_param:
+            if default is not None:
+                out.append((default, where, f"{expr.id}, a parameter defaulting to {ast.unparse(default)}"))
+            return out + _package_defaults(expr.id, where, own_module=True)
+        return out
+    key = None
+    if isinstance(expr, ast.Attribute):
+        base = expr.value
+        if isinstance(base, ast.Name):
+            module, _ = _imported_module(where, base.id)
+            if module is not None:
+                return [(v, where.elsewhere(module), f"{ast.unparse(expr)}, set in a sibling module to "
+                                                     f"{ast.unparse(v)}") for v in top_level_values(module, expr.attr)]
+        key = expr.attr
+    elif isinstance(expr, ast.Subscript):
+        key = string_value(expr.slice)
+    elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "get" and expr.args:
+        key = string_value(expr.args[0])
+        fallback = expr.args[1] if len(expr.args) > 1 else keyword(expr, "default")
+        out.append((fallback if fallback is not None else ast.Constant(value=None), where,
+                    f"{ast.unparse(expr)} when the key is missing"))
+    if key:
+        out += _package_defaults(key, where, own_module=True)
+    return out
+
+
+def _package_defaults(key: str, where: _Where, own_module: bool) -> list:
+    """Defaults of options and parameters called ``key`` in this module and the package's others."""
+    out = []
+    modules = ([where.module] if own_module else []) + where.package()
+    for module in modules:
+        place = "" if module is where.module else " in a sibling module"
+        for v in argparse_defaults(module, key):
+            out.append((v, where.elsewhere(module), f"a command-line option{place}, default {ast.unparse(v)}"))
+        for v in parameter_defaults(module, key):
+            out.append((v, where.elsewhere(module), f"a parameter {key}{place}, default {ast.unparse(v)}"))
+    return out
+
+
+def _public_host(expr, where: _Where, depth: int = 0) -> tuple[str, bool] | None:
     """How ``expr`` (a server_name value) can be all interfaces, and whether that is
     certain (a literal) rather than a default that the deployment may override."""
-    if expr is None or depth > 3:
+    if expr is None or depth > 4:
         return None
     text = string_value(expr)
     if text is not None:
@@ -46,39 +136,45 @@ def _public_host(expr, scope, module, depth: int = 0) -> tuple[str, bool] | None
     shown = ast.unparse(expr)
     if isinstance(expr, ast.Call) and ast.unparse(expr.func) in _ENV_GETTERS:
         default = expr.args[1] if len(expr.args) > 1 else keyword(expr, "default")
-        if string_value(default) in _ALL_INTERFACES:
+        # the default may itself be a conditional: os.getenv("HOST", "[::]" if ipv6 else "0.0.0.0")
+        if _public_host(default, where, depth + 1):
             return f"{shown} (all interfaces unless the environment says otherwise)", False
         return None
     if isinstance(expr, ast.BoolOp):  # os.environ.get("HOST") or "0.0.0.0"
-        if any(_public_host(v, scope, module, depth + 1) for v in expr.values):
+        if any(_public_host(v, where, depth + 1) for v in expr.values):
             return f"{shown} (falls back to all interfaces)", False
         return None
     if isinstance(expr, ast.IfExp):
-        if _public_host(expr.body, scope, module, depth + 1) or _public_host(expr.orelse, scope, module, depth + 1):
+        if _public_host(expr.body, where, depth + 1) or _public_host(expr.orelse, where, depth + 1):
             return f"{shown} (can be all interfaces)", False
         return None
-    if isinstance(expr, ast.Name):
-        for value in assigned_values(scope, expr.id):
-            hit = _public_host(value, scope, module, depth + 1)
+    if isinstance(expr, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+        for value, place, how in _values_of(expr, where, depth):
+            hit = _public_host(value, place, depth + 1)
             if hit:
-                return f"{expr.id}, set to {hit[0]}", hit[1]
-        return None
-    if isinstance(expr, ast.Attribute):  # args.host from parser.add_argument("--host", default="0.0.0.0")
-        default = _argparse_default(module, expr.attr)
-        if default in _ALL_INTERFACES:
-            return f"{shown} (a command-line option, default {default!r})", False
+                certain = hit[1] and isinstance(expr, ast.Name) and place is where
+                return (f"{expr.id}, set to {hit[0]}" if isinstance(expr, ast.Name) and place is where
+                        else f"{shown} ({how})"), certain
     return None
 
 
-def _argparse_default(module, dest: str) -> str | None:
-    for node in ast.walk(module):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "add_argument"):
-            continue
-        names = [string_value(a) or "" for a in node.args]
-        dests = {string_value(keyword(node, "dest"))} | {n.lstrip("-").replace("-", "_") for n in names}
-        if dest in dests:
-            return string_value(keyword(node, "default"))
+def _may_be_none(expr, where: _Where, depth: int = 0) -> str | None:
+    """How ``expr`` (an ``auth=`` value) can be None, or None when it cannot be seen to: a literal
+    None, a conditional or ``or`` with a None branch, a name or option whose value or default
+    is None (``auth = None`` unless a command-line option sets it)."""
+    if expr is None or depth > 4:
+        return None
+    if isinstance(expr, ast.Constant):
+        return "None" if expr.value is None else None
+    if isinstance(expr, ast.IfExp):
+        return _may_be_none(expr.body, where, depth + 1) or _may_be_none(expr.orelse, where, depth + 1)
+    if isinstance(expr, ast.BoolOp):
+        last = _may_be_none(expr.values[-1], where, depth + 1)
+        return f"{ast.unparse(expr)} ({last})" if last else None
+    if isinstance(expr, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+        for value, place, how in _values_of(expr, where, depth):
+            if _may_be_none(value, place, depth + 1):
+                return f"{ast.unparse(expr)} is None unless set otherwise ({how})"
     return None
 
 
@@ -103,12 +199,17 @@ def _app_from_elsewhere(receiver, scope, module) -> str | None:
     return None
 
 
-def _auth_set(call) -> bool:
-    for name in ("auth", "auth_dependency"):
-        value = keyword(call, name)
-        if value is not None and not (isinstance(value, ast.Constant) and value.value is None):
-            return True
-    return False
+def _auth_state(call, where: _Where) -> tuple[bool, str | None]:
+    """(auth is set, why it may still be missing). ``auth_dependency`` counts as set; ``auth=``
+    counts only when it cannot be None."""
+    dependency = keyword(call, "auth_dependency")
+    if dependency is not None and not (isinstance(dependency, ast.Constant) and dependency.value is None):
+        return True, None
+    value = keyword(call, "auth")
+    if value is None or (isinstance(value, ast.Constant) and value.value is None):
+        return False, None
+    why = _may_be_none(value, where)
+    return (False, why) if why else (True, None)
 
 
 @test.checks("Call")
@@ -151,18 +252,21 @@ def gradio_public_share(context):
         origin = _app_from_elsewhere(call.func.value, scope, module)
         if origin is None:
             return None
+    where = _Where(scope, module, getattr(context, "filename", None))
     share = is_true(keyword(call, "share"))
-    host = _public_host(keyword(call, "server_name"), scope, module)
+    host = _public_host(keyword(call, "server_name"), where)
     if not (share or host):
         return None
     built = f" built in another module ({origin})" if origin else ""
-    if _auth_set(call):
+    auth_set, auth_missing = _auth_state(call, where)
+    if auth_set:
         return _issue("B909", bandit.LOW, bandit.MEDIUM,
                       f"Gradio app{built} published with share/0.0.0.0 (auth set)")
     how = "share=True (public gradio.live link)" if share else f"server_name={host[0]}"
     certain = origin is None and (share or host[1])
+    auth = f"auth={auth_missing}" if auth_missing else "no auth"
     return _issue("B909", bandit.MEDIUM, bandit.HIGH if certain else bandit.MEDIUM,
-                  f"Gradio app{built} launched with {how} and no auth")
+                  f"Gradio app{built} launched with {how} and {auth}")
 
 
 @test.checks("Call")

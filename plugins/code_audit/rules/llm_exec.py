@@ -71,6 +71,7 @@ nested function, which is analysed with its parent as well as alone.
 from __future__ import annotations
 
 import ast
+import re
 
 import bandit
 from bandit.core import test_properties as test
@@ -83,7 +84,8 @@ LLM_MODULES = ("openai", "anthropic", "google.generativeai", "google.genai",
                "mistralai", "cohere", "ollama", "litellm", "langchain",
                "langchain_openai", "langchain_anthropic", "langchain_core",
                "langchain_community", "langchain_experimental", "langgraph",
-               "llama_cpp", "groq", "vllm", "huggingface_hub", "transformers")
+               "llama_cpp", "groq", "vllm", "huggingface_hub", "transformers",
+               "autogen", "autogen_agentchat", "autogen_ext", "autogen_core")
 LLM_CALL_SUFFIXES = (
     "chat.completions.create", "completions.create", "responses.create",
     "messages.create", "generate_content", "chat.complete", "chat_completion",
@@ -114,7 +116,12 @@ AGENT_BUILDERS = {"initialize_agent", "create_react_agent", "create_tool_calling
                   "create_openai_functions_agent", "create_openai_tools_agent",
                   "create_structured_chat_agent", "create_json_chat_agent", "create_xml_agent",
                   "create_agent", "AgentExecutor", "from_agent_and_tools", "bind_tools",
-                  "ToolNode"}
+                  "ToolNode", "from_llm_and_tools"}
+# Other agent frameworks' builders (AutoGPT.from_llm_and_tools, BabyAGI, a CrewAI Agent...): a
+# call whose dotted name says "agent" and that is handed an executing tool gives it to a model.
+_AGENTISH = re.compile(r"(?i)agent|autogpt|babyagi|crew|from_llm_and_tools")
+# Code executors that run model-written code on this machine, not in a container.
+HOST_EXECUTORS = {"LocalCommandLineCodeExecutor", "LocalJupyterCodeExecutor", "LocalCodeExecutor"}
 PYTHON_AGENTS = {"create_python_agent", "create_pandas_dataframe_agent", "create_csv_agent",
                  "create_spark_dataframe_agent"}
 MATH_CHAIN = "LLMMathChain"
@@ -146,12 +153,22 @@ def _is_llm_call(call: ast.Call, aliases, llm_objects) -> bool:
     # generator = pipeline("text-generation"); generator(prompt) / llm.generate(prompts)
     if isinstance(func, ast.Name):
         return func.id in llm_objects
+    if _self_attr(func) in llm_objects:  # self.llm(prompt)
+        return True
     if not (isinstance(func, ast.Attribute) and func.attr in LLM_OBJECT_METHODS):
         return False
     receiver = func.value
-    # llm.generate(prompts) / LLMChain(llm=llm, prompt=p).run(question)
+    # llm.generate(prompts) / LLMChain(llm=llm, prompt=p).run(question) / self.llm_chain.run(q)
     return (isinstance(receiver, ast.Name) and receiver.id in llm_objects) or (
+        _self_attr(receiver) in llm_objects) or (
         isinstance(receiver, ast.Call) and _is_llm_factory(receiver, aliases))
+
+
+def _self_attr(expr) -> str | None:
+    """``"self.x"`` for ``self.x`` / ``cls.x``: the key under which a class's attributes are held."""
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id in ("self", "cls"):
+        return "self." + expr.attr
+    return None
 
 
 def _tool_class(call: ast.Call, aliases) -> tuple[int, str] | None:
@@ -200,14 +217,14 @@ def _call_name(call: ast.Call) -> str:
 
 
 _SHELL_FLAG_NAMES = {_last(q) for q in SHELL_IF_FLAG}
-_DIRECT_NAMES = EVAL_SINKS | {_last(q) for q in SHELL_ALWAYS} | PYTHON_AGENTS | {
+_DIRECT_NAMES = EVAL_SINKS | {_last(q) for q in SHELL_ALWAYS} | PYTHON_AGENTS | HOST_EXECUTORS | {
     MATH_CHAIN, PAL_CHAIN, "from_math_prompt", "from_colored_object_prompt"}
 
 
 def _sink_shaped(call: ast.Call) -> bool:
     """Whether ``call`` could be a sink by its name alone (before any resolution)."""
     name = _call_name(call)
-    if name in _DIRECT_NAMES:
+    if name in _DIRECT_NAMES or any(kw.arg == "code_execution_config" for kw in call.keywords):
         return True
     if name == "from_llm":  # LLMMathChain.from_llm
         return MATH_CHAIN in ast.unparse(call.func)
@@ -293,6 +310,26 @@ class _Unit:
         self.taint: set[str] = set()
 
 
+def _named_tool(expr) -> tuple[int, str] | None:
+    """A tool class named in an annotation or a default_factory: ``BashProcess``,
+    ``Field(default_factory=PythonREPL)``."""
+    for node in ast.walk(expr):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if name in TOOL_CLASSES:
+            return TOOL_CLASSES[name], name
+    return None
+
+
+def _named_model(expr) -> bool:
+    """A model or chain class named in a class field's annotation (``llm_chain: LLMChain``)."""
+    for node in ast.walk(expr):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if name and (name in LANGCHAIN_MODELS or name in ("BaseLanguageModel", "BaseChatModel", "BaseLLM")
+                     or (name.startswith("Chat") and name[4:5].isupper())):
+            return True
+    return False
+
+
 class _Sink:
     """Where a value ends up executed: ``kind`` (e.g. "exec") on ``line`` of ``unit``."""
 
@@ -339,6 +376,48 @@ class _ModuleFlow:
         for unit in self.units.values():
             unit.llm_objects = self._llm_objects(unit, top.llm_objects - unit.bound)
             unit.tools = self._tools(unit, {k: v for k, v in top.tools.items() if k not in unit.bound})
+        # What a class holds in self.<attr>: set in any of its methods, or declared as a class field
+        # (LLMBashChain-style: bash_process: BashProcess = Field(default_factory=BashProcess)).
+        held_tools: dict = {}
+        held_models: dict = {}
+        for unit in self.units.values():
+            if unit.cls is None:
+                continue
+            tools, models = held_tools.setdefault(unit.cls, {}), held_models.setdefault(unit.cls, set())
+            for node in ast.walk(unit.node):
+                if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                    for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                        key = _self_attr(target)
+                        if key is None:
+                            continue
+                        found = self.tool_of(node.value, unit.tools)
+                        if found:
+                            tools.setdefault(key, found)
+                        if self.mentions(node.value, unit.llm_objects, unit, sources=False) or any(
+                                _is_llm_factory(c, self.aliases) for c in self._parts(node.value)[1]):
+                            models.add(key)
+        for cls in {u.cls for u in self.units.values() if u.cls is not None}:
+            tools, models = held_tools.setdefault(cls, {}), held_models.setdefault(cls, set())
+            for stmt in cls.body:
+                target = stmt.target if isinstance(stmt, ast.AnnAssign) else (
+                    stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None)
+                if not isinstance(target, ast.Name):
+                    continue
+                parts = [getattr(stmt, "annotation", None), stmt.value]
+                for part in parts:
+                    if part is None:
+                        continue
+                    found = self.tool_of(part, top.tools) or _named_tool(part)
+                    if found:
+                        tools.setdefault("self." + target.id, found)
+                    if any(_is_llm_factory(c, self.aliases) for c in self._parts(part)[1]) or \
+                            _named_model(part):
+                        models.add("self." + target.id)
+        for unit in self.units.values():
+            if unit.cls is not None:
+                for key, found in held_tools.get(unit.cls, {}).items():
+                    unit.tools.setdefault(key, found)
+                unit.llm_objects |= held_models.get(unit.cls, set())
 
     def _llm_objects(self, unit, inherited: set[str]) -> set[str]:
         names = set(inherited)
@@ -370,6 +449,9 @@ class _ModuleFlow:
         if isinstance(expr, ast.Name):
             return tools.get(expr.id)
         if isinstance(expr, ast.Attribute):
+            held = _self_attr(expr)
+            if held in tools:  # self.shell = ShellTool() in __init__, or a class field holding one
+                return tools[held]
             return self.tool_of(expr.value, tools) if expr.attr in TOOL_RUN_METHODS else None
         if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
             return next((c for c in (self.tool_of(e, tools) for e in expr.elts) if c), None)
@@ -585,6 +667,9 @@ class _ModuleFlow:
 
 
 def _direct_sink(call: ast.Call, qual: str) -> str | None:
+    if qual == "compile" and any("PyCF_ONLY_AST" in ast.unparse(a) for a in
+                                 list(call.args[3:]) + [kw.value for kw in call.keywords if kw.arg == "flags"]):
+        return None  # compile(..., ast.PyCF_ONLY_AST) only parses: an AST-only validator runs nothing
     if qual in EVAL_SINKS or qual in SHELL_ALWAYS:
         return qual
     if qual in SHELL_IF_FLAG and is_true(keyword(call, "shell")):
@@ -659,7 +744,8 @@ _SINK_NAMES = (EVAL_SINKS | TOOL_RUN_METHODS | AGENT_BUILDERS | PYTHON_AGENTS | 
 def _could_matter(call: ast.Call, module) -> bool:
     """Cheap test, in an LLM file, before the module analysis is built."""
     name = _call_name(call)
-    if name in _SINK_NAMES:
+    if name in _SINK_NAMES or name in HOST_EXECUTORS or _AGENTISH.search(name) \
+            or any(kw.arg == "code_execution_config" for kw in call.keywords):
         return True
     index = _index(module)
     # a bound tool called directly, repl(code), is only possible where a tool class is named
@@ -686,7 +772,51 @@ def _tool_argument(call: ast.Call, flow: _ModuleFlow, unit: _Unit) -> tuple[int,
     return None
 
 
+def _is_builder(call: ast.Call, flow: _ModuleFlow) -> bool:
+    name = _builder_name(call, flow)
+    if name in AGENT_BUILDERS:
+        return True
+    if name in TOOL_WRAPPERS or name in TOOL_CLASSES or name in TOOL_RUN_METHODS:
+        return False
+    qual = b_utils.get_call_name(call, flow.aliases) or ""
+    return bool(_AGENTISH.search(qual))
+
+
+def _in_fallback(call: ast.Call) -> bool:
+    """Is ``call`` in an ``except`` handler whose ``try`` builds a Docker executor (a fallback)?"""
+    node, up = call, getattr(call, "_bandit_parent", None)
+    while up is not None:
+        if isinstance(up, ast.ExceptHandler):
+            attempt = getattr(up, "_bandit_parent", None)
+            if isinstance(attempt, ast.Try) and any("Docker" in ast.unparse(stmt) for stmt in attempt.body):
+                return True
+        node, up = up, getattr(up, "_bandit_parent", None)
+    return False
+
+
+def _host_execution(call: ast.Call, flow: _ModuleFlow):
+    """A code executor that runs model-written code on this machine (autogen's
+    LocalCommandLineCodeExecutor; ``code_execution_config={"use_docker": False}``)."""
+    name = _builder_name(call, flow)
+    if name in HOST_EXECUTORS:
+        fallback = (" as the fallback when the Docker executor cannot start (only a warning says so)"
+                    if _in_fallback(call) else "")
+        return _issue(bandit.HIGH, bandit.MEDIUM, 94,
+                      f"{name}() runs model-written code on this machine, not in a container{fallback}")
+    config = keyword(call, "code_execution_config")
+    if isinstance(config, ast.Dict):
+        for k, v in zip(config.keys, config.values):
+            if k is not None and string_value(k) == "use_docker" and isinstance(v, ast.Constant) and v.value is False:
+                return _issue(bandit.HIGH, bandit.MEDIUM, 94,
+                              f"{name}(code_execution_config={{'use_docker': False}}) runs model-written code "
+                              "on this machine, not in a container")
+    return None
+
+
 def _check_call(call: ast.Call, flow: _ModuleFlow):
+    dangerous = keyword(call, "allow_dangerous_code")
+    if isinstance(dangerous, ast.Constant) and dangerous.value is False:
+        return None  # the library refuses to build it: nothing model-written runs
     unit = flow.unit_of(call)
     where = "module code" if unit is flow.module_unit else unit.label
     for arg, sink in flow.sinks(call, unit):
@@ -703,12 +833,15 @@ def _check_call(call: ast.Call, flow: _ModuleFlow):
     if name in PYTHON_AGENTS:
         return _issue(bandit.HIGH, bandit.MEDIUM, 94,
                       f"{name}() builds an agent whose Python REPL runs model-written code")
-    if name in AGENT_BUILDERS:
+    host = _host_execution(call, flow)
+    if host is not None:
+        return host
+    if _is_builder(call, flow):
         given = _tool_argument(call, flow, unit)
         if given is not None:
             # One finding per tool set: create_react_agent(llm, tools) and then
             # AgentExecutor(agent=..., tools=tools) wire the same tools once.
-            first = min((c for c in unit.calls + [call] if _builder_name(c, flow) in AGENT_BUILDERS
+            first = min((c for c in unit.calls + [call] if _is_builder(c, flow)
                          and (_tool_argument(c, flow, unit) or (None, None))[1] == given[1]),
                         key=lambda c: (c.lineno, c.col_offset))
             if first is not call:

@@ -27,8 +27,8 @@ import re
 import bandit
 from bandit.core import test_properties as test
 
-from ._util import (assigned_values, enclosing_scope, is_literal, is_true, keyword, parent,
-                    string_value)
+from ._util import (argparse_defaults, assigned_values, enclosing_scope, is_literal, is_true, keyword,
+                    module_of, parameter_default, parent, string_value)
 from .catalog import RULES_BY_ID
 
 _KEY = "trust_remote_code"
@@ -156,6 +156,68 @@ def _b903_issue(where: str, revisions: list[ast.expr], scope):
                   f"{where} executes Python code downloaded from the model hub; {why}")
 
 
+def _true_by_default(value, scope, module) -> str | None:
+    """How a non-literal ``trust_remote_code=`` value is True unless a caller says otherwise: a
+    parameter defaulting to True (``def load(name, trust_remote_code=True)``), a name bound to
+    True, or a command-line option whose default is True."""
+    if isinstance(value, ast.Name):
+        is_param, default = parameter_default(scope, value.id)
+        if is_param:
+            return (f"{value.id} is a parameter of {scope.name}() that defaults to True"
+                    if is_true(default) else None)
+        if any(is_true(v) for v in assigned_values(scope, value.id)):
+            return f"{value.id} is set to True"
+        return None
+    if isinstance(value, ast.Attribute):
+        if any(is_true(v) for v in argparse_defaults(module, value.attr)) or _store_false_option(module, value.attr):
+            return f"{ast.unparse(value)} is a command-line option that defaults to True"
+    return None
+
+
+def _store_false_option(module, dest: str) -> bool:
+    for node in ast.walk(module):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument" \
+                and string_value(keyword(node, "action")) == "store_false" and keyword(node, "default") is None:
+            names = {(string_value(a) or "").lstrip("-").replace("-", "_") for a in node.args}
+            if dest in names | {string_value(keyword(node, "dest"))}:
+                return True
+    return False
+
+
+_KEY_LOOKUPS = (ast.In, ast.NotIn)
+
+
+def _only_lists_keys(mapping: ast.Dict, name: str | None, scope) -> bool:
+    """A dict of option names to True that is only asked which keys it has (``if k in ALLOWED``,
+    ``ALLOWED.get(k)``, ``for k in ALLOWED``): a list of allowed keyword names, not keyword
+    arguments that are passed to a loader."""
+    if name is None or len(mapping.keys) < 2 or not all(is_true(v) for v in mapping.values):
+        return False
+    module = module_of(mapping)
+    parents = getattr(module, "_wb_parents", None)
+    if parents is None:
+        parents = {c: p for p in ast.walk(module) for c in ast.iter_child_nodes(p)}
+        module._wb_parents = parents
+    uses = [n for n in ast.walk(module) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+    if not uses:
+        return False
+    for use in uses:
+        up = parents.get(use)
+        if isinstance(up, ast.Compare) and use in up.comparators and all(isinstance(o, _KEY_LOOKUPS) for o in up.ops):
+            continue
+        if isinstance(up, (ast.For, ast.comprehension)) and up.iter is use:
+            continue
+        if isinstance(up, ast.Attribute) and up.attr in ("keys", "get", "__contains__"):
+            call = parents.get(up)
+            if isinstance(call, ast.Call) and all(not is_literal(a) or a is None for a in call.args[:1]):
+                continue
+        if isinstance(up, ast.Call) and isinstance(up.func, ast.Name) \
+                and up.func.id in ("set", "frozenset", "sorted", "list"):
+            continue
+        return False
+    return True
+
+
 @test.checks("Call", "Dict", "Assign")
 @test.test_id("B903")
 def trust_remote_code(context):
@@ -163,10 +225,17 @@ def trust_remote_code(context):
     if isinstance(node, ast.Call):
         # Any call: from_pretrained, pipeline, load_dataset, AutoConfig, dict(...)...
         # all share the keyword and the hazard.
-        if not is_true(keyword(node, _KEY)):
-            return None
+        value = keyword(node, _KEY)
         scope = enclosing_scope(node)
         name = context.call_function_name_qual or "call"
+        if not is_true(value):
+            default = _true_by_default(value, scope, module_of(node)) if value is not None else None
+            if default is None:
+                return None
+            issue = _b903_issue(f"{name}(trust_remote_code={ast.unparse(value)})", _revision_values(node), scope)
+            issue.text = issue.text.replace(" executes Python code", f" ({default}) executes Python code", 1)
+            issue.confidence = bandit.MEDIUM  # a caller may pass False
+            return issue
         revisions = _revision_values(node)
         where = f"{name}(trust_remote_code=True)"
         if name == "dict":
@@ -178,6 +247,8 @@ def trust_remote_code(context):
         if not is_true(_dict_entry(node, _KEY)):
             return None
         scope = enclosing_scope(node)
+        if _only_lists_keys(node, _bound_name(node), scope):
+            return None
         how, more = _mapping_context(node, _bound_name(node), scope)
         where = f"{{'trust_remote_code': True}} {how}".rstrip()
         return _b903_issue(where, _revision_values(node) + more, scope)
