@@ -44,6 +44,27 @@ from workbench.core.params import ParamsError, build_params
 from workbench.core.plugin_store import PluginStore
 from workbench.core.plugins import API_VERSION, JobDef, JobSpec, Plugin
 from workbench.core.secrets import available as secrets_available
+
+
+def active_cluster():
+    """The Ray cluster this command connected to with ``--ray``, or None. Ray is never imported
+    without ``--ray``: the cluster module is in ``sys.modules`` only once a session started."""
+    import sys
+
+    module = sys.modules.get("workbench.core.cluster")
+    return None if module is None else module.active()
+
+
+def cluster_session(address: str | None):
+    """``--ray ADDRESS``: a context in which the command's jobs run on that cluster (connected,
+    the offline guard opened to exactly that host); a no-op without an address."""
+    import contextlib
+
+    if not address:
+        return contextlib.nullcontext()
+    from workbench.core import cluster
+
+    return cluster.session(address, note)
 from workbench.core.report import (
     SEVERITY_COLORS,
     BarChart,

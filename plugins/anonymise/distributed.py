@@ -15,29 +15,11 @@ the chosen node, pseudonyms and masks on the workers with a leak check per shard
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
+
+from workbench.api import active_cluster as cluster, cluster_session as on_cluster  # noqa: F401 (used by cli, engine)
 
 from .errors import AnonymiseError
-
-
-def cluster():
-    name = "workbench.core.cluster"
-    if name not in sys.modules:
-        return None
-    return importlib.import_module(name).active()
-
-
-def on_cluster(address: str | None):
-    """``--ray``: the command's jobs run on that cluster; nothing at all without it (Ray not imported)."""
-    import contextlib
-
-    from workbench.api import note
-
-    if not address:
-        return contextlib.nullcontext()
-    return importlib.import_module("workbench.core.cluster").session(address, note)
 
 
 def qi_counts(header: bytes, body: bytes, qis: list[str], delimiter, encoding) -> dict:

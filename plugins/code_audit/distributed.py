@@ -10,22 +10,12 @@ to the tree's, so the findings, fingerprints and caches equal a local run's.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import os
-import sys
+
+from workbench.api import active_cluster as cluster, cluster_session as on_cluster  # noqa: F401 (cli, engine)
 
 _SIBLINGS = 200  # as rules._util: the first 200 .py names of a folder are read
 _SIBLING_BYTES = 2 * 1024 * 1024
-
-
-def cluster():
-    """The cluster ``--ray`` connected to, or None. (Imported by name: plugins reach the core only
-    through the SDK, which does not carry the cluster module yet.)"""
-    name = "workbench.core.cluster"
-    if name not in sys.modules:
-        return None  # no --ray: never connected, and Ray never imported
-    return importlib.import_module(name).active()
 
 
 def _root(path: str, rel: str) -> str:
@@ -144,15 +134,6 @@ def scan(b_chunks, s_chunks, cfg, ctx, done: int, total: int, commit=(None, None
 
 
 # ---------------------------------------------------------------- the command's side
-
-def on_cluster(address: str | None):
-    """``--ray``: the command's jobs run on that cluster; nothing at all without it (Ray not imported)."""
-    from workbench.api import note
-
-    if not address:
-        return contextlib.nullcontext()
-    return importlib.import_module("workbench.core.cluster").session(address, note)
-
 
 def audit_targets(paths: list[str], targets_file: str | None) -> list[str]:
     """The folders named on the command line, then those of ``--targets FILE`` (one a line; blank

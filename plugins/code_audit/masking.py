@@ -57,8 +57,8 @@ def mask(secret: str) -> str:
     known token shape (``ghp_****``, ``AKIA****``). No character of the secret's own part and
     not its length: the first and last characters of a weak password shrink a dictionary attack."""
     m = _KNOWN_PREFIX.match(secret)
-    if m and any(rx.match(secret) for _, rx in TOKEN_SHAPES):
-        return m.group(0) + MASK
+    if m and (any(rx.match(secret) for _, rx in TOKEN_SHAPES) or secret == m.group(0) + MASK):
+        return m.group(0) + MASK  # masking a masked token again (text read back from the cache) keeps it
     return MASK
 
 

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -46,7 +45,15 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.api import SEVERITIES, SEVERITY_COLORS, severity_chart
-from workbench.gui.api import STATUSES, ChartLabel, FindingFilter, FindingsModel, PluginTab, draw_chart
+from workbench.gui.api import (
+    STATUSES,
+    ChartLabel,
+    FindingFilter,
+    FindingsModel,
+    JustificationDialog,
+    PluginTab,
+    draw_chart,
+)
 from workbench_plugins.code_audit.code_view import is_secret_finding, mask_lines, untested_fingerprints
 
 TRIAGE_KEYS = {"false_positive": "F", "accepted_risk": "A", "fixed": "X", "open": "O"}
@@ -85,39 +92,6 @@ def flagged_line_colors(severity: str, palette: QPalette) -> tuple[QColor, QColo
         if contrast_ratio(mixed, text) >= MIN_CONTRAST:
             return mixed, text
     return base, text
-
-
-class JustificationDialog(QDialog):
-    """Several lines of why, for the audit log; OK stays off until there is text (when required)."""
-
-    def __init__(self, title: str, prompt: str, required: bool, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.resize(520, 260)
-        layout = QVBoxLayout(self)
-        label = QLabel(prompt)
-        label.setWordWrap(True)
-        layout.addWidget(label)
-        self.text = QPlainTextEdit()
-        self.text.setTabChangesFocus(True)  # Tab moves on to the buttons, as in a form
-        layout.addWidget(self.text, 1)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
-        self.required = required
-        self.text.textChanged.connect(self._update_ok)
-        self._update_ok()
-
-    @property
-    def ok_button(self) -> QPushButton:
-        return self.buttons.button(QDialogButtonBox.Ok)
-
-    def _update_ok(self) -> None:
-        self.ok_button.setEnabled(not self.required or bool(self.justification()))
-
-    def justification(self) -> str:
-        return self.text.toPlainText().strip()
 
 
 class CodeAuditTab(PluginTab):

@@ -16,29 +16,10 @@ takes the attacks the unfinished run stored completely and sends only the others
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import os
-import sys
 
-
-def cluster():
-    """The cluster ``--ray`` connected to, or None (Ray never imported without ``--ray``)."""
-    name = "workbench.core.cluster"
-    if name not in sys.modules:
-        return None
-    return importlib.import_module(name).active()
-
-
-def on_cluster(address: str | None):
-    """``--ray``: the command's jobs run on that cluster; nothing at all without it (Ray not imported)."""
-    import contextlib
-
-    from workbench.api import note
-
-    if not address:
-        return contextlib.nullcontext()
-    return importlib.import_module("workbench.core.cluster").session(address, note)
+from workbench.api import active_cluster as cluster, cluster_session as on_cluster  # noqa: F401 (used by cli, jobs)
 
 
 def _model_spec(loaded) -> tuple[dict, bytes]:

@@ -25,9 +25,15 @@ def examples(tmp_path_factory):
     given = os.environ.get("WB_BANDIT_EXAMPLES")
     if given:
         return given
+    if os.environ.get("WORKBENCH_FETCH_BANDIT_EXAMPLES") != "1":
+        # The suite sends nothing off this machine; fetching bandit's sdist from the package
+        # registry is an explicit choice.
+        pytest.skip("bandit's examples: set WB_BANDIT_EXAMPLES=DIR, or WORKBENCH_FETCH_BANDIT_EXAMPLES=1 "
+                    "to fetch them with pip from the package registry")
     dest = tmp_path_factory.mktemp("bandit_sdist")
+    env = dict(os.environ, WORKBENCH_NETGUARD="0")  # this one child may reach the registry
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "fetch_bandit_examples.py"), str(dest)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
     if proc.returncode != 0:
         pytest.skip(f"bandit examples not available: {proc.stderr.strip()[-300:]}")
     return proc.stdout.strip()

@@ -198,3 +198,14 @@ def test_private_key_body_lines_are_secret_values():
     assert set(body) <= values and "QWxhZGRpbjpvcGVuIHNlc2FtZQab" in values
     snippet = "\n".join(body[1:]) + "\n-----END RSA PRIVATE KEY-----"  # a snippet that starts mid-key
     assert not any(b in masking.mask_values(snippet, values) for b in body)
+
+
+def test_masking_twice_gives_the_same_text():
+    """A message read back from the per-file cache is masked again: the provider prefix stays."""
+    from workbench_plugins.code_audit.masking import MASK, mask, mask_issue_text
+
+    token = "hf_" + "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z"
+    once = mask_issue_text({"test_id": "B105", "text": f"Possible hardcoded password: '{token}'"})
+    assert once == "Possible hardcoded password: 'hf_****'"
+    assert mask_issue_text({"test_id": "B105", "text": once}) == once
+    assert mask(mask("Summer2024!")) == MASK and mask("hf_" + MASK) == "hf_" + MASK

@@ -153,7 +153,7 @@ class JustificationDialog(QDialog):
         label.setWordWrap(True)
         layout.addWidget(label)
         self.text = QPlainTextEdit()
-        self.text.setTabChangesFocus(True)
+        self.text.setTabChangesFocus(True)  # Tab moves on to the buttons, as in a form
         layout.addWidget(self.text, 1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -163,8 +163,12 @@ class JustificationDialog(QDialog):
         self.text.textChanged.connect(self._update_ok)
         self._update_ok()
 
+    @property
+    def ok_button(self) -> QPushButton:
+        return self.buttons.button(QDialogButtonBox.Ok)
+
     def _update_ok(self) -> None:
-        self.buttons.button(QDialogButtonBox.Ok).setEnabled(not self.required or bool(self.justification()))
+        self.ok_button.setEnabled(not self.required or bool(self.justification()))
 
     def justification(self) -> str:
         return self.text.toPlainText().strip()

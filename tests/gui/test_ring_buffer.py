@@ -1,11 +1,11 @@
-"""The numpy ring buffer behind the live plots."""
+"""The numpy ring buffer behind the live plots (the plot kit's)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from workbench_plugins.monitor.ring import RingBuffer
+from workbench.gui.plots import RingBuffer
 
 
 def test_wraps_keeps_order_and_slices_by_time():
