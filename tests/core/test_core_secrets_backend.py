@@ -303,3 +303,38 @@ def test_value_is_rolled_back_when_the_project_cannot_record_the_name(tmp_path):
         assert project.secret_names() == ["kept"]
     assert backend.get_password(secrets.SERVICE, users["new"]) is None  # removed again
     assert backend.get_password(secrets.SERVICE, users["kept"]) == "old-value"  # restored
+
+
+def _probe_backend(env_changes: dict) -> tuple[str, bool]:
+    """In a fresh interpreter: what the OS backend check says, and whether keyring was imported."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")}
+    env.update(env_changes)
+    code = ("import sys\nfrom workbench.core import secrets\n"
+            "try:\n    secrets._os_backend(); out = 'ok'\n"
+            "except secrets.SecretsUnavailableError as exc:\n    out = str(exc)\n"
+            "print(out[:60]); print('keyring' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    message, imported = proc.stdout.strip().splitlines()
+    return message, imported == "True"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the shortcut is for Linux")
+def test_no_session_bus_answers_without_importing_keyring(tmp_path):
+    """With no D-Bus session bus and only keyring's own backends, none can work: the answer is the
+    same as keyring's detection gives, without its 0.1 s of imports. With a bus, keyring decides."""
+    home = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    message, imported = _probe_backend(home)
+    assert message.startswith("No OS keyring is available") and not imported
+    bus = dict(home, DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path / 'no-such-bus'}")
+    message, imported = _probe_backend(bus)
+    assert imported and message.startswith("No OS keyring is available")  # keyring's own detection said so
+    config = tmp_path / "config" / "python_keyring"
+    config.mkdir(parents=True)
+    (config / "keyringrc.cfg").write_text("[backend]\ndefault-keyring=keyring.backends.fail.Keyring\n")
+    message, imported = _probe_backend(home)
+    assert imported  # a keyring configuration is keyring's to read

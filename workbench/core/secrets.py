@@ -153,8 +153,41 @@ def _dotted(backend) -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 
+#: keyring's own backends; each Linux one talks to a Secret Service or KWallet over the D-Bus session bus
+_KEYRING_OWN = "keyring.backends."
+
+
+def _no_keyring_can_work() -> bool:
+    """True when keyring's detection could only end in its "fail" backend, known without it.
+
+    keyring's detection imports every installed backend (its macOS one included) on each process:
+    about 0.1 s, on every command that touches a secret or the audit log's anchor. On Linux with no
+    D-Bus session bus, none of keyring's own backends can work, so when no other backend is
+    installed and no keyring configuration names one, the answer is known without asking."""
+    if not sys.platform.startswith("linux") or os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return False
+    if "keyring" in sys.modules:  # loaded already: a backend may have been set in code (keyring.set_keyring)
+        return False
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.exists(os.path.join(runtime, "bus")):
+        return False
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "python_keyring" / "keyringrc.cfg"
+    if config.exists():
+        return False
+    from importlib.metadata import entry_points
+
+    return all(ep.value.startswith(_KEYRING_OWN) for ep in entry_points(group="keyring.backends"))
+
+
+def _no_keyring() -> SecretsUnavailableError:
+    return SecretsUnavailableError("No OS keyring is available, so secrets cannot be stored. " + _hint()
+                                   + " (Secrets are never stored in plain text.)")
+
+
 def _os_backend():
     """keyring's backend, or SecretsUnavailableError when it would forget or keep plain text."""
+    if not _env_override() and _no_keyring_can_work():
+        raise _no_keyring()
     import keyring
     from keyring.backends import chainer, fail, null
 
@@ -171,9 +204,7 @@ def _os_backend():
             backend = members[0]  # the chainer writes to its first member: that is the one to judge
     name = _dotted(backend)
     if isinstance(backend, fail.Keyring):
-        raise SecretsUnavailableError(
-            "No OS keyring is available, so secrets cannot be stored. " + _hint()
-            + " (Secrets are never stored in plain text.)")
+        raise _no_keyring()
     if name == MEMORY_KEYRING:
         if _env_override() == MEMORY_KEYRING:
             return backend  # the tests' explicit choice
