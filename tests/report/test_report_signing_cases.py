@@ -64,6 +64,11 @@ def test_unsigned_report_still_has_its_state_checked(project, tmp_path, capsys, 
     report = tmp_path / f"u.{fmt}"
     assert main(["report", str(project), "-o", str(report), "--unsigned"]) == 0
     capsys.readouterr()
+    if fmt == "pdf":  # the cover says it is not signed (never "None (Ed25519 key None)")
+        from pypdf import PdfReader
+
+        cover = " ".join(PdfReader(str(report)).pages[0].extract_text().split())
+        assert "Signed by not signed" in cover and "key None" not in cover
     assert main(["verify-report", str(report), "--project", str(project)]) == 1  # unsigned never verifies
     out = capsys.readouterr().out
     assert "signature  NONE" in out and "project    matches the state hash the report carries" in out

@@ -331,8 +331,10 @@ def _cover_html(report: Report) -> list[str]:
     if intact:
         cover.append(("Audit log", f"{chain_message}; newest entry {head[:16]}…"))
     sig = report.signature or {}
-    if sig:
+    if sig.get("signer"):
         cover.append(("Signed by", f"{sig.get('signer')} (Ed25519 key {sig.get('fingerprint')})"))
+    elif sig:
+        cover.append(("Signed by", "not signed" + (f": {sig['unsigned_reason']}" if sig.get("unsigned_reason") else "")))
     out.append("<h3>Integrity</h3>")
     out.append(_kv_html(cover, mono_keys={"Project state SHA-256"}))
     if not intact:
