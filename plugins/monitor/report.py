@@ -78,7 +78,8 @@ def report_sections(store, options: dict) -> list[Section]:
                 t0 = pts[0]["start"]
                 lines[name] = [((p["start"] - t0) / 60.0, p["mean"]) for p in pts]
         if lines:
-            blocks.append(LineChart(title, "minutes", unit, lines))
+            # Percentages keep their whole scale: 40 % must not look like a full bar.
+            blocks.append(LineChart(title, "minutes", unit, lines, y_range=(0.0, 100.0) if unit == "%" else None))
     alerts = store.query(f"SELECT ts, severity, state, title, message FROM monitor_alerts WHERE run_id IN ({marks}) "
                          f"ORDER BY ts", ids)
     if alerts:

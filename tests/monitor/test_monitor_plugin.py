@@ -79,6 +79,8 @@ def test_the_job_records_metrics_alerts_findings_and_events(project, tmp_path):
     sections = plugin.report_sections(store, {})
     kinds = {type(b).__name__ for b in sections[0].blocks}
     assert {"KeyValues", "LineChart", "Table"} <= kinds
+    percent = [b for b in sections[0].blocks if type(b).__name__ == "LineChart" and b.y_label == "%"]
+    assert percent and all(b.y_range == (0.0, 100.0) for b in percent)  # the whole scale, never autoscaled
     score = plugin.score(store)
     assert score is not None and 0 <= score <= 100
 
