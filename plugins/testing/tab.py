@@ -14,7 +14,8 @@ import os
 import shlex
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtGui import (QBrush, QColor, QFontDatabase, QStandardItem, QStandardItemModel, QTextCharFormat, QTextCursor,
+                           QTextFormat)
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                QPushButton, QSpinBox, QSplitter, QTableView, QTabWidget, QTextEdit, QTreeView,
                                QVBoxLayout, QWidget)
@@ -75,11 +76,14 @@ class TestingTab(PluginTab):
         self.progress = QProgressBar()
         self.progress_label = QLabel("")
         top = QHBoxLayout()
-        for w in (self.target, browse, self.python, browse_py, self.pytest_args, self.rerun, self.timeout,
-                  self.run_button, self.cancel_button):
-            top.addWidget(w)
-        top.setStretch(0, 3)
-        top.setStretch(2, 2)
+        for button in (browse, browse_py):
+            button.setMaximumWidth(button.fontMetrics().horizontalAdvance("…") + 24)
+        # Each input has a label (a placeholder is gone once something is typed).
+        for w, stretch in ((QLabel("Project"), 0), (self.target, 3), (browse, 0), (QLabel("Python"), 0),
+                           (self.python, 2), (browse_py, 0), (QLabel("pytest"), 0), (self.pytest_args, 2),
+                           (self.rerun, 0), (QLabel("Limit"), 0), (self.timeout, 0), (self.run_button, 0),
+                           (self.cancel_button, 0)):
+            top.addWidget(w, stretch)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.progress_label, 3)
@@ -103,6 +107,7 @@ class TestingTab(PluginTab):
         self.code = QPlainTextEdit()
         self.code.setReadOnly(True)
         self.code.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.code.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
         cov_split = QSplitter(Qt.Horizontal)
         cov_split.addWidget(self.coverage)
         cov_split.addWidget(self.code)
@@ -153,6 +158,9 @@ class TestingTab(PluginTab):
 
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
+        self.details.setLineWrapMode(QPlainTextEdit.NoWrap)  # tracebacks keep their columns
+        self.details.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.details.setMinimumWidth(360)
         self.details.setPlaceholderText("Select a test to see its failure message")
         middle = QWidget()
         mid_layout = QVBoxLayout(middle)
@@ -167,7 +175,8 @@ class TestingTab(PluginTab):
         split.addWidget(middle)
         split.addWidget(self.details)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 2)
+        split.setSizes([760, 480])  # pytest's output needs width: a failure pane, not a margin
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
