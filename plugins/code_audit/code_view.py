@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .masking import mask
+
 _TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.:@]{8,}")
 _ASSIGNMENT = re.compile(r"^(\s*[\w.\-\[\]'\"]+\s*[:=]\s*)(.*)$")
 
@@ -20,7 +22,8 @@ def mask_lines(text: str, first: int, last: int) -> str:
         # In "name = value" / "name: value" only the value is masked, so the name stays readable.
         m = _ASSIGNMENT.match(lines[n])
         head, tail = (m.group(1), m.group(2)) if m else ("", lines[n])
-        lines[n] = head + _TOKEN.sub(lambda t: t.group(0)[:4] + "…" + "*" * 6, tail)
+        # As stored findings are masked: no character of the secret, a known provider prefix at most.
+        lines[n] = head + _TOKEN.sub(lambda t: mask(t.group(0)), tail)
     return "\n".join(lines)
 
 

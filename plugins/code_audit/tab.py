@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import (
     QColor,
-    QFont,
     QKeySequence,
     QPalette,
     QShortcut,
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -50,6 +48,7 @@ from workbench.gui.api import (
     ChartLabel,
     FindingFilter,
     FindingsModel,
+    CodeView,
     JustificationDialog,
     PluginTab,
     draw_chart,
@@ -241,11 +240,10 @@ class CodeAuditTab(PluginTab):
         self.detail = QTextEdit()
         self.detail.setReadOnly(True)
         self.detail.setMaximumHeight(170)
+        self.detail.setPlaceholderText("Select a finding to see what it is, where, why, and its triage. "
+                                       "Keys: F false positive, A accept the risk, X fixed, O reopen.")
         layout.addWidget(self.detail)
-        self.code = QPlainTextEdit()
-        self.code.setReadOnly(True)
-        self.code.setLineWrapMode(QPlainTextEdit.NoWrap)
-        self.code.setFont(QFont("DejaVu Sans Mono", 9))
+        self.code = CodeView()  # numbered lines: the flagged one is found at a glance
         layout.addWidget(self.code, 1)
         buttons = QGridLayout()  # two by two: the inspector stays narrow, the table gets the width
         self.triage_buttons: dict[str, QPushButton] = {}

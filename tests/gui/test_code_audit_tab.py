@@ -184,5 +184,5 @@ def test_code_view_masks_values_not_names():
     text = 'A = 1\nOPENAI_API_KEY = "sk-proj-DEMOxFAKExKEY123456"\n  secret_access_key: kX9dEmOfAkE2sEcReT\n'
     masked = mask_lines(text, 2, 3).split("\n")
     assert masked[0] == "A = 1"
-    assert masked[1].startswith('OPENAI_API_KEY = "sk-p…') and "DEMOxFAKE" not in masked[1]
-    assert masked[2].startswith("  secret_access_key: kX9d…") and "EcReT" not in masked[2]
+    assert masked[1] == 'OPENAI_API_KEY = "sk-proj-****"'  # a known provider prefix at most, as stored
+    assert masked[2] == "  secret_access_key: ****"  # no character of a free-form secret

@@ -12,13 +12,14 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from workbench.core.plugin_store import PluginStore
+from workbench.gui.code_view import CodeView
 from workbench.gui.findings_model import STATUSES, FindingFilter, FindingsModel
 from workbench.gui.findings_view import FindingsView, JustificationDialog
 from workbench.gui.job_panel import JobPanel
 from workbench.gui.overview import ChartLabel
 from workbench.gui.theme import is_dark
 
-__all__ = ["STATUSES", "ChartLabel", "FindingFilter", "FindingsModel", "FindingsView", "JustificationDialog",
+__all__ = ["STATUSES", "ChartLabel", "CodeView", "FindingFilter", "FindingsModel", "FindingsView", "JustificationDialog",
            "PluginTab", "TabHost", "draw_chart", "is_dark", "open_window"]
 __all__ += ["JobPanel", "LiveCurves", "Plot", "PlotGrid", "RingBuffer", "series_color"]
 #: the plot kit, imported on first use: pyqtgraph costs start-up time a window without plots should not pay
