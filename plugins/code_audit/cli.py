@@ -58,6 +58,11 @@ def cmd_audit_one(plugin, args, target: str) -> tuple[int, dict]:
 
 def _gate_and_export(store, run_id: int, summary: dict, args) -> int:
     _print_summary(summary)
+    return export_and_gate(store, run_id, args)
+
+
+def export_and_gate(store, run_id: int, args) -> int:
+    """Write the requested exports, then apply ``--fail-on`` (the audit's and the dependency check's)."""
     exports_ok = _write_exports(store, run_id, args)
     if args.fail_on:
         floor = SEVERITY_RANK[args.fail_on]

@@ -6,13 +6,10 @@ import json
 from pathlib import Path
 
 from workbench.api import (
-    EXIT_FAILURE,
     EXIT_GATE,
     EXIT_OK,
-    SEVERITY_RANK,
     CliError,
     WorkbenchError,
-    is_open,
     note,
     open_project,
     run_job,
@@ -112,8 +109,6 @@ def cmd_info(args) -> int:
 
 
 def cmd_deps(plugin, args) -> int:
-    from .. import sarif
-
     if not Path(args.path).exists():
         raise CliError(f"{args.path}: no such file or folder")
     if args.venv and not Path(args.venv).is_dir():
@@ -136,25 +131,9 @@ def cmd_deps(plugin, args) -> int:
               f"{summary['unpinned_references']} unpinned hub references")
         for name, fix in summary["fixes"].items():
             print(f"  {name}: " + (f"raise to ≥ {fix}" if fix else "no fixed version in the snapshot"))
-        ok = True
-        for path, writer in ((args.sarif, sarif.write_sarif), (args.json, sarif.write_json),
-                             (args.csv, sarif.write_csv)):
-            if not path:
-                continue
-            try:
-                writer(store, run_id, path)
-                print(f"wrote {path}")
-            except WorkbenchError as exc:
-                note(f"workbench: error: {exc}")
-                ok = False
-        if args.fail_on:
-            floor = SEVERITY_RANK[args.fail_on]
-            worst = sum(1 for x in store.findings(run_id=run_id)
-                        if is_open(x) and SEVERITY_RANK[x["severity"]] >= floor)
-            if worst:
-                note(f"gate: {worst} open finding(s) at or above {args.fail_on}")
-                return EXIT_GATE
-    return EXIT_OK if ok else EXIT_FAILURE
+        from ..cli import export_and_gate
+
+        return export_and_gate(store, run_id, args)
 
 
 def cmd_sbom(args) -> int:

@@ -348,15 +348,20 @@ def read_toml_lock(path: Path, rel: str, kind: str) -> list[Dep]:
     return deps
 
 
-def read_pipfile_lock(path: Path, rel: str) -> list[Dep]:
+def _json_object(path: Path, rel: str, what: str) -> tuple[dict, list[str]]:
+    """A JSON lock file's object and its lines (to find where a package is pinned); errors name the line."""
     text = _read(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{rel}, line {exc.lineno}: not JSON ({exc.msg})") from exc
     if not isinstance(data, dict):
-        raise ManifestError(f"{rel}: a Pipfile.lock is a JSON object")
-    lines = text.splitlines()
+        raise ManifestError(f"{rel}: {what} is a JSON object")
+    return data, text.splitlines()
+
+
+def read_pipfile_lock(path: Path, rel: str) -> list[Dep]:
+    data, lines = _json_object(path, rel, "a Pipfile.lock")
     deps = []
     for section in ("default", "develop"):
         start = _line_of(lines, rf'^\s*"{section}"\s*:') or 0
@@ -452,14 +457,7 @@ def read_conda(path: Path, rel: str) -> list[Dep]:
 def read_npm_lock(path: Path, rel: str) -> list[Dep]:
     """npm's package-lock.json (lockfileVersion 2/3 ``packages``, or 1's ``dependencies``).
     npm versions are SemVer; ``packaging`` reads the usual ones (``1.2.3``, ``1.2.3-beta.1``)."""
-    text = _read(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"{rel}, line {exc.lineno}: not JSON ({exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise ManifestError(f"{rel}: a package-lock.json is a JSON object")
-    lines = text.splitlines()
+    data, lines = _json_object(path, rel, "a package-lock.json")
     entries: list[tuple[str, dict, str]] = []
     for key, info in _table(data, "packages", rel).items():
         if key and isinstance(info, dict):  # "" is the project itself
