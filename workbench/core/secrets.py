@@ -22,6 +22,7 @@ tests use it to select :class:`MemoryKeyring`, which exists only when named).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -174,6 +175,12 @@ def _no_keyring_can_work() -> bool:
     config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "python_keyring" / "keyringrc.cfg"
     if config.exists():
         return False
+    return _only_keyrings_own_backends()
+
+
+@functools.lru_cache(maxsize=1)
+def _only_keyrings_own_backends() -> bool:
+    """No third-party keyring backend is installed (read once: each secret lookup asks)."""
     from importlib.metadata import entry_points
 
     return all(ep.value.startswith(_KEYRING_OWN) for ep in entry_points(group="keyring.backends"))
