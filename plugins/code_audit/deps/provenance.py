@@ -10,12 +10,12 @@ branch or tag instead of a commit hash, pulls whatever the hub serves that day.
 from __future__ import annotations
 
 import ast
-import hashlib
 import os
 import re
 import struct
 
 from .manifests import SKIP_DIRS
+from .osvdb import sha256_file
 
 WEIGHT_EXTENSIONS = (".safetensors", ".onnx", ".gguf", ".ggml", ".h5", ".hdf5", ".keras", ".tflite", ".pb",
                      ".mlmodel", ".pte", ".msgpack")
@@ -56,14 +56,6 @@ def model_format(path: str) -> str | None:
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return "pickle"  # a pickle under another name (protocol 2-5 header)
     return None
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _walk(root: str):
