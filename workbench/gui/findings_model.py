@@ -62,13 +62,72 @@ class FindingFilter:
         return True
 
 
-class FindingsModel(QAbstractTableModel):
+class IndexedFindingsModel(QAbstractTableModel):
+    """Findings held once, shown through a filtered, sorted index over them (no proxy model, no
+    widget per row). Subclasses say how a row gives a column's value (``_value``), how rows sort
+    (``_sort_view``) and what a cell's tooltip is (``_tooltip``)."""
+
+    columns: list[tuple[str, str]] = []
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.rows: list[tuple] = []
+        self.rows: list = []
         self.view: list[int] = []
-        self.filter = FindingFilter()
         self._sort: tuple[int, Qt.SortOrder] = (0, Qt.DescendingOrder)
+
+    def _value(self, row, key: str):
+        raise NotImplementedError
+
+    def _tooltip(self, row, key: str):
+        return None
+
+    def _sort_view(self) -> None:
+        raise NotImplementedError
+
+    def sort(self, column: int, order=Qt.AscendingOrder) -> None:
+        self.beginResetModel()
+        self._sort = (column, order)
+        self._sort_view()
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.view)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[self.view[index.row()]]
+        key = self.columns[index.column()][0]
+        value = self._value(row, key)
+        if role == Qt.DisplayRole:
+            if key == "status":
+                return (value or "").replace("_", " ")
+            return "" if value is None else str(value)
+        if role == Qt.BackgroundRole and key == "severity":
+            return SEVERITY_BG.get(value)
+        if role == Qt.ForegroundRole and key == "severity":
+            return QColor("#1b1b1b")
+        if role == Qt.ToolTipRole:
+            return self._tooltip(row, key)
+        return None
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+            return self.columns[section][1]
+        return None
+
+
+class FindingsModel(IndexedFindingsModel):
+    """One run's findings as column tuples (``FIELDS``), loaded once from SQLite."""
+
+    columns = COLUMNS
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.filter = FindingFilter()
 
     # ------------------------------------------------------------ loading
     def load(self, db, run_id: int | None) -> None:
@@ -109,12 +168,6 @@ class FindingsModel(QAbstractTableModel):
                 return (rows[i][idx] or "", rows[i][F["line"]] or 0)
         self.view.sort(key=key, reverse=order == Qt.DescendingOrder)
 
-    def sort(self, column: int, order=Qt.AscendingOrder) -> None:
-        self.beginResetModel()
-        self._sort = (column, order)
-        self._sort_view()
-        self.endResetModel()
-
     # ------------------------------------------------------------- access
     def record(self, view_row: int) -> dict:
         return dict(zip(FIELDS, self.rows[self.view[view_row]]))
@@ -131,32 +184,10 @@ class FindingsModel(QAbstractTableModel):
                 counts[row[idx] or ""] = counts.get(row[idx] or "", 0) + 1
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    # --------------------------------------------------------------- Qt API
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.view)
+    def _value(self, row: tuple, key: str):
+        return row[F[key]]
 
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        row = self.rows[self.view[index.row()]]
-        key = COLUMNS[index.column()][0]
-        value = row[F[key]]
-        if role == Qt.DisplayRole:
-            if key == "status":
-                return value.replace("_", " ")
-            return "" if value is None else str(value)
-        if role == Qt.BackgroundRole and key == "severity":
-            return SEVERITY_BG.get(value)
-        if role == Qt.ForegroundRole and key == "severity":
-            return QColor("#1b1b1b")
-        if role == Qt.ToolTipRole and key in ("title", "path"):
-            return row[F["message"]] if key == "title" else value
-        return None
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return COLUMNS[section][1]
-        return None
+    def _tooltip(self, row: tuple, key: str):
+        if key == "title":
+            return row[F["message"]]
+        return row[F["path"]] if key == "path" else None

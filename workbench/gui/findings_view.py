@@ -14,8 +14,8 @@ import csv
 import json
 from typing import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.findings import SEVERITY_RANK, finding_status
-from workbench.gui.findings_model import SEVERITY_BG
+from workbench.gui.findings_model import IndexedFindingsModel
 
 #: (key, header) of the table's columns
 VIEW_COLUMNS = [("severity", "Severity"), ("confidence", "Confidence"), ("pillar", "Pillar"), ("rule", "Rule"),
@@ -68,14 +68,10 @@ def where(finding: dict) -> str:
     return f"{path}:{line}" if path and line else path
 
 
-class FindingsTableModel(QAbstractTableModel):
-    """Findings (dicts) with a filtered, sorted index over them."""
+class FindingsTableModel(IndexedFindingsModel):
+    """Findings as the store returns them (dicts), any plugin's."""
 
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.rows: list[dict] = []
-        self.view: list[int] = []
-        self._sort = (0, Qt.DescendingOrder)
+    columns = VIEW_COLUMNS
 
     def set_rows(self, rows: list[dict], accepts: Callable[[dict], bool]) -> None:
         self.beginResetModel()
@@ -89,6 +85,14 @@ class FindingsTableModel(QAbstractTableModel):
 
     def visible(self) -> list[dict]:
         return [self.rows[i] for i in self.view]
+
+    def _value(self, row: dict, key: str):
+        return row.get(key)
+
+    def _tooltip(self, row: dict, key: str):
+        if key == "title":
+            return row.get("message")
+        return str(row.get(key)) if key in ("where", "rule") else None
 
     def _sort_view(self) -> None:
         column, order = self._sort
@@ -106,39 +110,6 @@ class FindingsTableModel(QAbstractTableModel):
             def key(i):
                 return (str(rows[i].get(key_name) or ""), rows[i].get("line") or 0)
         self.view.sort(key=key, reverse=order == Qt.DescendingOrder)
-
-    def sort(self, column: int, order=Qt.AscendingOrder) -> None:
-        self.beginResetModel()
-        self._sort = (column, order)
-        self._sort_view()
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.view)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(VIEW_COLUMNS)
-
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        row = self.rows[self.view[index.row()]]
-        key = VIEW_COLUMNS[index.column()][0]
-        value = row.get(key)
-        if role == Qt.DisplayRole:
-            return (value or "").replace("_", " ") if key == "status" else ("" if value is None else str(value))
-        if role == Qt.BackgroundRole and key == "severity":
-            return SEVERITY_BG.get(value)
-        if role == Qt.ForegroundRole and key == "severity":
-            return QColor("#1b1b1b")
-        if role == Qt.ToolTipRole and key in ("title", "where", "rule"):
-            return row.get("message") if key == "title" else str(value)
-        return None
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return VIEW_COLUMNS[section][1]
-        return None
 
 
 class JustificationDialog(QDialog):
