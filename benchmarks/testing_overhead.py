@@ -9,7 +9,9 @@
    * plain+json: the same followed by ``python -m coverage json`` (our run also writes its JSON report)
    * ours:   workbench_plugins.testing.runner.run_suite (interpreter check, driver,
              the suite's own coverage config, live events, JSON report and
-             per-group totals, reading them back, code hash)
+             per-group totals, reading them back, code hash), cold (a first
+             run: every file parsed for the report) and warm (the parse cache
+             the previous run left, as the project keeps it)
    in the same interpreter (this one), the same run, medians of RUNS. pytest's
    plugin autoloading is off on all sides, so that the fixed cost of this
    venv's unrelated pytest plugins does not hide our overhead.
@@ -18,9 +20,11 @@
    peak RSS, against a process that only imports the same modules (the
    baseline), so "flat memory" shows as the same peak for 10k and 100k.
 3. ``--real DIR``: a real project (e.g. a fetched cachetools), copied to a
-   temporary folder: our coverage_percent against ``coverage json``'s total and
-   ``coverage report --format=total``, under the project's own configuration
-   and with ``branch = True`` added, and our case count beside pytest's summary.
+   temporary folder: our coverage_percent (cold and warm) against ``coverage
+   json``'s total and ``coverage report --format=total``, under the project's
+   own configuration and with ``branch = True`` added, and our case count beside
+   pytest's summary; CPU time of ours cold and warm against plain ``coverage
+   run -m pytest``, alternating rounds (``-n``).
 """
 
 from __future__ import annotations
@@ -89,11 +93,12 @@ def time_plain(root: Path, with_json: bool) -> tuple[float, float]:
     return time.perf_counter() - t, _cpu() - c
 
 
-def time_ours(root: Path) -> tuple[float, float, dict]:
+def time_ours(root: Path, parse_cache: dict | None = None) -> tuple[float, float, dict]:
+    """run_suite; ``parse_cache`` as the project keeps it between runs (None: a first run, nothing kept)."""
     from workbench_plugins.testing.runner import run_suite
 
     t, c = time.perf_counter(), _cpu()
-    run = run_suite(str(root), PY)
+    run = run_suite(str(root), PY, parse_cache={} if parse_cache is None else parse_cache)
     return time.perf_counter() - t, _cpu() - c, run
 
 
@@ -153,8 +158,9 @@ def junit_import(path: str, project: str | None = None) -> tuple[int, float, flo
     return int(out[0]), float(out[1]), int(out[2]) / 1024.0
 
 
-def _plain_total(root: Path, env: dict) -> tuple[float, str, float, str]:
-    """coverage run -m pytest in ``root``: (its JSON total, coverage report's total, CPU s, pytest's summary)."""
+def _plain_total(root: Path, env: dict) -> tuple[float, str, float, str, float]:
+    """coverage run -m pytest in ``root``: (its JSON total, coverage report's total, CPU s, pytest's summary,
+    CPU s of ``coverage report`` alone)."""
     for leftover in root.glob(".coverage*"):
         if leftover.name != ".coveragerc":
             leftover.unlink()
@@ -168,10 +174,12 @@ def _plain_total(root: Path, env: dict) -> tuple[float, str, float, str]:
 
     pct = json.loads((root / "wb-cov.json").read_text())["totals"]["percent_covered"]
     (root / "wb-cov.json").unlink()
+    c = _cpu()
     total = subprocess.run([PY, "-m", "coverage", "report", "--format=total", "--precision=6"], cwd=root,
                            check=True, capture_output=True, text=True, env=env).stdout.strip()
+    report_cpu = _cpu() - c
     summary = (done.stdout.strip().splitlines() or [""])[-1]
-    return pct, total, cpu, summary
+    return pct, total, cpu, summary, report_cpu
 
 
 def compare_real(folder: str, pythonpath: str | None, runs: int = 1) -> int:
@@ -193,27 +201,41 @@ def compare_real(folder: str, pythonpath: str | None, runs: int = 1) -> int:
             if config.startswith("branch"):
                 (root / ".coveragerc").write_text("[run]\nbranch = True\n")
             saved = dict(os.environ)
-            ours_cpus, plain_cpus = [], []
-            for _ in range(runs if config.startswith("the") else 1):  # alternating, for the CPU medians
+            cold_cpus, warm_cpus, plain_cpus, report_cpus, figures = [], [], [], [], set()
+            for _ in range(runs):  # alternating, for the CPU medians
                 os.environ.update(env)
                 try:
-                    c = _cpu()
-                    run = run_suite(str(root), PY)
-                    ours_cpus.append(_cpu() - c)
+                    # cold: a first run (nothing kept); warm: the parse cache of the run before,
+                    # as the project keeps it (same code, so every file's parse is reused).
+                    cache: dict = {}
+                    for kept, cpus in ((False, cold_cpus), (True, warm_cpus)):
+                        c = _cpu()
+                        run = run_suite(str(root), PY, parse_cache=cache)
+                        cpus.append(_cpu() - c)
+                        figures.add((run["coverage_percent"], run["coverage"]["num_branches"]))
+                        assert (run["coverage_parse"] or {}).get("reused", 0) > 0 or not kept, run["coverage_parse"]
                 finally:
                     os.environ.clear()
                     os.environ.update(saved)
-                pct, total, plain_cpu, summary = _plain_total(root, env)
+                pct, total, plain_cpu, summary, report_cpu = _plain_total(root, env)
                 plain_cpus.append(plain_cpu)
-            ours_cpu, plain_cpu = statistics.median(ours_cpus), statistics.median(plain_cpus)
-            same = run["coverage_percent"] == pct and f"{run['coverage_percent']:.6f}" == total
+                report_cpus.append(plain_cpu + report_cpu)
+            plain_cpu = statistics.median(plain_cpus)
+            same = len(figures) == 1 and run["coverage_percent"] == pct and f"{run['coverage_percent']:.6f}" == total
             ok &= same
             t = run["totals"]
-            print(f"{config:20s} ours {run['coverage_percent']:.6f} %  coverage report {total} %  "
+            print(f"{config:20s} ours {run['coverage_percent']:.6f} % (cold and warm)  coverage report {total} %  "
                   f"{'EQUAL' if same else 'DIFFERENT'}; branches {run['coverage']['num_branches']}; "
                   f"{t['tests']} cases ({t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped) "
-                  f"- pytest: {summary}; CPU ours {ours_cpu:.2f} s, plain coverage run {plain_cpu:.2f} s "
-                  f"({ours_cpu / plain_cpu:.2f}x, medians of {len(ours_cpus)})")
+                  f"- pytest: {summary}")
+            print(f"{'':20s} CPU (user+sys, all processes) plain coverage run {plain_cpu:.2f} s; "
+                  f"ours cold {statistics.median(cold_cpus):.2f} s "
+                  f"({statistics.median(c / p for c, p in zip(cold_cpus, plain_cpus)):.2f}x), "
+                  f"warm {statistics.median(warm_cpus):.2f} s "
+                  f"({statistics.median(w / p for w, p in zip(warm_cpus, plain_cpus)):.2f}x); "
+                  f"medians of {len(plain_cpus)} alternating rounds (ratios: per round); plain + coverage "
+                  f"report (a process of its own) {statistics.median(report_cpus):.2f} s "
+                  f"({statistics.median(r / p for r, p in zip(report_cpus, plain_cpus)):.2f}x)")
     return 0 if ok else 1
 
 
@@ -235,9 +257,11 @@ def main() -> int:
         root = Path(tmp) / "suite"
         make_suite(root, args.modules, args.tests)
         plain, plain_json, ours = [], [], []
-        cpu_plain, cpu_json, cpu_ours = [], [], []
+        cpu_plain, cpu_json, cpu_ours, cpu_warm = [], [], [], []
         time_plain(root, False)  # warm the file cache and __pycache__ for everyone
         run = None
+        kept: dict = {}  # the parse cache, as the project keeps it from one run of the suite to the next
+        time_ours(root, kept)
         for _ in range(args.runs):
             wall, cpu = time_plain(root, False)
             plain.append(wall)
@@ -248,6 +272,7 @@ def main() -> int:
             wall, cpu, run = time_ours(root)
             ours.append(wall)
             cpu_ours.append(cpu)
+            cpu_warm.append(time_ours(root, kept)[1])
         m_plain, m_json, m_ours = (statistics.median(x) for x in (plain, plain_json, ours))
         # Runs alternate, so each round's ratio compares neighbours in time: steadier on a busy machine.
         pair = statistics.median(o / p for o, p in zip(ours, plain))
@@ -266,6 +291,9 @@ def main() -> int:
         print(f"CPU time (user+sys, all processes; steadier than wall time on a shared machine): plain "
               f"{c_plain:.2f} s, plain+json {c_json:.2f} s, ours {c_ours:.2f} s -> ours / plain "
               f"{c_ours / c_plain:.3f}x, ours / plain+json {c_ours / c_json:.3f}x")
+        print(f"  ours warm (the parses kept by the previous run): {statistics.median(cpu_warm):.2f} s -> "
+              f"{statistics.median(w / p for w, p in zip(cpu_warm, cpu_plain)):.3f}x plain (per-round ratios); "
+              f"cold, per-round: {statistics.median(o / p for o, p in zip(cpu_ours, cpu_plain)):.3f}x")
 
         base = junit_import("-")
         print(f"\nJUnit import (fresh process each; baseline process peak RSS {base[2]:.1f} MiB)")

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from . import crypto
 from .errors import AnonymiseError
-from .job import CUSTODIAN_KEY, load_keys
+from .keys import CUSTODIAN_KEY, load_keys
 from .transforms import hash_key_id
 
 

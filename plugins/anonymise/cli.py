@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 
-from workbench.api import CliError, NullContext, open_project, run_job, write_summary_json
+from workbench.api import CliError, NullContext, job_command, open_project, project_argument, run_job
 
 from .errors import AnonymiseError
 
 
-def _cmd_on_cluster(plugin, args) -> int:
+def _cmd_on_cluster(plugin, args) -> int | tuple[int, dict]:
     from .distributed import on_cluster
 
     with on_cluster(getattr(args, "ray", None)):
@@ -18,12 +18,14 @@ def _cmd_on_cluster(plugin, args) -> int:
 
 
 def add_cli(plugin, cli) -> None:
-    p = cli.command("anonymise", "detect PII, pseudonymise and generalise a dataset "
-                    "(k-anonymity, l-diversity, t-closeness), verify, write", runs_job=True)
+    p = job_command(cli, "anonymise", "detect PII, pseudonymise and generalise a dataset "
+                    "(k-anonymity, l-diversity, t-closeness), verify, write",
+                    lambda args: _cmd_on_cluster(plugin, args),
+                    project_about="the run, policy and results are stored there",
+                    without_project="the output is written directly and nothing is recorded")
     p.add_argument("input", help="CSV/TSV, Parquet or JSON Lines file")
     p.add_argument("--detect", action="store_true", help="print the detected policy (JSON) to edit")
     p.add_argument("-o", "--output", help="output .csv/.tsv (written only if verification passes)")
-    p.add_argument("-p", "--project", help="project file: the run, policy and results are stored there")
     p.add_argument("--policy", help="policy file (JSON or TOML); flags override it")
     p.add_argument("--qi", action="append", default=[], metavar="COLUMN[=HIERARCHY.csv|auto]",
                    help="quasi-identifier with its ARX hierarchy (value;level1;...;*), or with none / "
@@ -39,8 +41,9 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--suppression", type=float, help="largest fraction of rows that may be suppressed")
     p.add_argument("--metric", choices=["loss", "discernibility", "aecs", "entropy"])
     p.add_argument("--keep-order", action="store_true", help="do not shuffle the output rows")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes for files streamed in blocks (no quasi-identifiers, over 8 MiB)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for files streamed in blocks (no quasi-identifiers, over 8 MiB); "
+                        "default: one per core for files over 32 MiB, else 1")
     p.add_argument("--encrypt-key", metavar="NAME", help="write the output encrypted to this key "
                    "(keyring name; needs -p)")
     p.add_argument("--encrypt-to", action="append", default=[], metavar="NAME=PUBKEY[:ROLE]",
@@ -51,32 +54,31 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--repair", choices=["skip", "replace"],
                    help="skip ragged rows / replace undecodable bytes, counted in the summary "
                         "(default: stop with the row number)")
-    p.add_argument("--ray", metavar="ADDRESS", help="search the lattice on a Ray cluster's per-shard frequency "
-                   "tables: HOST:PORT, ray://HOST:PORT or auto (k-anonymity, hierarchy files)")
-    p.set_defaults(func=lambda args: _cmd_on_cluster(plugin, args))
+    p.add_argument("--ray", metavar="ADDRESS", help="read, count, transform and check the file's shards on a Ray "
+                   "cluster's workers, search the lattice here: HOST:PORT, ray://HOST:PORT or auto")
     d = cli.command("detokenise", "reverse the reversible tokens of an anonymised CSV (needs the keys)")
     d.add_argument("input", help="CSV written by `workbench anonymise` with tokenised columns")
     d.add_argument("-o", "--output", required=True)
     d.add_argument("--column", action="append", required=True, help="tokenised column (repeatable)")
     d.add_argument("--domain", action="append", default=[], metavar="COLUMN=DOMAIN",
                    help="the token domain of a column if not its own name")
-    d.add_argument("-p", "--project", help="project whose keyring holds the keys (else WORKBENCH_ANON_KEY_<ID>); "
-                   "the detokenisation is logged there")
+    project_argument(d, create=False, about="its keyring holds the keys and the detokenisation is logged there",
+                     without="the keys come from WORKBENCH_ANON_KEY_<ID>")
     d.set_defaults(func=_cmd_detokenise)
     e = cli.command("anonymise-decrypt", "decrypt an output written with --encrypt-key or --encrypt-to")
     e.add_argument("input")
     e.add_argument("-o", "--output", required=True)
-    e.add_argument("-p", "--project", help="project whose keyring holds the key (else WORKBENCH_ANON_KEY_<ID>); "
-                   "the decryption is logged there")
+    project_argument(e, create=False, about="its keyring holds the key and the decryption is logged there",
+                     without="the key comes from WORKBENCH_ANON_KEY_<ID>")
     e.set_defaults(func=_cmd_decrypt)
     r = cli.command("anonymise-revoke", "take a person off an encrypted output: it is re-encrypted without them")
     r.add_argument("output", help="an output written with --encrypt-to")
     r.add_argument("name", help="the recipient whose grant is revoked")
-    r.add_argument("-p", "--project", required=True)
+    project_argument(r, create=False)
     r.set_defaults(func=_cmd_revoke)
     k = cli.command("anonymise-rotate-key", "replace a key in the keyring and re-key the outputs that use it")
     k.add_argument("name", help="key name (e.g. token, or the --encrypt-key name)")
-    k.add_argument("-p", "--project", required=True)
+    project_argument(k, create=False)
     k.set_defaults(func=_cmd_rotate)
 
 
@@ -110,7 +112,9 @@ def build_policy(args):
             raise CliError(f"--qi {item!r}: expected COLUMN, COLUMN=auto or COLUMN=HIERARCHY.csv")
         qi[col] = AUTO if not sep or path == AUTO else os.path.abspath(path)
     models_asked = bool(qi or (base and base.qi) or (args.k or 1) > 1 or args.l_diversity or args.t_closeness)
-    table = read_for_policy(args.input, args.delimiter, args.encoding, args.repair, need_all=models_asked)
+    # on Ray the workers read the file: the policy is built from its first block, as for a streamed file
+    table = read_for_policy(args.input, args.delimiter, args.encoding, args.repair,
+                            need_all=models_asked and not getattr(args, "ray", None))
     settings = {n: getattr(args, n) for n in ("suppression", "metric", "delimiter", "encoding", "repair")}
     try:
         return make_policy(table, base=base, qi=qi, sensitive=args.sensitive, k=args.k,
@@ -121,7 +125,7 @@ def build_policy(args):
         raise CliError(str(exc)) from exc
 
 
-def _cmd(plugin, args) -> int:
+def _cmd(plugin, args) -> int | tuple[int, dict]:
     try:
         policy = build_policy(args)
         from .engine import detected_sensitive
@@ -150,21 +154,19 @@ def _cmd(plugin, args) -> int:
                                    output=os.path.abspath(args.output), policy=policy.to_dict(),
                                    encrypt_key=args.encrypt_key or "", recipients=recipients, roles=roles)
             with open_project(args.project, create=True, plugin_id=plugin.id) as project:
-                _, _, summary = run_job(project, spec, unit="steps", summary_json=args.summary_json)
+                _, _, summary = run_job(project, spec, unit="steps")
         else:
             from .engine import anonymise_file
-            from .job import load_keys
+            from .keys import load_keys
 
             ctx = NullContext()
             summary = anonymise_file(args.input, args.output, policy, load_keys(policy),
                                      progress=ctx.progress, check_cancelled=ctx.check_cancelled,
-                                     workers=max(1, args.workers))
-            if args.summary_json:
-                write_summary_json(args.summary_json, summary)
+                                     workers=None if args.workers is None else max(1, args.workers))
     except AnonymiseError as exc:
         raise CliError(str(exc)) from exc
     print(_one_line(summary))
-    return 0
+    return 0, summary
 
 
 def _one_line(s: dict) -> str:
@@ -202,13 +204,13 @@ def _key_ids_in(path, columns) -> set:
 
 
 def _cmd_detokenise(args) -> int:
-    from .job import KEY_ENV_PREFIX
+    from .keys import KEY_ENV_PREFIX
 
     try:
         kids = sorted(_key_ids_in(args.input, args.column))
         domains = dict(d.split("=", 1) for d in args.domain)
         if args.project:
-            from .job import load_keys
+            from .keys import load_keys
 
             with _project_store(args.project) as store:
                 keys = load_keys(None, store=store, names=kids, create=False)
@@ -239,7 +241,7 @@ def _cmd_decrypt(args) -> int:
     import json as _json
 
     from . import crypto
-    from .job import KEY_ENV_PREFIX
+    from .keys import KEY_ENV_PREFIX
 
     try:
         with open(args.input, "rb") as fh:
@@ -247,7 +249,7 @@ def _cmd_decrypt(args) -> int:
                 raise AnonymiseError(f"{args.input}: not a workbench encrypted file")
             header = _json.loads(fh.readline())
         if args.project:
-            from .job import load_keys
+            from .keys import load_keys
 
             with _project_store(args.project) as store:
                 kid = header.get("key_id") or (header.get("custodian") or {}).get("key_id")

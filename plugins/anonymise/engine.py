@@ -95,18 +95,29 @@ DEFAULT_TRANSFORMS = {"person_name": "surrogate", "email": "pseudonymise", "phon
                       "url": "redact", "free_text_pii": "scrub", "street_address": "redact"}
 
 
-def detect_policy(table) -> Policy:
+def detect_policy(table, decisions=None) -> Policy:
     """A starting policy from detection: what a user edits and passes back with --policy.
+    *decisions*: `detect.detect_table`'s, when they were already made (the tab shows them).
 
     Detected sensitive columns are marked by their role only: a privacy model applies to the
     columns a user names (`make_policy(sensitive=...)`), never silently to detected ones."""
     from . import detect
 
     cols = {}
-    for d in detect.detect_table(table):
+    for d in detect.detect_table(table) if decisions is None else decisions:
         cols[d.column] = {"entity": d.entity, "role": d.role, "confidence": d.confidence,
                           "transform": DEFAULT_TRANSFORMS.get(d.entity, "keep")}
     return Policy(columns=cols)
+
+
+def hierarchy_beside(data_path, column: str) -> str:
+    """The ARX hierarchy of *column* next to the data by ARX's naming
+    (``<dataset>_hierarchy_<column>.csv``), or "" when there is none."""
+    import os
+
+    stem = os.path.splitext(os.path.abspath(data_path))[0]
+    candidate = f"{stem}_hierarchy_{column}.csv"
+    return candidate if os.path.exists(candidate) else ""
 
 
 def detected_sensitive(policy: Policy) -> list:
@@ -199,17 +210,29 @@ def check_policy(policy: Policy, table, source: str = "policy") -> dict:
     return resolve_hierarchies(policy, table)
 
 
-def resolve_hierarchies(policy: Policy, table) -> dict:
-    """Column -> Hierarchy: read from the ARX file, or built from the column's values ("auto")."""
+def resolve_hierarchies(policy: Policy, table=None, *, values=None) -> dict:
+    """Column -> Hierarchy: read from the ARX file, or built from the column's values ("auto"):
+    ``table.values(col)``, or ``values(col)`` where there is no table (a cluster's distinct values;
+    the builders read the set of values only)."""
     from .hierarchy import AUTO, auto_hierarchy, read_arx_hierarchy
 
+    values = values or table.values
     out = {}
     for col, path in policy.qi.items():
         if not path or path == AUTO:
-            out[col] = auto_hierarchy(table.values(col), policy.columns.get(col, {}).get("entity"), name=col)
+            out[col] = auto_hierarchy(values(col), policy.columns.get(col, {}).get("entity"), name=col)
         else:
             out[col] = read_arx_hierarchy(path, name=col)
     return out
+
+
+def sensitive_columns(policy: Policy) -> list:
+    """The sensitive columns as the lattice takes them: a name, or (name, Hierarchy) where the
+    policy gives one (hierarchical t-closeness)."""
+    from .hierarchy import read_arx_hierarchy
+
+    return [(c, read_arx_hierarchy(policy.sensitive_hierarchies[c], name=c))
+            if c in policy.sensitive_hierarchies else c for c in policy.sensitive]
 
 
 def row_identifier_columns(policy: Policy) -> list:
@@ -265,7 +288,7 @@ def _apply_column(name, array, spec, keys, table, surrogates, own=()):
 
 
 def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
-                   progress=None, check_cancelled=None, shuffle_seed=None, workers: int = 1) -> dict:
+                   progress=None, check_cancelled=None, shuffle_seed=None, workers: int | None = None) -> dict:
     """Run the whole pipeline; returns the summary dict (see module docstring)."""
     import numpy as np
     import pyarrow as pa
@@ -284,6 +307,11 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
     check_writable_target(out_path)  # not a folder, a device, a missing folder or a project file
     if Path(in_path).exists() and Path(out_path).exists() and Path(in_path).samefile(out_path):
         raise AnonymiseError(f"{out_path}: the output would replace the input; choose another name")
+    from . import distributed
+
+    if distributed.cluster() is not None:  # --ray: read, count, transform and check on the workers
+        return distributed.anonymise_on_cluster(in_path, out_path, policy, keys, progress, check_cancelled,
+                                                shuffle_seed)
     if (not policy.qi and Path(in_path).suffix.lower() in (".csv", ".tsv", ".txt")
             and Path(in_path).is_file() and Path(in_path).stat().st_size > STREAM_THRESHOLD_BYTES):
         # per-value transforms only: stream, so memory does not grow with the file
@@ -305,15 +333,8 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
         check_cancelled()
     if qis:
         step(1, "searching the generalisation lattice")
-        sens = [(c, read_arx_hierarchy(policy.sensitive_hierarchies[c], name=c))
-                if c in policy.sensitive_hierarchies else c for c in policy.sensitive]
-        enc = L.encode(table, hierarchies, sens)
-        from . import distributed
-
-        if distributed.cluster() is not None:  # --ray: the same search on the shards' merged frequency tables
-            res = distributed.search_on_cluster(in_path, policy, check_cancelled=check_cancelled)[0]
-        else:
-            res = L.search(enc, models, policy.suppression, policy.metric, check_cancelled=check_cancelled)
+        enc = L.encode(table, hierarchies, sensitive_columns(policy))
+        res = L.search(enc, models, policy.suppression, policy.metric, check_cancelled=check_cancelled)
         gen_cols, suppressed, _ = L.transform_columns(enc, res.node, models, policy.suppression)
         for c, arr in gen_cols.items():
             columns[c] = pa.array(arr, type=pa.string())
@@ -446,7 +467,7 @@ def _leak_key(array):
 
 def anonymise_stream(in_path, out_path, policy: Policy, keys: dict | None = None,
                      progress=None, check_cancelled=None, block_size: int = 1 << 23, seed=None,
-                     workers: int = 1) -> dict:
+                     workers: int | None = None) -> dict:
     """Per-value transforms on a CSV of any size, in bounded memory.
 
     Used when the policy has no quasi-identifiers (generalisation needs the whole
@@ -456,9 +477,10 @@ def anonymise_stream(in_path, out_path, policy: Policy, keys: dict | None = None
     bucket files; pass 2 shuffles each bucket in memory and appends it to the output.
     Rows end up in a uniformly random order, as in the in-memory path.
 
-    workers > 1 transforms and checks blocks in that many processes (spawned; the
-    keys reach them through the pool's pipe, never a file). Surrogate names keep one
-    mapping for the whole file, so a policy with surrogates runs in one process.
+    workers > 1: that many processes each read, transform, check and write their own byte
+    ranges of the file (parallel.py; the keys reach them through the pool's pipe, never a
+    file); None: one per core for files over 32 MiB. Surrogate names keep one mapping for
+    the whole file, so a policy with surrogates runs in one process.
     """
     import os
     import tempfile
@@ -486,6 +508,17 @@ def anonymise_stream(in_path, out_path, policy: Policy, keys: dict | None = None
     direct = [c for c, s in policy.columns.items()
               if s.get("role") == "direct_identifier" or s.get("transform") in
               ("drop", "redact", "mask", "pseudonymise", "tokenise", "surrogate")]
+    if workers is None:
+        from .parallel import default_workers
+
+        workers = default_workers(size)
+    if workers > 1 and not any(s.get("transform") == "surrogate" for s in policy.columns.values()):
+        # each worker reads, transforms, checks and writes its own byte ranges (parallel.py)
+        from .parallel import anonymise_parallel
+
+        return anonymise_parallel(in_path, out_path, policy, keys, progress, check_cancelled,
+                                  block_size=block_size, seed=seed, workers=workers, direct=direct,
+                                  n_buckets=n_buckets)
     rows_in = 0
     leaks = 0
     leak_example = None
@@ -643,13 +676,6 @@ def _process_block(table, policy: Policy, keys: dict, surrogates: dict, direct: 
     return pa.record_batch(list(cols.values()), names=list(cols)), leaks, example, infos
 
 
-_WORKER: dict = {}
-
-
-def _worker_init(policy_dict, keys, direct, in_path):
-    _WORKER.update(policy=Policy.from_dict(policy_dict), keys=keys, direct=direct, in_path=in_path)
-
-
 def _to_ipc(batch) -> bytes:
     import pyarrow as pa
     import pyarrow.ipc as ipc
@@ -667,15 +693,6 @@ def _from_ipc(data: bytes):
     return ipc.open_stream(pa.py_buffer(data)).read_next_batch()
 
 
-def _worker_block(data: bytes):
-    import pyarrow as pa
-
-    batch = _from_ipc(data)
-    out, leaks, example, infos = _process_block(pa.Table.from_batches([batch]), _WORKER["policy"],
-                                                _WORKER["keys"], {}, _WORKER["direct"], _WORKER["in_path"])
-    return _to_ipc(out), batch.num_rows, leaks, example, infos
-
-
 def _stream_blocks(in_path, policy, keys, direct, block_size, workers, check_cancelled):
     """(output batch, rows, leaks, example, infos) per input block, in input order."""
     import pyarrow as pa
@@ -687,32 +704,76 @@ def _stream_blocks(in_path, policy, keys, direct, block_size, workers, check_can
     # threads measured more CPU and memory for no gain here
     batches = iter_csv_batches(in_path, delimiter=policy.delimiter, encoding=policy.encoding,
                                block_size=block_size, use_threads=False)
-    uses_surrogates = any(s.get("transform") == "surrogate" for s in policy.columns.values())
-    if workers <= 1 or uses_surrogates:
-        surrogates: dict = {}
-        # the next block is read and parsed on a thread while this one is hashed
-        for batch in prefetch(batches):
-            if check_cancelled:
-                check_cancelled()
-            out, leaks, example, infos = _process_block(pa.Table.from_batches([batch]), policy, keys,
-                                                        surrogates, direct, in_path)
-            yield out, batch.num_rows, leaks, example, infos
-        return
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    # one process (several workers go through parallel.py): surrogate names keep one mapping
+    surrogates: dict = {}
+    # the next block is read and parsed on a thread while this one is hashed
+    for batch in prefetch(batches):
+        if check_cancelled:
+            check_cancelled()
+        out, leaks, example, infos = _process_block(pa.Table.from_batches([batch]), policy, keys,
+                                                    surrogates, direct, in_path)
+        yield out, batch.num_rows, leaks, example, infos
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init,
-                             initargs=(policy.to_dict(), dict(keys), list(direct), str(in_path))) as pool:
-        pending: deque = deque()
-        for batch in prefetch(batches):
-            if check_cancelled:
-                check_cancelled()
-            pending.append(pool.submit(_worker_block, _to_ipc(batch)))
-            if len(pending) >= 2 * workers:  # bounded: memory stays a few blocks per worker
-                data, rows, leaks, example, infos = pending.popleft().result()
-                yield _from_ipc(data), rows, leaks, example, infos
-        while pending:
-            data, rows, leaks, example, infos = pending.popleft().result()
-            yield _from_ipc(data), rows, leaks, example, infos
+
+# --------------------------------------------------------------------- the job
+def run(params, ctx) -> dict:
+    """The ``anonymise`` job: the pipeline on ``params.target``, then the result recorded in the project."""
+    import os
+
+    from workbench.api import Finding, assign_fingerprints
+
+    from .keys import CUSTODIAN_KEY, load_keys
+    from .store import record_run
+
+    policy = Policy.from_dict(dict(params.policy), "policy")
+    keys = load_keys(policy, ctx)
+    encrypt_keys = {}
+    if params.encrypt_key:
+        encrypt_keys = load_keys(None, ctx, names=[params.encrypt_key])
+    elif params.recipients:
+        encrypt_keys = load_keys(None, ctx, names=[CUSTODIAN_KEY])
+    encrypted = bool(params.encrypt_key or params.recipients)
+    out = params.output
+    if encrypted:
+        # the verified plaintext lives only as a hidden temporary file next to the output
+        folder = os.path.dirname(os.path.abspath(params.output))
+        out = os.path.join(folder, f".{os.path.basename(params.output)}.{os.getpid()}.plain.csv")
+    try:
+        summary = anonymise_file(params.target, out, policy, keys,
+                                 progress=ctx.progress, check_cancelled=ctx.check_cancelled)
+        if encrypted:
+            from . import crypto
+
+            if params.encrypt_key:
+                crypto.encrypt_file(out, params.output, encrypt_keys[params.encrypt_key], params.encrypt_key)
+            else:
+                crypto.encrypt_for_recipients(out, params.output, {n: bytes.fromhex(h) for n, h in
+                                                                   params.recipients.items()},
+                                              custodian=(CUSTODIAN_KEY, encrypt_keys[CUSTODIAN_KEY]))
+            summary["output"] = params.output
+            summary["encrypted_to"] = crypto.recipients_of(params.output)
+    finally:
+        if encrypted and os.path.exists(out):
+            os.unlink(out)
+    from .transforms import hash_key_id
+
+    key_ids = {name: hash_key_id(k) for name, k in {**keys, **encrypt_keys}.items()}
+    summary["key_ids"] = key_ids
+    findings = []
+    after = summary.get("risk_after") or {}
+    pros = after.get("prosecutor", {})
+    if pros.get("records_at_risk", 0) > 0:
+        findings.append(Finding(
+            plugin="anonymise", rule="AN001", severity="MEDIUM", confidence="HIGH",
+            title="Records above the re-identification threshold",
+            message=f"{pros['records_at_risk']:.1%} of released records of {params.target} have a "
+                    f"re-identification risk above {after.get('threshold')}", path=params.target))
+    for name, spec in policy.columns.items():
+        if spec.get("role") == "direct_identifier" and spec.get("transform", "keep") == "keep":
+            findings.append(Finding(
+                plugin="anonymise", rule="AN002", severity="HIGH", confidence="MEDIUM",
+                title="Direct identifier kept", path=params.target,
+                message=f"column {name!r} of {params.target} is a direct identifier and is released as is"))
+    assign_fingerprints(findings, lambda f: f.message)
+    record_run(ctx.store, ctx.run_id, params, policy, summary, key_ids, findings)
+    return summary

@@ -111,15 +111,18 @@ def sniff_delimiter(text_sample: str) -> str:
     return best
 
 
-def _locate_csv_problem(path, text: str, delimiter: str, ncols: int, max_line: int):
-    """Second pass with the csv module: returns (line, message) of the first bad record."""
+def _locate_csv_problem(path, text: str, delimiter: str, ncols: int, max_line: int, rows_before: int = 0):
+    """Second pass with the csv module: returns (line, message) of the first bad record.
+
+    `text` is the header and records; `rows_before` counts the data rows before them (a
+    block of a streamed file), so the message names the row of the file."""
     csv.field_size_limit(max(max_line, 1 << 16))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     row_no = 0
     try:
         for row in reader:
             if row_no == 0:
-                row_no = 1
+                row_no = 1 + rows_before
                 continue
             if not row:
                 continue
@@ -273,18 +276,25 @@ def _record_cut(data: bytes) -> int:
     return 0
 
 
-def iter_csv_batches(path, *, delimiter: str | None = None, encoding: str | None = None,
-                     block_size: int = 1 << 23, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-                     use_threads: bool = True):
-    """Stream a CSV as pyarrow RecordBatches of string columns; memory does not grow with the file.
+@dataclass
+class CsvFormat:
+    """How a streamed CSV is read: the same for the reading process and for worker processes
+    that parse byte ranges of it (picklable: plain values, no pyarrow objects)."""
 
-    The file is read in blocks cut at record boundaries (quote-aware) and each block
-    is parsed by pyarrow on its own: pyarrow's own streaming reader was measured to
-    grow with the file. Encoding and delimiter are sniffed from the first 64 KiB.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    path: str
+    encoding: str
+    delimiter: str
+    header: list
+    header_text: str  # the header line, decoded (error location re-reads it with each block)
+    data_start: int  # byte offset of the first data line
 
+    @property
+    def utf8(self) -> bool:
+        return self.encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig")
+
+
+def csv_format(path, *, delimiter: str | None = None, encoding: str | None = None) -> CsvFormat:
+    """Sniff a CSV for streaming: encoding and delimiter from the first 64 KiB, the header line."""
     p = Path(path)
     with open(p, "rb") as fh:
         head = fh.read(_SNIFF_BYTES)
@@ -298,22 +308,29 @@ def iter_csv_batches(path, *, delimiter: str | None = None, encoding: str | None
         raise InputError(p, "streaming needs a UTF-8 or 8-bit encoding; convert the UTF-16 file first")
     text = head.decode(encoding, errors="replace")
     delim = delimiter or sniff_delimiter(text)
-    utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig")
     with open(p, "rb") as fh:
         first = fh.readline()
-        if first.startswith(codecs.BOM_UTF8):
-            first = first[len(codecs.BOM_UTF8):]
-        header = next(csv.reader([first.decode(encoding).rstrip("\r\n")], delimiter=delim))
-        opts = dict(
-            read_options=pacsv.ReadOptions(column_names=header, block_size=max(block_size, 1 << 20),
-                                           use_threads=use_threads),
-            parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    start = len(first)
+    if first.startswith(codecs.BOM_UTF8):
+        first = first[len(codecs.BOM_UTF8):]
+    header_text = first.decode(encoding)
+    header = next(csv.reader([header_text.rstrip("\r\n")], delimiter=delim))
+    return CsvFormat(str(p), encoding, delim, header, header_text, start)
+
+
+def iter_csv_ranges(fmt: CsvFormat, *, block_size: int = 1 << 23,
+                    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES):
+    """(start, end, lines before, data) of blocks of whole records, in file order.
+
+    Blocks are cut at record boundaries (quote-aware: the quote count from the start of a
+    block, which always starts a record); `lines before` counts the file's lines before the
+    block (the header included), so a block parsed anywhere can name the file's line."""
+    p = Path(fmt.path)
+    with open(p, "rb") as fh:
+        fh.seek(fmt.data_start)
+        offset = fmt.data_start
         line_no = 1  # lines consumed so far
         rest = b""
-        seen_rows = False
         while True:
             chunk = fh.read(block_size)
             data = rest + chunk
@@ -329,36 +346,127 @@ def iter_csv_batches(path, *, delimiter: str | None = None, encoding: str | None
             else:
                 rest = b""
                 if not data.strip():
-                    break
-            nul = data.find(b"\x00")
-            if nul >= 0:
-                raise InputError(p, "contains a NUL byte", line=line_no + _line_of(data, nul))
-            try:
-                text_block = None if utf8 else data.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise InputError(p, f"byte 0x{data[exc.start]:02x} cannot be decoded as {encoding}",
-                                 line=line_no + _line_of(data, exc.start)) from exc
-            raw = data if utf8 else text_block.encode("utf-8")
-            try:
-                table = pacsv.read_csv(io.BytesIO(raw), **opts)
-            except pa.ArrowInvalid as exc:
-                try:
-                    decoded = raw.decode("utf-8")
-                except UnicodeDecodeError as uexc:
-                    raise InputError(p, f"byte 0x{raw[uexc.start]:02x} is not UTF-8 (pass an encoding)",
-                                     line=line_no + _line_of(raw, uexc.start)) from exc
-                line, msg = _locate_csv_problem(p, first.decode(encoding) + decoded, delim,
-                                                len(header), max_line_bytes)
-                raise InputError(p, msg or f"cannot be parsed as CSV ({exc})",
-                                 line=None if line is None else line_no + line - 1) from exc
+                    return
+            yield offset, offset + len(data), line_no, data
+            offset += len(data)
             line_no += data.count(b"\n")
-            for batch in table.to_batches():
-                seen_rows = True
-                yield batch
+            if not chunk:
+                return
+
+
+def iter_record_cuts(fmt: CsvFormat, *, block_size: int = 1 << 23,
+                     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, start: int | None = None,
+                     tail_bytes: int = 0):
+    """(start, end) of blocks of whole records, for a reader that hands the ranges to other
+    processes: no block is copied or kept, no line counted (the worker that parses a range
+    counts its lines). `start`: a record boundary to begin at (default: the first record).
+    `tail_bytes`: the last that many bytes go in quarter-size blocks, so that parallel
+    workers finish together rather than one waiting on another's last large block."""
+    p = Path(fmt.path)
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        start = fmt.data_start if start is None else start
+        want = block_size if size - start > tail_bytes else max(1, block_size // 4)
+        while start < size:
+            fh.seek(start)
+            data = fh.read(want)
+            if start + len(data) >= size:  # the last block: to the end of the file
+                if data.strip():
+                    yield start, start + len(data)
+                return
+            cut = _record_cut(data)
+            if cut == 0:
+                if len(data) > max_line_bytes:
+                    raise InputError(p, f"a line is over the reader's limit of {max_line_bytes:,} bytes",
+                                     line=_lines_before(p, fmt.data_start, start) + 1)
+                want += block_size  # one record longer than the block: read on until it ends
+                continue
+            yield start, start + cut
+            start += cut
+            want = block_size if size - start > tail_bytes else max(1, block_size // 4)
+
+
+def _lines_before(p, data_start: int, offset: int) -> int:
+    """Lines of the file before `offset` (the header's included); counted only for an error."""
+    lines = 1
+    with open(p, "rb") as fh:
+        fh.seek(data_start)
+        left = offset - data_start
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 22))
             if not chunk:
                 break
-    if not seen_rows:
-        raise InputError(p, "the file has a header but no data rows")
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+    return lines
+
+
+def _csv_read_options(fmt: CsvFormat, block_size: int, use_threads: bool):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    return dict(
+        read_options=pacsv.ReadOptions(column_names=fmt.header, block_size=max(block_size, 1 << 20),
+                                       use_threads=use_threads),
+        parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in fmt.header},
+            strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+
+def parse_csv_block(fmt: CsvFormat, data: bytes, line_no: int, *, rows_before: int = 0, opts=None,
+                    block_size: int = 1 << 23, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                    use_threads: bool = False):
+    """One block of whole records (from `iter_csv_ranges`) as a pyarrow Table of string columns;
+    a problem is an InputError naming the file's line (and data row: `rows_before` counts
+    the rows of the blocks before this one)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    p = Path(fmt.path)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise InputError(p, "contains a NUL byte", line=line_no + _line_of(data, nul))
+    try:
+        text_block = None if fmt.utf8 else data.decode(fmt.encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(p, f"byte 0x{data[exc.start]:02x} cannot be decoded as {fmt.encoding}",
+                         line=line_no + _line_of(data, exc.start)) from exc
+    raw = data if fmt.utf8 else text_block.encode("utf-8")
+    try:
+        return pacsv.read_csv(io.BytesIO(raw), **(opts or _csv_read_options(fmt, block_size, use_threads)))
+    except pa.ArrowInvalid as exc:
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            raise InputError(p, f"byte 0x{raw[uexc.start]:02x} is not UTF-8 (pass an encoding)",
+                             line=line_no + _line_of(raw, uexc.start)) from exc
+        line, msg = _locate_csv_problem(p, fmt.header_text + decoded, fmt.delimiter,
+                                        len(fmt.header), max_line_bytes, rows_before)
+        raise InputError(p, msg or f"cannot be parsed as CSV ({exc})",
+                         line=None if line is None else line_no + line - 1) from exc
+
+
+def iter_csv_batches(path, *, delimiter: str | None = None, encoding: str | None = None,
+                     block_size: int = 1 << 23, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                     use_threads: bool = True):
+    """Stream a CSV as pyarrow RecordBatches of string columns; memory does not grow with the file.
+
+    The file is read in blocks cut at record boundaries (quote-aware) and each block
+    is parsed by pyarrow on its own: pyarrow's own streaming reader was measured to
+    grow with the file. Encoding and delimiter are sniffed from the first 64 KiB.
+    """
+    fmt = csv_format(path, delimiter=delimiter, encoding=encoding)
+    opts = _csv_read_options(fmt, block_size, use_threads)
+    rows = 0
+    for _start, _end, line_no, data in iter_csv_ranges(fmt, block_size=block_size,
+                                                       max_line_bytes=max_line_bytes):
+        table = parse_csv_block(fmt, data, line_no, rows_before=rows, opts=opts,
+                                max_line_bytes=max_line_bytes)
+        rows += table.num_rows
+        yield from table.to_batches()
+    if not rows:
+        raise InputError(Path(path), "the file has a header but no data rows")
 
 
 def _locate_stream(p, encoding, delimiter, ncols):

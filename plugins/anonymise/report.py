@@ -56,11 +56,7 @@ def report_sections(store, options: dict | None = None) -> list:
                          f"{after['sample_uniqueness']:.4f}"])
             blocks.append(Table(["Attacker", "Measure", "Before", "After"], rows,
                                 caption=f"Re-identification risk (threshold {after.get('threshold')})"))
-            cats = [h["sizes"] for h in before["histogram"]]
-            blocks.append(BarChart("Records by equivalence-class size", cats,
-                                   {"before": [float(h["records"]) for h in before["histogram"]],
-                                    "after": [float(h["records"]) for h in after["histogram"]]},
-                                   stacked=False))
+            blocks.append(class_size_chart(before, after))
         access = store.query("SELECT name, role, granted_at, revoked_at FROM anonymise_access WHERE run_id=?",
                              (run["id"],))
         if access:
@@ -72,3 +68,60 @@ def report_sections(store, options: dict | None = None) -> list:
                             [[c["name"], "passed" if c["ok"] else "FAILED", c["detail"]] for c in checks],
                             caption="Verification of the written output"))
     return [Section("Anonymisation", blocks, "anonymise")]
+
+
+BEFORE, AFTER = "#c0504d", "#2e75b6"
+
+
+def risk_chart(before: dict, after: dict) -> BarChart:
+    """The headline risk figures (probabilities, 0-1) before and after, side by side."""
+    def figures(r):
+        return [r["p_reidentification"], r["prosecutor"]["highest"], r["journalist"]["highest"],
+                r["prosecutor"]["records_at_risk"], r["sample_uniqueness"]]
+
+    return BarChart("Re-identification risk (probability)",
+                    ["P(A|D)", "Prosecutor max", "Journalist max", "At risk", "Unique"],
+                    {"before": figures(before), "after": figures(after)}, stacked=False,
+                    colors={"before": BEFORE, "after": AFTER})
+
+
+def class_size_chart(before: dict, after: dict) -> BarChart:
+    """Records by equivalence-class size before and after, on one axis."""
+    return BarChart("Records by equivalence-class size", [h["sizes"] for h in before["histogram"]],
+                    {"before": [float(h["records"]) for h in before["histogram"]],
+                     "after": [float(h["records"]) for h in after["histogram"]]}, stacked=False,
+                    colors={"before": BEFORE, "after": AFTER})
+
+
+def run_html(run: dict) -> str:
+    """A stored anonymise run as the tab shows it: input and output, the policy it ran (models,
+    quasi-identifiers with their hierarchies and levels, transforms), risk before and after, and the
+    verification of the written output."""
+    import html
+    import os
+
+    s, esc = run.get("summary") or {}, lambda v: html.escape(str(v))
+    before, after = s.get("risk_before"), s.get("risk_after")
+    levels = ", ".join(f"{esc(c)}={v}" for c, v in (s.get("levels") or {}).items())
+    qis = "; ".join(f"{esc(c)} {esc(h.get('source'))}{' ' + esc(h['kind']) if h.get('kind') else ''} "
+                    f"({h.get('levels')} levels)" for c, h in (s.get("hierarchies") or {}).items())
+    transforms = ", ".join(f"{esc(c)}: {esc(t.get('transform'))}" for c, t in (s.get("transforms") or {}).items()
+                           if t.get("transform") not in (None, "keep"))
+    parts = [f"<b>Run #{run.get('id')}</b> ({esc(run.get('status'))}): <b>{esc(os.path.basename(str(s.get('input'))))}"
+             f"</b> → {esc(s.get('output'))}; {s.get('rows_in')} rows in, {s.get('rows_out')} out",
+             f"Policy: {esc(', '.join(s.get('models') or []) or 'no privacy model')}; "
+             f"transforms: {transforms or 'none'}"]
+    if qis:
+        parts.append(f"Hierarchies: {qis}")
+    if before and after:
+        parts.append(f"Levels: {levels}; suppressed {s.get('suppressed_rows')} rows; {esc(s.get('metric'))} "
+                     f"{s.get('information_loss') or 0:.4f}")
+        parts.append(f"P(A|D) {before['p_reidentification']:.4f} → <b>{after['p_reidentification']:.4f}</b>; "
+                     f"highest prosecutor risk {before['prosecutor']['highest']:.3f} → "
+                     f"{after['prosecutor']['highest']:.3f}; sample uniqueness {before['sample_uniqueness']:.3f} → "
+                     f"{after['sample_uniqueness']:.3f}")
+    else:
+        parts.append("No quasi-identifiers in this run: no re-identification risk to compare.")
+    checks = "".join(f"<li>{'✔' if c['ok'] else '✘'} {esc(c['name'])}: {esc(c['detail'])}</li>"
+                     for c in s.get("verification") or [])
+    return "<br>".join(parts) + (f"<ul>{checks}</ul>" if checks else "")

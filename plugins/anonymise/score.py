@@ -27,7 +27,7 @@ def p_given_release(summary: dict) -> float | None:
 
 def score(store) -> float | None:
     runs = store.latest_runs("anonymise")
-    ps = [p for p in (p_given_release(r.get("summary") or {}) for r in runs) if p is not None]
+    ps = [p for p in (p_given_release(r.summary or {}) for r in runs) if p is not None]
     if not ps:
         return None
     return float(round(100.0 * (1.0 - max(ps))))

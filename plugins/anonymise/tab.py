@@ -1,144 +1,69 @@
-"""The Anonymise tab: data preview, column inspector, privacy settings, run, risk before/after."""
+"""The Anonymise tab: data preview, column inspector, hierarchies to review, privacy settings, Run,
+the latest run (its policy, risk before/after, output) and the findings, on the kit."""
 
 from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
-                               QTableView, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QLineEdit,
+                               QPushButton, QSizePolicy, QSpinBox, QTableView, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout)
 
-from workbench.api import BarChart
-from workbench.gui.api import ChartLabel, PluginTab, draw_chart
+from workbench.gui.api import (ArrowTableModel, ChartLabel, JobPanel, PluginTab, column, fill_table, pages,
+                               plugin_findings, row, side_by_side)
+
+from .report import class_size_chart, risk_chart, run_html
 
 ROLES = ["direct_identifier", "quasi_identifier", "sensitive", "other"]
 TRANSFORMS = ["keep", "drop", "redact", "mask", "pseudonymise", "tokenise", "surrogate", "scrub", "noise"]
 INSPECTOR = ["Column", "Detected type", "Conf.", "Role", "Transform", "Hierarchy (ARX CSV or auto)"]
 AUTO_TEXT = "auto"
-
-
-BEFORE, AFTER = "#c0504d", "#2e75b6"
-
-
-def risk_chart(before: dict, after: dict) -> BarChart:
-    """The headline risk figures (probabilities, 0-1) before and after, side by side."""
-    names = ["P(A|D)", "Prosecutor max", "Journalist max", "At risk", "Unique"]
-
-    def figures(r):
-        return [r["p_reidentification"], r["prosecutor"]["highest"], r["journalist"]["highest"],
-                r["prosecutor"]["records_at_risk"], r["sample_uniqueness"]]
-
-    return BarChart("Re-identification risk (probability)", names,
-                    {"before": figures(before), "after": figures(after)}, stacked=False,
-                    colors={"before": BEFORE, "after": AFTER})
-
-
-def class_size_chart(before: dict, after: dict) -> BarChart:
-    """Records by equivalence-class size before and after, on one axis."""
-    cats = [h["sizes"] for h in before["histogram"]]
-    return BarChart("Records by equivalence-class size", cats,
-                    {"before": [float(h["records"]) for h in before["histogram"]],
-                     "after": [float(h["records"]) for h in after["histogram"]]}, stacked=False,
-                    colors={"before": BEFORE, "after": AFTER})
-
-
-class ArrowTableModel(QAbstractTableModel):
-    """Rows straight from pyarrow columns: nothing is copied per row, so millions stay fast."""
-
-    def __init__(self, table=None, parent=None):
-        super().__init__(parent)
-        self._table = table
-        self._cols = [c.combine_chunks() for c in table.columns] if table is not None else []
-
-    def set_table(self, table) -> None:
-        self.beginResetModel()
-        self._table = table
-        self._cols = [c.combine_chunks() for c in table.columns] if table is not None else []
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() or self._table is None else self._table.num_rows
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() or self._table is None else self._table.num_columns
-
-    def data(self, index, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and index.isValid():
-            return self._cols[index.column()][index.row()].as_py()
-        return None
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role != Qt.DisplayRole or self._table is None:
-            return None
-        return self._table.column_names[section] if orientation == Qt.Horizontal else str(section + 1)
+PICK_QI = "Select a quasi-identifier in the column list to see its hierarchy."
+#: a reopened project's latest dataset is read back on open up to this size (larger: Load && detect)
+RESTORE_BYTES = 8 << 20
 
 
 class AnonymiseTab(PluginTab):
     def __init__(self, plugin, host, parent=None):
         super().__init__(plugin, host, parent)
-        self.job = None
-        self.table = None
-        self.decisions = []
-        # what to work on, and Run
-        self.input = QLineEdit()
-        self.input.setPlaceholderText("Dataset (CSV, TSV, Parquet, JSON Lines)")
-        browse = QPushButton("Open…")
-        browse.clicked.connect(self._browse)
-        self.output = QLineEdit()
-        self.output.setPlaceholderText("Output .csv")
+        self.job, self.table, self.decisions = None, None, []
+        # input, output, Run/Cancel, progress and errors: the kit's panel; the policy is what the
+        # inspector and the privacy models show, built at Run by the CLI's make_policy
+        self.panel = JobPanel(plugin, host, "anonymise", browse="file", hide=("policy", "recipients", "roles"),
+                              extra=self.run_params, target_label="Dataset:", form_columns=2)
+        self.input, self.output, self.run_button = self.panel.target, self.panel.fields["output"], self.panel.run_button
+        self.start = self.panel.start
         self.load_button = QPushButton("Load && detect")
         self.load_button.clicked.connect(lambda: self.load(self.input.text()))
-        self.run_button = QPushButton("Run ▶")
-        self.run_button.clicked.connect(self.start)
-        self.host.writes(self.run_button)  # disabled in a read-only window
-        self.cancel_button = QPushButton("Cancel ■")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(lambda: self.job and self.job.cancel())
-        self.progress = QProgressBar()
-        top = QHBoxLayout()
-        for w in (self.input, browse, self.load_button, self.output, self.run_button, self.cancel_button,
-                  self.progress):
-            top.addWidget(w)
-        # main view: data and risk
+        self.panel.top.insertWidget(3, self.load_button)
+        self.panel.picked.connect(self.load)
+        self.panel.started.connect(lambda job: setattr(self, "job", job))
+        self.panel.finished.connect(lambda job: self.refresh())
         self.model = ArrowTableModel()
         self.view = QTableView()
         self.view.setModel(self.model)
-        self.status = QLabel("Load a dataset to start.")
-        self.status.setWordWrap(True)
-        # one chart of the risk figures and one of the class sizes, each with before and after side by side
-        # on the same axis, so the change is read off directly
+        # the latest run: what it ran and wrote, then one chart of the risk figures and one of the
+        # class sizes, each with before and after side by side on one axis
         self.chart_risk, self.chart_classes = ChartLabel(), ChartLabel()
         self.risk_text = QLabel("No run yet.")
         self.risk_text.setWordWrap(True)
         self.risk_text.setTextFormat(Qt.RichText)
-        risk = QWidget()
-        rl = QVBoxLayout(risk)
-        charts = QHBoxLayout()
-        charts.addWidget(self.chart_risk)
-        charts.addWidget(self.chart_classes)
-        rl.addWidget(self.risk_text)
-        rl.addLayout(charts, 1)
-        # the hierarchy of the selected quasi-identifier, as the run will use it (built from the data
+        self.risk_text.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.risk_text.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)  # the charts take the rest
+        # the hierarchy of the selected quasi-identifier as the run will use it (built from the data
         # when no file is given), for review before Run
-        self.hier_title = QLabel("Select a quasi-identifier to see its hierarchy.")
+        self.hier_title = QLabel(PICK_QI)
         self.hier_title.setWordWrap(True)
         self.hier_table = QTableWidget(0, 0)
-        self.hier_table.verticalHeader().setVisible(False)
         self.hier_save = QPushButton("Save as ARX CSV…")
         self.hier_save.clicked.connect(self._save_hierarchy_dialog)
-        hier = QWidget()
-        hl = QVBoxLayout(hier)
-        hrow = QHBoxLayout()
-        hrow.addWidget(self.hier_title, 1)
-        hrow.addWidget(self.hier_save)
-        hl.addLayout(hrow)
-        hl.addWidget(self.hier_table, 1)
-        self.views = QTabWidget()
-        self.views.addTab(self.view, "Data")
-        self.views.addTab(risk, "Risk before / after")
-        self.views.addTab(hier, "Hierarchy")
-        # side inspector: columns and privacy models
+        self.findings = plugin_findings(self)
+        self.views = pages(("Data", self.view),
+                           ("Latest run: risk before / after", column(self.risk_text, row(
+                               self.chart_risk, self.chart_classes, stretch={0: 1, 1: 1}), stretch=1)),
+                           ("Hierarchy", column(row(self.hier_title, self.hier_save, stretch=0), self.hier_table)),
+                           ("Findings", self.findings))
         self.inspector = QTableWidget(0, len(INSPECTOR))
         self.inspector.setHorizontalHeaderLabels(INSPECTOR)
         # hierarchy paths are long: show their file name end, the whole path in the tooltip
@@ -157,51 +82,31 @@ class AnonymiseTab(PluginTab):
         self.suppression.setValue(0.04)
         self.metric = QComboBox()
         self.metric.addItems(["loss", "discernibility", "aecs", "entropy"])
-        self.l_div = QLineEdit()
+        self.l_div, self.t_close = QLineEdit(), QLineEdit()
         self.l_div.setPlaceholderText("distinct:2 | entropy:2 | recursive:3:2")
-        self.t_close = QLineEdit()
         self.t_close.setPlaceholderText("equal:0.2 | hierarchical:0.2")
-        form_box = QGroupBox("Privacy models")
-        form = QFormLayout(form_box)
-        form.addRow("k-anonymity, k", self.k)
-        form.addRow("Suppression limit", self.suppression)
-        form.addRow("Quality metric", self.metric)
-        form.addRow("l-diversity (sensitive)", self.l_div)
-        form.addRow("t-closeness (sensitive)", self.t_close)
-        side = QWidget()
-        sl = QVBoxLayout(side)
-        sl.addWidget(QLabel("Columns"))
-        sl.addWidget(self.inspector, 1)
-        sl.addWidget(form_box)
-        split = QSplitter()
-        split.addWidget(self.views)
-        split.addWidget(side)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([760, 740])
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(split, 1)
-        layout.addWidget(self.status)
-        host.job_updated.connect(self._updated)
-        host.job_finished.connect(self._finished)
+        models = QGroupBox("Privacy models")
+        form = QFormLayout(models)
+        for label, widget in (("k-anonymity, k", self.k), ("Suppression limit", self.suppression),
+                              ("Quality metric", self.metric), ("l-diversity (sensitive)", self.l_div),
+                              ("t-closeness (sensitive)", self.t_close)):
+            form.addRow(label, widget)
+        self.status = QLabel("Load a dataset to start.")
+        self.status.setWordWrap(True)
+        side = column("Columns", self.inspector, models, stretch=1)
+        QVBoxLayout(self).addWidget(column(self.panel, side_by_side(self.views, side), self.status, stretch=1))
 
     # ------------------------------------------------------------ data
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Dataset", "", "Data (*.csv *.tsv *.txt *.parquet *.jsonl)")
-        if path:
-            self.input.setText(path)
-            self.load(path)
-
     def load(self, path: str) -> bool:
         from .detect import detect_table
+        from .engine import DEFAULT_TRANSFORMS, hierarchy_beside
         from .errors import AnonymiseError
         from .reader import read_table
 
         try:
             table = read_table(path)
         except AnonymiseError as exc:
-            self.host.error("Cannot read the dataset", str(exc))
+            self.panel.show_error(f"Cannot read the dataset: {exc}")
             return False
         self.table = table
         if self.input.text() != path:
@@ -209,22 +114,16 @@ class AnonymiseTab(PluginTab):
         self.model.set_table(table.data)
         self.decisions = detect_table(table)
         self.inspector.setRowCount(len(self.decisions))
-        from .engine import DEFAULT_TRANSFORMS as default
-
         for i, d in enumerate(self.decisions):
-            self.inspector.setItem(i, 0, QTableWidgetItem(d.column))
-            self.inspector.setItem(i, 1, QTableWidgetItem(d.entity))
-            self.inspector.setItem(i, 2, QTableWidgetItem(f"{d.confidence:.2f}"))
-            role = QComboBox()
-            role.addItems(ROLES)
-            role.setCurrentText(d.role)
-            role.currentTextChanged.connect(lambda _text, row=i: self._role_changed(row))
-            self.inspector.setCellWidget(i, 3, role)
-            tr = QComboBox()
-            tr.addItems(TRANSFORMS)
-            tr.setCurrentText(default.get(d.entity, "keep"))
-            self.inspector.setCellWidget(i, 4, tr)
-            found = self._guess_hierarchy(path, d.column)
+            for c, text in enumerate((d.column, d.entity, f"{d.confidence:.2f}")):
+                self.inspector.setItem(i, c, QTableWidgetItem(text))
+            for c, choices, current in ((3, ROLES, d.role), (4, TRANSFORMS, DEFAULT_TRANSFORMS.get(d.entity, "keep"))):
+                box = QComboBox()
+                box.addItems(choices)
+                box.setCurrentText(current)
+                self.inspector.setCellWidget(i, c, box)
+            self.inspector.cellWidget(i, 3).currentTextChanged.connect(lambda _text, row=i: self._role_changed(row))
+            found = hierarchy_beside(path, d.column)
             # the file name is what tells hierarchies apart; the full path is kept and shown on hover
             hier = QTableWidgetItem(os.path.basename(found) or (AUTO_TEXT if d.role == "quasi_identifier" else ""))
             hier.setData(Qt.UserRole, found)
@@ -233,19 +132,11 @@ class AnonymiseTab(PluginTab):
             self.inspector.setItem(i, 5, hier)
         self.inspector.resizeColumnsToContents()
         if not self.output.text():
-            base, _ = os.path.splitext(path)
-            self.output.setText(base + "-anonymised.csv")
+            self.output.setText(os.path.splitext(path)[0] + "-anonymised.csv")
+        self.views.setCurrentIndex(0)
         self.status.setText(f"{table.num_rows:,} rows × {len(table.columns)} columns read from {path} "
                             f"(delimiter {table.delimiter!r}, encoding {table.encoding})")
         return True
-
-    @staticmethod
-    def _guess_hierarchy(path: str, column: str) -> str:
-        """ARX's naming: <dataset>_hierarchy_<column>.csv next to the data."""
-        folder = os.path.dirname(os.path.abspath(path))
-        stem = os.path.splitext(os.path.basename(path))[0]
-        cand = os.path.join(folder, f"{stem}_hierarchy_{column}.csv")
-        return cand if os.path.exists(cand) else ""
 
     def _role_changed(self, row: int) -> None:
         """A column made a quasi-identifier without a file gets 'auto', shown as it will run."""
@@ -268,7 +159,7 @@ class AnonymiseTab(PluginTab):
         # a name the user typed over the found one wins; relative names are next to the data
         if full and text == os.path.basename(full):
             return full
-        if text and not os.path.isabs(text):
+        if not os.path.isabs(text):
             return os.path.join(os.path.dirname(os.path.abspath(self.input.text())), text)
         return text
 
@@ -276,8 +167,7 @@ class AnonymiseTab(PluginTab):
         """What the window shows, as the arguments of `engine.make_policy` (the CLI's function too)."""
         roles, transforms, qi, sensitive = {}, {}, {}, []
         for i, d in enumerate(self.decisions):
-            role = self.inspector.cellWidget(i, 3).currentText()
-            roles[d.column] = role
+            role = roles[d.column] = self.inspector.cellWidget(i, 3).currentText()
             transforms[d.column] = self.inspector.cellWidget(i, 4).currentText()
             if role == "quasi_identifier":
                 qi[d.column] = self._hierarchy_of(i)
@@ -294,14 +184,20 @@ class AnonymiseTab(PluginTab):
     def policy(self) -> dict:
         """The policy the run will use, exactly; raises AnonymiseError for what cannot run
         (the same refusals as the CLI: both build it with `engine.make_policy`)."""
-        from .engine import DEFAULT_TRANSFORMS, Policy, make_policy
+        from .engine import detect_policy, make_policy
 
         # detection already ran on load: start from its decisions rather than detect again
-        detected = Policy(columns={d.column: {"entity": d.entity, "role": d.role, "confidence": d.confidence,
-                                              "transform": DEFAULT_TRANSFORMS.get(d.entity, "keep")}
-                                   for d in self.decisions})
-        return make_policy(self.table, base=detected, **self.choices(),
+        return make_policy(self.table, base=detect_policy(self.table, self.decisions), **self.choices(),
                            source=self.input.text() or "the tab").to_dict()
+
+    def run_params(self) -> dict:
+        """What Run adds to the panel's form: the policy on screen, refused before anything runs as
+        the CLI refuses it (the window never runs less than it shows)."""
+        if self.table is None and not self.load(self.input.text()):
+            raise ValueError(self.panel.error.text())
+        output = self.output.text().strip()
+        return {"target": os.path.abspath(self.input.text().strip()),
+                "output": os.path.abspath(output) if output else "", "policy": self.policy()}
 
     # ------------------------------------------------------------ hierarchies
     def hierarchy_for(self, row: int):
@@ -316,12 +212,10 @@ class AnonymiseTab(PluginTab):
         from .errors import AnonymiseError
         from .hierarchy import describe_hierarchy
 
-        self.hier_table.clear()
-        self.hier_table.setRowCount(0)
-        self.hier_table.setColumnCount(0)
+        fill_table(self.hier_table, [], [])
         if self.table is None or not 0 <= row < len(self.decisions) or \
                 self.inspector.cellWidget(row, 3).currentText() != "quasi_identifier":
-            self.hier_title.setText("Select a quasi-identifier to see its hierarchy.")
+            self.hier_title.setText(PICK_QI)
             return
         try:
             h = self.hierarchy_for(row)
@@ -332,13 +226,8 @@ class AnonymiseTab(PluginTab):
         self.hier_title.setText(
             f"<b>{self.decisions[row].column}</b>: {h.height} levels, {h.domain_size} values; "
             + (f"built from the data ({kind}); " if kind else f"from {h.source}; ") + describe_hierarchy(h))
-        shown = h.rows[:500]  # enough to review; the file holds all
-        self.hier_table.setColumnCount(h.height)
-        self.hier_table.setHorizontalHeaderLabels([f"level {i}" for i in range(h.height)])
-        self.hier_table.setRowCount(len(shown))
-        for r, values in enumerate(shown):
-            for c, v in enumerate(values):
-                self.hier_table.setItem(r, c, QTableWidgetItem(v))
+        # enough to review; the file holds all
+        fill_table(self.hier_table, [f"level {i}" for i in range(h.height)], h.rows, limit=500)
 
     def save_hierarchy(self, row: int, path: str) -> str:
         """Write the row's hierarchy as an ARX CSV and use that file from now on (to edit it)."""
@@ -361,64 +250,40 @@ class AnonymiseTab(PluginTab):
         if path:
             self.save_hierarchy(row, path)
 
-    # ------------------------------------------------------------ jobs
-    def start(self):
-        from workbench.api import ParamsError
-
-        from .errors import AnonymiseError
-
-        if self.table is None and not self.load(self.input.text()):
-            return None
-        try:
-            spec = self.plugin.job_spec("anonymise", target=os.path.abspath(self.input.text()),
-                                        output=os.path.abspath(self.output.text()), policy=self.policy())
-        except AnonymiseError as exc:
-            # refused before anything runs, as the CLI refuses it: the window never runs less than it shows
-            self.status.setText(f"Cannot run: {exc}")
-            self.host.error("Cannot run", str(exc))
-            return None
-        except ParamsError as exc:
-            self.host.error("Cannot run", str(exc))
-            return None
-        self.job = self.host.start_job(spec)
-        if self.job is not None:
-            self.run_button.setEnabled(False)
-            self.cancel_button.setEnabled(True)
-        return self.job
-
-    def _updated(self, job) -> None:
-        if job.tracker.total:
-            self.progress.setRange(0, int(job.tracker.total))
-            self.progress.setValue(int(job.tracker.done))
-
-    def _finished(self, job) -> None:
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if job.status != "done":
-            self.status.setText(f"Run {job.status}: {job.result or job.message or ''}")
-        self.refresh()
-
     # ------------------------------------------------------------ results
     def refresh(self) -> None:
+        """The latest run on open and after each run: its policy, output, risk before and after."""
+        self.findings.refresh()
         run = self.store.latest_run(job="anonymise") if self.store is not None else None
         s = (run or {}).get("summary") or {}
+        self.risk_text.setText(run_html(run) if run else "No anonymise run in this project yet.")
         before, after = s.get("risk_before"), s.get("risk_after")
-        if not run or not before or not after:
-            self.risk_text.setText("No run with quasi-identifiers yet.")
-            return
-        self.chart_risk.set_image(draw_chart(risk_chart(before, after), 640, 360))
-        self.chart_classes.set_image(draw_chart(class_size_chart(before, after), 640, 360))
-        levels = ", ".join(f"{k}={v}" for k, v in (s.get("levels") or {}).items())
-        hier = "; ".join(f"{c} {h.get('source')}{' ' + h['kind'] if h.get('kind') else ''} ({h.get('levels')} levels)"
-                         for c, h in (s.get("hierarchies") or {}).items()) or "from files"
-        checks = "".join(f"<li>{'✔' if c['ok'] else '✘'} {c['name']}: {c['detail']}</li>"
-                         for c in s.get("verification") or [])
-        self.risk_text.setText(
-            f"<b>{os.path.basename(str(s.get('input')))}</b> → {s.get('output')}<br>"
-            f"Levels: {levels}; suppressed {s.get('suppressed_rows')} rows; "
-            f"{s.get('metric')} {s.get('information_loss') or 0:.4f}<br>"
-            f"P(A|D) {before['p_reidentification']:.4f} → <b>{after['p_reidentification']:.4f}</b>; "
-            f"highest prosecutor risk {before['prosecutor']['highest']:.3f} → {after['prosecutor']['highest']:.3f}; "
-            f"sample uniqueness {before['sample_uniqueness']:.3f} → {after['sample_uniqueness']:.3f}<br>"
-            f"Hierarchies: {hier}"
-            f"<ul>{checks}</ul>")
+        for chart, make in ((self.chart_risk, risk_chart), (self.chart_classes, class_size_chart)):
+            chart.setVisible(bool(before and after))
+            if before and after:
+                chart.set_chart(make(before, after))  # drawn at the pane's shape, in the theme of the moment
+        if run and self.table is None and not self.input.text() and s.get("input"):
+            self.restore(run)
+
+    def restore(self, run) -> None:
+        """A reopened project: the latest run's input and output, and (for a dataset small enough to
+        read at once) its policy back in the inspector and the privacy models, ready to run again."""
+        pol, path = (run.get("params") or {}).get("policy") or {}, str(run["summary"]["input"])
+        self.input.setText(path)
+        self.output.setText(str(run["summary"].get("output") or ""))
+        if os.path.isfile(path) and os.path.getsize(path) <= RESTORE_BYTES and self.load(path):
+            for i, d in enumerate(self.decisions):
+                spec = (pol.get("columns") or {}).get(d.column) or {}
+                self.inspector.cellWidget(i, 3).setCurrentText(spec.get("role", d.role))
+                self.inspector.cellWidget(i, 4).setCurrentText(spec.get("transform", "keep"))
+                qi = (pol.get("qi") or {}).get(d.column)
+                if qi and qi != AUTO_TEXT:
+                    self.inspector.item(i, 5).setData(Qt.UserRole, qi)
+                    self.inspector.item(i, 5).setText(os.path.basename(qi))
+            self.k.setValue(int(pol.get("k", self.k.value())))
+            self.suppression.setValue(float(pol.get("suppression", self.suppression.value())))
+            self.metric.setCurrentText(pol.get("metric", self.metric.currentText()))
+            self.l_div.setText(next(iter((pol.get("l_diversity") or {}).values()), ""))
+            self.t_close.setText(next(iter((pol.get("t_closeness") or {}).values()), ""))
+            self.status.setText(f"The settings of run #{run['id']} on {path}: Run repeats it.")
+        self.views.setCurrentIndex(1)

@@ -77,8 +77,10 @@ def _hmac_sha256_many(key: bytes, messages, length: int) -> bytes:
     messages = messages if isinstance(messages, list) else list(messages)
     n = len(messages)
     parts = []
-    for start in range(0, n, 4096):   # bounded: a hash object per message in flight costs memory
-        chunk = messages[start:start + 4096]
+    # bounded: a hash object per message in flight costs memory; 1,024 at a time measured
+    # ~5 % faster than 4,096 (the objects stay in cache between the passes)
+    for start in range(0, n, 1024):
+        chunk = messages[start:start + 1024]
         inners = list(map(sha.copy, repeat(inner, len(chunk))))
         deque(map(sha.update, inners, chunk), maxlen=0)
         outers = list(map(sha.copy, repeat(outer, len(chunk))))
@@ -128,6 +130,13 @@ def _normalise_array(array):
     return pc.utf8_trim_whitespace(out)
 
 
+_DEDUPE_PROBE_MIN = 4096  # shorter columns: the dictionary costs nothing worth measuring
+# Distinct share of the probe under which the distinct values are found first and each hashed
+# once. A value repeated in the column shows in a quarter-sample about a quarter as often, and
+# finding the distinct values pays from ~11 % repeats in the column: ~3 % in the probe.
+_DEDUPE_BELOW = 0.97
+
+
 def pseudonymise(array, key: bytes, prefix: str = "", length: int = 24, normalise_first: bool = True):
     """Keyed HMAC-SHA256 of each value, hex, `length` characters (24 = 96 bits).
 
@@ -143,12 +152,25 @@ def pseudonymise(array, key: bytes, prefix: str = "", length: int = 24, normalis
         raise AnonymiseError("pseudonym length must be an even number of hex digits, 8 to 64")
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    enc = array.dictionary_encode()
-    values = enc.dictionary
-    if normalise_first:
-        values = _normalise_array(values)
-    n = len(values)
-    hexed = _hmac_sha256_many(bytes(key), values.cast(pa.binary()).to_pylist(), length // 2).hex()
+    enc = None
+    messages = None
+    if not array.null_count and len(array) >= _DEDUPE_PROBE_MIN:
+        # Identifier columns are mostly distinct: there, hashing each value costs less than
+        # finding the distinct ones first (~80 ns a value) would save. A quarter of the
+        # values, spread over the column, tells which case this is.
+        values = _normalise_array(array) if normalise_first else array
+        messages = values.cast(pa.binary()).to_pylist()
+        probe = messages[::4]
+        if len(set(probe)) < _DEDUPE_BELOW * len(probe):
+            messages = None
+    if messages is None:
+        enc = array.dictionary_encode()
+        values = enc.dictionary
+        if normalise_first:
+            values = _normalise_array(values)
+        messages = values.cast(pa.binary()).to_pylist()
+    n = len(messages)
+    hexed = _hmac_sha256_many(bytes(key), messages, length // 2).hex()
     width = len(prefix.encode()) + length
     if prefix:
         data = "".join(prefix + hexed[i * length:(i + 1) * length] for i in range(n)).encode()
@@ -156,9 +178,9 @@ def pseudonymise(array, key: bytes, prefix: str = "", length: int = 24, normalis
         data = hexed.encode("ascii")
     offsets = np.arange(0, width * n + 1, width, dtype=np.int32)
     mapped = pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
-    if n == len(array):
-        # every value distinct and none null: codes are 0..n-1 in order (first appearance), so
-        # the take would copy the column as it is
+    if enc is None or n == len(array):
+        # one pseudonym per row; or every value distinct and none null: codes are 0..n-1 in
+        # order (first appearance), so the take would copy the column as it is
         return mapped
     return mapped.take(enc.indices)
 

@@ -96,10 +96,49 @@ def atomic_path(path):
         raise
 
 
-def _csv_options(delimiter):
+def _csv_options(delimiter, include_header: bool = True):
     import pyarrow.csv as pacsv
 
-    return pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
+    return pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed", include_header=include_header)
+
+
+def csv_header(names, delimiter: str = ",") -> bytes:
+    """The header line the CSV writers write for these column names (quoting as theirs)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sink = pa.BufferOutputStream()
+    empty = pa.table({n: pa.array([], pa.string()) for n in names})
+    pacsv.write_csv(empty, sink, write_options=_csv_options(delimiter))
+    return sink.getvalue().to_pybytes()
+
+
+def write_csv_part(path, batches, delimiter: str = ",") -> tuple[int, int]:
+    """Batches as CSV records without a header (one part of an output assembled in order,
+    byte for byte what `StreamingCsvWriter` writes for them); (rows, formulas neutralised)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rows = count = 0
+    writer = None
+    try:
+        for batch in batches:
+            cols = []
+            for col in batch.columns:
+                arr, c = neutralise_formulas(col)
+                cols.append(arr)
+                count += c
+            out = pa.record_batch(cols, names=batch.schema.names)
+            if writer is None:
+                writer = pacsv.CSVWriter(str(path), out.schema, write_options=_csv_options(delimiter, False))
+            writer.write_batch(out)
+            rows += batch.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        open(path, "wb").close()
+    return rows, count
 
 
 def write_table(path, table, delimiter: str = ",") -> dict:

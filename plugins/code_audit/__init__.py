@@ -10,8 +10,6 @@ import os
 from types import MappingProxyType
 
 from workbench.api import JobDef, Plugin
-from workbench_plugins.code_audit.deps.params import DepsParams
-from workbench_plugins.code_audit.params import AuditParams
 from workbench_plugins.code_audit.store import MIGRATIONS
 
 PLUGIN_ID = "code_audit"
@@ -23,13 +21,19 @@ class CodeAuditPlugin(Plugin):
     title = "Code audit"
     version = VERSION
     tab = "workbench_plugins.code_audit.tab:CodeAuditTab"
+    # the report's Method section prints this beside the pillar's score
+    method = ("The source code was read by static analysis (bandit with AI/ML rules), a secrets scanner "
+              "and a model-file scanner that reads pickle opcodes without loading them. Nothing was run.")
     migrations = MIGRATIONS
     commands = "workbench_plugins.code_audit.cli:add_cli"
-    report = "workbench_plugins.code_audit.score:report_sections"
+    report = "workbench_plugins.code_audit.report:report_sections"
     scorer = "workbench_plugins.code_audit.score:score"
     jobs = MappingProxyType({
-        "audit": JobDef("workbench_plugins.code_audit.engine:run", AuditParams, "audit"),
-        "deps": JobDef("workbench_plugins.code_audit.deps.engine:run", DepsParams, "deps"),
+        # the parameter dataclasses by path: imported when a job or its form first reads them
+        "audit": JobDef("workbench_plugins.code_audit.engine:run",
+                        "workbench_plugins.code_audit.params:AuditParams", "audit"),
+        "deps": JobDef("workbench_plugins.code_audit.deps.engine:run",
+                       "workbench_plugins.code_audit.deps.params:DepsParams", "deps"),
     })
 
     def demo_jobs(self, samples_dir):

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.api import EXIT_FAILURE, EXIT_GATE, EXIT_OK, SEVERITY_RANK, CliError, is_open, note, open_project, run_job
+from workbench.api import (
+    EXIT_FAILURE,
+    EXIT_GATE,
+    EXIT_OK,
+    SEVERITY_RANK,
+    CliError,
+    job_command,
+    note,
+    open_project,
+    run_job,
+)
 
 
 def add_cli(plugin, cli) -> None:
-    p = cli.command(
-        "audit", "audit a source tree (bandit + AI/ML rules + secrets + model files)", runs_job=True,
-        description="Audit PATH and store the findings in PROJECT (created if missing). "
+    p = job_command(
+        cli, "audit", "audit a source tree (bandit + AI/ML rules + secrets + model files)",
+        lambda args: cmd_audit(plugin, args), description="Audit PATH and store the findings in PROJECT (created if missing). "
                     f"Exit {EXIT_GATE} when --fail-on is given and an open finding is at or above it.")
     p.add_argument("path", nargs="*", help="folders to audit (each keeps its own latest run)")
     p.add_argument("--targets", metavar="FILE", help="a file naming one folder to audit a line")
     p.add_argument("--ray", metavar="ADDRESS", help="scan on a Ray cluster: HOST:PORT, ray://HOST:PORT or auto")
-    p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("-c", "--config", help="bandit configuration (YAML, or TOML with [tool.bandit])")
     p.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0")
     p.add_argument("--json", metavar="FILE", help="write findings as JSON")
@@ -27,20 +36,19 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--no-secrets", action="store_true", help="do not scan for secrets")
     p.add_argument("--no-models", action="store_true", help="do not scan model files")
     p.add_argument("--workers", type=int, help="worker processes (default: usable CPUs)")
-    p.set_defaults(func=lambda args: cmd_audit(plugin, args))
     from .deps.cli import add_cli as add_deps_cli
 
     add_deps_cli(plugin, cli)  # deps-db, deps, sbom
 
 
-def cmd_audit(plugin, args) -> int:
+def cmd_audit(plugin, args) -> int | tuple[int, dict]:
     from . import distributed
 
     targets = distributed.audit_targets(args.path, args.targets)  # several: each its own run, as one by one
     with distributed.on_cluster(args.ray):  # --ray: the scan's chunks run there; Ray is imported only then
         if len(targets) > 1:
             return distributed.audit_many(args, targets, lambda path: cmd_audit_one(plugin, args, path))
-        return cmd_audit_one(plugin, args, targets[0])[0]
+        return cmd_audit_one(plugin, args, targets[0])
 
 
 def cmd_audit_one(plugin, args, target: str) -> tuple[int, dict]:
@@ -51,7 +59,7 @@ def cmd_audit_one(plugin, args, target: str) -> tuple[int, dict]:
         include_models=not args.no_models, skips=args.skip, exclude=args.exclude, workers=args.workers)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
         store = project.store(plugin.id)
-        run_id, _, summary = run_job(project, spec, unit="files", summary_json=args.summary_json)
+        run_id, _, summary = run_job(project, spec, unit="files")
         code = _gate_and_export(store, run_id, summary, args)
     return code, summary
 
@@ -67,7 +75,7 @@ def export_and_gate(store, run_id: int, args) -> int:
     if args.fail_on:
         floor = SEVERITY_RANK[args.fail_on]
         worst = sum(1 for f in store.findings(run_id=run_id)
-                    if is_open(f) and SEVERITY_RANK[f["severity"]] >= floor)
+                    if f.is_open and SEVERITY_RANK[f.severity] >= floor)
         if worst:
             note(f"gate: {worst} open finding(s) at or above {args.fail_on}")
             return EXIT_GATE

@@ -35,10 +35,10 @@ def untested_fingerprints(store, run_id: int) -> frozenset:
     except ImportError:
         return frozenset()
     run = store.run(run_id)
-    if run is None or not run.get("target"):
+    if run is None or not run.target:
         return frozenset()
     testing = store.of("testing")
-    uncovered = uncovered_lines_of_target(testing, run["target"])
+    uncovered = uncovered_lines_of_target(testing, run.target)
     if not uncovered:
         return frozenset()
     return frozenset(f["fingerprint"] for f in untested_findings(testing, store.findings(run_id=run_id), uncovered))

@@ -167,25 +167,18 @@ def audit_targets(paths: list[str], targets_file: str | None) -> list[str]:
     return unique
 
 
-def audit_many(args, targets: list[str], audit_one) -> int:
-    """Audit each target as its own run (each keeps its own latest run). The exit code is the worst;
-    ``--summary-json`` gets {"targets": {path: summary}} and the totals."""
-    from workbench.api import CliError, write_summary_json
+def audit_many(args, targets: list[str], audit_one) -> tuple[int, dict]:
+    """Audit each target as its own run (each keeps its own latest run). Returns the worst exit code
+    and the summary ``--summary-json`` gets: {"targets": {path: summary}} and the totals."""
+    from workbench.api import CliError
 
     if args.sarif or args.json or args.csv:
         raise CliError("--sarif/--json/--csv export one target's run: give one target, or export each afterwards")
-    summary_json, args.summary_json = args.summary_json, None
     summaries, worst = {}, 0
-    try:
-        for path in targets:
-            print(f"== {path}")
-            code, summary = audit_one(path)
-            summaries[path] = summary
-            worst = max(worst, code)
-    finally:
-        args.summary_json = summary_json
-    if summary_json:
-        write_summary_json(summary_json, {
-            "targets": summaries, "files": sum(s.get("files", 0) for s in summaries.values()),
-            "lines": sum(s.get("lines", 0) for s in summaries.values())})
-    return worst
+    for path in targets:
+        print(f"== {path}")
+        code, summary = audit_one(path)
+        summaries[path] = summary
+        worst = max(worst, code)
+    return worst, {"targets": summaries, "files": sum(s.get("files", 0) for s in summaries.values()),
+                   "lines": sum(s.get("lines", 0) for s in summaries.values())}

@@ -603,17 +603,17 @@ def diff_runs(store, run_id: int) -> dict:
 
     current = _fingerprints(store, run_id)
     previous_run = store.previous_run(run_id)
-    prev_id = previous_run["id"] if previous_run else None
+    prev_id = previous_run.id if previous_run else None
     previous = _fingerprints(store, prev_id) if prev_id is not None else set()
     gone = previous - current
     fixed, not_checked = set(), set()
     if gone:
         checked = tables.scanned_files(store, run_id)
         for f in store.findings(run_id=prev_id):
-            if f["fingerprint"] in gone:
-                ev = f.get("evidence") or {}
+            if f.fingerprint in gone:
+                ev = f.evidence
                 scanner = ev.get("skipped_by") or EVIDENCE_SCANNER.get(ev.get("scanner"), "bandit")
-                (fixed if (f["path"], scanner) in checked else not_checked).add(f["fingerprint"])
+                (fixed if (f.path, scanner) in checked else not_checked).add(f.fingerprint)
     return {
         "new": sorted(current - previous),
         "unchanged": sorted(current & previous),

@@ -8,8 +8,6 @@ the job, the command or the tab that needs them.
 
 from __future__ import annotations
 
-import socket
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from workbench.api import JobDef, Plugin
@@ -19,51 +17,18 @@ DEMO_SECONDS = 5.0  # the demo's recording: long enough for the detector's warm-
 VERSION = "0.1.0"
 
 
-@dataclass
-class MonitorParams:
-    target: str = field(default_factory=socket.gethostname)   # the machine watched: runs group by it
-    duration: float | None = None          # seconds; None: until cancelled
-    interval: float = 1.0                  # sampling, 0.1-60 s
-    flush_every: float = 5.0               # seconds between writes to the project
-    logs: list[str] = field(default_factory=list)
-    log_rules: str | None = None           # YAML file; the shipped inference-service rules when None
-    watch: list[str] = field(default_factory=list)
-    watch_every: float = 5.0               # seconds between stat sweeps of the watched files
-    rehash_every: float = 300.0            # seconds between full re-hashes of every watched file (backstop)
-    warmup: int = 30                       # samples per series the detector learns from (static bounds only then)
-    pids: list[int] = field(default_factory=list)
-    rules: list[dict] | None = None        # metric rules; None: the project's (or the defaults)
-    gpu: bool = True
-    follow_jobs: bool = False              # follow the workbench's other job workers (the tab sets it)
-    raw_retention: float | None = None     # seconds of raw samples kept in the core metrics table; None: all
-
-    def __post_init__(self) -> None:
-        from workbench_plugins.monitor.sampler import check_interval
-
-        check_interval(self.interval)
-        if self.flush_every <= 0:
-            raise ValueError(f"flush_every must be > 0 s, got {self.flush_every}")
-        if self.watch_every <= 0:
-            raise ValueError(f"watch_every must be > 0 s, got {self.watch_every}")
-        if self.rehash_every <= 0:
-            raise ValueError(f"rehash_every must be > 0 s, got {self.rehash_every}")
-        if int(self.warmup) != self.warmup or self.warmup < 3:
-            raise ValueError(f"warmup must be a whole number of samples >= 3, got {self.warmup}")
-        if self.raw_retention is not None and self.raw_retention <= 0:
-            raise ValueError(f"raw_retention must be > 0 s, got {self.raw_retention}")
-        if self.duration is not None and self.duration <= 0:
-            raise ValueError(f"duration must be > 0 s, got {self.duration}")
-
-
 class MonitorPlugin(Plugin):
     id = PLUGIN_ID
     title = "Monitor"
     version = VERSION
     tab = "workbench_plugins.monitor.tab:MonitorTab"
-    commands = "workbench_plugins.monitor.job:add_cli"
+    # the report's Method section prints this beside the pillar's score
+    method = "Runtime metrics were compared with a baseline and the share of anomalous samples was counted."
+    commands = "workbench_plugins.monitor.cli:add_cli"
     report = "workbench_plugins.monitor.report:report_sections"
-    scorer = "workbench_plugins.monitor.report:score"
-    jobs = MappingProxyType({"monitor": JobDef("workbench_plugins.monitor.job:run", MonitorParams, "monitor")})
+    scorer = "workbench_plugins.monitor.score:score"
+    jobs = MappingProxyType({"monitor": JobDef("workbench_plugins.monitor.engine:run",
+                                              "workbench_plugins.monitor.params:MonitorParams", "monitor")})
     # How far each log has been read (offsets), rewritten at every flush: working state, not a result,
     # so outside the audit log's digests (every other table is hashed; see docs/plugins.md).
     unhashed_tables = ("monitor_log_state",)

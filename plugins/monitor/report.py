@@ -1,4 +1,4 @@
-"""The monitor's report section and pillar score, read from the project (data, never Qt)."""
+"""The monitor's report section, read from the project (data, never Qt); the pillar score is score.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 from workbench.api import KeyValues, LineChart, Paragraph, Section, Table
 
-from .score import CONCERNS, episodes, health_score, terms_from_episodes
+from .score import run_terms, score
 
 CHART_GROUPS = (
     ("CPU and memory (%)", ("cpu.total", "mem.used_pct", "swap.used_pct"), "%"),
@@ -14,40 +14,12 @@ CHART_GROUPS = (
 )
 
 
-def _weights(store) -> dict[str, float]:
-    """The user's λ per concern (rows of other names, from an older per-series editor, are ignored)."""
-    return {r["series"]: r["weight"] for r in store.query("SELECT series, weight FROM monitor_weights")
-            if r["series"] in CONCERNS}
-
-
-def run_terms(store, run_ids, weights: dict | None = None) -> dict[str, dict]:
-    """The concern terms of M over the given runs (score.py), from their stored alerts; an episode
-    still open counts up to the run's last sample."""
-    eps = []
-    for rid in run_ids:
-        rows = store.query("SELECT ts, rule, kind, state, severity, series, data FROM monitor_alerts "
-                           "WHERE run_id = ? ORDER BY ts", (rid,))
-        end = store.query_one("SELECT MAX(last_sample_ts) AS t FROM monitor_flushes WHERE run_id = ?", (rid,))
-        end_ts = end["t"] if end is not None and end["t"] is not None else max((r["ts"] for r in rows), default=0.0)
-        eps.extend(episodes([dict(r) for r in rows], end_ts))
-    return terms_from_episodes(eps, _weights(store) if weights is None else weights)
-
-
-def score(store) -> float | None:
-    """M = 100 · Σλ_c(1 − u_c) / Σλ_c over the latest run of each machine (see score.py)."""
-    runs = store.latest_runs("monitor")
-    if not runs:
-        return None
-    m = health_score(run_terms(store, [r["id"] for r in runs]))
-    return None if m is None else round(m, 1)
-
-
 def report_sections(store, options: dict) -> list[Section]:
     runs = store.latest_runs("monitor")
     if not runs:
         return [Section("Monitoring", [Paragraph("Not assessed: no monitoring run yet.")], "monitor")]
     blocks: list = []
-    ids = [r["id"] for r in runs]
+    ids = [r.id for r in runs]
     m = score(store)
     for run in runs:
         s = run.get("summary") or {}

@@ -153,3 +153,31 @@ def health_score(terms: dict[str, dict]) -> float | None:
 def terms_text(terms: dict[str, dict]) -> str:
     """One line: each concern's λ·(1 − u), for the CLI and the tab."""
     return ", ".join(f"{c} {t['lambda']:g}·(1−{t['u']:.2f})" for c, t in terms.items())
+
+
+def _weights(store) -> dict[str, float]:
+    """The user's λ per concern (rows of other names, from an older per-series editor, are ignored)."""
+    return {r["series"]: r["weight"] for r in store.query("SELECT series, weight FROM monitor_weights")
+            if r["series"] in CONCERNS}
+
+
+def run_terms(store, run_ids, weights: dict | None = None) -> dict[str, dict]:
+    """The concern terms of M over the given runs, from their stored alerts; an episode still open
+    counts up to the run's last sample."""
+    eps = []
+    for rid in run_ids:
+        rows = store.query("SELECT ts, rule, kind, state, severity, series, data FROM monitor_alerts "
+                           "WHERE run_id = ? ORDER BY ts", (rid,))
+        end = store.query_one("SELECT MAX(last_sample_ts) AS t FROM monitor_flushes WHERE run_id = ?", (rid,))
+        end_ts = end["t"] if end is not None and end["t"] is not None else max((r["ts"] for r in rows), default=0.0)
+        eps.extend(episodes([dict(r) for r in rows], end_ts))
+    return terms_from_episodes(eps, _weights(store) if weights is None else weights)
+
+
+def score(store) -> float | None:
+    """M = 100 · Σλ_c(1 − u_c) / Σλ_c over the latest run of each machine (see the module docstring)."""
+    runs = store.latest_runs("monitor")
+    if not runs:
+        return None
+    m = health_score(run_terms(store, [r.id for r in runs]))
+    return None if m is None else round(m, 1)

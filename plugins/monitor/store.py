@@ -13,6 +13,8 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 
+from .rules import DEFAULT_RULES, build_rules
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS monitor_tiers (
     run_id INTEGER NOT NULL DEFAULT 0,
@@ -127,3 +129,35 @@ class SQLiteWriter:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+# --------------------------------------------------------------------- in a project
+def stored_rules(store) -> list[dict]:
+    rows = store.query("SELECT spec FROM monitor_rules ORDER BY rowid")
+    return [json.loads(r["spec"]) for r in rows] if rows else [dict(r) for r in DEFAULT_RULES]
+
+
+def save_rules(store, specs: list[dict]) -> None:
+    """Replace the project's metric rules (checked first: a bad rule changes nothing)."""
+    build_rules(specs, "rules")
+    with store.transaction():
+        store.execute("DELETE FROM monitor_rules")
+        store.executemany("INSERT INTO monitor_rules (id, spec) VALUES (?, ?)",
+                          [(d["id"], json.dumps(d, sort_keys=True)) for d in specs])
+
+
+RETENTION_BATCH = 5000   # raw rows deleted per series per flush: a long backlog never stalls a write
+
+
+def prune_raw(store, series, cutoff: float, batch: int = RETENTION_BATCH) -> int:
+    """Delete this plugin's raw samples of *series* older than *cutoff* (all its runs), at most *batch*
+    rows per series; the tiers keep the minute and hour aggregates. Returns the rows deleted."""
+    deleted = 0
+    for name in series:
+        # the key (plugin, series, ts, run_id) makes both statements range reads of one series
+        row = store.query_one("SELECT ts FROM metrics WHERE plugin='monitor' AND series=? AND ts<? "
+                              "ORDER BY ts LIMIT 1 OFFSET ?", (name, cutoff, batch - 1))
+        bound = cutoff if row is None else min(cutoff, row["ts"] + 1e-9)
+        deleted += store.execute("DELETE FROM metrics WHERE plugin='monitor' AND series=? AND ts<?",
+                                 (name, bound)).rowcount
+    return deleted

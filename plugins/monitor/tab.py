@@ -12,42 +12,25 @@ rates SI-scaled, every series in the legend below its plot.
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import os
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
+                               QPushButton, QSizePolicy, QSpinBox, QTableWidget, QTextEdit, QVBoxLayout)
 
-from workbench.gui.api import LiveCurves, Plot, PlotGrid, PluginTab, is_dark
+from workbench.gui.api import (LiveCurves, Plot, PlotGrid, PluginTab, column, fill_table, is_dark, pages, row,
+                               side_by_side)
 
-# title, series patterns, y axis (quantity, unit), fixed y range
-GROUPS = (
-    ("CPU", ("cpu.total", "cpu.core*", "proc.*.cpu_pct"), ("busy", "%"), (0, 100)),
-    ("Memory", ("mem.used_pct", "swap.used_pct"), ("used", "%"), (0, 100)),
-    ("Disk", ("disk.read_Bps", "disk.write_Bps"), ("read / write", "B/s"), None),
-    ("Network", ("net.*.rx_Bps", "net.*.tx_Bps"), ("received / sent", "B/s"), None),
-    ("GPU", ("gpu*.util_pct", "gpu*.mem_pct", "gpu*.temp_c"), ("use % · temperature °C", ""), (0, 100)),
-    ("Jobs", ("job.*",), ("value", ""), None),
-)
-GPU, JOBS = 4, 5
-CORES = os.cpu_count() or 1
-WINDOWS = (("1 min", 60), ("10 min", 600), ("1 h", 3600), ("24 h", 86400))
+from . import view
+from .view import CORES, GPU, GROUPS, JOBS, STEP_X_BELOW, WINDOWS, is_process_cpu
+from .view import group_of as _group_of
+
 JOB_POLL_MS = 250          # other plugins' job metrics: a few reads a second, only what is new
-STEP_X_BELOW = 1e8         # a job series whose x is below this is per step (epoch, epsilon), not a time
 CAPACITY = 86400
 DRAW_HZ = 30
-
-
-def _group_of(series: str) -> int | None:
-    for i, (_, patterns, _, _) in enumerate(GROUPS):
-        if any(fnmatch.fnmatchcase(series, p) for p in patterns):
-            return i
-    return None
+ALERT_HEADERS = ("Time", "Severity", "State", "Alert")
 
 
 def _spin(box, low, high, value, suffix, special="", tip=""):
@@ -61,14 +44,10 @@ def _spin(box, low, high, value, suffix, special="", tip=""):
 
 def _editor(text: str, button_text: str, save):
     """A JSON editor under its explanation, with its Save button."""
-    box, edit, button = QWidget(), QPlainTextEdit(), QPushButton(button_text)
+    edit, button, label = QPlainTextEdit(), QPushButton(button_text), QLabel(text)
     button.clicked.connect(save)
-    label = QLabel(text)
     label.setWordWrap(True)  # a long line would make the side panel as wide as itself
-    layout = QVBoxLayout(box)
-    for widget in (label, edit, button):
-        layout.addWidget(widget, 1 if widget is edit else 0)
-    return edit, button, box
+    return edit, button, column(label, edit, button, stretch=1)
 
 
 class MonitorTab(PluginTab):
@@ -89,7 +68,8 @@ class MonitorTab(PluginTab):
         self._job_done: set[tuple[str, int, str]] = set()    # read after its run ended: not polled again
         self.step_series: set[str] = set()
         # older-than-raw history from the 1 min / 1 h tiers, per series: (tier, times, means)
-        self._tier_fill: dict[str, tuple[str, object, object]] = {}
+        # (window and oldest raw time it was read for, times, means)
+        self._tier_fill: dict[str, tuple[tuple, object, object]] = {}
 
         # ---- toolbar
         self.interval = _spin(QDoubleSpinBox(), 0.1, 60.0, 1.0, " s")
@@ -123,17 +103,12 @@ class MonitorTab(PluginTab):
                                      "until then only static bounds (CPU above 95 %, memory up 1 GiB ...) alert")
         self.warmup = (0.0, 0.0)   # start and end (Unix time) of the warm-up of the run on screen
         self.gpu_label = QLabel("")
-        record = QHBoxLayout()
-        for w in (QLabel("Record every"), self.interval, QLabel("for"), self.duration, self.warmup_box,
-                  self.raw_keep, self.logs, self.watch, self.run_button, self.stop_button):
-            record.addWidget(w)
-        view = QHBoxLayout()
-        for w in (QLabel("Show"), self.run_box, QLabel("last"), self.window_box, self.score_label,
-                  self.warmup_label):
-            view.addWidget(w)
         for label in (self.terms_label, self.gpu_label):
             label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long text is cut, the tooltip has it
-            view.addWidget(label, 1)
+        record = row("Record every", self.interval, "for", self.duration, self.warmup_box, self.raw_keep, self.logs,
+                     self.watch, self.run_button, self.stop_button)
+        shown = row("Show", self.run_box, "last", self.window_box, self.score_label, self.warmup_label,
+                    self.terms_label, self.gpu_label, stretch={6: 1, 7: 1})
 
         # ---- graphs: a grid of the kit's plots, two columns, none below 200 px (it scrolls instead);
         # the GPU and job plots appear only once they have something to show
@@ -142,6 +117,8 @@ class MonitorTab(PluginTab):
         for title, _, y, y_range in GROUPS:
             plot = Plot(title, y=y, y_range=y_range)
             plot.set_axis("bottom", "time ago", "s", si=False)
+            if y[1] == "B/s":
+                plot.nonnegative_y(1000)  # an idle link read "-400 mB/s" to "400 mB/s": 0 to 1 kB/s now
             scatter = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(220, 40, 40, 200), pen=None, symbol="o")
             plot.plot_item.addItem(scatter)
             # the warm-up, shaded: no anomaly marks can appear there (static bounds only)
@@ -163,14 +140,13 @@ class MonitorTab(PluginTab):
         self.buffers, self.curves = self.live.buffers, self.live.curves
 
         # ---- side: alerts, rules, weights, log view
-        self.alerts = QTableWidget(0, 4)
-        self.alerts.setHorizontalHeaderLabels(["Time", "Severity", "State", "Alert"])
+        self.alerts = QTableWidget()
+        fill_table(self.alerts, ALERT_HEADERS, [])
         self.alerts.setToolTip("every alert of the run: rules, log rules, file changes and anomaly episodes "
                                "(one per unusual stretch of a series, resolved when it ends)")
         header = self.alerts.horizontalHeader()
-        for column, mode in enumerate((QHeaderView.ResizeToContents,) * 3 + (QHeaderView.Stretch,)):
-            header.setSectionResizeMode(column, mode)  # the alert text gets what the narrow side panel has left
-        self.alerts.verticalHeader().hide()
+        for i, mode in enumerate((QHeaderView.ResizeToContents,) * 3 + (QHeaderView.Stretch,)):
+            header.setSectionResizeMode(i, mode)  # the alert text gets what the narrow side panel has left
         self.rules_edit, self.rules_save, rules_box = _editor(
             "Metric rules (JSON list; kinds threshold, trend, outbound):", "Save rules", self.save_rules)
         self.weights_edit, self.weights_save, weights_box = _editor(
@@ -178,21 +154,10 @@ class MonitorTab(PluginTab):
             "model_service; the default when absent):", "Save weights", self.save_weights)
         self.log_view = QTextEdit()
         self.log_view.setReadOnly(True)
-        side = QTabWidget()
-        for widget, title in ((self.alerts, "Alerts"), (rules_box, "Rules"), (weights_box, "Weights"),
-                              (self.log_view, "Log hits")):
-            side.addTab(widget, title)
-
-        split = QSplitter(Qt.Horizontal)
-        split.addWidget(self.graphs)
-        split.addWidget(side)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        self._split = split
-        layout = QVBoxLayout(self)
-        layout.addLayout(record)
-        layout.addLayout(view)
-        layout.addWidget(split, 1)
+        side = pages(("Alerts", self.alerts), ("Rules", rules_box), ("Weights", weights_box),
+                     ("Log hits", self.log_view))
+        # the graphs get three quarters, whatever the tables ask
+        QVBoxLayout(self).addWidget(column(record, shown, side_by_side(self.graphs, side, sizes=(3, 1))))
 
         self.poll_timer, self.draw_timer, self.job_timer = (QTimer(self), QTimer(self), QTimer(self))
         for timer, ms, slot in ((self.poll_timer, 1000, self.poll), (self.draw_timer, 1000 // DRAW_HZ, self.draw),
@@ -212,23 +177,14 @@ class MonitorTab(PluginTab):
         if event.type() in (QEvent.PaletteChange, QEvent.ApplicationPaletteChange) and getattr(self, "_alert_rows", 0):
             self._paint_alerts(self._alert_rows)  # the theme changed: the alert colours follow
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not getattr(self, "_sized", False):  # once: the graphs get three quarters, whatever the tables ask
-            self._sized = True
-            self._split.setSizes([self.width() * 3 // 4, self.width() // 4])
-
     # ------------------------------------------------------------------ jobs
     def start(self):
-        paths = lambda text: [p.strip() for p in text.split(";") if p.strip()]  # noqa: E731
+        params = view.recording_params(interval=self.interval.value(), duration=self.duration.value(),
+                                       warmup=self.warmup_box.value(), raw_keep_hours=self.raw_keep.value(),
+                                       logs=self.logs.text(), watch=self.watch.text(),
+                                       pids=[j.pid for j in self.host.running_jobs() if j.pid])
         try:
-            spec = self.plugin.job_spec("monitor", duration=float(self.duration.value()) or None,
-                                        interval=float(self.interval.value()), flush_every=1.0,
-                                        warmup=int(self.warmup_box.value()),
-                                        logs=paths(self.logs.text()), watch=paths(self.watch.text()),
-                                        pids=[j.pid for j in self.host.running_jobs() if j.pid],
-                                        follow_jobs=True,
-                                        raw_retention=self.raw_keep.value() * 3600 or None)
+            spec = self.plugin.job_spec("monitor", **params)
         except ValueError as exc:
             self.host.error("Cannot record", str(exc))
             return None
@@ -256,8 +212,10 @@ class MonitorTab(PluginTab):
             probe = GpuProbe()
             status = probe.status
             probe.close()
-            self.gpu_label.setText(f"GPU: {status}")  # said once, here; the GPU plot shows only with GPUs
-            self.gpu_label.setToolTip(self.gpu_label.text())
+            # said once, here; the GPU plot shows only with GPUs. Without one the reason (a long
+            # "no GPU: NVML could not start (...)") is the tooltip: in the row it was cut mid-word.
+            self.gpu_label.setText(f"GPU: {status}" if probe.devices else "GPU: none")
+            self.gpu_label.setToolTip(f"GPU: {status}")
             self.plots[GPU].setVisible(bool(probe.devices))
         return self.gpu_label.text()
 
@@ -269,11 +227,10 @@ class MonitorTab(PluginTab):
             self.rules_edit.setPlainText("")
             self.score_label.setText("M: no project")
             return
-        from .job import stored_rules
+        from .store import stored_rules
 
         self.rules_edit.setPlainText(json.dumps(stored_rules(store), indent=2))
-        from .report import _weights
-        from .score import check_lambdas
+        from .score import _weights, check_lambdas
 
         self.weights_edit.setPlainText(json.dumps(check_lambdas(_weights(store)), indent=2))
         runs = store.runs(job="monitor", status=None)
@@ -285,6 +242,7 @@ class MonitorTab(PluginTab):
             self._show_run(running[-1].run_id)
         elif self.run_id is None or all(r["id"] != self.run_id for r in runs):
             self._show_run(runs[-1]["id"] if runs else None)
+        self.run_box.setCurrentIndex(max(0, self.run_box.findData(self.run_id)))  # the run on screen, named
         self.poll()
 
     def _run_picked(self, index: int) -> None:
@@ -313,14 +271,12 @@ class MonitorTab(PluginTab):
         self._marks_dirty = True
 
     def save_rules(self) -> bool:
-        from .job import save_rules
+        from .store import save_rules
 
         if self.store is None:
             return False
         try:
-            specs = json.loads(self.rules_edit.toPlainText())
-            if not isinstance(specs, list):
-                raise ValueError("the rules must be a JSON list")
+            specs = view.parse_rules(self.rules_edit.toPlainText())
             save_rules(self.store, specs)
         except (ValueError, json.JSONDecodeError) as exc:
             self.host.error("Rules not saved", str(exc))
@@ -331,20 +287,11 @@ class MonitorTab(PluginTab):
     def save_weights(self) -> bool:
         if self.store is None:
             return False
-        from .score import check_lambdas
-
         try:
-            weights = json.loads(self.weights_edit.toPlainText() or "{}")
-            if not isinstance(weights, dict):
-                raise ValueError("weights must be a JSON object of concern to λ >= 0")
-            weights = check_lambdas(weights)
+            view.save_weights(self.store, view.parse_weights(self.weights_edit.toPlainText()))
         except (ValueError, TypeError) as exc:
             self.host.error("Weights not saved", str(exc))
             return False
-        with self.store.transaction():
-            self.store.execute("DELETE FROM monitor_weights")
-            self.store.executemany("INSERT INTO monitor_weights (series, weight) VALUES (?, ?)",
-                                   [(k, float(v)) for k, v in weights.items()])
         self.host.changed()
         if self.run_id is not None:
             self._poll_score(self.store, self.run_id)
@@ -375,17 +322,12 @@ class MonitorTab(PluginTab):
             self._buffer(series, group)
             self.live.extend(series, [p[0] for p in pts], [p[1] for p in pts])   # marked for the next frame
             self._since[series] = pts[-1][0]
-        marks = store.query("SELECT series, start, sum / count AS mean FROM monitor_tiers WHERE run_id=? AND "
-                            "tier='1s' AND anomalies > 0 AND start >= ? ORDER BY start", (run_id, self._tier_since))
-        for m in marks:
-            group = _group_of(m["series"])
-            if group is not None:
-                xs, ys = self.marks.setdefault(group, ([], []))
-                xs.append(m["start"])
-                ys.append(m["mean"] / CORES if fnmatch.fnmatchcase(m["series"], "proc.*.cpu_pct") else m["mean"])
-                self._marks_dirty = True
-        if marks:
-            self._tier_since = marks[-1]["start"] + 1
+        marks, self._tier_since = view.new_marks(store, run_id, self._tier_since)
+        for group, start, y in marks:
+            xs, ys = self.marks.setdefault(group, ([], []))
+            xs.append(start)
+            ys.append(y)
+            self._marks_dirty = True
         self._fill_from_tiers(store, run_id)
         self._poll_alerts(store, run_id)
         self._poll_log(store, run_id)
@@ -395,15 +337,14 @@ class MonitorTab(PluginTab):
         plot = self.step_plots[step] if step else self.plots[group]
         plot.show()
         # a process's CPU % counts every core (up to N×100): shown as its share of the machine
-        label = f"{series} ÷ {CORES} cores" if fnmatch.fnmatchcase(series, "proc.*.cpu_pct") else None
+        label = f"{series} ÷ {CORES} cores" if is_process_cpu(series) else None
         return self.live.add(series, plot, symbol="o" if step else None, label=label)
 
     def _discover_jobs(self, store) -> None:
         """Which other plugins' series to follow: every series with samples (on the first poll, over
         the window on screen), then those of the runs now going (cheap: the runs index)."""
         now = time.time()
-        going = store.query("SELECT id, plugin FROM runs WHERE status IN ('queued', 'running') AND plugin != ?",
-                            (self.plugin.id,))
+        going = [r for r in store.active_runs(every_plugin=True) if r["plugin"] != self.plugin.id]
         if not self._job_discovered:
             sources = store.metric_sources(now - self.window_seconds())
         else:
@@ -451,23 +392,18 @@ class MonitorTab(PluginTab):
         """When the window is longer than the raw samples kept, the part before the oldest raw sample
         comes from the 1 min tier (1 h beyond a day): a day is 1,440 points, never 86,400 reads."""
         window = self.window_seconds()
-        tier = "1m" if window <= 86400 else "1h"
-        span = 60 if tier == "1m" else 3600
         own = [s for s in self.buffers if s not in self.step_series and not s.startswith("job.")]
         raw_newest = max((self.buffers[s].last_time for s in own if len(self.buffers[s])), default=None)
         if raw_newest is None:
             # an older recording whose raw samples retention removed: its tiers are all there is
-            end = store.query_one("SELECT MAX(start) AS t FROM monitor_tiers WHERE run_id=? AND tier=?",
-                                  (run_id, tier))
-            if end is None or end["t"] is None:
+            raw_newest, series_kept = view.tier_series(store, run_id, window)
+            if raw_newest is None:
                 return
-            raw_newest = end["t"] + span
-            for row in store.query("SELECT DISTINCT series FROM monitor_tiers WHERE run_id=? AND tier=?",
-                                   (run_id, tier)):
-                group = _group_of(row["series"])
-                if group is not None and row["series"] not in self.buffers:
-                    self._buffer(row["series"], group)
-                    own.append(row["series"])
+            for series in series_kept:
+                group = _group_of(series)
+                if group is not None and series not in self.buffers:
+                    self._buffer(series, group)
+                    own.append(series)
         for series in own:
             buf = self.buffers[series]
             if len(buf):
@@ -479,21 +415,14 @@ class MonitorTab(PluginTab):
                 self._tier_fill.pop(series, None)
                 continue
             have = self._tier_fill.get(series)
-            if have is not None and have[3] == (window, oldest):
+            if have is not None and have[0] == (window, oldest):
                 continue
-            # whole buckets before the oldest raw sample only: raw and aggregate never overlap
-            rows = store.query("SELECT start, sum / count AS mean FROM monitor_tiers WHERE run_id=? AND tier=? "
-                               "AND series=? AND start >= ? AND start + ? <= ? ORDER BY start",
-                               (run_id, tier, series, newest - window - span, span, oldest))
-            import numpy as np
-
-            self._tier_fill[series] = (tier, np.array([r["start"] for r in rows], dtype=float),
-                                       np.array([r["mean"] for r in rows], dtype=float), (window, oldest))
+            means = view.tier_means(store, run_id, series, window, newest, oldest)
+            self._tier_fill[series] = ((window, oldest), *means)
             self.live.dirty.add(series)
 
     def _poll_alerts(self, store, run_id) -> None:
-        rows = store.query("SELECT id, ts, severity, state, title, message FROM monitor_alerts WHERE run_id=? "
-                           "ORDER BY ts DESC LIMIT 500", (run_id,))
+        rows = view.alerts(store, run_id)
         new = [r for r in rows if r["id"] not in self._alerts_seen]
         for r in new:
             self._alerts_seen.add(r["id"])
@@ -506,18 +435,12 @@ class MonitorTab(PluginTab):
 
     def _paint_alerts(self, rows) -> None:
         self._alert_rows = rows
-        self.alerts.setRowCount(len(rows))
-        # firing HIGH red, MEDIUM amber: lighter shades on the dark palette
-        colours = {"HIGH": (255, 110, 110), "MEDIUM": (240, 170, 60)} if is_dark() else \
-            {"HIGH": (200, 30, 30), "MEDIUM": (170, 95, 0)}
+        fill_table(self.alerts, ALERT_HEADERS, [view.alert_cells(r) for r in rows])
         for i, r in enumerate(rows):
-            when = time.strftime("%H:%M:%S", time.localtime(r["ts"]))
-            for j, text in enumerate((when, r["severity"], r["state"], f"{r['title']}: {r['message']}")):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text if j == 3 else "")
-                if r["state"] == "firing" and r["severity"] in colours:
-                    item.setForeground(pg.mkColor(*colours[r["severity"]]))
-                self.alerts.setItem(i, j, item)
+            self.alerts.item(i, 3).setToolTip(self.alerts.item(i, 3).text())
+            colour = view.alert_colour(r, is_dark())   # firing HIGH red, MEDIUM amber
+            for j in range(len(ALERT_HEADERS)) if colour else ():
+                self.alerts.item(i, j).setForeground(pg.mkColor(colour))
 
     def _desktop_notify(self, title: str, message: str) -> None:
         """A desktop notification where the platform has a tray; the status bar always has it."""
@@ -531,46 +454,27 @@ class MonitorTab(PluginTab):
         self._tray.showMessage(title, message[:300], QSystemTrayIcon.Warning, 8000)
 
     def _poll_log(self, store, run_id) -> None:
-        hits = store.query("SELECT ts, path, rule, line FROM monitor_log_hits WHERE run_id=? ORDER BY rowid DESC "
-                           "LIMIT 200", (run_id,))
-        import html
-
-        rule, mark = ("#ff7070", "#5a2424") if is_dark() else ("#c02020", "#ffe0e0")  # readable in both themes
-        text = "".join(f"<div><b style='color:{rule}'>{html.escape(h['rule'])}</b> "
-                       f"<span style='background:{mark}'>{html.escape(h['line'])}</span></div>"
-                       for h in reversed(hits))
+        text = view.log_html(view.log_hits(store, run_id), is_dark())
         if text != getattr(self, "_log_html", None):
             self._log_html = text
             self.log_view.setHtml(text)
 
     def _poll_score(self, store, run_id) -> None:
-        from .report import run_terms
-        from .score import health_score
+        from .score import health_score, run_terms, terms_text
 
         terms = run_terms(store, [run_id])
         m = health_score(terms)
         self.score_label.setText("M: not assessed" if m is None else f"M = {m:.1f}")
-        self.terms_label.setText("M = 100·Σλ(1−u): " + "  ".join(
-            f"{c} {t['lambda']:g}·(1−{t['u']:.2f})" for c, t in terms.items()))
+        self.terms_label.setText("M = 100·Σλ(1−u): " + terms_text(terms))
         self.terms_label.setToolTip(self.terms_label.text())
         self._poll_warmup(store, run_id)
 
     def _poll_warmup(self, store, run_id) -> None:
         """The warm-up of the run on screen: a label (samples so far) and a shaded region on the graphs."""
-        run = store.run(run_id) or {}
-        params = run.get("params") or {}
-        n, interval = int(params.get("warmup", 30)), float(params.get("interval", 1.0))
-        row = store.query_one("SELECT MAX(samples) AS n FROM monitor_flushes WHERE run_id=?", (run_id,))
-        done = int(row["n"] or 0) if row else 0
-        first = store.query_one("SELECT MIN(start) AS t FROM monitor_tiers WHERE run_id=? AND tier='1s' "
-                                "AND series='cpu.total'", (run_id,))
-        t0 = first["t"] if first and first["t"] is not None else None
-        if done < n:
-            self.warmup_label.setText(f"warm-up {done}/{n} samples: learning the normal level, static bounds only")
-            self.warmup_label.setStyleSheet("color: #a06000")
-        else:
-            self.warmup_label.setText(f"detector armed (warm-up: first {n} samples, {n * interval:g} s)")
-            self.warmup_label.setStyleSheet("")
+        done, n, interval, t0 = view.warmup_state(store, run_id)
+        text, learning = view.warmup_text(done, n, interval)
+        self.warmup_label.setText(text)
+        self.warmup_label.setStyleSheet(("color: #e0a040" if is_dark() else "color: #a06000") if learning else "")
         if t0 is not None and (t0, t0 + n * interval) != self.warmup:
             self.warmup = (t0, t0 + n * interval)
             self._marks_dirty = True
@@ -596,7 +500,7 @@ class MonitorTab(PluginTab):
             return
         self._span = (newest or 0.0, (newest or 0.0) - self.window_seconds())
         self.live.draw()
-        if self._marks_dirty and newest is not None:
+        if newest is not None:   # x is relative to the newest sample: marks move with every new sample
             since = self._span[1]
             for group, scatter in enumerate(self.scatters):
                 xs, ys = self.marks.get(group, ([], []))
@@ -606,7 +510,7 @@ class MonitorTab(PluginTab):
             for region in self.warm_regions:
                 region.setVisible(w1 > w0 and w1 >= since)
                 if w1 > w0:
-                    region.setRegion((max(w0, since) - newest, w1 - newest))
+                    region.setRegion((max(w0, since) - newest, min(w1, newest) - newest))  # never in the future
             self._marks_dirty = False
 
     def _series_data(self, series: str):
@@ -622,4 +526,4 @@ class MonitorTab(PluginTab):
         if fill is not None and len(fill[1]):
             keep = fill[1] >= since
             t, v = np.concatenate((fill[1][keep], t)), np.concatenate((fill[2][keep], v))
-        return t - newest, v / CORES if fnmatch.fnmatchcase(series, "proc.*.cpu_pct") else v
+        return t - newest, v / CORES if is_process_cpu(series) else v

@@ -6,9 +6,9 @@ import argparse
 import json
 import os
 
-from workbench.api import EXIT_OK, CliError, open_project, run_job
+from workbench.api import EXIT_OK, CliError, job_command, open_project, run_job
 
-from . import DEMO_TARGET
+from .params import DEMO_TARGET
 
 
 def _floats(values, name: str) -> list[float]:
@@ -28,7 +28,6 @@ def _model_data_args(p) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--demo", action="store_true", help="the built-in digits CNN and scikit-learn's digits")
     src.add_argument("--model", metavar="FILE", help="safetensors, or a state dict (.pt/.pth); others need --trust-import")
-    p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if missing")
     p.add_argument("--arch", metavar="NAME|FILE.py:Class",
                    help="architecture of the weights: a built-in (digits_cnn, tabular_mlp) or a class in a Python "
                         "file; that file is imported, which runs it: name only files you trust")
@@ -81,14 +80,13 @@ def _model_data_args(p) -> None:
 
 
 def add_cli(plugin, cli) -> None:
-    p = cli.command("robustness", "attack a model over a list of epsilons; robust accuracy per attack",
-                    runs_job=True)
+    p = job_command(cli, "robustness", "attack a model over a list of epsilons; robust accuracy per attack",
+                    lambda args: cmd_robustness(plugin, args))
     _model_data_args(p)
     p.add_argument("--ray", metavar="ADDRESS", help="run the attacks on a Ray cluster: HOST:PORT, ray://HOST:PORT or auto")
-    p.set_defaults(func=lambda args: cmd_robustness(plugin, args))
 
-    p = cli.command("harden", "adversarially fine-tune a model, export it as safetensors, compare before/after",
-                    runs_job=True)
+    p = job_command(cli, "harden", "adversarially fine-tune a model, export it as safetensors, compare before/after",
+                    lambda args: cmd_harden(plugin, args))
     _model_data_args(p)
     p.add_argument("--method", choices=("pgd", "fgsm", "noise"), default="pgd",
                    help="pgd: PGD adversarial training; fgsm: fast FGSM with random start; noise: Gaussian noise")
@@ -98,7 +96,6 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--train-steps", type=int, default=7, help="PGD steps while training")
     p.add_argument("--mix", type=float, default=0.5, help="share of the loss on perturbed inputs (default 0.5)")
     p.add_argument("-o", "--output", metavar="FILE.safetensors", help="where to write the hardened weights")
-    p.set_defaults(func=lambda args: cmd_harden(plugin, args))
 
 
 def _params(args) -> dict:
@@ -163,27 +160,27 @@ def _print_table(summary: dict) -> None:
               f"{proto.get('text', '')}")
 
 
-def cmd_robustness(plugin, args) -> int:
+def cmd_robustness(plugin, args) -> tuple[int, dict]:
     from .distributed import on_cluster
 
     spec = plugin.job_spec("robustness", **_params(args))
     with open_project(args.project, create=True, plugin_id=plugin.id) as project, on_cluster(args.ray):
-        _, _, summary = run_job(project, spec, unit="points", summary_json=args.summary_json)
+        _, _, summary = run_job(project, spec, unit="points")
     _print_table(summary)
-    return EXIT_OK
+    return EXIT_OK, summary
 
 
-def cmd_harden(plugin, args) -> int:
+def cmd_harden(plugin, args) -> tuple[int, dict]:
     params = _params(args)
     params.update(method=args.method, harden_eps=args.harden_eps, epochs=args.epochs, lr=args.lr,
                   train_steps=args.train_steps, mix=args.mix,
                   output=os.path.abspath(args.output) if args.output else None)
     spec = plugin.job_spec("harden", **params)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
-        _, _, summary = run_job(project, spec, unit="steps", summary_json=args.summary_json)
+        _, _, summary = run_job(project, spec, unit="steps")
     print("before:")
     _print_table(summary["before"])
     print("after hardening:")
     _print_table(summary)
     print(f"hardened weights: {summary['output']}")
-    return EXIT_OK
+    return EXIT_OK, summary

@@ -27,6 +27,25 @@ from .corruptions import CORRUPTIONS, IMAGE_CORRUPTIONS, TABULAR_CORRUPTIONS, co
 from .errors import RobustnessError
 
 
+SHARD_SIZE = 1024  # large enough that a GPU batch is rarely cut by a shard's end
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """The seed of one shard's generators: shard 0 keeps the run's seed (a set of up to one shard gives
+    the numbers it gave before shards existed); the others derive theirs from (seed, shard)."""
+    if shard == 0:
+        return int(seed)
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed) % 2 ** 32, int(shard)]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def shard_bounds(n: int, shard_size: int) -> list[tuple[int, int]]:
+    """[(start, stop)] of the shards of n samples."""
+    size = max(1, int(shard_size))
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
 @dataclass
 class SweepConfig:
     attacks: list[str]
@@ -53,6 +72,10 @@ class SweepConfig:
     eps_by_norm: dict | None = None         # {"linf": [labels], "l2": [labels]}: a list per threat model
     cascade: bool = True                    # skip samples already broken at a smaller eps (untargeted)
     batched: bool | None = None             # PGD: every eps in one batch (None: on a GPU, not on the CPU)
+    # samples per seeding shard: each shard's random streams are seeded from (seed, shard) and no batch
+    # straddles two shards, so a run split by shards over a cluster gives the local run's numbers. A
+    # constant of the run, never the number of workers (shard 0 keeps the seed itself)
+    shard_size: int = SHARD_SIZE
 
     def labels(self) -> list[str]:
         return list(self.eps_labels) if self.eps_labels else [repr(float(e)) for e in self.eps]
@@ -94,10 +117,12 @@ class PointResult:
     batch_size: int
     examples: list = field(default_factory=list)   # [(index, x, x_adv)] of samples the attack broke
     members: dict = field(default_factory=dict)    # autoattack: robust accuracy after each attack of the ensemble
-
+    # sweep(raw=True) only: per-sample loss, the minimal norms found, the ensemble's survivor counts; what
+    # merge_points needs to rebuild the point of a whole set from its shards'
+    raw: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("samples", "examples")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("samples", "examples", "raw")}
 
 
 @dataclass
@@ -108,6 +133,7 @@ class SweepResult:
     labels: object
     points: list[PointResult] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    clean_loss: object = None     # per-sample cross-entropy of the clean pass
 
     def robust_accuracy(self) -> dict:
         out: dict = {}
@@ -187,8 +213,90 @@ def predict(target, x, batch_size: int, device, y=None):
     return pred if y is None else (pred, np.concatenate([p[1] for p in parts]))
 
 
+def cascades(config: SweepConfig, name: str) -> bool:
+    """Whether an attack's points depend on each other: untargeted, a sample broken at a smaller eps is
+    broken at every larger one (its adversarial example lies in the larger ball too), and one
+    misclassified clean needs no attack at all, so each eps attacks only the samples still robust."""
+    kind = "corruption" if name in CORRUPTIONS and name not in A.ATTACKS else "attack"
+    return config.cascade and kind == "attack" and not config.targeted and name not in A.MINIMAL
+
+
+def goals(y, num_classes: int, config: SweepConfig, offset: int = 0):
+    """The class each sample is pushed towards: its own (untargeted), the next one, or a seeded other class
+    drawn shard by shard (so a shard's draws do not depend on the samples before it)."""
+    import numpy as np
+    import torch
+
+    if not config.targeted:
+        return y
+    if config.target != "random":
+        return (y + 1) % num_classes
+    first = offset // max(1, config.shard_size)
+    parts = [(y[a:b] + torch.randint(1, num_classes, (b - a,), generator=torch.Generator().manual_seed(
+        shard_seed(config.seed + 1, first + k))).numpy()) % num_classes
+        for k, (a, b) in enumerate(shard_bounds(len(y), config.shard_size))]
+    return np.concatenate(parts) if parts else y.copy()
+
+
+def _point(name, kind, eps, label, norm, adv_pred, loss, pert, mean_pert, counts, y_all, goal_all, clean_pred,
+           clean_correct, num_classes, targeted, seconds, used, examples, raw=None) -> PointResult:
+    """One point's figures from its per-sample outcome (the same code for a local run and for a point
+    merged from a cluster run's shards, so the floats are the same)."""
+    import numpy as np
+
+    goal_hit = (adv_pred == goal_all) if targeted else (adv_pred != y_all)
+    broke = goal_hit & clean_correct
+    robust = adv_pred == y_all
+    if mean_pert is None:
+        mean_pert = float(pert[broke].mean()) if broke.any() else 0.0
+    # survivors among the samples attacked; the others were broken already
+    members = {k: v / len(y_all) for k, v in counts.items()} if counts else {}
+    return PointResult(
+        attack=name, kind=kind, eps=float(eps), eps_label=label, norm=norm,
+        robust_accuracy=float(robust.mean()),
+        success_rate=float(broke.sum() / max(1, clean_correct.sum())),
+        mean_loss=float(loss.mean()), mean_perturbation=mean_pert,
+        per_class=_per_class(robust, y_all, num_classes),
+        samples={"index": np.arange(len(y_all)), "clean_pred": clean_pred, "adv_pred": adv_pred,
+                 "norm": np.asarray(pert).astype(np.float32)},
+        seconds=seconds, batch_size=used, examples=examples, members=members, raw=raw or {})
+
+
+def merge_points(parts: list, y_all, clean_pred, num_classes: int, config: SweepConfig) -> PointResult:
+    """The point of the whole set from the same point of its shards (``sweep(raw=True)`` on consecutive
+    slices, in order): the per-sample outcomes are joined and the figures computed as ``sweep`` computes
+    them, so they equal a local run's exactly."""
+    import numpy as np
+
+    first = parts[0]
+    adv_pred = np.concatenate([p.samples["adv_pred"] for p in parts])
+    loss = np.concatenate([p.raw["loss"] for p in parts])
+    pert = np.concatenate([p.samples["norm"] for p in parts])
+    minimal = [p.raw["minimal"] for p in parts if p.raw.get("minimal") is not None]
+    mean_pert = None
+    if minimal:
+        joined = np.concatenate(minimal)
+        mean_pert = float(joined.mean()) if joined.size else 0.0
+    counts: dict = {}
+    for p in parts:
+        for k, v in (p.raw.get("members") or {}).items():
+            counts[k] = counts.get(k, 0) + v
+    starts = np.cumsum([0] + [len(p.raw["loss"]) for p in parts])
+    examples = [(int(i) + int(off), x, xa) for p, off in zip(parts, starts) for i, x, xa in p.examples][:config.examples]
+    return _point(first.attack, first.kind, first.eps, first.eps_label, first.norm, adv_pred, loss, pert, mean_pert,
+                  counts, y_all, goals(y_all, num_classes, config), clean_pred, clean_pred == y_all, num_classes,
+                  config.targeted, sum(p.seconds for p in parts), min(p.batch_size for p in parts), examples)
+
+
 def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
-          on_point=None, on_progress=None, check_cancelled=None, on_log=None, on_clean=None) -> SweepResult:
+          on_point=None, on_progress=None, check_cancelled=None, on_log=None, on_clean=None,
+          clean=None, offset: int = 0, feature_std=None, raw: bool = False) -> SweepResult:
+    """Every attack of *config* at each of its eps over *dataset*.
+
+    For one shard range of a cluster run: *offset* is the index of ``dataset.x[0]`` in the whole set (a
+    multiple of ``config.shard_size``), *clean* the (predictions, losses) of the driver's clean pass for
+    these samples, *feature_std* the whole set's (tabular noise), and *raw* keeps what
+    :func:`merge_points` needs."""
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -196,6 +304,9 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
     from .device import run_in_batches
 
     check_names(config.attacks, dataset.kind)
+    if config.shard_size < 1 or offset % config.shard_size:
+        raise RobustnessError(f"a shard range must start on a shard boundary (offset {offset}, shard size "
+                              f"{config.shard_size})")
     if getattr(module, "gradient_free", False):
         needs = [a for a in config.attacks if a in A.GRADIENT_ATTACKS]
         if needs:
@@ -205,7 +316,6 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
         raise RobustnessError("no epsilons given")
     if any(e < 0 for e in config.eps):
         raise RobustnessError("epsilons must not be negative")
-    labels = config.labels()
     device = run_device.device
     num_classes = None
     x_all, y_all = dataset.x, dataset.y
@@ -217,34 +327,46 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
 
         validate(x_all, y_all, dataset.source, num_classes=num_classes)
         preprocessing.check_data(x_all, dataset.source)
-        clean_pred, clean_loss_all = predict(target, x_all, config.batch_size, device, y_all)
+        if clean is None:
+            clean_pred, clean_loss_all = predict(target, x_all, config.batch_size, device, y_all)
+        else:  # the driver's clean pass: the very same floats as a local run's
+            clean_pred, clean_loss_all = np.asarray(clean[0]), np.asarray(clean[1])
         clean_correct = clean_pred == y_all
         result = SweepResult(float(clean_correct.mean()), _per_class(clean_correct, y_all, num_classes),
                              clean_pred, y_all, settings={"config": config.describe(),
                                                          "preprocessing": preprocessing.describe(),
                                                          "device": run_device.describe(),
-                                                         "num_classes": num_classes, "samples": len(y_all)})
+                                                         "num_classes": num_classes, "samples": len(y_all)},
+                             clean_loss=clean_loss_all)
         if on_clean:
             on_clean(result)
         if dataset.kind == "tabular":
-            feature_std = torch.as_tensor(x_all.std(axis=0, keepdims=True)).to(device)
+            feature_std = torch.as_tensor(x_all.std(axis=0, keepdims=True) if feature_std is None
+                                          else feature_std).to(device)
         else:
             feature_std = None
         total = sum(len(config.points_of(n)) for n in config.attacks)
         done = 0
         if config.targeted and any(n in ("apgd-t", "autoattack") for n in config.attacks):
             raise RobustnessError("apgd-t and autoattack choose their own targets; leave --targeted out")
-        if config.targeted:
-            if config.target == "random":
-                off = torch.randint(1, num_classes, (len(y_all),), generator=torch.Generator().manual_seed(
-                    config.seed + 1)).numpy()
-                goal_all = (y_all + off) % num_classes
-            else:
-                goal_all = (y_all + 1) % num_classes
-        else:
-            goal_all = y_all
+        goal_all = goals(y_all, num_classes, config, offset)
+
         def clean_losses():
             return clean_loss_all
+
+        first_shard = offset // config.shard_size
+        bounds = shard_bounds(len(y_all), config.shard_size)
+
+        def by_shard(todo, seed, run):
+            """``run(the shard's share of todo, the shard's generator)`` shard after shard: no batch straddles
+            two shards and each shard's random streams start from its own seed, whoever computes it."""
+            parts, used = [], config.batch_size
+            for k, (a, b) in enumerate(bounds):
+                mine = todo[(todo >= a) & (todo < b)]
+                if len(mine):
+                    got, used = run(mine, torch.Generator().manual_seed(shard_seed(seed, first_shard + k)))
+                    parts.extend(got)
+            return parts, used
 
         for name in config.attacks:
             minimal_cache = None
@@ -252,7 +374,7 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
             norm = config.norm_of(name)
             # untargeted: a sample broken at a smaller eps is broken at every larger one (its adversarial
             # example lies in the larger ball too), and one misclassified clean needs no attack at all
-            cascade = config.cascade and kind == "attack" and not config.targeted and name not in A.MINIMAL
+            cascade = cascades(config, name)
             prev = None
             batched = None
             # all eps in one batch where a wide batch is what keeps the device busy (a GPU); on the CPU the
@@ -261,14 +383,13 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
                     (config.batched if config.batched is not None else device.type != "cpu"):
                 t0 = time.perf_counter()
                 batched = _pgd_sweep(target, config, name, norm, x_all, y_all, clean_correct, device, dataset.kind,
-                                     check_cancelled, on_log)
+                                     check_cancelled, on_log, by_shard)
                 # one attack for every eps: each point is charged its share of the time
                 batched_share = (time.perf_counter() - t0) / max(1, len(config.points_of(name)))
             for eps, label in config.points_of(name):
                 if check_cancelled:
                     check_cancelled()
                 started = time.perf_counter()
-                gen = torch.Generator().manual_seed(config.seed)
                 alpha = (config.rel_alpha * eps) if config.rel_alpha is not None else config.alpha
                 members: dict = {}
 
@@ -280,7 +401,7 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
                 else:
                     todo = np.arange(len(y_all))
 
-                def chunk(a, b, name=name, eps=eps, gen=gen, alpha=alpha, norm=norm, examples=examples,
+                def chunk(a, b, name=name, eps=eps, gen=None, alpha=alpha, norm=norm, examples=examples,
                           todo=todo, members=members):
                     if check_cancelled:
                         check_cancelled()
@@ -331,7 +452,7 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
                     todo, (b_pred, b_loss, b_pert, b_examples), used = batched[0], batched[1][eps], batched[2]
                     adv_pred[todo], loss[todo], pert[todo] = b_pred, b_loss, b_pert
                     examples.extend(b_examples[:keep])
-                    mean_pert = None
+                    mean_pert = minimal = None
                 elif name in A.MINIMAL:
                     if config.targeted and name == "deepfool":
                         raise RobustnessError("deepfool is untargeted only; leave it out of a targeted run")
@@ -354,7 +475,9 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
                             return (logits.argmax(1).cpu().numpy(), loss.cpu().numpy(),
                                     A._flat_norm(adv - xb, "l2").cpu().numpy(), found.cpu().numpy())
 
-                        parts, used = run_in_batches(len(y_all), config.batch_size, min_chunk, device=device)
+                        parts, used = by_shard(np.arange(len(y_all)), config.seed, lambda mine, _gen: run_in_batches(
+                            len(mine), config.batch_size, lambda a, b, mine=mine: min_chunk(int(mine[a]), int(mine[b - 1]) + 1),
+                            device=device))
                         minimal_cache = [np.concatenate([p[i] for p in parts]) for i in range(4)], used
                     (df_pred, df_loss, df_norm, df_found), used = minimal_cache
                     # a minimal perturbation breaks the sample at every eps at or above its norm
@@ -365,9 +488,11 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
                     minimal = df_norm[df_found & clean_correct]
                     mean_pert = float(minimal.mean()) if minimal.size else 0.0
                 else:
-                    parts, used = run_in_batches(len(todo), config.batch_size, chunk, device=device,
-                                                 on_halve=(lambda s: on_log(f"out of memory: batch size halved to {s}"))
-                                                 if on_log else None)
+                    parts, used = by_shard(todo, config.seed, lambda mine, gen: run_in_batches(
+                        len(mine), config.batch_size, lambda a, b, mine=mine, gen=gen: chunk(a, b, gen=gen, todo=mine),
+                        device=device, on_halve=(lambda s: on_log(f"out of memory: batch size halved to {s}"))
+                        if on_log else None))
+                    minimal = None
                     if len(todo) == len(y_all):
                         adv_pred = np.concatenate([p[0] for p in parts])
                         loss = np.concatenate([p[1] for p in parts])
@@ -383,24 +508,12 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
                             pert[todo] = np.concatenate([p[2] for p in parts])
                     mean_pert = None
                 prev = (adv_pred, loss, pert)
-                goal_hit = (adv_pred == goal_all) if config.targeted else (adv_pred != y_all)
-                broke = goal_hit & clean_correct
-                robust = adv_pred == y_all
-                if mean_pert is None:
-                    mean_pert = float(pert[broke].mean()) if broke.any() else 0.0
-                if members:  # survivors among the samples attacked; the others were broken already
-                    members = {k: v / len(y_all) for k, v in members.items()}
-                point = PointResult(
-                    attack=name, kind=kind, eps=float(eps), eps_label=label, norm=norm,
-                    robust_accuracy=float(robust.mean()),
-                    success_rate=float(broke.sum() / max(1, clean_correct.sum())),
-                    mean_loss=float(loss.mean()), mean_perturbation=mean_pert,
-                    per_class=_per_class(robust, y_all, num_classes),
-                    samples={"index": np.arange(len(y_all)), "clean_pred": clean_pred, "adv_pred": adv_pred,
-                             "norm": np.asarray(pert).astype(np.float32)},
-                    seconds=time.perf_counter() - started + (batched_share if batched is not None else 0.0),
-                    batch_size=used,
-                    examples=examples if name not in A.MINIMAL else [], members=members)
+                point = _point(name, kind, eps, label, norm, adv_pred, loss, pert, mean_pert, members, y_all, goal_all,
+                               clean_pred, clean_correct, num_classes, config.targeted,
+                               time.perf_counter() - started + (batched_share if batched is not None else 0.0), used,
+                               examples if name not in A.MINIMAL else [],
+                               {"loss": loss, "minimal": minimal, "members": dict(members)} if raw else None)
+                members = point.members
                 result.points.append(point)
                 if members and on_log:
                     on_log(f"autoattack eps={label}: robust accuracy after " +
@@ -413,7 +526,8 @@ def sweep(module, dataset, config: SweepConfig, preprocessing, run_device, *,
     return result
 
 
-def _pgd_sweep(target, config, name, norm, x_all, y_all, clean_correct, device, kind, check_cancelled, on_log):
+def _pgd_sweep(target, config, name, norm, x_all, y_all, clean_correct, device, kind, check_cancelled, on_log,
+               by_shard):
     """Every eps of a PGD sweep in one batched attack (per-sample eps) over the samples right clean.
 
     Returns (indices attacked, {eps: (pred, loss, norm, examples)}, batch size used)."""
@@ -425,12 +539,11 @@ def _pgd_sweep(target, config, name, norm, x_all, y_all, clean_correct, device, 
 
     levels = [e for e, _ in config.points_of(name)]
     todo = np.nonzero(clean_correct)[0]
-    gen = torch.Generator().manual_seed(config.seed)
     keep = config.examples if kind == "image" else 0
     # rows are (eps, sample): a chunk of b samples is E * b rows, so chunks shrink to keep the batch's memory
     per_chunk = max(1, config.batch_size // max(1, len(levels)) * 2)
 
-    def chunk(a, b):
+    def chunk(a, b, todo, gen):
         if check_cancelled:
             check_cancelled()
         sel = todo[a:b]
@@ -449,9 +562,10 @@ def _pgd_sweep(target, config, name, norm, x_all, y_all, clean_correct, device, 
                             A._flat_norm(adv[k] - xb, norm).cpu().numpy(), ex))
         return out
 
-    parts, used = run_in_batches(len(todo), per_chunk, chunk, device=device,
-                                 on_halve=(lambda s: on_log(f"out of memory: batch size halved to {s}"))
-                                 if on_log else None)
+    parts, used = by_shard(todo, config.seed, lambda mine, gen: run_in_batches(
+        len(mine), per_chunk, lambda a, b, mine=mine, gen=gen: chunk(a, b, mine, gen), device=device,
+        on_halve=(lambda s: on_log(f"out of memory: batch size halved to {s}")) if on_log else None))
+    used = used if parts else per_chunk
     result = {}
     for k, e in enumerate(levels):
         got = [p[k] for p in parts]

@@ -1,4 +1,4 @@
-"""Report sections and the pillar score, read from the plugin's tables (no torch needed)."""
+"""Report sections, read from the plugin's tables (no torch needed); the pillar score is score.py."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from workbench.api import KeyValues, LineChart, Paragraph, Section, Table
 from . import PLUGIN_ID
 from . import score as R
 from . import store as S
+from .score import run_score, score_detail
 
 FORMULA = ("R(x) = 100 · mean over the protocol's ε of wc(ε), where wc(ε) is the share of samples classified "
            "correctly clean and after every attack of the run in the protocol's threat model at ε (the robust "
@@ -17,44 +18,6 @@ FORMULA = ("R(x) = 100 · mean over the protocol's ε of wc(ε), where wc(ε) is
            "several models the pillar score is the lowest R: a project is as robust as its weakest model (a "
            "hardening run counts with the model as given; the hardened copy counts once it is evaluated as a "
            "model of its own).")
-
-
-def _version(run: dict) -> str:
-    return (run.get("summary") or {}).get("model_version", "original") if run["job"] == "robustness" \
-        else "original"
-
-
-def run_score(store, run: dict, version: str, protocol: dict | None) -> tuple[float | None, str]:
-    """(R of one run's model version under ``protocol``, why it is not comparable: "" when it is)."""
-    if protocol is None:
-        return None, "no protocol"
-    ok, why = R.comparable(protocol, run.get("params") or {})
-    if not ok:
-        return None, why
-    value = R.score(protocol, S.worst_case(store, run["id"], version, protocol["norm"]))
-    return value, "" if value is not None else "a protocol epsilon did not finish"
-
-
-def score(store) -> float | None:
-    """The lowest R over the latest comparable run of every model, under the project's protocol; None when none.
-
-    A ``robustness`` run counts with the model it evaluated; a ``harden`` run with
-    the model as it was given (``original``): the hardened copy is a proposal
-    until it is evaluated as a model of its own. Runs under another protocol
-    are never compared.
-    """
-    protocol = S.protocol(store)
-    scores = []
-    for run in store.latest_runs("robustness") + store.latest_runs("harden"):
-        value, _ = run_score(store, run, _version(run), protocol)
-        if value is not None:
-            scores.append(value)
-    return round(min(scores), 1) if scores else None
-
-
-def score_detail(store) -> str:
-    """What R means here, for the report's cover beside the score: the protocol."""
-    return "Protocol: " + R.describe(S.protocol(store))
 
 
 def _pct(v) -> str:

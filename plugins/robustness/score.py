@@ -30,6 +30,10 @@ A project with no comparable run is "not assessed" (None), never a number.
 
 from __future__ import annotations
 
+import weakref
+
+from . import store as S
+
 #: the run settings each attack's strength depends on (part of the protocol's budget)
 BUDGET_KEYS = {
     "fgsm": (),
@@ -45,15 +49,17 @@ BUDGET_KEYS = {
     "square-l2": ("square_queries", "p_init"),
 }
 NORM_NAMES = {"linf": "L∞", "l2": "L2"}
+#: the threat model of each attack (None: the run's ``norm``), as ``attacks.NORM_OF`` has it: kept here so
+#: that scoring (every Overview refresh) does not import the attacks module; a test checks the two agree
+NORM_OF = {"fgsm": "linf", "pgd": "linf", "pgd_l2": "l2", "deepfool": "l2", "square": "linf", "square-l2": "l2",
+           "cw": "l2", "apgd-ce": None, "apgd-dlr": None, "apgd-t": None, "autoattack": None}
 
 
 def attack_norm(name: str, params: dict) -> str | None:
     """The threat model of an attack in a run; None for a corruption."""
-    from .attacks import ATTACKS, NORM_OF
-
-    if name not in ATTACKS:
+    if name not in NORM_OF:
         return None
-    return NORM_OF.get(name) or params.get("norm") or "linf"
+    return NORM_OF[name] or params.get("norm") or "linf"
 
 
 def eps_of(params: dict, norm: str) -> list[str]:
@@ -129,7 +135,7 @@ def worst_case(n: int, rows) -> dict[float, float]:
     return {e: sum(per.values()) / max(1, n) for e, per in ok_by.items()}
 
 
-def score(protocol: dict, wc: dict[float, float]) -> float | None:
+def r_of(protocol: dict, wc: dict[float, float]) -> float | None:
     """R on 0-100: the mean worst-case robust accuracy over the protocol's epsilons; None when one is missing."""
     values = []
     for e in protocol["eps"]:
@@ -138,3 +144,67 @@ def score(protocol: dict, wc: dict[float, float]) -> float | None:
             return None
         values.append(match[0])
     return 100.0 * sum(values) / len(values) if values else None
+
+
+def _version(run: dict) -> str:
+    return (run.get("summary") or {}).get("model_version", "original") if run["job"] == "robustness" \
+        else "original"
+
+
+def run_score(store, run: dict, version: str, protocol: dict | None) -> tuple[float | None, str]:
+    """(R of one run's model version under ``protocol``, why it is not comparable: "" when it is)."""
+    if protocol is None:
+        return None, "no protocol"
+    ok, why = comparable(protocol, run.get("params") or {})
+    if not ok:
+        return None, why
+    value = r_of(protocol, _worst_case(store, run["id"], version, protocol["norm"]))
+    return value, "" if value is not None else "a protocol epsilon did not finish"
+
+
+#: project -> (its file's change stamp, {(run id, version, norm): wc}); see _worst_case
+_WC_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _worst_case(store, run_id: int, version: str, norm: str) -> dict[float, float]:
+    """S.worst_case, read once while the project file is unchanged.
+
+    An Overview refresh scores the same run for the pillar's card, its trend and its target's
+    row (the per-sample query is most of a robustness score's time). The stamp is SQLite's own:
+    ``total_changes()`` counts this connection's writes and ``data_version`` changes when any
+    other connection (a job's worker, a command) commits, so any write starts afresh."""
+    try:
+        cache = _WC_CACHE.setdefault(store.project, (None, {}))
+    except (AttributeError, TypeError):  # a store without a weak-referenceable project: no cache
+        return S.worst_case(store, run_id, version, norm)
+    stamp = (id(getattr(store.project, "conn", None)),  # the counters below are per connection
+             store.query_one("PRAGMA data_version")["data_version"],
+             store.query_one("SELECT total_changes() AS n")["n"])
+    if cache[0] != stamp:
+        cache = _WC_CACHE[store.project] = (stamp, {})
+    key = (run_id, version, norm)
+    if key not in cache[1]:
+        cache[1][key] = S.worst_case(store, run_id, version, norm)
+    return dict(cache[1][key])
+
+
+def score(store) -> float | None:
+    """The lowest R over the latest comparable run of every model, under the project's protocol; None when none.
+
+    A ``robustness`` run counts with the model it evaluated; a ``harden`` run with
+    the model as it was given (``original``): the hardened copy is a proposal
+    until it is evaluated as a model of its own. Runs under another protocol
+    are never compared.
+    """
+    protocol = S.protocol(store)
+    scores = []
+    for run in store.latest_runs("robustness") + store.latest_runs("harden"):
+        value, _ = run_score(store, run, _version(run), protocol)
+        if value is not None:
+            scores.append(value)
+    return round(min(scores), 1) if scores else None
+
+
+def score_detail(store) -> str:
+    """What R means here, for the report's cover beside the score: the protocol."""
+    return "Protocol: " + describe(S.protocol(store))

@@ -1,6 +1,7 @@
-"""The Robustness tab: model and data pickers, attack settings, Run / Harden / Cancel, a live chart
-of robust accuracy against epsilon (one curve per attack and model version), run history to
-overlay earlier runs, and the table of points of the selected runs.
+"""The Robustness tab: the kit's JobPanel (model and data, attacks, Run / Harden / Cancel, progress),
+a live chart of robust accuracy against epsilon (one curve per attack and model version) on the
+kit's Plot, run history to overlay earlier runs, the table of points of the selected runs and the
+adversarial examples of the point chosen.
 
 The job runs in a worker process; the chart re-reads the run's points from the
 project at most a few times a second while it runs (each finished point is
@@ -12,262 +13,152 @@ from __future__ import annotations
 import os
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-    QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-    QVBoxLayout, QWidget,
-)
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
+                               QSplitter, QTableWidget, QVBoxLayout)
 
-from workbench.gui.api import Plot, PluginTab, is_dark
+from workbench.gui.api import JobPanel, Plot, PluginTab, fill_table, is_dark, side_by_side
 
-from . import DEMO_TARGET
 from . import store as S
 from .gpuinfo import GpuPanel
+from .params import DEMO_TARGET
 
-
-
-class DropLineEdit(QLineEdit):
-    """A path field that accepts a file or folder dropped on it."""
-
-    def __init__(self, placeholder: str, parent=None):
-        super().__init__(parent)
-        self.setPlaceholderText(placeholder)
-        self.setAcceptDrops(True)
-
-    def dragEnterEvent(self, event):  # noqa: N802 - Qt's name
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event):  # noqa: N802
-        urls = event.mimeData().urls()
-        if urls:
-            self.setText(urls[0].toLocalFile())
+#: what the demo needs no choice of: hidden while the built-in demo is the target
+MODEL_FIELDS = ("data", "arch", "target_column", "trust_import")
+SHOWN = MODEL_FIELDS + ("attacks", "eps", "steps", "device", "amp")
 
 
 class RobustnessTab(PluginTab):
     def __init__(self, plugin, host, parent=None):
         super().__init__(plugin, host, parent)
-        self.job = None
         #: settings the form does not show (limit, threads, seed...), merged into every job's params
         self.extra_params: dict = {}
         self._dirty = False
         self._live_run: int | None = None
         self.example_count = 0
         self._gpu_ticks = 0
-
-        # --- what to attack
+        hidden = tuple(f for f in plugin.jobs["robustness"].params.__dataclass_fields__ if f not in SHOWN)
+        self.panel = JobPanel(plugin, host, "robustness", browse="file", hide=hidden, pick={"data": "file"},
+                              extra=self._extra, choices={"device": (None, "cpu", "cuda", "mps"),
+                                                          "amp": (None, "bf16", "fp16")})
+        self.job = None
+        self.fields, self.run_button, self.cancel_button = self.panel.fields, self.panel.run_button, \
+            self.panel.cancel_button
+        self.fields["arch"].setPlaceholderText("digits_cnn, tabular_mlp or FILE.py:Class (naming a file runs it: "
+                                               "only files you trust)")
+        self.fields["trust_import"].setToolTip(
+            "Globals a pickled model may import and call, e.g. torch.nn.modules.linear:Linear; torch.jit:load "
+            "allows TorchScript. Each name runs with arguments the file chooses; nothing unnamed is admitted. "
+            "A refused file's message lists what it needs.")
         self.demo = QCheckBox("Built-in demo (digits CNN)")
-        self.demo.setChecked(True)
-        self.model = DropLineEdit("Model file: .safetensors or state dict (drop it here)")
-        self.arch = QLineEdit()
-        self.arch.setPlaceholderText("Architecture: digits_cnn, tabular_mlp or FILE.py:Class")
-        self.arch.setToolTip("Naming a Python file runs it: only name files you trust.")
-        self.data = DropLineEdit("Data: .npz / .npy / CSV / image folder (drop it here)")
-        self.target_column = QLineEdit()
-        self.target_column.setPlaceholderText("CSV label column")
-        self.trust = QLineEdit()
-        self.trust.setPlaceholderText("Trust imports: MODULE:NAME, … (empty: weights only)")
-        self.trust.setToolTip("Globals a pickled model may import and call, e.g. torch.nn.modules.linear:Linear; "
-                              "torch.jit:load allows TorchScript. Each name runs with arguments the file chooses; "
-                              "nothing unnamed is admitted. A refused file's message lists what it needs.")
-        browse_model = QPushButton("…")
-        browse_model.clicked.connect(lambda: self._browse(self.model, "Model file"))
-        browse_data = QPushButton("…")
-        browse_data.clicked.connect(lambda: self._browse(self.data, "Data file"))
         self.demo.toggled.connect(self._demo_toggled)
-
-        # --- how to attack
-        self.attacks = QLineEdit("fgsm,pgd")
-        self.eps = QLineEdit("0.01,0.03,0.1")
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 1000)
-        self.steps.setValue(10)
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda", "mps"])
-        self.amp = QComboBox()
-        self.amp.addItems(["off", "bf16", "fp16"])
+        self.panel.form.insertRow(0, self.demo)
+        self.harden_button = QPushButton("Harden")
+        self.harden_button.setToolTip("Adversarial fine-tuning, export as safetensors, and the same sweep again")
+        self.harden_button.clicked.connect(lambda: self.start("harden"))
         self.method = QComboBox()
         self.method.addItems(["pgd", "fgsm", "noise"])
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.epochs.setValue(5)
-
-        self.run_button = QPushButton("Run ▶")
-        self.run_button.clicked.connect(lambda: self.start("robustness"))
-        self.harden_button = QPushButton("Harden")
-        self.harden_button.setToolTip("Adversarial fine-tuning, export as safetensors, and the same sweep again")
-        self.harden_button.clicked.connect(lambda: self.start("harden"))
-        self.host.writes(self.run_button, self.harden_button)  # disabled in a read-only window
-        self.cancel_button = QPushButton("Cancel ■")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(lambda: self.job and self.job.cancel())
-        self.progress = QProgressBar()
-        self.eta = QLabel("")
+        for w in (self.harden_button, QLabel("with"), self.method, QLabel("epochs"), self.epochs):
+            self.panel.top.addWidget(w)
+        self.host.writes(self.harden_button)  # disabled in a read-only window
+        self.panel.started.connect(lambda job: self.harden_button.setEnabled(False))
+        self.panel.finished.connect(lambda job: self.harden_button.setEnabled(True))
         # GPU memory and utilisation, read while a run is going (NVML opened on the first run)
         self.gpu = QLabel("GPU: shown while a run is going")
         self.gpu_panel = GpuPanel()
-        # why the last run failed (a refused model file, bad data), in the tab, not only in the jobs list
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.setStyleSheet("color: #d62728")
-        self.message.setVisible(False)
+        self.message = self.panel.error  # why the last run failed (a refused model file, bad data), in place
 
-        form = QFormLayout()
-        row = QHBoxLayout()
-        row.addWidget(self.model, 1)
-        row.addWidget(browse_model)
-        form.addRow(self.demo)
-        form.addRow("Model", row)
-        form.addRow("Architecture", self.arch)
-        row = QHBoxLayout()
-        row.addWidget(self.data, 1)
-        row.addWidget(browse_data)
-        row.addWidget(self.target_column)
-        form.addRow("Data", row)
-        form.addRow("Trust imports", self.trust)
-        row = QHBoxLayout()
-        for label, w in (("Attacks", self.attacks), ("ε", self.eps), ("Steps", self.steps), ("Device", self.device),
-                         ("Autocast", self.amp), ("Harden with", self.method), ("Epochs", self.epochs)):
-            row.addWidget(QLabel(label))
-            row.addWidget(w)
-        form.addRow(row)
-        buttons = QHBoxLayout()
-        for w in (self.run_button, self.harden_button, self.cancel_button, self.progress, self.eta):
-            buttons.addWidget(w)
-        form.addRow(buttons)
-        form.addRow(self.gpu)
-        form.addRow(self.message)
-
-        # --- results: chart, history, table
+        # --- results: chart, history, table, examples
         pg.setConfigOptions(antialias=True)
         # The kit's plot: themed, the legend below the data, at least 200 px tall, x fitted per sweep.
-        self.plot = Plot("Robust accuracy vs ε", x=("ε (input units)", ""), y=("robust accuracy", ""),
-                         y_range=(0, 1))
+        self.plot = Plot("Robust accuracy vs ε", x=("ε (input units)", ""), y=("robust accuracy", "%"),
+                         y_range=(0, 100))
         self.plot.set_axis("bottom", "ε (input units)", "", si=False)  # epsilons read as written, not "x0.001"
         self.curves = self.plot.curves  # {name: curve}, one per attack and model version
         self.history = QListWidget()
         self.history.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.history.itemSelectionChanged.connect(self._redraw)
         self.table = QTableWidget(0, 7)
-        self.table.setHorizontalHeaderLabels(["Run", "Model", "Attack", "ε", "Robust acc.", "Success", "Mean pert."])
         self.table.setSortingEnabled(True)
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)  # no blank strip right of the columns
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.itemSelectionChanged.connect(self._show_examples)
         # Gallery of the selected point: clean image, adversarial image, |perturbation| as a heat map.
         self.gallery = pg.GraphicsLayoutWidget()
         self.gallery.setMinimumHeight(170)
         self.example_views: list = []
-        self.gallery.setBackground("#202124" if is_dark() else "w")
-        self.gallery.addLabel("Select a row of the table to see its adversarial examples", row=0, col=0,
-                              color="#9aa0a6")
-
-        side = QSplitter(Qt.Orientation.Vertical)
-        side.addWidget(self.history)
-        side.addWidget(self.table)
-        side.setSizes([90, 400])  # a few runs listed; the table gets the room
+        self._show_examples()
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.plot)
         left.addWidget(self.gallery)
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 1)
-        left.setSizes([300, 180])
-        main = QSplitter(Qt.Orientation.Horizontal)
-        main.addWidget(left)
-        main.addWidget(side)
-        main.setStretchFactor(0, 3)
-        main.setStretchFactor(1, 2)
-        main.setSizes([900, 600])  # the table's seven columns fit beside the chart
-        top = QWidget()
-        top.setLayout(form)
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.history)
+        side.addWidget(self.table)
+        side.setSizes([90, 400])  # a few runs listed; the table gets the room
         layout = QVBoxLayout(self)
-        layout.addWidget(top)
-        layout.addWidget(main, 1)
+        layout.addWidget(self.panel)
+        layout.addWidget(self.gpu)
+        layout.addWidget(side_by_side(left, side, sizes=(3, 2)), 1)  # the table's seven columns fit beside the chart
 
         # Redraws are coalesced: many progress messages, at most ~5 reads of the project per second.
         self.timer = QTimer(self)
         self.timer.setInterval(200)
         self.timer.timeout.connect(self._tick)
         host.job_started.connect(self._started)
-        host.job_updated.connect(self._updated)
+        host.job_updated.connect(lambda job: setattr(self, "_dirty", True))
         host.job_finished.connect(self._finished)
-        self._demo_toggled(True)
+        self.demo.setChecked(True)
 
     # ------------------------------------------------------------------ inputs
-    def _browse(self, field: QLineEdit, title: str) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, title)
-        if path:
-            field.setText(path)
-
     def _demo_toggled(self, on: bool) -> None:
-        for w in (self.model, self.arch, self.data, self.target_column, self.trust):
-            w.setEnabled(not on)
+        self.panel.target.setText(DEMO_TARGET if on else "")
+        self.panel.target.setEnabled(not on)
+        self.panel.browse_button.setEnabled(not on)
+        for name in MODEL_FIELDS:
+            self.panel.set_row_visible(name, not on)
+
+    def _extra(self) -> dict | None:
+        """What the form leaves to the tab: paths made absolute, the demo's inputs cleared, the
+        question before a pickle may import anything; None when the user declines."""
+        p = self.panel.values()
+        if self.demo.isChecked():
+            extra = {"target": DEMO_TARGET, "data": None, "arch": None, "target_column": None, "trust_import": []}
+        else:
+            extra = {"target": os.path.abspath(p["target"]),
+                     "data": os.path.abspath(p["data"]) if p["data"] else None}
+            if p["trust_import"] and not self.host.ask(
+                    "Trust these imports?", "The model file may import and call " + ", ".join(p["trust_import"])
+                    + " on this machine, with arguments it chooses. Go on only if you trust where it came from."):
+                return None
+        return {**extra, **self.extra_params}
 
     def params(self) -> dict:
         """The job parameters from the form (checked by the plugin's params dataclass)."""
-        split = lambda text: [t.strip() for t in text.split(",") if t.strip()]  # noqa: E731
-        p = {"attacks": split(self.attacks.text()), "eps": split(self.eps.text()), "steps": self.steps.value(),
-             "device": None if self.device.currentText() == "auto" else self.device.currentText(),
-             "amp": None if self.amp.currentText() == "off" else self.amp.currentText()}
-        if self.demo.isChecked():
-            p["target"] = DEMO_TARGET
-        else:
-            p.update(target=os.path.abspath(self.model.text()) if self.model.text() else "",
-                     data=os.path.abspath(self.data.text()) if self.data.text() else None,
-                     arch=self.arch.text() or None, target_column=self.target_column.text() or None,
-                     trust_import=split(self.trust.text()))
-        p.update(self.extra_params)
-        return p
+        return {**self.panel.values(), **(self._extra() or {})}
 
     def start(self, job: str = "robustness"):
-        params = self.params()
-        if job == "harden":
-            params.update(method=self.method.currentText(), epochs=self.epochs.value())
-        if params.get("trust_import") and not self.host.ask(
-                "Trust these imports?", "The model file may import and call " + ", ".join(params["trust_import"])
-                + " on this machine, with arguments it chooses. Go on only if you trust where it came from."):
-            return None
-        try:
-            spec = self.plugin.job_spec(job, **params)
-        except ValueError as exc:
-            self.host.error("Cannot run", str(exc))
-            return None
-        self.job = self.host.start_job(spec)
+        more = {"method": self.method.currentText(), "epochs": self.epochs.value()} if job == "harden" else {}
+        self.job = self.panel.start(job, **more)
         return self.job
 
     # -------------------------------------------------------------- job events
     def _started(self, job) -> None:
         self.job = job
         self._live_run = job.run_id
-        self.cancel_button.setEnabled(True)
-        self.run_button.setEnabled(False)
-        self.harden_button.setEnabled(False)
         self._gpu_ticks = 0
         self._read_gpu()
         self.refresh()  # the running run appears in the history, selected
         self.timer.start()
 
-    def _updated(self, job) -> None:
-        tracker = job.tracker
-        if tracker.total:
-            self.progress.setRange(0, int(tracker.total))
-            self.progress.setValue(int(tracker.done))
-        eta = getattr(tracker, "eta", None)
-        self.eta.setText(f"ETA {eta:.0f} s" if isinstance(eta, (int, float)) else "")
-        self._dirty = True
-
     def _finished(self, job) -> None:
         self.timer.stop()
-        self.cancel_button.setEnabled(False)
-        self.run_button.setEnabled(True)
-        self.harden_button.setEnabled(True)
-        self.eta.setText(job.status)
-        reason = job.result if isinstance(job.result, str) else ""
-        self.message.setText(f"Run #{job.run_id} {job.status}: {reason.strip().splitlines()[-1]}"
-                             if job.status != "done" and reason.strip() else "")
-        self.message.setVisible(bool(self.message.text()))
         self._read_gpu()  # the last reading stays on screen, marked as such
         self.gpu.setText(self.gpu.text() + "  (last reading, run " + job.status + ")")
         self._live_run = None
@@ -310,7 +201,7 @@ class RobustnessTab(PluginTab):
         return ids
 
     def curve_data(self) -> dict[str, tuple[list[float], list[float]]]:
-        """{curve name: (epsilons, robust accuracies)} of the selected runs, starting at (0, clean accuracy)."""
+        """{curve name: (epsilons, robust accuracies in %)} of the selected runs, starting at (0, clean accuracy)."""
         out = {}
         if self.store is None:
             return out
@@ -322,7 +213,7 @@ class RobustnessTab(PluginTab):
                     if entry["clean"] is not None:
                         pts = [(0.0, entry["clean"])] + pts
                     name = f"{attack} ({version})" + (f" #{run_id}" if len(ids) > 1 else "")
-                    out[name] = ([p[0] for p in pts], [p[1] for p in pts])
+                    out[name] = ([p[0] for p in pts], [100 * p[1] for p in pts])
         return out
 
     def _redraw(self) -> None:
@@ -333,21 +224,17 @@ class RobustnessTab(PluginTab):
                 pen.setStyle(Qt.PenStyle.DashLine)
                 pen.setWidthF(2)
                 item.setPen(pen)
-        self._fill_table()
-
-    def _fill_table(self) -> None:
-        rows = []
-        if self.store is not None:
-            for run_id in self.selected_runs():
-                for p in S.points(self.store, run_id):
-                    rows.append([f"#{run_id}", p["model_version"], p["attack"], p["eps_label"],
-                                 f"{p['robust_accuracy']:.3f}", f"{p['success_rate']:.3f}",
-                                 f"{p['mean_perturbation']:.4f}"])
+        # accuracy and success in percent, as the chart's axis reads
+        rows = [[f"#{run_id}", p["model_version"], p["attack"], p["eps_label"], f"{100 * p['robust_accuracy']:.1f}",
+                 f"{100 * p['success_rate']:.1f}", f"{p['mean_perturbation']:.4f}"]
+                for run_id in (self.selected_runs() if self.store is not None else ())
+                for p in S.points(self.store, run_id)]
         self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(rows))
-        for i, row in enumerate(rows):
-            for j, v in enumerate(row):
-                self.table.setItem(i, j, QTableWidgetItem(v))
+        fill_table(self.table, ["Run", "Model", "Attack", "ε", "Acc. %", "Success %", "Mean pert."], rows)
+        # short titles keep the seven columns beside the chart at 1280 px; the tooltips say them whole
+        for column, tip in ((4, "robust accuracy under the attack, %"), (5, "attack success rate, %"),
+                            (6, "mean perturbation size, in input units")):
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
 
@@ -355,16 +242,22 @@ class RobustnessTab(PluginTab):
         """Up to six examples of the selected point, each as clean / adversarial / signed δ heat map."""
         self.gallery.clear()
         self.example_views = []
+        # The palette's colours, re-read on every theme change (changeEvent): not frozen at first build.
+        palette = self.palette()
+        text, base = palette.color(QPalette.Text), palette.color(QPalette.Base)
+        fg = text.name()
+        hint = "#{:02x}{:02x}{:02x}".format(*((a + b) // 2 for a, b in zip(text.getRgb()[:3], base.getRgb()[:3])))
+        self.gallery.setBackground(base)
         rows = sorted({i.row() for i in self.table.selectedItems()})
         if not rows or self.store is None:
             self.example_count = 0
+            self.gallery.addLabel("Select a row of the table to see its adversarial examples", row=0, col=0,
+                                  color=hint)  # half-way between text and background: a hint, readable in both themes
             return
         cells = [self.table.item(rows[0], j).text() for j in range(4)]
         run_id, version, attack, eps_label = int(cells[0].lstrip("#")), cells[1], cells[2], cells[3]
         shown = S.examples(self.store, run_id, version, attack, eps_label)[:6]
         cmap = pg.colormap.get("CET-D1")  # diverging: blue lowered, red raised, white untouched
-        fg = "#e8eaed" if is_dark() else "#202124"
-        self.gallery.setBackground("#202124" if is_dark() else "w")
         for row, title in enumerate(("clean", "adversarial", "perturbation δ")):
             self.gallery.addLabel(title, row=row + 1, col=0, color=fg, size="9pt")
         for col, ex in enumerate(shown, start=1):
@@ -374,7 +267,7 @@ class RobustnessTab(PluginTab):
             changed = ex["adv_pred"] != ex["clean_pred"]
             self.gallery.addLabel(f"#{ex['idx']}: {ex['clean_pred']} → {ex['adv_pred']}"
                                   + ("" if changed else " (held)"), row=0, col=col,
-                                  color="#d62728" if changed else fg, size="9pt")
+                                  color=("#ff7070" if is_dark() else "#c02020") if changed else fg, size="9pt")
             for row, (img, levels, lut) in enumerate((
                     (_display(ex["x"]), (lo, hi), None),
                     (_display(ex["x_adv"]), (lo, hi), None),
@@ -390,6 +283,14 @@ class RobustnessTab(PluginTab):
         self.gallery.addLabel(f"{attack}, ε {eps_label}, {version} model (run #{run_id}); heat map: "
                               "blue lowered, red raised", row=4, col=0, colspan=len(shown) + 1, color=fg, size="8pt")
         self.example_count = len(shown)
+
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        # the gallery is a graphics scene: the theme reaches it only through a rebuild in the new colours
+        if event.type() == QEvent.PaletteChange and hasattr(self, "gallery"):
+            self._show_examples()
+
 
 def _display(x):
     """(C, H, W) -> (H, W), or (H, W, 3) for colour images, for ImageItem (levels set by the caller)."""

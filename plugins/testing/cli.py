@@ -11,11 +11,11 @@ import os
 import shlex
 from pathlib import Path
 
-from workbench.api import EXIT_GATE, EXIT_OK, CliError, note, open_project, run_job
+from workbench.api import EXIT_GATE, EXIT_OK, CliError, job_command, note, open_project, run_job
 
 
 def add_cli(plugin, cli) -> None:
-    p = cli.command("test", "run a project's pytest suite under coverage.py", runs_job=True,
+    p = job_command(cli, "test", "run a project's pytest suite under coverage.py", lambda args: cmd_test(plugin, args),
                     description="Run the tests of PATH with its own interpreter, under coverage.py with the "
                                 "project's own coverage configuration (branch coverage when it asks for it), and "
                                 "store every test case (subtests included) and the coverage per file: the total is "
@@ -23,7 +23,6 @@ def add_cli(plugin, cli) -> None:
                                 f"{EXIT_GATE} with --fail-on-regression when a test fails that did not fail in the "
                                 "previous run.")
     p.add_argument("path", help="the project folder")
-    p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("--python", help="the project's interpreter (default: PATH/.venv or PATH/venv if there is one; "
                                     "never the workbench's own)")
     p.add_argument("--rerun", type=int, default=0, metavar="N", help="rerun failing tests N times (flaky detection)")
@@ -36,19 +35,17 @@ def add_cli(plugin, cli) -> None:
                         "--: workbench test PATH -p P -- -k 'parse and not slow'. pytest-cov's --cov=SRC, "
                         "--cov-branch, --cov-config=FILE and --cov-context=test set the coverage measurement")
     _args_after_double_dash(p)
-    p.set_defaults(func=lambda args: cmd_test(plugin, args))
 
-    p = cli.command("test-import", "import a JUnit/xUnit or Cobertura XML file as a run", runs_job=True)
+    p = job_command(cli, "test-import", "import a JUnit/xUnit or Cobertura XML file as a run",
+                    lambda args: cmd_import(plugin, args))
     p.add_argument("file", help="JUnit/xUnit XML (JUnit, pytest, Go, Jest, xUnit.net...) or Cobertura coverage XML")
-    p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("--kind", choices=("auto", "junit", "cobertura"), default="auto")
-    p.set_defaults(func=lambda args: cmd_import(plugin, args))
 
-    p = cli.command("fuzz", "fuzz a model entry point (pkg.module:callable) with Hypothesis", runs_job=True,
+    p = job_command(cli, "fuzz", "fuzz a model entry point (pkg.module:callable) with Hypothesis",
+                    lambda args: cmd_fuzz(plugin, args),
                     description="Runs the callable's code on this machine, in a worker process with time and "
                                 f"memory limits. Exit {EXIT_GATE} when a crash is found.")
     p.add_argument("entry", help="pkg.module:callable")
-    p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("--input", default="text", choices=("text", "tabular", "image", "json"))
     p.add_argument("--max", type=int, default=200, metavar="N", help="examples to generate (default 200)")
     p.add_argument("--path", help="folder to import the entry point from (default: the current folder)")
@@ -56,12 +53,11 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--call-timeout", type=float, default=2.0, metavar="S")
     p.add_argument("--memory", type=int, default=1024, metavar="MB")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=lambda args: cmd_fuzz(plugin, args))
 
-    p = cli.command("probe", "probe an OpenAI-compatible chat endpoint with a probe pack", runs_job=True,
+    p = job_command(cli, "probe", "probe an OpenAI-compatible chat endpoint with a probe pack",
+                    lambda args: cmd_probe(plugin, args),
                     description="Only loopback addresses and hosts given with --allow-host are contacted.")
     p.add_argument("url", help="e.g. http://127.0.0.1:8080/v1")
-    p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("--pack", help="probe pack YAML (default: the shipped pack; format in plugins/testing/PROBES.md)")
     p.add_argument("--key-name", help="name of the endpoint's API key in this project's keyring")
     p.add_argument("--runs", type=int, default=5, help="times each probe is sent (default 5)")
@@ -71,7 +67,6 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="per request")
     p.add_argument("--allow-host", action="append", default=[], metavar="HOST", help="a non-loopback host to allow")
     p.add_argument("--max-hit-rate", type=float, metavar="R", help=f"exit {EXIT_GATE} if a probe's hit rate is above R")
-    p.set_defaults(func=lambda args: cmd_probe(plugin, args))
     add_load_cli(plugin, cli)
 
 
@@ -98,26 +93,25 @@ def _args_after_double_dash(parser) -> None:
 
 
 def add_load_cli(plugin, cli) -> None:
-    p = cli.command("load", "a bounded load run against a chat endpoint (throughput, latency percentiles)",
-                    runs_job=True, description="Only loopback addresses and hosts given with --allow-host are "
-                                               "contacted; at most 64 workers, 600 s and 10,000 requests.")
+    p = job_command(cli, "load", "a bounded load run against a chat endpoint (throughput, latency percentiles)",
+                    lambda args: cmd_load(plugin, args),
+                    description="Only loopback addresses and hosts given with --allow-host are "
+                                "contacted; at most 64 workers, 600 s and 10,000 requests.")
     p.add_argument("url", help="e.g. http://127.0.0.1:8080/v1")
-    p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--duration", type=float, default=10.0, metavar="S")
     p.add_argument("--max-requests", type=int, default=200)
     p.add_argument("--stream", action="store_true", help="ask for streamed answers (time to first token)")
     p.add_argument("--key-name", help="name of the endpoint's API key in this project's keyring")
     p.add_argument("--allow-host", action="append", default=[], metavar="HOST")
-    p.set_defaults(func=lambda args: cmd_load(plugin, args))
 
 
-def cmd_load(plugin, args) -> int:
+def cmd_load(plugin, args) -> tuple[int, dict]:
     spec = plugin.job_spec("load", target=args.url, concurrency=args.concurrency, duration_s=args.duration,
                            max_requests=args.max_requests, stream=args.stream, key_name=args.key_name,
                            allowed_hosts=args.allow_host)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
-        _, _, s = run_job(project, spec, unit="requests", summary_json=args.summary_json)
+        _, _, s = run_job(project, spec, unit="requests")
 
     def ms(v):
         return "n/a" if v is None else f"{1000 * v:.1f} ms"
@@ -129,7 +123,7 @@ def cmd_load(plugin, args) -> int:
     if s.get("previous"):
         prev = s["previous"]
         print(f"previous run: {prev.get('throughput_rps') or 0:.1f} requests/s, p95 {ms(prev.get('latency_p95_s'))}")
-    return EXIT_OK
+    return EXIT_OK, s
 
 
 def default_python(path: str) -> str:
@@ -141,7 +135,7 @@ def default_python(path: str) -> str:
                    "interpreter with --python (the workbench never runs a project's tests with its own)")
 
 
-def cmd_test(plugin, args) -> int:
+def cmd_test(plugin, args) -> tuple[int, dict]:
     path = os.path.abspath(args.path)
     if not os.path.isdir(path):
         raise CliError(f"{args.path}: not a folder")
@@ -157,7 +151,7 @@ def cmd_test(plugin, args) -> int:
                            junit_out=os.path.abspath(args.junit_out) if args.junit_out else None,
                            pytest_args=pytest_args)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
-        _, _, summary = run_job(project, spec, unit="tests", summary_json=args.summary_json)
+        _, _, summary = run_job(project, spec, unit="tests")
     cov = summary["coverage_percent"]
     print(f"{summary['tests']} tests: {summary['passed']} passed, {summary['failed']} failed, {summary['errors']} "
           f"errors, {summary['skipped']} skipped, {summary['flaky']} flaky; coverage "
@@ -172,45 +166,45 @@ def cmd_test(plugin, args) -> int:
         note(message)
     if args.fail_on_regression and summary["new_failures"]:
         note(f"gate: {summary['new_failures']} new failure(s): " + ", ".join(summary["new_failures_ids"][:5]))
-        return EXIT_GATE
-    return EXIT_OK
+        return EXIT_GATE, summary
+    return EXIT_OK, summary
 
 
-def cmd_import(plugin, args) -> int:
+def cmd_import(plugin, args) -> tuple[int, dict]:
     spec = plugin.job_spec("import", target=os.path.abspath(args.file), kind=args.kind)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
-        _, _, summary = run_job(project, spec, unit="cases", summary_json=args.summary_json)
+        _, _, summary = run_job(project, spec, unit="cases")
     if summary["kind"] == "cobertura-import":
         print(f"coverage {summary['coverage_percent']:.2f} % over {summary['files']} files")
     else:
         print(f"{summary['tests']} tests: {summary['passed']} passed, {summary['failed']} failed, "
               f"{summary['errors']} errors, {summary['skipped']} skipped")
-    return EXIT_OK
+    return EXIT_OK, summary
 
 
-def cmd_fuzz(plugin, args) -> int:
+def cmd_fuzz(plugin, args) -> tuple[int, dict]:
     note(f"fuzzing runs {args.entry}'s code on this machine: only fuzz code you trust")
     spec = plugin.job_spec("fuzz", target=args.entry, input=args.input, max_examples=args.max,
                            path=os.path.abspath(args.path or "."), python=args.python,
                            call_timeout=args.call_timeout, memory_mb=args.memory, seed=args.seed, trusted=True)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
-        _, _, summary = run_job(project, spec, unit="calls", summary_json=args.summary_json)
+        _, _, summary = run_job(project, spec, unit="calls")
     print(f"{summary['calls']} calls: {summary['crashes']} crashes, {summary['timeouts']} timeouts, "
           f"{summary['memory']} memory blow-ups, {summary['nondeterministic']} non-deterministic")
     for f in summary["findings"]:
         print(f"  {f['kind']} {f['error_type']} at {f['where']}: minimal input {f['minimal_input'][:200]}")
     if summary["crashes"]:
         note(f"gate: {summary['crashes']} crash(es)")
-        return EXIT_GATE
-    return EXIT_OK
+        return EXIT_GATE, summary
+    return EXIT_OK, summary
 
 
-def cmd_probe(plugin, args) -> int:
+def cmd_probe(plugin, args) -> tuple[int, dict]:
     spec = plugin.job_spec("probe", target=args.url, pack=os.path.abspath(args.pack) if args.pack else None,
                            runs=args.runs, model=args.model, temperature=args.temperature, seed=args.seed,
                            key_name=args.key_name, allowed_hosts=args.allow_host, timeout=args.timeout)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
-        _, _, summary = run_job(project, spec, unit="requests", summary_json=args.summary_json)
+        _, _, summary = run_job(project, spec, unit="requests")
     rate = summary["hit_rate"]
     print(f"{summary['requests']} requests, {summary['answered']} answered, {summary['hits']} hits "
           f"({'n/a' if rate is None else f'{rate:.0%}'})")
@@ -222,5 +216,5 @@ def cmd_probe(plugin, args) -> int:
         over = [pid for pid, r in summary["probes"].items() if r is not None and r > args.max_hit_rate]
         if over:
             note(f"gate: hit rate above {args.max_hit_rate:g} for {', '.join(over)}")
-            return EXIT_GATE
-    return EXIT_OK
+            return EXIT_GATE, summary
+    return EXIT_OK, summary

@@ -42,11 +42,17 @@ _PROBE_CWE = {"prompt_injection": 1427, "jailbreak": 1427, "system_prompt_leakag
 
 # ----------------------------------------------------------------------------- test runs
 def run_tests(params, ctx) -> dict:
+    import os
+
     from .runner import run_suite
 
+    target = os.path.abspath(params.target)
+    cache = tables.parse_cache(ctx.store, target)  # the last run's parses: unchanged files are not parsed again
     run = run_suite(params.target, params.python, timeout=params.timeout, rerun=params.rerun,
                     pytest_args=params.pytest_args, progress=ctx.progress, check_cancelled=ctx.check_cancelled,
-                    log=ctx.log, junit_out=params.junit_out)
+                    log=ctx.log, junit_out=params.junit_out, parse_cache=cache)
+    if run.get("parse_cache_changed"):
+        tables.save_parse_cache(ctx.store, target, cache)
     return _finish_test_run(ctx, run)
 
 
@@ -55,7 +61,7 @@ def _finish_test_run(ctx, run: dict) -> dict:
 
     store = ctx.store
     previous = store.previous_run(ctx.run_id)
-    previous_cases = tables.cases(store, previous["id"]) if previous else None
+    previous_cases = tables.cases(store, previous.id) if previous else None
     diff = compare_runs(previous_cases, run["cases"])
     flips = _flip_rates(store, ctx.run_id, run) if run["kind"] == "pytest" else {}
     findings = _test_findings(run, diff, flips)
@@ -110,9 +116,9 @@ def _flip_rates(store, run_id: int, run: dict) -> dict:
 
     history = []
     for r in store.runs(job="test")[-HISTORY_RUNS:]:
-        if r["target"] != run["target"] or r["id"] == run_id:
+        if r.target != run["target"] or r.id == run_id:
             continue
-        row = tables.run_row(store, r["id"])
+        row = tables.run_row(store, r.id)
         if row and row["code_hash"] == run.get("code_hash"):
             history.append({"code_hash": row["code_hash"], "cases": tables.cases(store, r["id"])})
     history.append({"code_hash": run.get("code_hash"), "cases": run["cases"]})

@@ -1,9 +1,11 @@
-"""Checks the target's Python interpreter before a test run.
+"""Checks the target's Python interpreter for a test run.
 
 The interpreter is the target project's own (its venv), never the
-workbench's by default. We ask it, in a short subprocess, for its version and
-whether pytest and coverage.py are importable; nothing is ever installed into
-it.
+workbench's by default. We ask it for its version and whether pytest and
+coverage.py are importable; nothing is ever installed into it. A test run
+asks through the test driver's first event (no process of its own: one
+interpreter start less per run), and runs ``probe`` only when the driver
+could not answer (a Python 2, a program that is not Python).
 """
 
 from __future__ import annotations
@@ -75,6 +77,12 @@ def probe(python: str) -> dict:
     except (ValueError, IndexError):
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise InterpreterError(f"{path}: is not a working Python interpreter ({tail[0]})") from None
+    return check(info, path)
+
+
+def check(info: dict, path: str) -> dict:
+    """``info`` ({"version", "major", "pytest", "coverage"}, from the probe or from the test driver's
+    first event) with ``path`` added; raises InterpreterError when the interpreter cannot run tests."""
     info["path"] = path
     version = tuple(int(x) for x in info["version"].split(".")[:2])
     if info.get("major", 3) < 3:

@@ -14,10 +14,14 @@ class TestRunParams:
     __test__ = False  # not a pytest test class
 
     target: str                         # the project folder whose tests run
-    python: str                         # its interpreter; never the workbench's by default
-    timeout: float | None = None        # seconds for the whole run (each rerun round too)
-    rerun: int = 0                      # reruns of failing tests, for flaky detection
-    pytest_args: list[str] = field(default_factory=list)
+    python: str = field(metadata={      # its interpreter; never the workbench's by default
+        "label": "Python:", "help": "The project's own interpreter (e.g. .venv/bin/python)"})
+    timeout: float | None = field(default=None, metadata={  # seconds for the whole run (each rerun round too)
+        "label": "Time limit (s):", "help": "Seconds for the whole run; empty: no limit"})
+    rerun: int = field(default=0, metadata={"label": "Reruns:", "min": 0, "max": 20,
+                                            "help": "Reruns of failing tests, to tell flaky tests"})
+    pytest_args: list[str] = field(default_factory=list, metadata={
+        "label": "pytest arguments:", "split": "shell", "help": "As on pytest's command line, e.g. -k 'not slow'"})
     junit_out: str | None = None        # also copy pytest's JUnit XML here
 
     def __post_init__(self) -> None:
@@ -40,7 +44,7 @@ class ImportParams:
 @dataclass
 class FuzzParams:
     target: str                         # pkg.module:callable
-    input: str = "text"                 # text | tabular | image | json
+    input: str = field(default="text", metadata={"label": "Input kind:"})  # text | tabular | image | json
     path: str | None = None             # folder put first on the worker's sys.path
     python: str | None = None           # the worker's interpreter (default: the workbench's)
     max_examples: int = 200
@@ -57,12 +61,15 @@ class FuzzParams:
 @dataclass
 class ProbeParams:
     target: str                         # the endpoint URL (loopback or an allowed host)
-    pack: str | None = None             # probe pack YAML (default: the shipped pack)
+    pack: str | None = field(default=None, metadata={  # probe pack YAML (default: the shipped pack)
+        "label": "Probe pack:", "help": "A probe pack YAML; empty: the shipped pack"})
     runs: int = 5
     model: str = "default"
     temperature: float = 0.7
     seed: int = 0
-    key_name: str | None = None         # name of the API key in this project's keyring
+    key_name: str | None = field(default=None, metadata={  # name of the API key in this project's keyring
+        "label": "API key name:", "help": "The name of the endpoint's key in this project's keyring "
+                                          "(workbench secret set PROJECT NAME --stdin); only the name is stored."})
     allowed_hosts: list[str] = field(default_factory=list)
     timeout: float = 30.0
 

@@ -1,42 +1,11 @@
-"""The testing plugin's pillar score and report section, read from the project."""
+"""The testing plugin's report section, read from the project (the pillar score is score.py)."""
 
 from __future__ import annotations
 
 from workbench.api import KeyValues, LineChart, Paragraph, Section, Table
 
 from . import store as tables
-from .score import DEFAULT_WEIGHTS, compute, group_of
-
-TEST_JOBS = ("test", "import")
-
-
-def _latest(store, jobs) -> list[dict]:
-    out = []
-    for job in jobs:
-        out += store.latest_runs(job)
-    return out
-
-
-def gather(store) -> dict:
-    """The latest run of every target, of each kind, with its stored details."""
-    test_runs = []
-    for r in _latest(store, TEST_JOBS):
-        row = tables.run_row(store, r["id"])
-        if row is None:
-            continue
-        test_runs.append({"run": r, "row": row, "cases": tables.cases(store, r["id"]),
-                          "coverage_percent": row["coverage_percent"],
-                          "group_coverage": {g: c["percent"] for g, c in tables.group_coverage(store, r["id"]).items()}})
-    fuzz_runs = [{"run": r, **(r.get("summary") or {})} for r in store.latest_runs("fuzz")]
-    probe_runs = [{"run": r, **(r.get("summary") or {})} for r in store.latest_runs("probe")]
-    return {"tests": test_runs, "fuzz": fuzz_runs, "probes": probe_runs}
-
-
-def score(store) -> float | None:
-    data = gather(store)
-    result = compute([t for t in data["tests"] if t["cases"] or t["coverage_percent"] is not None],
-                     data["fuzz"], data["probes"])
-    return None if result["score"] is None else round(result["score"], 1)
+from .score import DEFAULT_WEIGHTS, compute, gather, group_of
 
 
 def report_sections(store, options=None) -> list[Section]:

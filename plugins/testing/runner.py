@@ -27,7 +27,11 @@ SIGKILL. pytest and coverage run inside the target interpreter through
 ``_pytest_driver.py``; the cases come from the driver's live events (one per
 test and one per subtest), the coverage from coverage.py's JSON report, both
 written to a temporary folder. pytest's JUnit XML is written only for
-``junit_out``. ``pytest_args`` go to pytest, except pytest-cov's ``--cov``
+``junit_out``. The interpreter check rides on the driver (its first event;
+``interpreter.probe`` runs only when the driver cannot answer), and
+coverage.py's parse of each file can be kept for the next run
+(``parse_cache``), so a run costs little more CPU than ``coverage run -m
+pytest`` (``benchmarks/testing_overhead.py``). ``pytest_args`` go to pytest, except pytest-cov's ``--cov``
 options, which configure the driver's coverage (``split_cov_args``).
 """
 
@@ -94,6 +98,9 @@ class _Events:
         self.terminated = False
         self.started: list[str] = []
         self.subtests: dict[str, list[dict]] = {}  # parent node id -> its subtests, in order
+        self.parse_cache: dict | None = None  # {"reused", "files"}: parses the driver took from the cache
+        self.interpreter: dict | None = None  # the driver's answer to interpreter.check, versions added
+        self.on_versions = None  # called once, when the driver has said which pytest and coverage.py run
 
     def poll(self) -> bool:
         try:
@@ -132,6 +139,15 @@ class _Events:
                 self.collect_errors.append(ev)
             elif kind == "coverage_error":
                 self.coverage_errors.append(ev.get("message") or "")
+            elif kind == "interpreter":
+                self.interpreter = {k: ev.get(k) for k in ("version", "major", "executable", "pytest", "coverage")}
+            elif kind == "versions":
+                if self.interpreter is not None:
+                    self.interpreter.update(pytest=ev.get("pytest"), coverage=ev.get("coverage"))
+                    if self.on_versions is not None:
+                        self.on_versions(self.interpreter)
+            elif kind == "parse_cache":
+                self.parse_cache = {"reused": ev.get("reused", 0), "files": ev.get("files", 0)}
             elif kind == "exit":
                 self.exit_rc = ev["rc"]
             elif kind == "terminated":
@@ -188,10 +204,12 @@ def _kill_group(proc: subprocess.Popen, grace: float = TERM_GRACE_S) -> None:
     proc.wait()
 
 
-def _env(cov_options: dict | None = None) -> dict:
+def _env(cov_options: dict | None = None, parse_cache: str | None = None) -> dict:
     from .score import DEFAULT_GROUPS
 
     env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
+    if parse_cache:
+        env["WB_PARSE_CACHE"] = parse_cache  # the driver reads it, and writes PATH.new when it changes
     if cov_options:
         env["WB_COV_OPTIONS"] = json.dumps(cov_options)  # --cov options given with the pytest arguments
     env["WB_TESTRUN_PARENT"] = str(os.getpid())  # the driver ends its group if we die
@@ -276,7 +294,7 @@ def split_cov_args(args) -> tuple[list[str], dict]:
 
 def _pytest_once(python: str, target: str, workdir: str, args: list[str], *, with_coverage: bool,
                  timeout: float | None, progress, check_cancelled, label: str, junit: bool = False,
-                 cov_options: dict | None = None) -> dict:
+                 cov_options: dict | None = None, parse_cache: str | None = None, on_versions=None) -> dict:
     """One pytest process; returns what it left behind (never raises on test outcomes).
 
     The cases come from the driver's events; pytest's JUnit XML (its writer
@@ -294,10 +312,16 @@ def _pytest_once(python: str, target: str, workdir: str, args: list[str], *, wit
            "-p", "no:cacheprovider",  # write nothing into the audited tree
            *args]
     events = _Events(events_path)
+    events.on_versions = on_versions
     started = time.monotonic()
-    with open(output_path, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=target, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=_env(cov_options), start_new_session=True)
+    try:
+        with open(output_path, "wb") as out:
+            proc = subprocess.Popen(cmd, cwd=target, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=_env(cov_options, parse_cache),
+                                    start_new_session=True)
+    except OSError:
+        interpreter.probe(python)  # says why it cannot be started
+        raise
     timed_out = False
     last_report = (None, None)
     try:
@@ -334,27 +358,52 @@ def _pytest_once(python: str, target: str, workdir: str, args: list[str], *, wit
 
 def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: int = 0,
               pytest_args: list[str] | tuple = (), progress=None, check_cancelled=None, log=None,
-              junit_out: str | None = None) -> dict:
-    """Run the target's tests under coverage in interpreter ``python``; see the module docstring."""
+              junit_out: str | None = None, parse_cache: dict | None = None) -> dict:
+    """Run the target's tests under coverage in interpreter ``python``; see the module docstring.
+
+    ``parse_cache`` (a dict, empty the first time) keeps coverage.py's parse of
+    the target's files from one run to the next (``_pytest_driver.ParseCache``):
+    an unchanged file is not parsed again for the report. It is updated in
+    place; ``run["parse_cache_changed"]`` says whether it was.
+    """
     from . import coverage_data, junit
 
     target = os.path.abspath(target)
     if not os.path.isdir(target):
         raise TestingError(f"{target}: no such folder" if not os.path.exists(target)
                            else f"{target}: is a file; give the project's folder")
-    info = interpreter.probe(python)
+    path = interpreter.resolve(python)
     log = log or (lambda msg: None)
-    log(f"target {target}, Python {info['version']} ({info['path']}), pytest {info['pytest']}, "
-        f"coverage {info['coverage']}")
+
+    def said(info: dict) -> None:
+        log(f"target {target}, Python {info['version']} ({path}), pytest {info['pytest']}, "
+            f"coverage {info['coverage']}")
+
     workdir = tempfile.mkdtemp(prefix="wb-testrun-")
     try:
         t0 = time.monotonic()
         args, cov_options = split_cov_args(pytest_args)
-        main = _pytest_once(info["path"], target, os.path.join(workdir, "main"), args,
+        cache_path = None
+        if parse_cache is not None:
+            cache_path = os.path.join(workdir, "parse-cache.json")
+            if parse_cache:
+                with open(cache_path, "w", encoding="utf-8") as fh:
+                    json.dump(parse_cache, fh)
+        main = _pytest_once(path, target, os.path.join(workdir, "main"), args,
                             with_coverage=not cov_options.get("off"), timeout=timeout, progress=progress,
                             check_cancelled=check_cancelled, label="tests", junit=bool(junit_out),
-                            cov_options=cov_options)
+                            cov_options=cov_options, parse_cache=cache_path, on_versions=said)
         events: _Events = main["events"]
+        # The interpreter check: the driver's first event; without one (a Python 2, not a
+        # Python, a broken venv) the probe asks the interpreter itself and raises why.
+        info = interpreter.check(dict(events.interpreter), path) if events.interpreter else interpreter.probe(path)
+        for name in ("pytest", "coverage"):
+            if info.get(name) == "found":  # the driver ended before it could import them
+                info[name] = "unknown version"
+        cache_changed = _take_parse_cache(cache_path, parse_cache)
+        if events.parse_cache and events.parse_cache["reused"]:
+            log(f"coverage report: {events.parse_cache['reused']} of {events.parse_cache['files']} files' "
+                "parse kept from the previous run (unchanged files are not parsed again)")
         cases = events.cases()
         if junit_out and os.path.exists(main["junit"]):
             shutil.copyfile(main["junit"], junit_out)
@@ -377,12 +426,27 @@ def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: 
             "pytest_version": info["pytest"], "coverage_version": info["coverage"],
             "code_hash": code_hash(target), "status": status, "messages": messages, "cases": cases,
             "coverage": coverage, "coverage_percent": coverage["percent_covered"] if coverage else None,
-            "group_coverage": group_coverage,
+            "group_coverage": group_coverage, "parse_cache_changed": cache_changed,
+            "coverage_parse": events.parse_cache,
             "totals": junit.totals_of(cases), "exit_code": main["rc"], "collected": events.collected,
             "duration": time.monotonic() - t0, "output_tail": _tail(main["output"]),
         }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _take_parse_cache(path: str | None, cache: dict | None) -> bool:
+    """Replace ``cache`` with what the driver kept (only this run's files: stale entries go)."""
+    if path is None or cache is None or not os.path.exists(path + ".new"):
+        return False
+    try:
+        with open(path + ".new", encoding="utf-8") as fh:
+            new = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    cache.clear()
+    cache.update(new)
+    return True
 
 
 def _status(target: str, timeout, main: dict, cases: list[dict]) -> tuple[str, list[str]]:

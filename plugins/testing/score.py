@@ -142,3 +142,39 @@ def compute(test_runs=(), fuzz_runs=(), probe_runs=(), *, weights: dict | None =
         return {"score": None, "groups": parts, "weights": weights, "coverage_missing": coverage_missing}
     score = 100.0 * sum(weights.get(g, 0.0) * parts[g]["t"] for g in parts) / total_weight
     return {"score": score, "groups": parts, "weights": weights, "coverage_missing": coverage_missing}
+
+
+TEST_JOBS = ("test", "import")
+
+
+def _latest(store, jobs) -> list[dict]:
+    out = []
+    for job in jobs:
+        out += store.latest_runs(job)
+    return out
+
+
+def gather(store) -> dict:
+    """The latest run of every target, of each kind, with its stored details."""
+    # imported here: _pytest_driver.py loads this file by path in the target interpreter, outside the package
+    from . import store as tables
+
+    test_runs = []
+    for r in _latest(store, TEST_JOBS):
+        row = tables.run_row(store, r["id"])
+        if row is None:
+            continue
+        test_runs.append({"run": r, "row": row, "cases": tables.cases(store, r["id"]),
+                          "coverage_percent": row["coverage_percent"],
+                          "group_coverage": {g: c["percent"] for g, c in tables.group_coverage(store, r["id"]).items()}})
+    fuzz_runs = [{"run": r, **(r.summary or {})} for r in store.latest_runs("fuzz")]
+    probe_runs = [{"run": r, **(r.summary or {})} for r in store.latest_runs("probe")]
+    return {"tests": test_runs, "fuzz": fuzz_runs, "probes": probe_runs}
+
+
+def score(store) -> float | None:
+    """T(r) over the latest runs in the project (the module docstring); None when not assessed."""
+    data = gather(store)
+    result = compute([t for t in data["tests"] if t["cases"] or t["coverage_percent"] is not None],
+                     data["fuzz"], data["probes"])
+    return None if result["score"] is None else round(result["score"], 1)

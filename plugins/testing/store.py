@@ -7,6 +7,7 @@ imports MIGRATIONS at start-up.
 from __future__ import annotations
 
 import json
+import time
 
 MIGRATIONS = (
     (1, """
@@ -37,6 +38,11 @@ CREATE TABLE testing_transcripts (
 CREATE TABLE testing_group_coverage (
     run_id INTEGER NOT NULL, grp TEXT NOT NULL, percent REAL, statements INTEGER, covered_lines INTEGER,
     branches INTEGER, covered_branches INTEGER, files INTEGER, PRIMARY KEY (run_id, grp));
+"""),
+    # coverage.py's parse of a target's files, kept for its next run (runner.run_suite's
+    # parse_cache): derived data, outside the project's hashes like every *_cache table.
+    (3, """
+CREATE TABLE testing_parse_cache (target TEXT PRIMARY KEY, data TEXT NOT NULL, updated REAL NOT NULL);
 """),
 )
 
@@ -159,3 +165,51 @@ def uncovered_lines(store) -> dict[str, set[int]]:
             for first, last in f["missing_ranges"]:
                 lines.update(range(first, last + 1))
     return out
+
+
+# ------------------------------------------------------------ what the tab lists
+def run_list(store) -> list[dict]:
+    """Every run (tests and imports), newest first."""
+    return store.query("SELECT run_id, kind, target, status, tests, passed, coverage_percent FROM testing_runs "
+                       "ORDER BY run_id DESC")
+
+
+def target_history(store, target: str) -> tuple[int, dict[str, list[tuple[int, float]]]]:
+    """(how many runs, {"pass rate": [(n, %)], "coverage": [(n, %)]}) over the runs of *target*
+    numbered from 1, oldest first; a run with no test that passed, failed or erred has no pass rate."""
+    runs = store.query("SELECT passed, failed, errors, coverage_percent FROM testing_runs WHERE target=? "
+                       "ORDER BY run_id", (target,))
+    return len(runs), {
+        "pass rate": [(i, 100.0 * r["passed"] / (r["passed"] + r["failed"] + r["errors"]))
+                      for i, r in enumerate(runs, 1) if r["passed"] + r["failed"] + r["errors"]],
+        "coverage": [(i, r["coverage_percent"]) for i, r in enumerate(runs, 1) if r["coverage_percent"] is not None]}
+
+
+def all_fuzz(store) -> list[list]:
+    """Every fuzz crash of every run, newest run first, as the tab's rows."""
+    return [[r["entry"], r["kind"], r["error_type"], r["location"], r["minimal_input"][:200], r["occurrences"],
+             r["run_id"]] for r in store.query("SELECT entry, kind, error_type, location, minimal_input, occurrences, "
+                                               "run_id FROM testing_fuzz ORDER BY run_id DESC")]
+
+
+def all_probes(store) -> list[list]:
+    """Every probe result of every run, newest run first, as the tab's rows (hit rate in %)."""
+    return [[r["probe_id"], r["category"], r["severity"], r["hits"], r["answered"], r["errors"],
+             "n/a" if r["hit_rate"] is None else f"{r['hit_rate']:.0%}", r["run_id"]]
+            for r in store.query("SELECT probe_id, category, severity, hits, answered, errors, hit_rate, run_id "
+                                 "FROM testing_probes ORDER BY run_id DESC, rowid")]
+
+
+def parse_cache(store, target: str) -> dict:
+    """The parse cache of ``target`` (an absolute path) kept by its last run; empty if none."""
+    row = store.query_one("SELECT data FROM testing_parse_cache WHERE target=?", (target,))
+    try:
+        return json.loads(row["data"]) if row else {}
+    except ValueError:
+        return {}  # a damaged entry costs one full parse, nothing else
+
+
+def save_parse_cache(store, target: str, cache: dict) -> None:
+    if not store.readonly:
+        store.execute("INSERT OR REPLACE INTO testing_parse_cache (target, data, updated) VALUES (?,?,?)",
+                      (target, json.dumps(cache, separators=(",", ":")), time.time()))

@@ -19,6 +19,7 @@ from the core ``findings`` table (read-only), through this plugin's store.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from . import store as tables
 
@@ -43,8 +44,8 @@ def uncovered_lines_of_run(store, run_id: int) -> dict[str, set[int]]:
 def latest_test_run(store, target: str) -> dict | None:
     """The latest finished test run (pytest or import) of ``target``."""
     target = os.path.normpath(os.path.abspath(target))
-    runs = [r for r in store.runs() if r["job"] in ("test", "import") and r["target"]
-            and os.path.normpath(r["target"]) == target]
+    runs = [r for r in store.runs() if r.job in ("test", "import") and r.target
+            and os.path.normpath(r.target) == target]
     return runs[-1] if runs else None
 
 
@@ -76,9 +77,10 @@ def untested_findings(store, findings, uncovered: dict[str, set[int]] | None = N
                 uncovered.setdefault(path, set()).update(lines)
     if not uncovered:
         return []
-    rows = [f if isinstance(f, dict) else {**vars(f)} for f in findings]
+    # Stored findings (records that read as mappings) or Finding objects made in this process.
+    rows = [dict(f) if isinstance(f, Mapping) else {**vars(f)} for f in findings]
     bases = _run_targets(store, [f.get("run_id") for f in rows])
-    test_targets = [os.path.normpath(r["target"]) for r in store.latest_runs("test")]
+    test_targets = [os.path.normpath(r.target) for r in store.latest_runs("test")]
     out = []
     for f in rows:
         if not f.get("path") or not f.get("line"):

@@ -74,7 +74,7 @@ def test_keys_are_created_in_the_keyring_and_never_reach_the_project(tmp_path):
 
 
 def test_a_missing_key_is_not_created_when_reading(tmp_path):
-    from workbench_plugins.anonymise.job import load_keys
+    from workbench_plugins.anonymise.keys import load_keys
 
     with Project.create(tmp_path / "p.wbproj", plugins=_registry().plugins) as project:
         with pytest.raises(AnonymiseError, match="workbench secret set PROJECT vault"):

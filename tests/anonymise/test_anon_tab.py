@@ -242,7 +242,7 @@ def test_tab_runs_what_it_shows_on_the_demo_and_the_cli_builds_the_same(window, 
     tab.job = None
     tab.run_button.click()
     assert tab.job is None and tab.run_button.isEnabled()
-    assert "k = 5 need quasi-identifiers" in tab.status.text()
+    assert "k = 5 need quasi-identifiers" in tab.panel.error.text()      # in place, under the form
     (tmp_path / "none.json").write_text(json.dumps({"columns": {c: {"role": "other"} for c in qis}}))
     from workbench.api import CliError
 

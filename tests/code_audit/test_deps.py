@@ -469,7 +469,7 @@ def test_no_connection_during_import_or_check(tmp_path, data_dir, tree):
 
 def test_report_has_a_dependencies_section(project, store, tree, snapshot):
     from workbench.core.report import Table
-    from workbench_plugins.code_audit.score import report_sections
+    from workbench_plugins.code_audit.report import report_sections
 
     run_deps(project, target=str(tree))
     sections = report_sections(store)

@@ -36,15 +36,15 @@ def test_tab_shows_dependency_findings_with_fix(window, qtbot, tmp_path, monkeyp
     tab = window.tabs.widget(index)
     assert tab.current_run_id() == run_id
     assert f"{summary['packages']} packages" in tab.run_combo.currentText()
-    rows = [tab.model.record(r) for r in range(tab.model.rowCount())]
+    rows = [tab.view.model.record(r) for r in range(tab.view.model.rowCount())]
     assert len(rows) == sum(summary["findings"].values())
     row = next(i for i, r in enumerate(rows) if r["rule"] == "PYSEC-2025-41" and r["path"] == "requirements.txt")
     assert "fix: raise to ≥ 2.6.0" in rows[row]["title"]  # the table's Title column carries the fix
-    tab.table.selectRow(row)
-    qtbot.waitUntil(lambda: "Fix:" in tab.detail.toPlainText(), timeout=3000)
-    text = tab.detail.toPlainText()
+    tab.view.table.selectRow(row)
+    qtbot.waitUntil(lambda: "Fix:" in tab.view.details.toPlainText(), timeout=3000)
+    text = tab.view.details.toPlainText()
     assert "Fix: raise torch to ≥ 2.6.0" in text and "CVE-2025-32434" in text
-    assert "torch==2.5.1" in tab.code.toPlainText()  # the pinning file, at its line
+    assert "torch==2.5.1" in tab.view.code.toPlainText()  # the pinning file, at its line
     shots = os.environ.get("WB_SHOTS")
     if shots:
         window.resize(1500, 800)

@@ -127,7 +127,8 @@ def test_engine_modules_import_no_qt_and_no_heavy_libraries():
 
     code = ("import sys\n"
             "import workbench_plugins.code_audit.engine, workbench_plugins.code_audit.sarif\n"
-            "import workbench_plugins.code_audit.score, workbench_plugins.code_audit.model_scan\n"
+            "import workbench_plugins.code_audit.score, workbench_plugins.code_audit.report\n"
+            "import workbench_plugins.code_audit.model_scan\n"
             "import workbench_plugins.code_audit.secrets_scan, workbench_plugins.code_audit.bandit_runner\n"
             "import workbench_plugins.code_audit.rules\n"
             "bad = [m for m in ('PySide6', 'bandit', 'detect_secrets', 'torch', 'picklescan') if m in sys.modules]\n"

@@ -75,11 +75,11 @@ def test_score_formula():
 
 def test_score_and_report_sections(audited, project):
     from workbench.core.report import KeyValues, Section, Table
-    from workbench_plugins.code_audit import score
+    from workbench_plugins.code_audit import report, score
 
     value = score.score(project.store("code_audit"))
     assert 0 <= value < 100
-    sections = score.report_sections(project.store("code_audit"), {})
+    sections = report.report_sections(project.store("code_audit"), {})
     assert len(sections) == 1 and isinstance(sections[0], Section)
     blocks = sections[0].blocks
     assert any(isinstance(b, KeyValues) for b in blocks)
@@ -88,10 +88,10 @@ def test_score_and_report_sections(audited, project):
 
 
 def test_report_before_any_run(project):
-    from workbench_plugins.code_audit import score
+    from workbench_plugins.code_audit import report, score
 
     assert score.score(project.store("code_audit")) is None
-    assert "No code audit" in score.report_sections(project.store("code_audit"), {})[0].blocks[0].text
+    assert "No code audit" in report.report_sections(project.store("code_audit"), {})[0].blocks[0].text
 
 
 def test_file_writers_used_by_the_cli(audited, project, tmp_path):

@@ -16,6 +16,7 @@ import pytest
 
 from test_core_secrets_backend import bare, bare_env, linux_only  # noqa: F401 - fixture reused
 from wb_core_helpers import REPO_ROOT
+from workbench.core import kdf
 from workbench.core import secret_file_backend as sfb
 from workbench.core import secrets
 from workbench.core.errors import SecretsUnavailableError
@@ -345,7 +346,7 @@ def test_a_fifo_in_place_of_the_file_is_refused_without_hanging(tmp_path):
 def test_an_oversized_file_is_refused(tmp_path):
     path = tmp_path / "s.json"
     with open(path, "wb") as f:
-        f.truncate(sfb.MAX_FILE_BYTES + 1)
+        f.truncate(kdf.MAX_FILE_BYTES + 1)
     with pytest.raises(sfb.SecretsFileError, match="more than"):
         sfb.EncryptedFileStore(path).unlock(PASSPHRASE)
 

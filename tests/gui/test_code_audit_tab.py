@@ -52,34 +52,37 @@ def test_audit_from_the_tab_then_triage(window, tmp_path, qtbot):
     window.open_project(project_path)
     tab = window.tab_for("code_audit")
     tree = small_tree(tmp_path / "tree")
-    tab.target.setText(str(tree))
+    tab.panel.target.setText(str(tree))
     job = tab.start_audit()
     assert job is not None
-    assert not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
+    assert not tab.panel.run_button.isEnabled() and tab.panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: job.finished, timeout=120000)
     assert job.status == "done", job.result
-    qtbot.waitUntil(lambda: tab.model.rowCount() > 0, timeout=10000)
-    rules = {tab.model.record(i)["rule"] for i in range(tab.model.rowCount())}
+    qtbot.waitUntil(lambda: tab.view.model.rowCount() > 0, timeout=10000)
+    rules = {tab.view.model.record(i)["rule"] for i in range(tab.view.model.rowCount())}
     assert {"B301", "B602"} <= rules  # pickle.loads, subprocess with shell=True
     assert "broken.py" in {tab.skipped.item(i, 0).text().split("/")[-1] for i in range(tab.skipped.rowCount())}
 
     # Filter to HIGH only: only the shell=True call stays.
-    tab.severity.setCurrentIndex(2)
-    assert {tab.model.record(i)["severity"] for i in range(tab.model.rowCount())} == {"HIGH"}
-    tab.severity.setCurrentIndex(0)
+    tab.view.severity.setCurrentIndex(2)
+    assert {tab.view.model.record(i)["severity"] for i in range(tab.view.model.rowCount())} == {"HIGH"}
+    tab.view.severity.setCurrentIndex(0)
 
     # Select the B602 finding; the code view shows its file with the flagged line.
-    row = next(i for i in range(tab.model.rowCount()) if tab.model.record(i)["rule"] == "B602")
-    tab.table.selectRow(row)
-    assert "subprocess.call(cmd, shell=True)" in tab.code.toPlainText()
-    assert tab.code.extraSelections()
+    row = next(i for i in range(tab.view.model.rowCount()) if tab.view.model.record(i)["rule"] == "B602")
+    tab.view.table.selectRow(row)
+    assert "subprocess.call(cmd, shell=True)" in tab.view.code.toPlainText()
+    assert tab.view.code.extraSelections()
 
     # Keyboard triage: X marks the selection fixed; it leaves the "open" view.
-    fingerprint = tab.model.record(row)["fingerprint"]
-    tab.table.setFocus()
-    QTest.keyClick(tab.table, Qt.Key_X)
+    fingerprint = tab.view.model.record(row)["fingerprint"]
+    # the jobs dock opening and closing while the audit ran may leave the offscreen window inactive
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=5000)
+    tab.view.table.setFocus()
+    QTest.keyClick(tab.view.table, Qt.Key_X)
     assert window.project.triage()[fingerprint]["status"] == "fixed"
-    assert fingerprint not in {tab.model.record(i)["fingerprint"] for i in range(tab.model.rowCount())}
+    assert fingerprint not in {tab.view.model.record(i)["fingerprint"] for i in range(tab.view.model.rowCount())}
     assert any(e["kind"] == "triage" for e in window.project.events(limit=5))
 
     # Exports from the tab: the suffix picks the format.
@@ -97,9 +100,9 @@ def test_audit_from_the_tab_then_triage(window, tmp_path, qtbot):
     qtbot.waitUntil(lambda: job2.finished, timeout=120000)
     assert job2.status == "done", job2.result
     tab.new_only.setChecked(True)
-    assert tab.model.rowCount() == 0
+    assert tab.view.model.rowCount() == 0
     tab.new_only.setChecked(False)
-    assert tab.model.rowCount() > 0
+    assert tab.view.model.rowCount() > 0
 
 
 def test_hundred_thousand_findings_filter_and_group(window, tmp_path):
@@ -114,19 +117,20 @@ def test_hundred_thousand_findings_filter_and_group(window, tmp_path):
         p.finish_run(run, "done", summary={"files": 700})
     window.open_project(path)
     tab = window.tab_for("code_audit")
-    assert tab.model.rowCount() == 100_000
-    tab.severity.setCurrentIndex(2)
-    assert tab.model.rowCount() == 33_333
-    tab.rule_filter.setText("B139")
-    tab.apply_filter()
-    assert tab.model.rowCount() == sum(1 for i in range(100_000) if i % 3 == 2 and i % 40 == 39)
-    tab.rule_filter.setText("")
-    tab.severity.setCurrentIndex(0)
-    tab.apply_filter()
-    groups = {tab.groups.item(i).data(Qt.UserRole): tab.groups.item(i).text() for i in range(tab.groups.count())}
+    assert tab.view.model.rowCount() == 100_000
+    tab.view.severity.setCurrentIndex(2)
+    assert tab.view.model.rowCount() == 33_333
+    tab.view.text.setText("B139")
+    tab.view.apply_filter()
+    assert tab.view.model.rowCount() == sum(1 for i in range(100_000) if i % 3 == 2 and i % 40 == 39)
+    tab.view.text.setText("")
+    tab.view.severity.setCurrentIndex(0)
+    tab.view.apply_filter()
+    items = [tab.view.groups.item(i) for i in range(tab.view.groups.count())]
+    groups = {item.data(Qt.UserRole): item.text() for item in items}
     assert groups["B100"].endswith("(2,500)")
-    tab.group_by.setCurrentIndex(1)
-    assert tab.groups.count() == 1 + 700
+    tab.view.group_by.setCurrentIndex(tab.view.group_by.findText("By file"))
+    assert tab.view.groups.count() == 1 + 700
 
 
 def stdlib_copy(dest, packages=("email", "json", "http")):
@@ -144,13 +148,13 @@ def test_gui_audit_of_a_real_tree_uses_pools_and_completes(window, tmp_path, qtb
     # A job runs in a worker process and may start its own pool there: the worker must not be a daemon.
     window.open_project(make_empty_project(tmp_path / "pool.wbproj"))
     tab = window.tab_for("code_audit")
-    tab.target.setText(str(stdlib_copy(tmp_path / "stdlib")))
+    tab.panel.target.setText(str(stdlib_copy(tmp_path / "stdlib")))
     job = tab.start_audit()
     qtbot.waitUntil(lambda: job.finished, timeout=300000)
     assert job.status == "done", job.result
     summary = window.project.run(job.run_id)["summary"]
     assert summary["files"] >= 39 and summary["skipped"] == 0
-    assert tab.model.rowCount() > 0
+    assert tab.view.model.rowCount() > 0
 
 
 def test_gui_cancel_ends_the_job_and_its_pool(window, tmp_path, qtbot):
@@ -158,19 +162,19 @@ def test_gui_cancel_ends_the_job_and_its_pool(window, tmp_path, qtbot):
 
     window.open_project(make_empty_project(tmp_path / "cancel.wbproj"))
     tab = window.tab_for("code_audit")
-    tab.target.setText(str(stdlib_copy(tmp_path / "stdlib", ("email", "json", "http", "xml", "urllib",
+    tab.panel.target.setText(str(stdlib_copy(tmp_path / "stdlib", ("email", "json", "http", "xml", "urllib",
                                                                "logging", "asyncio"))))
     job = tab.start_audit()
     worker = psutil.Process(job.pid)
     qtbot.waitUntil(lambda: len(worker.children(recursive=True)) > 0, timeout=120000)
     helpers = worker.children(recursive=True)
-    tab.cancel_button.click()
+    tab.panel.cancel_button.click()
     qtbot.waitUntil(lambda: job.finished, timeout=60000)
     assert job.status == "cancelled"
     assert window.project.run(job.run_id)["status"] == "cancelled"
     gone, alive = psutil.wait_procs(helpers + [worker], timeout=20)
     assert not alive, f"left running: {alive}"
-    assert tab.run_button.isEnabled()
+    assert tab.panel.run_button.isEnabled()
 
 
 def make_empty_project(path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from workbench.core.jobs import run_in_process
 from workbench.core.plugins import load_plugins
@@ -30,14 +29,14 @@ def test_untested_filter_and_detail(window, tmp_path):
         assert status == "done" and run["passed"] == 1, run
     assert window.open_project(path)
     tab = window.tab_for("code_audit")
-    tab.status.setCurrentIndex(1)  # all statuses
+    tab.view.status.setCurrentIndex(1)  # all statuses
     tab.untested_only.setChecked(True)
-    shown = [tab.model.record(r) for r in range(tab.model.rowCount())]
+    shown = [tab.view.model.record(r) for r in range(tab.view.model.rowCount())]
     assert [(r["rule"], r["line"]) for r in shown] == [("B307", 6)]
-    tab.table.selectRow(0)
-    assert "Untested" in tab.detail.toPlainText()
+    tab.view.table.selectRow(0)
+    assert "Untested" in tab.view.details.toPlainText()
     tab.untested_only.setChecked(False)
-    records = [tab.model.record(r) for r in range(tab.model.rowCount())]
+    records = [tab.view.model.record(r) for r in range(tab.view.model.rowCount())]
     assert ("B307", 2) in [(r["rule"], r["line"]) for r in records] and len(records) > 1
-    tab.table.selectRow([(r["rule"], r["line"]) for r in records].index(("B307", 2)))  # the tested eval
-    assert "Untested" not in tab.detail.toPlainText()
+    tab.view.table.selectRow([(r["rule"], r["line"]) for r in records].index(("B307", 2)))  # the tested eval
+    assert "Untested" not in tab.view.details.toPlainText()

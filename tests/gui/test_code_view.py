@@ -29,5 +29,5 @@ def test_code_audit_tab_numbers_its_code(window):
     from workbench.gui.api import CodeView
 
     tab = window.tab_for("code_audit")
-    assert isinstance(tab.code, CodeView)
-    assert "Select a finding" in tab.detail.placeholderText()
+    assert isinstance(tab.view.code, CodeView)
+    assert "Select a finding" in tab.view.details.toPlainText()  # an empty pane says what to do

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import textwrap
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPalette, QTextFormat
 from PySide6.QtWidgets import QApplication, QDialog
 
@@ -43,10 +43,10 @@ def project_with_findings(path, target, findings) -> None:
 
 
 def select(tab, **match) -> dict:
-    for row in range(tab.model.rowCount()):
-        rec = tab.model.record(row)
+    for row in range(tab.view.model.rowCount()):
+        rec = tab.view.model.record(row)
         if all(rec[k] == v for k, v in match.items()):
-            tab.table.selectRow(row)
+            tab.view.table.selectRow(row)
             return rec
     raise AssertionError(f"no row with {match}")
 
@@ -66,16 +66,16 @@ def test_flagged_line_is_readable_in_dark_and_light(window, tmp_path):
         QApplication.processEvents()
         for severity in ("LOW", "MEDIUM", "HIGH"):
             select(tab, severity=severity)
-            selections = tab.code.extraSelections()
+            selections = tab.view.code.extraSelections()
             assert selections, "the flagged line is highlighted"
             fmt = selections[0].format
             background = fmt.background().color()
             # What is drawn: the format's text colour, or the editor's when the format has none.
             text = (fmt.foreground().color() if fmt.hasProperty(QTextFormat.ForegroundBrush)
-                    else tab.code.palette().color(QPalette.Text))
+                    else tab.view.code.palette().color(QPalette.Text))
             ratio = contrast(text, background)
             assert ratio >= 4.5, f"{severity} in {theme}: contrast {ratio:.2f}"
-            base = tab.code.palette().color(QPalette.Base)
+            base = tab.view.code.palette().color(QPalette.Base)
             assert background != base, "the line stands out from the rest of the code"
 
 
@@ -97,20 +97,20 @@ def test_first_window_shows_titles_and_whole_statuses(window, tmp_path):
     window.open_project(tmp_path / "w.wbproj")
     tab = window.tab_for("code_audit")
     window.tabs.setCurrentWidget(tab)
-    tab.status.setCurrentIndex(1)  # All: open, false positive, accepted risk
+    tab.view.status.setCurrentIndex(1)  # All: open, false positive, accepted risk
     QApplication.processEvents()
-    tab.fit_columns()
-    header = tab.table.horizontalHeader()
-    fm = tab.table.fontMetrics()
-    viewport = tab.table.viewport().width()
+    tab.view.fit_columns()
+    header = tab.view.table.horizontalHeader()
+    fm = tab.view.table.fontMetrics()
+    viewport = tab.view.table.viewport().width()
     widths = [header.sectionSize(c) for c in range(header.count())]
     assert sum(widths) <= viewport + 1, f"columns {widths} overflow the table ({viewport} px): Status is cut off"
-    assert widths[3] >= 0.2 * viewport, f"Title gets {widths[3]} of {viewport} px"
-    assert widths[3] >= fm.horizontalAdvance("Hard-coded API key of an AI")  # more than "…"
-    for row in range(tab.model.rowCount()):
-        status = tab.model.data(tab.model.index(row, 6))
+    assert widths[4] >= 0.2 * viewport, f"Title gets {widths[4]} of {viewport} px"
+    assert widths[4] >= fm.horizontalAdvance("Hard-coded API key of an AI")  # more than "…"
+    for row in range(tab.view.model.rowCount()):
+        status = tab.view.model.data(tab.view.model.index(row, 6))
         assert fm.horizontalAdvance(status) + 8 <= widths[6], f"status {status!r} does not fit"
-        severity = tab.model.data(tab.model.index(row, 0))
+        severity = tab.view.model.data(tab.view.model.index(row, 0))
         assert fm.horizontalAdvance(severity) + 8 <= widths[0]
 
 
@@ -136,7 +136,7 @@ def test_details_follow_the_new_run_not_the_previous_one(window, tmp_path, qtbot
     window.open_project(path)
     tab = window.tab_for("code_audit")
     window.tabs.setCurrentWidget(tab)
-    tab.target.setText(str(tree))
+    tab.panel.target.setText(str(tree))
 
     def audit():
         job = tab.start_audit()
@@ -148,23 +148,23 @@ def test_details_follow_the_new_run_not_the_previous_one(window, tmp_path, qtbot
 
     first_run = audit()
     first = select(tab, rule="B602")
-    assert "B602" in tab.detail.toPlainText() and f":{first['line']}" in tab.detail.toPlainText()
+    assert "B602" in tab.view.details.toPlainText() and f":{first['line']}" in tab.view.details.toPlainText()
 
     # The code moves down three lines: the new run's record of the same finding is shown.
     app.write_text("\n\n\n" + app.read_text())
     second_run = audit()
     assert second_run != first_run
-    shown = tab.selected_records()
+    shown = tab.view.selected()
     assert [r["fingerprint"] for r in shown] == [first["fingerprint"]]
     assert shown[0]["id"] != first["id"] and shown[0]["line"] == first["line"] + 3
-    assert f":{first['line'] + 3}" in tab.detail.toPlainText()
+    assert f":{first['line'] + 3}" in tab.view.details.toPlainText()
 
     # The finding is fixed in the code: after the next run nothing stale is left in the pane.
     app.write_text(app.read_text().replace("subprocess.call(cmd, shell=True)", "subprocess.call(cmd)"))
     audit()
-    assert "B602" not in {tab.model.record(i)["rule"] for i in range(tab.model.rowCount())}
-    assert tab.selected_records() == []
-    assert tab.detail.toPlainText() == "" and tab.code.toPlainText() == ""
+    assert "B602" not in {tab.view.model.record(i)["rule"] for i in range(tab.view.model.rowCount())}
+    assert tab.view.selected() == []
+    assert tab.view.details.toPlainText().startswith("Select a finding") and tab.view.code.toPlainText() == ""
 
 
 # ------------------------------------------- 6. multi-line justification
@@ -199,7 +199,7 @@ def test_accept_risk_takes_a_multi_line_justification(window, tmp_path, qtbot):
     rec = select(tab, rule="B301")
     checks: list = []
     answer_dialog(qtbot, None, checks)
-    tab.triage_selected_interactive("accepted_risk")
+    tab.view.triage_selected("accepted_risk")
     assert checks == [("empty", False), ("blank", False)]
     assert rec["fingerprint"] not in window.project.triage()  # cancelled: nothing stored
 
@@ -207,7 +207,7 @@ def test_accept_risk_takes_a_multi_line_justification(window, tmp_path, qtbot):
     checks = []
     rec = select(tab, rule="B301")
     answer_dialog(qtbot, why, checks)
-    tab.triage_selected_interactive("accepted_risk")
+    tab.view.triage_selected("accepted_risk")
     assert checks == [("empty", False), ("blank", False), ("typed", True)]
     stored = window.project.triage()[rec["fingerprint"]]
     assert stored["status"] == "accepted_risk" and stored["justification"] == why
@@ -216,6 +216,45 @@ def test_accept_risk_takes_a_multi_line_justification(window, tmp_path, qtbot):
     checks = []
     rec = select(tab, rule="B101")
     answer_dialog(qtbot, "", checks)
-    tab.triage_selected_interactive("false_positive")
+    tab.view.triage_selected("false_positive")
     assert checks[0] == ("empty", True)
     assert window.project.triage()[rec["fingerprint"]]["status"] == "false_positive"
+
+
+# ------------------------------------------------- 7. rule ids (issue 22)
+def test_long_rule_ids_are_cut_after_a_whole_part_never_mid_word(window, tmp_path):
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    rule = "SECRET-base64-high-entropy-string"
+    project_with_findings(tmp_path / "r.wbproj", tmp_path, [("MEDIUM", rule, "Secret in the tree", "a.yaml", 1, None)])
+    window.open_project(tmp_path / "r.wbproj")
+    tab = window.tab_for("code_audit")
+    column = [tab.view.model.headerData(c, Qt.Horizontal) for c in range(tab.view.model.columnCount())].index("Rule")
+    index = tab.view.model.index(0, column)
+    delegate = tab.view.table.itemDelegateForColumn(column)
+    fm = tab.view.table.fontMetrics()
+    for width in (fm.horizontalAdvance("SECRET-base64-hi") + 10, fm.horizontalAdvance("SECRET-base64-high-en") + 10):
+        option = QStyleOptionViewItem()
+        option.initFrom(tab.view.table)
+        option.rect.setWidth(width)
+        delegate.initStyleOption(option, index)
+        shown = option.text
+        assert shown.endswith("…") and rule[len(shown) - 1] in "-_./:", shown  # cut where a part ends
+        assert fm.horizontalAdvance(shown) <= width
+    assert tab.view.model.data(index, Qt.ToolTipRole) == rule  # the whole id on hover
+
+
+def test_severity_chart_follows_the_theme(window, tmp_path):
+    from workbench.gui.theme import apply_theme
+
+    project_with_findings(tmp_path / "t.wbproj", tmp_path, [("HIGH", "B301", "pickle", "a.py", 1, None)])
+    window.open_project(tmp_path / "t.wbproj")
+    tab = window.tab_for("code_audit")
+    window.tabs.setCurrentWidget(tab)
+    lightness = {}
+    for theme in ("dark", "light"):
+        apply_theme(QApplication.instance(), theme)
+        QApplication.processEvents()
+        image = tab.view.chart.pixmap().toImage()
+        lightness[theme] = image.pixelColor(image.width() // 2, 2).lightness()  # the chart's background
+    assert lightness["dark"] < 100 < lightness["light"], lightness

@@ -50,6 +50,8 @@ def test_dock_title_buttons_are_readable_in_both_themes(window, theme):
     from workbench.gui.theme import apply_theme
 
     apply_theme(QApplication.instance(), theme)
+    for dock in (window.jobs_dock, window.events_dock):
+        dock.show()  # collapsed while idle: open them to see their title bars
     QApplication.processEvents()
     for dock in (window.jobs_dock, window.events_dock):
         buttons = [b for b in dock.findChildren(QAbstractButton) if b.parent() is dock and b.isVisible()]
@@ -98,54 +100,7 @@ def test_failed_job_shows_why_without_eta(window, tmp_path, qtbot):
 
 
 # ------------------------------------------------------ 2. docks and layout
-def test_docks_stay_small_until_a_job_runs_and_layout_is_remembered(qtbot, settings_dir, tmp_path):
-    from workbench.gui.app import create_window
-
-    path = audited_project(tmp_path / "layout.wbproj", {"/src": [("LOW", "a finding")]})
-    _, first = create_window(str(path), theme="light", reopen_last=False)
-    qtbot.addWidget(first)
-    first.show()
-    qtbot.waitExposed(first)
-    QApplication.processEvents()
-    height = first.height()
-    line = first.jobs_widget.empty.sizeHint().height()
-    assert first.jobs_widget.height() <= line + 4  # "No jobs running" takes one line
-    docks = first.jobs_dock.height() + first.events_dock.height()
-    assert docks <= 0.3 * height, f"docks take {docks} of {height} px"
-    assert first.tabs.height() >= 0.6 * height
-
-    # A job makes the jobs dock grow to show its row; the events dock keeps its height.
-    events_before = first.events_dock.height()
-    job = slow_job(first)
-    qtbot.waitUntil(lambda: first.jobs_widget.height() >= first.jobs_widget.rows[id(job)].sizeHint().height(),
-                    timeout=10000)
-    assert abs(first.events_dock.height() - events_before) <= 2
-    job.cancel()
-    qtbot.waitUntil(lambda: job.finished, timeout=30000)
-    # The ended row stays readable a few seconds, then the dock goes back to one line.
-    qtbot.waitUntil(lambda: first.jobs_widget.idle, timeout=10000)
-    qtbot.waitUntil(lambda: first.jobs_widget.height() <= line + 4, timeout=5000)
-
-    # The user changes the layout; the next window remembers it. (The offscreen screen is
-    # 800x800 and a restored geometry is fitted to the screen: use a window that fits.)
-    first.resize(790, 760)  # the window's minimum width (one tab per plugin) may keep it wider
-    QApplication.processEvents()
-    first.resizeDocks([first.events_dock], [175], Qt.Vertical)
-    QApplication.processEvents()
-    chosen = first.events_dock.height()
-    first_size = (first.size().width(), first.size().height())
-    assert abs(chosen - 175) <= 8 and chosen > events_before + 30
-    first.close()
-
-    _, second = create_window(None, theme="light")
-    qtbot.addWidget(second)
-    second.show()
-    qtbot.waitExposed(second)
-    QApplication.processEvents()
-    assert (second.size().width(), second.size().height()) == first_size
-    assert abs(second.events_dock.height() - chosen) <= 4, (second.events_dock.height(), chosen)
-    assert second.jobs_widget.height() <= line + 4
-    second.close()
+# (collapsed docks, pins and the remembered layout: tests/gui/test_docks_collapsed.py)
 
 
 # --------------------------------------------------------- 4. tab switching
@@ -160,13 +115,13 @@ def test_ctrl_tab_and_ctrl_page_keys_switch_tabs_from_the_findings_table(window,
             (Qt.Key_Backtab, Qt.ControlModifier | Qt.ShiftModifier, -1), (Qt.Key_PageUp, Qt.ControlModifier, -1))
     for key, modifiers, step in keys:
         window.tabs.setCurrentIndex(code_audit)
-        tab.table.setFocus()
-        tab.table.selectRow(0)
-        qtbot.waitUntil(tab.table.hasFocus, timeout=5000)
-        QTest.keyClick(tab.table, key, modifiers)
+        tab.view.table.setFocus()
+        tab.view.table.selectRow(0)
+        qtbot.waitUntil(tab.view.table.hasFocus, timeout=5000)
+        QTest.keyClick(tab.view.table, key, modifiers)
         assert window.tabs.currentIndex() == (code_audit + step) % n, (key, modifiers)
     # The same from the other widgets of the tab that take the focus.
-    for widget in (tab.code, tab.target, tab.groups):
+    for widget in (tab.view.code, tab.panel.target, tab.view.groups):
         window.tabs.setCurrentIndex(code_audit)
         widget.setFocus()
         qtbot.waitUntil(widget.hasFocus, timeout=5000)
@@ -202,12 +157,12 @@ def test_locked_project_is_offered_read_only_and_shown_so(window, tmp_path, qtbo
 
         tab = window.tab_for("code_audit")
         window.tabs.setCurrentWidget(tab)
-        assert tab.model.rowCount() == 2
-        assert not tab.run_button.isEnabled()
-        assert not any(b.isEnabled() for b in tab.triage_buttons.values())
-        tab.table.selectRow(0)
-        assert tab.triage_selected("fixed") == 0
-        tab.target.setText(str(tmp_path))
+        assert tab.view.model.rowCount() == 2
+        assert not tab.panel.run_button.isEnabled()
+        assert not any(b.isEnabled() for b in tab.view.triage_buttons.values())
+        tab.view.table.selectRow(0)
+        assert tab.view.triage_selected("fixed") == 0
+        tab.panel.target.setText(str(tmp_path))
         assert tab.start_audit() is None
         assert window.start_job(JobSpec("testplugin", "batches", {"batches": 1})) is None
         assert "read-only" in window.statusBar().currentMessage()

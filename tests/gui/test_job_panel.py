@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Literal
 
-from workbench.api import JobDef, Plugin
+from form_plugin import TargetParams, form_plugin
 
 
 @dataclass
-class ShapeParams:
-    target: str
-    depth: int = 3
+class ShapeParams(TargetParams):
     rate: float = 0.5
     strict: bool = True
     mode: Literal["fast", "thorough"] = "thorough"
@@ -22,17 +19,6 @@ class ShapeParams:
     limit: int | None = None
     tags: list[str] = field(default_factory=list)
     steps: int = field(default=10, metadata={"label": "Steps (1-99):", "min": 1, "max": 99, "help": "how many"})
-
-    def __post_init__(self) -> None:
-        if self.depth < 1:
-            raise ValueError("depth must be at least 1")
-
-
-class ShapePlugin(Plugin):
-    id = "shapetest"
-    title = "Shapes"
-    version = "0.1"
-    jobs = MappingProxyType({"shape": JobDef("nowhere:run", ShapeParams, "shape")})
 
 
 def _registry_plugin(window, plugin_id):
@@ -44,7 +30,7 @@ def test_form_from_the_params_dataclass_and_errors_in_place(window, qtbot, tmp_p
 
     from workbench.gui.api import JobPanel, TabHost
 
-    plugin = ShapePlugin()
+    plugin = form_plugin("shapetest", "Shapes", "shape", ShapeParams)
     panel = JobPanel(plugin, TabHost(window, plugin), "shape")
     qtbot.addWidget(panel)
     kinds = {name: type(w) for name, w in panel.fields.items()}

@@ -101,12 +101,12 @@ def test_worker_job_progress_and_cancel_from_the_window(window, tmp_path, qtbot)
     row = window.jobs_widget.rows[id(job)]
     row.refresh()
     assert row.bar.maximum() == 1000 and row.bar.value() > 0
-    assert "1 job running" in window.status_jobs.text()
+    assert "Jobs: 1 running" in window.status_jobs.text()
     row.cancel.click()
     qtbot.waitUntil(lambda: job.finished, timeout=30000)
     assert job.status == "cancelled"
     assert window.project.run(job.run_id)["status"] == "cancelled"
-    assert "0 jobs running" in window.status_jobs.text()
+    assert "Jobs: idle" in window.status_jobs.text()
 
 
 def test_export_pdf_reads_back(window, tmp_path):

@@ -38,10 +38,12 @@ def test_top_risks_show_ten_rows_at_1280x800_and_cards_say_what_next(tmp_path, q
 
 
 def test_next_step_words():
+    from workbench.api import RunRecord
     from workbench.gui.overview import next_step
 
+    done, failed = RunRecord(1, "testing", "test", status="done"), RunRecord(2, "testing", "test", status="failed")
     assert next_step("Tests", None, {}, []) == "Not assessed: open Tests and run it"
-    assert next_step("Tests", 90.0, {"MEDIUM": 1}, [{"status": "done"}]) == "1 open medium: review it"
-    assert next_step("Tests", 70.0, {}, [{"status": "done"}]) == "Below 80: see the pillar's report section"
-    assert next_step("Tests", 95.0, {}, [{"status": "done"}]) == "Nothing open: re-run after changes"
-    assert next_step("Tests", 95.0, {}, [{"status": "done"}, {"status": "failed"}]).startswith("Last run failed")
+    assert next_step("Tests", 90.0, {"MEDIUM": 1}, [done]) == "1 open medium: review it"
+    assert next_step("Tests", 70.0, {}, [done]) == "Below 80: see the pillar's report section"
+    assert next_step("Tests", 95.0, {}, [done]) == "Nothing open: re-run after changes"
+    assert next_step("Tests", 95.0, {}, [done, failed]).startswith("Last run failed")

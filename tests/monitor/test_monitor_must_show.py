@@ -58,7 +58,7 @@ def _record(tmp_path, name, staged: bool, duration: float, capsys):
     from workbench.core.plugin_store import PluginStore
     from workbench.core.plugins import load_plugins
     from workbench.core.project import Project
-    from workbench_plugins.monitor.job import save_rules
+    from workbench_plugins.monitor.store import save_rules
     from workbench_plugins.monitor.rules import DEFAULT_RULES
 
     base = tmp_path / name

@@ -17,7 +17,7 @@ from workbench.core.jobs import run_in_process
 from workbench.core.plugin_store import PluginStore
 from workbench.core.plugins import check_plugin
 from workbench_plugins.monitor import plugin
-from workbench_plugins.monitor.job import save_rules, stored_rules
+from workbench_plugins.monitor.store import save_rules, stored_rules
 
 
 def test_plugin_object_and_light_import():
@@ -206,7 +206,7 @@ def test_a_second_run_resumes_the_log_where_the_first_stopped(project, tmp_path)
 
 def test_stop_ends_an_until_stopped_recording_as_done_and_scored(project):
     """Stop (the job's cancel) is how a recording without a duration ends: done, summary and M kept."""
-    from workbench_plugins.monitor.report import score
+    from workbench_plugins.monitor.score import score
 
     store = PluginStore(project, "monitor")
     started = time.monotonic()

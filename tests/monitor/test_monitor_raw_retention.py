@@ -8,7 +8,7 @@ import pytest
 
 def test_prune_raw_deletes_old_samples_in_batches_and_only_the_monitors(project):
     from workbench.core.plugin_store import PluginStore
-    from workbench_plugins.monitor.job import prune_raw
+    from workbench_plugins.monitor.store import prune_raw
 
     store = PluginStore(project, "monitor")
     other = PluginStore(project, "robustness")

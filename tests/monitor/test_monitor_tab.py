@@ -107,7 +107,7 @@ def test_rules_editor_saves_and_refuses_bad_rules(window, monkeypatch):
     assert not tab.save_rules() and "safe side" in errors[-1]
     tab.rules_edit.setPlainText('[{"id": "cpu", "series": "cpu.total", "op": ">", "value": 50, "clear": 40}]')
     assert tab.save_rules()
-    from workbench_plugins.monitor.job import stored_rules
+    from workbench_plugins.monitor.store import stored_rules
 
     assert stored_rules(tab.store) == [{"id": "cpu", "series": "cpu.total", "op": ">", "value": 50, "clear": 40}]
     # λ per concern of the health score: shown with their defaults, edited, checked
@@ -115,7 +115,7 @@ def test_rules_editor_saves_and_refuses_bad_rules(window, monkeypatch):
     assert set(shown) == {"availability", "resources", "integrity", "intrusion", "model_service"} or shown == {}
     tab.weights_edit.setPlainText('{"integrity": 0.5}')
     assert tab.save_weights()
-    from workbench_plugins.monitor.report import _weights
+    from workbench_plugins.monitor.score import _weights
 
     assert _weights(tab.store)["integrity"] == 0.5
     tab.weights_edit.setPlainText('{"integrity": -1}')

@@ -67,8 +67,8 @@ def test_worst_case_per_sample_and_r_on_the_protocol_grid():
     wc = score.worst_case(3, rows)
     assert wc == {0.1: 0.0, 0.05: pytest.approx(2 / 3)}  # neither attack alone gets sample 0 and 1
     proto = {"norm": "linf", "eps": [0.05, 0.1], "attacks": ["pgd"], "budget": {}}
-    assert score.score(proto, wc) == pytest.approx(100 * (2 / 3 + 0.0) / 2)
-    assert score.score({**proto, "eps": [0.05, 0.2]}, wc) is None  # an epsilon the run lacks: no number
+    assert score.r_of(proto, wc) == pytest.approx(100 * (2 / 3 + 0.0) / 2)
+    assert score.r_of({**proto, "eps": [0.05, 0.2]}, wc) is None  # an epsilon the run lacks: no number
 
 
 def test_protocol_comparability():

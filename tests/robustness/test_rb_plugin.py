@@ -156,7 +156,7 @@ def test_cli_robustness_demo_writes_the_summary(cli_env, tmp_path):
     assert set(summary["robust_accuracy"]) == {"fgsm", "pgd", "square-l2"}
     assert list(summary["robust_accuracy"]["pgd"]) == ["0.03", "0.1"]
     assert list(summary["robust_accuracy"]["square-l2"]) == ["0.5"]
-    assert summary["device"]["device"] == "cpu" and summary["seeds"] == {"seed": 0}
+    assert summary["device"]["device"] == "cpu" and summary["seeds"] == {"seed": 0, "shard_size": 1024}
     # R under the protocol this first run set: L-inf, its epsilons, fgsm and pgd with their budgets
     assert list(summary["worst_case_accuracy"]) == ["0.03", "0.1"]
     assert summary["protocol"]["attacks"] == ["fgsm", "pgd"] and summary["protocol"]["norm"] == "linf"

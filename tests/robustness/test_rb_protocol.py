@@ -87,7 +87,7 @@ def test_runs_under_another_protocol_are_never_compared(project):
     _, again = _run(project, attacks=["pgd_l2"], eps=["0.5", "1.0"], set_protocol=True)
     assert S.protocol(store)["norm"] == "l2" and again["protocol"]["comparable"]
     assert plugin.score(store) == pytest.approx(round(again["score"], 1))
-    from workbench_plugins.robustness.report import score_detail
+    from workbench_plugins.robustness.score import score_detail
 
     assert score_detail(store) == "Protocol: L2, ε ∈ {0.5, 1}, worst case per sample over pgd_l2 (steps 5, " \
                                   "restarts 1, random_start True)"

@@ -33,16 +33,16 @@ def test_run_from_the_tab_shows_results_coverage_and_history(window, tmp_path, q
     tab = window.tab_for("testing")
     target = write_tree(tmp_path / "calc", {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS,
                                             ".coveragerc": COVERAGERC})
-    assert tab.start_run() is None  # no target or interpreter yet: refused with a message, nothing started
-    tab.target.setText(str(target))
-    tab.python.setText(PYTHON)
-    tab.rerun.setValue(1)
-    job = tab.start_run()
-    assert job is not None and not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
+    assert tab.panel.start() is None  # no target or interpreter yet: refused with a message, nothing started
+    tab.panel.target.setText(str(target))
+    tab.panel.fields["python"].setText(PYTHON)
+    tab.panel.fields["rerun"].setValue(1)
+    job = tab.panel.start()
+    assert job is not None and not tab.panel.run_button.isEnabled() and tab.panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: job.finished, timeout=120000)
     assert job.status == "done", job.result
     qtbot.waitUntil(lambda: tab.results_model.rowCount() == 1)
-    assert tab.run_button.isEnabled() and not tab.cancel_button.isEnabled()
+    assert tab.panel.run_button.isEnabled() and not tab.panel.cancel_button.isEnabled()
 
     file_row = tab.results_model.item(0, 0)
     assert file_row.text() == "tests/test_calc.py" and file_row.rowCount() == 6
@@ -64,23 +64,23 @@ def test_run_from_the_tab_shows_results_coverage_and_history(window, tmp_path, q
     assert untested_page > 0
 
     tab.pages.setCurrentIndex(2)
-    assert len(tab.history.getPlotItem().listDataItems()) == 2  # pass rate and coverage
+    assert len(tab.history.listDataItems()) == 2  # pass rate and coverage
 
     # pytest arguments from the tab reach pytest; bad quoting is refused before anything starts.
-    tab.pytest_args.setText("-k 'sign'")
-    tab.rerun.setValue(0)
+    tab.panel.fields["pytest_args"].setText("-k 'sign'")
+    tab.panel.fields["rerun"].setValue(0)
     shot = os.environ.get("WB_TESTING_SCREENSHOT")
     if shot:
         tab.pages.setCurrentIndex(0)
         qtbot.wait(100)
         window.grab().save(f"{shot}-args.png")
-    job = tab.start_run()
+    job = tab.panel.start()
     qtbot.waitUntil(lambda: job.finished, timeout=120000)
     assert job.status == "done", job.result
     qtbot.waitUntil(lambda: tab.results_model.rowCount() == 1 and tab.results_model.item(0, 0).rowCount() == 2)
-    tab.pytest_args.setText("-k 'sign")
-    assert tab.start_run() is None
-    tab.pytest_args.setText("")
+    tab.panel.fields["pytest_args"].setText("-k 'sign")
+    assert tab.panel.start() is None
+    tab.panel.fields["pytest_args"].setText("")
     tab.pages.setCurrentIndex(2)
     if shot:  # for the hand-in: WB_TESTING_SCREENSHOT=/path/prefix pytest tests/testing/test_tab.py
         for i, name in enumerate(("results", "coverage", "history")):
@@ -100,31 +100,31 @@ def test_fuzz_asks_for_trust_first_and_probe_results_show(window, tmp_path, qtbo
     window.open_project(project_path)
     tab = window.tab_for("testing")
     target = write_tree(tmp_path / "model", {"clf.py": "def predict(row):\n    return sum(row) / len(row)\n"})
-    tab.target.setText(str(target))
-    tab.fuzz_entry.setText("clf:predict")
-    tab.fuzz_kind.setCurrentText("tabular")
+    tab.panel.target.setText(str(target))
+    tab.fuzz_panel.target.setText("clf:predict")
+    tab.fuzz_panel.fields["input"].setCurrentText("tabular")
     questions = []
     monkeypatch.setattr(tab.host, "ask", lambda title, text: questions.append(text) or False)
-    assert tab.start_fuzz() is None  # declined: nothing runs
+    assert tab.fuzz_panel.start() is None  # declined: nothing runs
     assert "calls it with thousands of hostile inputs on this machine" in questions[0]
     monkeypatch.setattr(tab.host, "ask", lambda title, text: questions.append(text) or True)
-    job = tab.start_fuzz()
+    job = tab.fuzz_panel.start()
     assert job is not None and len(questions) == 2
     qtbot.waitUntil(lambda: job.finished, timeout=120000)
     assert job.status == "done", job.result
     qtbot.waitUntil(lambda: tab.fuzz.model().rowCount() > 0)
     kinds = {tab.fuzz.model().item(r, 2).text() for r in range(tab.fuzz.model().rowCount())}
     assert "ZeroDivisionError" in kinds  # the empty row
-    again = tab.start_fuzz()
+    again = tab.fuzz_panel.start()
     assert again is not None and len(questions) == 2  # asked once per tab
     qtbot.waitUntil(lambda: again.finished, timeout=120000)
 
     server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("llm_server.py")),
                                str(tmp_path / "log.jsonl")], stdout=subprocess.PIPE, text=True)
     try:
-        tab.probe_url.setText(f"http://127.0.0.1:{int(server.stdout.readline())}/v1")
-        tab.probe_runs.setValue(2)
-        job = tab.start_probe()
+        tab.probe_panel.target.setText(f"http://127.0.0.1:{int(server.stdout.readline())}/v1")
+        tab.probe_panel.fields["runs"].setValue(2)
+        job = tab.probe_panel.start()
         qtbot.waitUntil(lambda: job.finished, timeout=120000)
     finally:
         server.kill()
@@ -195,16 +195,16 @@ def test_cancel_in_the_tab_ends_the_whole_test_process_group(window, tmp_path, q
             open({str(pidfile)!r}, "w").write(str(child.pid))
             time.sleep(600)
     '''})
-    tab.target.setText(str(target))
-    tab.python.setText(PYTHON)
-    job = tab.start_run()
+    tab.panel.target.setText(str(target))
+    tab.panel.fields["python"].setText(PYTHON)
+    job = tab.panel.start()
     qtbot.waitUntil(lambda: pidfile.exists() and pidfile.read_text() != "", timeout=60000)
-    qtbot.waitUntil(lambda: "test_slow" in tab.progress_label.text(), timeout=10000)  # the current test shows
-    tab.cancel_button.click()
+    qtbot.waitUntil(lambda: "test_slow" in tab.panel.eta.text(), timeout=10000)  # the current test shows
+    tab.panel.cancel_button.click()
     qtbot.waitUntil(lambda: job.finished, timeout=60000)
     assert job.status == "cancelled"
     assert not _alive(int(pidfile.read_text()))
-    assert tab.run_button.isEnabled()
+    assert tab.panel.run_button.isEnabled()
 
 
 def test_untested_page_lists_audit_findings_on_lines_no_test_ran(window, tmp_path, qtbot):
@@ -228,7 +228,7 @@ def test_untested_page_lists_audit_findings_on_lines_no_test_ran(window, tmp_pat
     tab = window.tab_for("testing")
     tab.refresh()
     # The reopened project's last run fills the target and interpreter, ready to run again.
-    assert tab.target.text() == str(target) and tab.python.text()
+    assert tab.panel.target.text() == str(target) and tab.panel.fields["python"].text()
     assert ["MEDIUM", "app.py:6", "B307"] in [row[:3] for row in tab.untested_rows]
     assert all(not row[1].endswith(":2") for row in tab.untested_rows)  # tested's eval ran
     assert tab.untested_note.text().startswith(f"{len(tab.untested_rows)} of ")

@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from workbench.core.database import ACTIVE_STATUSES, _canonical, now_iso
+from workbench.core.database import ACTIVE_STATUSES, _canonical
+from workbench.core.host import now_iso
 from workbench.core.state import UNSEALED_META, classify_tables, differing_parts
 
 GENESIS_HASH = "0" * 64
@@ -113,6 +114,10 @@ class AuditLogMixin:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [dict(r) for r in self.conn.execute(sql)]
+
+    def last_event_id(self) -> int | None:
+        """The id of the newest entry of the log (None when empty): a view reloads when it changes."""
+        return self.conn.execute("SELECT MAX(id) FROM events").fetchone()[0]
 
     # ------------------------------------------------------------------- seals
     def _install_seal_triggers(self) -> None:

@@ -2,6 +2,9 @@
 
 * :class:`Commands`: registers commands, grouped per plugin in ``--help``, and
   refuses a name that is already taken;
+* :func:`job_command`: a command that runs a job, with ``-p/--project`` and
+  ``--summary-json FILE`` declared and the summary written for it
+  (:func:`project_argument`: the same ``-p`` for a command that runs none);
 * :func:`open_project`: open (or create) a project, with this plugin's state checked;
 * :func:`run_job`: run a job here with a terminal progress bar, write
   ``--summary-json``, and turn the outcome into an exit code;
@@ -12,6 +15,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import json
 import os
 import sys
@@ -98,6 +103,64 @@ class Commands:
         return "\n".join(lines)
 
 
+PROJECT_HELP = "project file (.wbproj)"
+
+
+def project_argument(parser, *, required: bool = True, create: bool = True, without: str | None = None,
+                     about: str | None = None) -> None:
+    """Declare ``-p/--project PROJECT`` on *parser*, with the one help text every command shares.
+
+    *create*: the command creates a missing project; *about*: what else the project is for, e.g.
+    ``"its keyring holds the keys"``; *without*: what the command does when ``-p`` is left out (then
+    ``-p`` is optional), e.g. ``"the keys come from WORKBENCH_ANON_KEY_<ID>"``."""
+    text = PROJECT_HELP + ("; created if it does not exist" if create else "") + (f"; {about}" if about else "")
+    if without:
+        required = False
+        text += f"; without it, {without}"
+    parser.add_argument("-p", "--project", required=required, metavar="PROJECT", help=text)
+
+
+# the summaries of the jobs done inside the job_command running now (None outside one)
+_DONE_SUMMARIES: contextvars.ContextVar[list | None] = contextvars.ContextVar("done_summaries", default=None)
+
+
+def job_command(cli: Commands, name: str, help: str, run: Callable, *, description: str | None = None,
+                create: bool = True, without_project: str | None = None,
+                project_about: str | None = None) -> argparse.ArgumentParser:
+    """Register ``workbench NAME``, a command that runs a job, and return its parser for the
+    command's own arguments.
+
+    It declares ``-p/--project PROJECT`` (:func:`project_argument`) and ``--summary-json FILE``.
+    ``run(args)`` does the work and returns the exit code, or ``(exit code, summary)``: the summary
+    (a JSON-able dict) is then written to ``--summary-json`` when it was given, whatever the code,
+    so a gate's exit code still comes with its summary. When ``run`` raises after its one job was
+    done (an export to a folder that does not exist), that job's summary, as :func:`run_job`
+    returned it, is written before the error goes on: the run is stored, so it has its summary.
+    A run that raises before a job is done, or after several, writes nothing."""
+    parser = cli.command(name, help, description=description, runs_job=True)
+    project_argument(parser, create=create, without=without_project, about=project_about)
+
+    def main(args) -> int:
+        done: list = []  # the summaries of the jobs run_job ran for this command
+        token = _DONE_SUMMARIES.set(done)
+        try:
+            out = run(args)
+        except BaseException:
+            if len(done) == 1 and getattr(args, "summary_json", None):
+                with contextlib.suppress(CliError):  # the error that stopped the command is the one to tell
+                    write_summary_json(args.summary_json, done[0])
+            raise
+        finally:
+            _DONE_SUMMARIES.reset(token)
+        code, summary = out if isinstance(out, tuple) else (out, None)
+        if summary is not None and getattr(args, "summary_json", None):
+            write_summary_json(args.summary_json, summary)
+        return code
+
+    parser.set_defaults(func=main)
+    return parser
+
+
 # ---------------------------------------------------------------- projects
 @contextmanager
 def open_project(path: str | os.PathLike, *, create: bool = False, readonly: bool = False,
@@ -129,10 +192,11 @@ def open_project(path: str | os.PathLike, *, create: bool = False, readonly: boo
 
 def write_summary_json(path: str | os.PathLike, summary) -> None:
     """Write *summary* to *path* whole or not at all (temporary file, then rename)."""
+    from workbench.core.database import json_default
     from workbench.core.files import atomic_write
 
     try:
-        atomic_write(path, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+        atomic_write(path, json.dumps(summary, indent=2, sort_keys=True, default=json_default) + "\n")
     except WorkbenchError as exc:
         raise CliError(str(exc)) from exc
 
@@ -156,6 +220,9 @@ def run_job(project, spec, *, unit: str = "items", summary_json: str | None = No
         raise CliError(f"{spec.title or spec.job}: cancelled; results stored so far are kept", EXIT_INTERRUPTED)
     if status != "done":
         raise CliError(f"{spec.title or spec.job}: {status}: {result}")
+    done = _DONE_SUMMARIES.get()
+    if done is not None:  # in a job_command: its summary is written even if a later step fails
+        done.append(result)
     if summary_json:
         write_summary_json(summary_json, result)
     return run_id, status, result

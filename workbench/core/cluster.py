@@ -177,7 +177,7 @@ class Cluster:
         """
         import ray
 
-        from .jobs import Cancelled
+        from .cancel import Cancelled  # the job's (jobs re-exports it); not from .jobs, which imports us
 
         remote = self._remote_fn(fn, num_cpus, num_gpus, max_retries)
         queue = list(items)
@@ -288,8 +288,34 @@ def connected() -> Cluster | None:
 
 
 def active() -> Cluster | None:
-    """The cluster the command running now uses (its ``--ray``), or None: run locally."""
+    """The cluster the command running now uses (its ``--ray``), or None: run locally. With an
+    address set by :func:`use_when_asked`, the first call connects (a job that never asks never does)."""
+    global _pending
+    if _active is None and _pending is not None:
+        address, on_connect = _pending
+        _pending = None  # one try: a failed connection fails the job that asked, with its reason
+        c = use(address)
+        if on_connect is not None:
+            on_connect(c)
     return _active
+
+
+_pending: "tuple[str, Callable[[Cluster], None] | None] | None" = None
+
+
+def use_when_asked(address: str | None, on_connect: Callable[[Cluster], None] | None = None) -> None:
+    """The window's Cluster setting in a job's worker process: connect to *address* only when the job
+    asks for :func:`active` (audit, sweeps, anonymisation do; other jobs never import Ray), then call
+    *on_connect* with the cluster. None: run locally."""
+    global _pending
+    _pending = (address, on_connect) if address else None
+
+
+def nodes() -> list[dict]:
+    """The connected cluster's alive nodes ({"id", "address", "cpus", "gpus", "memory_gb"}); [] when
+    this process is not connected (Ray is then not imported)."""
+    c = _connected
+    return c.nodes() if c is not None else []
 
 
 def use(address: str | None) -> Cluster | None:

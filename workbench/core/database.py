@@ -8,12 +8,10 @@ of the lock holder write without it.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
+import numbers
 import os
-import socket
 import sqlite3
-import sys
 import uuid
 import contextlib
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from workbench import __version__
+from workbench.core import open_files
 from workbench.core import project_crypto as crypto
 from workbench.core.errors import (
     DamagedProjectError,
@@ -31,6 +30,7 @@ from workbench.core.errors import (
     ProjectNotFoundError,
     StorageFullError,
 )
+from workbench.core.host import now_iso
 from workbench.core.lock import ProjectLock
 
 SUFFIX = ".wbproj"
@@ -106,26 +106,20 @@ CORE_MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+def json_default(obj):
+    """What JSON writes for a value it does not know: numbers as numbers (numpy's ``int64``,
+    ``float32``, ``bool_``, a ``Fraction``), anything else as its text."""
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj)
+    if type(obj).__module__ == "numpy" and callable(getattr(obj, "item", None)):
+        return obj.item()  # np.bool_ and other scalars: the Python value (no numpy import here)
+    return str(obj)
 
 
 def _canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _process_start_time(pid: int) -> float | None:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        # A zombie has ended: nobody reaped it yet (an orphan in a container whose
-        # init does not reap), but it runs nothing any more.
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return proc.create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return None
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default)
 
 
 def check_header(path: Path) -> None:
@@ -164,7 +158,7 @@ def validate(path: str | os.PathLike) -> Path:
         raise NotAProjectError(path, "is not a regular file (a pipe or a device), not a workbench project.")
     try:
         encrypted = crypto.is_encrypted_file(path)
-        if not encrypted and not crypto.is_open_here(path):  # open here: its header was checked then
+        if not encrypted and not open_files.is_open_here(path):  # open here: its header was checked then
             check_header(path)
     except PermissionError as exc:
         raise ProjectError(path, f"cannot be read ({exc.strerror}).") from exc
@@ -231,14 +225,14 @@ class ProjectDatabase:
 
     def _opened(self, key_id: str | None) -> None:
         self.key_id = key_id
-        self._open_handle = crypto.opened(self.path, key_id)
+        self._open_handle = open_files.opened(self.path, key_id)
 
     def _close_quietly(self) -> None:
         """After a failed open: the connection goes, and so does the note that the file is open here."""
         with contextlib.suppress(Exception):
             self.conn.close()
         if self._open_handle is not None:
-            crypto.closed(self._open_handle)
+            open_files.closed(self._open_handle)
             self._open_handle = None
 
     # ----------------------------------------------------------------- opening
@@ -403,7 +397,7 @@ class ProjectDatabase:
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
             if self._open_handle is not None:
-                crypto.closed(self._open_handle)
+                open_files.closed(self._open_handle)
                 self._open_handle = None
             if self.readonly and self._leave_no_wal:
                 self._remove_sidecars()
@@ -660,23 +654,3 @@ def _split_sql(script: str) -> list[str]:
 def _file_identity(path: Path) -> str:
     st = os.stat(path)
     return f"{st.st_dev}:{st.st_ino}"
-
-
-def _current_user() -> str:
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except Exception:  # no user name on some containers
-        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
-
-
-
-def holder_description() -> dict:
-    return {
-        "pid": os.getpid(),
-        "user": _current_user(),
-        "host": socket.gethostname(),
-        "since": now_iso(),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200] if sys.argv else "",
-    }

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.open_files import is_open_here, looks_encrypted
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -35,8 +36,6 @@ def check_writable_target(path: str | os.PathLike) -> Path:
     if path.exists() or path.is_symlink():
         if not path.is_file():
             raise WorkbenchError(f"{path}: exists and is not a regular file")
-        from workbench.core.project_crypto import is_open_here, looks_encrypted
-
         # Checked without reading first: an encrypted project has no SQLite header to see, and
         # reading a file this process has open would drop SQLite's locks on it.
         if path.suffix == ".wbproj" or is_open_here(path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -33,6 +35,46 @@ def is_open(finding: dict) -> bool:
 _WS = re.compile(r"\s+")
 
 
+class FindingError(ValueError):
+    """A finding built wrong; the message names the plugin, the rule and the finding."""
+
+
+_JSON_LEAVES = frozenset({str, int, bool, type(None)})  # float apart: NaN and infinities are no JSON
+
+
+def evidence_problem(value, where: str = "evidence") -> str | None:
+    """What in *value* a finding's evidence cannot hold (said in words), or None when it is fine:
+    a dict with string keys whose values are JSON values (str, finite numbers, bool, None, lists, dicts)."""
+    kind = type(value)
+    # the common cases first: checked for every finding of a large audit
+    if kind in _JSON_LEAVES or (kind is float and math.isfinite(value)):
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} has a key {key!r} that is not a string"
+            if type(item) not in _JSON_LEAVES:
+                problem = evidence_problem(item, f"{where}[{key!r}]")
+                if problem:
+                    return problem
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if type(item) not in _JSON_LEAVES:
+                problem = evidence_problem(item, f"{where}[{i}]")
+                if problem:
+                    return problem
+        return None
+    if isinstance(value, numbers.Real):  # subclasses too: numpy's numbers register as Real
+        if math.isfinite(value):
+            return None
+        return (f"{where} is {float(value)!r}, which JSON cannot hold (SARIF and JSON readers refuse it); "
+                "store None or a string such as \"nan\"")
+    if isinstance(value, str) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")):
+        return None
+    return f"{where} is a {kind.__name__} ({str(value)[:60]!r}), not a JSON value"
+
+
 @dataclass
 class Finding:
     plugin: str
@@ -59,6 +101,25 @@ class Finding:
             raise ValueError(f"confidence must be one of {CONFIDENCES}, got {self.confidence!r}")
         if self.source_status not in SOURCE_STATUSES:
             raise ValueError(f"source_status must be one of {SOURCE_STATUSES}")
+        if self.evidence is None:
+            self.evidence = {}
+        self.check()
+
+    def describe(self) -> str:
+        """Which finding this is, for an error message: plugin, rule, title and place."""
+        where = f" at {self.path}:{self.line}" if self.path and self.line else f" at {self.path}" if self.path else ""
+        return f"plugin {self.plugin!r}, rule {self.rule!r}, finding {self.title!r}{where}"
+
+    def check(self) -> None:
+        """Raise :class:`FindingError` when the evidence is not a dict of JSON values. The store calls
+        it again before writing: evidence changed after the finding was made is caught too."""
+        if not isinstance(self.evidence, dict):
+            raise FindingError(f"{self.describe()}: evidence must be a dict (e.g. {{\"code\": ...}}), "
+                               f"got a {type(self.evidence).__name__}: {str(self.evidence)[:60]!r}")
+        problem = evidence_problem(self.evidence)
+        if problem:
+            raise FindingError(f"{self.describe()}: {problem}; evidence must be a dict of JSON values "
+                               "(str, numbers, bool, None, lists, dicts)")
 
     def as_dict(self) -> dict:
         return asdict(self)

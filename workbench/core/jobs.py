@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import multiprocessing as mp
 import os
-import queue as _queue
 import sys
 import time
 import traceback
@@ -27,15 +25,12 @@ import weakref
 from typing import Any, Callable
 
 from workbench.core import project_crypto, secrets
+from workbench.core.cancel import Cancelled
 from workbench.core.errors import WorkbenchError
 from workbench.core.plugins import JobSpec, load_plugins, resolve
 from workbench.core.progress import ProgressTracker
 
 __all__ = ["Cancelled", "JobContext", "JobSpec", "NullContext", "WorkerJob", "resolve", "run_in_process"]
-
-
-class Cancelled(Exception):
-    """Raised inside a job by ``ctx.check_cancelled()`` once cancel was asked."""
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -186,7 +181,8 @@ def run_in_process(project, spec: JobSpec, *, on_progress=None, on_log=None, can
 
 # ------------------------------------------------------------ worker process
 def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_event, parent_pid: int,
-                 keys: dict | None = None, unlocked: dict | None = None, in_q=None) -> None:
+                 keys: dict | None = None, unlocked: dict | None = None, in_q=None,
+                 cluster_address: str | None = None) -> None:
     from workbench.core.project import Project
 
     from workbench.core import netguard, project_crypto, secrets
@@ -219,6 +215,8 @@ def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_ev
 
         ctx = JobContext(project, run_id, plugin=spec.plugin, on_progress=on_progress,
                          on_log=lambda m: out_q.put(("log", m)), cancel_check=cancel_event.is_set)
+        if cluster_address:
+            _use_cluster_when_asked(cluster_address, out_q)
         try:
             fn, params = job_callable(spec)
         except Exception as exc:
@@ -228,25 +226,74 @@ def _worker_main(project_path: str, run_id: int, spec: JobSpec, out_q, cancel_ev
             out_q.put(("failed", why))
             return
         status, result = _execute(project, run_id, fn, params, ctx)
+        if cluster_address and "workbench.core.cluster" in sys.modules:
+            with contextlib.suppress(Exception):  # the last count of tasks; the outcome matters more
+                _report_cluster(out_q)
         out_q.put((status, result))
     finally:
         project.close()
 
 
+#: how often a job on a cluster reports the cluster's nodes (they come and go)
+NODES_EVERY_S = 5.0
+
+
+def _use_cluster_when_asked(address: str, out_q) -> None:
+    """The window's Cluster setting: the job runs its tasks on *address* as the CLI's ``--ray`` does,
+    connecting when the job first asks for the cluster (a job that never asks never imports Ray).
+    Once connected, the nodes go to the parent now and every few seconds: the jobs dock shows them."""
+    import threading
+
+    from workbench.core import cluster
+
+    def report(c) -> None:
+        _report_cluster(out_q)
+        out_q.put(("log", c.describe()))
+
+        def keep_reporting() -> None:
+            while cluster.connected() is c:
+                time.sleep(NODES_EVERY_S)
+                try:
+                    _report_cluster(out_q)
+                except Exception:  # the run is ending or the cluster went away: the job says why
+                    return
+
+        threading.Thread(target=keep_reporting, daemon=True, name="cluster-nodes").start()
+
+    cluster.use_when_asked(address, report)
+
+
+def _report_cluster(out_q) -> None:
+    """The connected cluster's address, nodes and the tasks this job sent it, to the parent."""
+    from workbench.core import cluster
+
+    c = cluster.connected()
+    if c is not None:
+        out_q.put(("cluster", {"address": c.address, "nodes": c.nodes(), "tasks": c.tasks_submitted}))
+
+
 class WorkerJob:
-    """A job in a separate process. Poll it from the GUI's timer with :meth:`poll`."""
+    """A job in a separate process. Poll it from the GUI's timer with :meth:`poll`.
+
+    *cluster*: a Ray address (the window's Cluster setting); the job's tasks run there when the
+    job can use a cluster, as with the CLI's ``--ray``. :attr:`cluster` then holds the address
+    and the nodes (``{"address", "nodes": [...]}``) as the worker last reported them."""
 
     GRACE_SECONDS = 3.0
 
-    def __init__(self, project, spec: JobSpec):
+    def __init__(self, project, spec: JobSpec, cluster: str | None = None):
         self.project = project
         self.spec = spec
+        self.cluster_address = (cluster or "").strip() or None
+        self.cluster: dict | None = None
         self.run_id: int | None = None
         self.status = "queued"
         self.result: Any = None
         self.tracker = ProgressTracker()
         self.message = ""
         self.logs: list[str] = []
+        import multiprocessing as mp  # here, not at import: the window starts without it
+
         self._ctx = mp.get_context("spawn")
         self._queue = self._ctx.Queue()
         self._cancel = self._ctx.Event()
@@ -269,7 +316,7 @@ class WorkerJob:
             target=_worker_main,
             args=(str(self.project.path), self.run_id, self.spec, self._queue, self._cancel, os.getpid(),
                   project_crypto.keys_for_worker(self.project), secrets.unlocked_state_for_worker(),
-                  self._inbox),
+                  self._inbox, self.cluster_address),
             name=f"workbench-job-{self.run_id}",
             # Not a daemon: a job may start its own process pool (bandit, detect-secrets).
             # _terminate_leftovers() ends any still running when this process exits.
@@ -295,6 +342,8 @@ class WorkerJob:
 
     def poll(self) -> list[tuple]:
         """Drain messages; detect a dead or stuck worker. Returns the messages seen."""
+        import queue as _queue
+
         seen = []
         while True:
             try:
@@ -345,6 +394,8 @@ class WorkerJob:
         return self.status
 
     def _drain_blocking(self, timeout: float):
+        import queue as _queue
+
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
@@ -364,6 +415,8 @@ class WorkerJob:
                 self.message = message
         elif kind == "log":
             self.logs.append(msg[1])
+        elif kind == "cluster":
+            self.cluster = msg[1]
         elif kind in ("done", "failed", "cancelled"):
             self.status = kind
             self.result = msg[1]
@@ -404,6 +457,8 @@ _live_workers: "weakref.WeakSet[WorkerJob]" = weakref.WeakSet()
 
 def _latest_message(q):
     """The newest message waiting on *q*, or None (never blocks)."""
+    import queue as _queue
+
     latest = None
     while True:
         try:

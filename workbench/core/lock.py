@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from workbench.core.errors import ProjectError, ProjectLockedError
+from workbench.core.host import holder_description
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -60,8 +61,6 @@ class ProjectLock:
 
     @classmethod
     def acquire(cls, project_path: Path) -> "ProjectLock":
-        from workbench.core.project import holder_description
-
         path = lock_path(Path(project_path))
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

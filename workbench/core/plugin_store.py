@@ -1,8 +1,10 @@
 """What a plugin sees of a project: its own tables, its runs, findings, metrics and artifacts.
 
 Jobs get it as ``ctx.store``; report sections, the score and the tab get one
-for their plugin too. Everything it writes is scoped to the plugin id, and
-every write goes through the project's one transaction helper.
+for their plugin too. Runs and findings come back as typed records
+(:class:`~workbench.core.stored.RunRecord`, :class:`~workbench.core.stored.StoredFinding`).
+Everything it writes is scoped to the plugin id, and every write goes through
+the project's one transaction helper.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import re
 import sqlite3
 from typing import Iterable, Sequence
 
-from workbench.core.findings import OPEN_SQL, Finding, is_open
+from workbench.core.findings import OPEN_SQL, Finding, FindingError
+from workbench.core.stored import RunRecord, StoredFinding
 
 
 _READS = re.compile(r"\s*(SELECT|PRAGMA|EXPLAIN|VALUES)\b", re.IGNORECASE)
@@ -67,47 +70,63 @@ class PluginStore:
         return dict(row) if row is not None else None
 
     # ----------------------------------------------------------------- runs
-    def run(self, run_id: int) -> dict | None:
-        run = self.project.run(run_id)
-        return run if run is not None and run["plugin"] == self.plugin_id else None
+    def run(self, run_id: int) -> RunRecord | None:
+        """One of this plugin's runs (None for another plugin's, or no such run)."""
+        run = self.project.run_record(run_id)
+        return run if run is not None and run.plugin == self.plugin_id else None
 
-    def runs(self, *, job: str | None = None, status: str | None = "done") -> list[dict]:
-        """This plugin's runs, oldest first (finished ones by default)."""
-        return [r for r in self.project.runs(plugin=self.plugin_id, status=status) if job is None or r["job"] == job]
+    def runs(self, *, job: str | None = None, status: str | None = "done") -> list[RunRecord]:
+        """This plugin's runs, oldest first (finished ones by default; ``status=None``: all)."""
+        return [r for r in self.project.run_records(plugin=self.plugin_id, status=status)
+                if job is None or r.job == job]
 
-    def latest_runs(self, job: str | None = None) -> list[dict]:
+    def active_runs(self, *, every_plugin: bool = False) -> list[RunRecord]:
+        """Runs queued or running now: this plugin's, or every plugin's (the monitor watches them)."""
+        plugin = None if every_plugin else self.plugin_id
+        return [r for status in ("queued", "running") for r in self.project.run_records(plugin=plugin, status=status)]
+
+    def latest_runs(self, job: str | None = None) -> list[RunRecord]:
         """The latest finished run of each target: what the score, counts and report cover."""
         ids = set(self.project.latest_run_ids(self.plugin_id))
-        return [r for r in self.runs(job=job) if r["id"] in ids]
+        return [r for r in self.runs(job=job) if r.id in ids]
 
-    def latest_run(self, target: str | None = None, job: str | None = None) -> dict | None:
+    def latest_run(self, target: str | None = None, job: str | None = None) -> RunRecord | None:
         """The latest finished run of *target* (of any target when None)."""
-        runs = [r for r in self.runs(job=job) if target is None or r["target"] == target]
+        runs = [r for r in self.runs(job=job) if target is None or r.target == target]
         return runs[-1] if runs else None
 
-    def previous_run(self, run_id: int) -> dict | None:
+    def previous_run(self, run_id: int) -> RunRecord | None:
         """The finished run of the same job and target before *run_id*."""
         run = self.project.run(run_id)
         if run is None:
             return None
-        return self.project.previous_run(self.plugin_id, run["job"], run["target"], run_id)
+        previous = self.project.previous_run(self.plugin_id, run["job"], run["target"], run_id)
+        return RunRecord.from_row(previous) if previous is not None else None
 
     # ------------------------------------------------------------- findings
     def add_findings(self, run_id: int, findings: Iterable[Finding]) -> int:
+        """Store findings of run *run_id*; :class:`FindingError` names a finding built wrong
+        (another plugin's, or evidence that is not a dict of JSON values)."""
         findings = list(findings)
         for f in findings:
             if f.plugin != self.plugin_id:
-                raise ValueError(f"finding of plugin {f.plugin!r} stored through {self.plugin_id!r}'s store")
+                raise FindingError(f"{f.describe()}: stored through {self.plugin_id!r}'s store")
         return self.project.add_findings(run_id, findings)
 
-    def findings(self, run_id: int | None = None, *, latest: bool = False, open_only: bool = False) -> list[dict]:
+    def findings(self, run_id: int | None = None, *, latest: bool = False,
+                 open_only: bool = False) -> list[StoredFinding]:
         """Findings with triage joined in: of one run, of the latest run of every target
         (``latest=True``), or of all runs."""
         if latest:
-            rows = [f for r in self.latest_runs() for f in self.project.findings(run_id=r["id"], plugin=self.plugin_id)]
+            rows = [f for r in self.latest_runs() for f in self.project.finding_records(r.id, self.plugin_id)]
         else:
-            rows = self.project.findings(run_id=run_id, plugin=self.plugin_id)
-        return [f for f in rows if is_open(f)] if open_only else rows
+            rows = self.project.finding_records(run_id, self.plugin_id)
+        return [f for f in rows if f.is_open] if open_only else rows
+
+    def finding(self, finding_id: int) -> StoredFinding | None:
+        """One of this plugin's stored findings by its id (``StoredFinding.id``)."""
+        row = self.project.finding_record(finding_id)
+        return row if row is not None and row.plugin == self.plugin_id else None
 
     def set_triage(self, fingerprints: Sequence[str], status: str, justification: str = "") -> int:
         """Triage this plugin's findings by fingerprint; logged in the audit log."""
@@ -115,7 +134,7 @@ class PluginStore:
 
     def open_counts(self) -> dict[str, int]:
         """{severity: open findings} over the latest run of every target."""
-        ids = [r["id"] for r in self.latest_runs()]
+        ids = [r.id for r in self.latest_runs()]
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))

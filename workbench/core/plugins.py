@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import traceback
 from dataclasses import dataclass, field
-from importlib import metadata
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
@@ -26,19 +26,44 @@ RESERVED_IDS = frozenset({"core", "meta", "runs", "findings", "triage", "artifac
                           "migrations", "secret", "workbench"})
 
 
+class _ParamsRef:
+    """``JobDef.params``: the dataclass, or its ``"package.module:Class"`` path imported on first
+    read. A plugin's module is imported at start-up; a dozen parameter dataclasses built there
+    cost ~10 ms of the window's first paint, and nothing reads them before a job or its tab."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError("params")  # no class-level default: the field stays required
+        value = obj.__dict__[self.slot]
+        if isinstance(value, str):
+            value = resolve(value)
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj, value) -> None:
+        if isinstance(value, str) and ":" not in value:
+            raise TypeError("JobDef params must be a dataclass or a 'package.module:Class' path, "
+                            f"got {value!r}")
+        obj.__dict__[self.slot] = value
+
+
 @dataclass(frozen=True)
 class JobDef:
     """One job of a plugin.
 
     ``function`` is a dotted ``"package.module:function"`` path, imported only in
     the process that runs the job (so torch never enters the GUI process).
-    ``params`` is the dataclass of its parameters. ``target`` names the field
+    ``params`` is the dataclass of its parameters, or its ``"package.module:Class"``
+    path, imported when first read (a job, its form). ``target`` names the field
     that says what the job works on (a folder, a dataset): runs are grouped by
     it, and "the latest run" is the latest per target.
     """
 
     function: str
-    params: type
+    params: type = _ParamsRef()  # type: ignore[assignment]
     title: str
     target: str | None = "target"
 
@@ -67,6 +92,10 @@ class Plugin:
     jobs: Mapping[str, JobDef] = MappingProxyType({})
     #: dotted path "module:Class" of the Qt tab, imported lazily by the GUI.
     tab: str | None = None
+    #: What the plugin did to assess its pillar, in a sentence or two for the report's Method
+    #: section (e.g. "Source code was read by static analysis; nothing was run."); empty: a
+    #: generic line is printed instead.
+    method: str = ""
     # The three hooks below, as dotted "module:function" paths imported on first use, so the
     # plugin's own module stays light. Override the methods instead when that reads better.
     #: ``function(plugin, cli)`` adding the plugin's commands
@@ -136,6 +165,9 @@ def check_plugin(plugin: Any) -> None:
         ref = getattr(plugin, hook, None)
         if ref is not None and (not isinstance(ref, str) or ":" not in ref):
             raise TypeError(f"plugin {plugin.id!r}: {hook} must be a 'package.module:name' path, got {ref!r}")
+    if not isinstance(getattr(plugin, "method", ""), str):  # the report's Method section prints it
+        raise TypeError(f"plugin {plugin.id!r}: method must be a str (what the pillar did, in words), "
+                        f"got {type(plugin.method).__name__}")
     versions = [v for v, _ in plugin.migrations]
     if versions != sorted(set(versions)):
         raise TypeError(f"plugin {plugin.id!r}: migration versions must increase: {versions}")
@@ -203,6 +235,122 @@ def _load_one(ep) -> PluginStatus:
     return status
 
 
+class _Dist:
+    """The two facts of a distribution the registry reports (``metadata["Name"]``, ``version``),
+    read from the head of its METADATA file when first asked."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._headers: dict[str, str] | None = None
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        if self._headers is None:
+            self._headers = {}
+            name = "PKG-INFO" if self._path.endswith(".egg-info") else "METADATA"
+            try:
+                with open(os.path.join(self._path, name), encoding="utf-8", errors="replace") as f:
+                    for line in f:
+                        if not line.strip():  # the headers end at the first empty line
+                            break
+                        key, sep, value = line.partition(":")
+                        if sep and not key.startswith((" ", "\t")):
+                            self._headers.setdefault(key.strip(), value.strip())
+            except OSError:
+                pass
+        return self._headers
+
+    @property
+    def version(self) -> str | None:
+        return self.metadata.get("Version")
+
+
+@dataclass
+class _EntryPoint:
+    """What the registry uses of ``importlib.metadata.EntryPoint``."""
+
+    name: str
+    value: str
+    group: str
+    dist: Any = None
+
+    def load(self):
+        import importlib
+
+        module, _, attrs = self.value.partition(":")
+        obj = importlib.import_module(module.strip())
+        for attr in filter(None, attrs.split("[")[0].strip().split(".")):
+            obj = getattr(obj, attr)
+        return obj
+
+
+def _parse_entry_points(text: str, group: str) -> list[tuple[str, str]]:
+    found, section = [], None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section == group and "=" in line:
+            name, _, value = line.partition("=")
+            found.append((name.strip(), value.strip()))
+    return found
+
+
+def _scan_entry_points(group: str) -> list | None:
+    """The group's entry points read straight from ``*.dist-info``/``*.egg-info`` folders on
+    ``sys.path``, in its order, the first distribution of a name winning (as importlib.metadata
+    does). Importing importlib.metadata costs ~15 ms of start-up (it pulls in email, zipfile,
+    csv...) for what is a folder listing and a few small text files here. None when the path
+    holds something only importlib.metadata can read (a zip file, a custom finder)."""
+    import importlib.machinery
+
+    for finder in sys.meta_path:
+        if finder is importlib.machinery.PathFinder or not hasattr(finder, "find_distributions"):
+            continue
+        # the importlib_metadata backport (imported by some libraries) reads sys.path as we do
+        if (type(finder).__module__, type(finder).__name__) != ("importlib_metadata", "MetadataPathFinder"):
+            return None
+    found, seen = [], set()
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except NotADirectoryError:
+            return None  # a zip file on the path
+        except OSError:
+            continue  # a folder that does not exist
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            dist = re.sub(r"[-_.]+", "_", name.rpartition(".")[0].split("-")[0]).lower()
+            path = os.path.join(folder, name)
+            try:
+                with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                if os.path.isdir(path):
+                    seen.add(dist)  # a distribution without entry points still shadows later ones
+                continue
+            if dist in seen:
+                continue
+            seen.add(dist)
+            owner = _Dist(path)
+            found += [_EntryPoint(n, v, group, owner) for n, v in _parse_entry_points(text, group)]
+    return found
+
+
+def entry_points(group: str) -> list:
+    """The installed entry points of *group* (objects with ``name``, ``value``, ``dist``, ``load()``)."""
+    eps = _scan_entry_points(group)
+    if eps is None:
+        from importlib import metadata
+
+        eps = list(metadata.entry_points(group=group))
+    return eps
+
+
 _cache: Registry | None = None
 
 
@@ -214,7 +362,7 @@ def load_plugins(refresh: bool = False, on_error: Callable[[PluginStatus], None]
     registry = Registry()
     seen: set[str] = set()
     ids: dict[str, str] = {}
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
         if ep.name in seen:  # the same dist on sys.path twice (editable + site)
             continue
         seen.add(ep.name)

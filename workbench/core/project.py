@@ -24,11 +24,11 @@ from workbench.core.database import (
     SUFFIX,
     ProjectDatabase,
     check_header,
-    holder_description,
     now_iso,
     read_only_uri,
     validate,
 )
+from workbench.core.host import holder_description
 from workbench.core.records import RecordsMixin
 from workbench.core.state import StateMixin
 

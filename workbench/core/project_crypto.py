@@ -28,6 +28,17 @@ import uuid
 from pathlib import Path
 
 from workbench.core.errors import ProjectError, WorkbenchError
+from workbench.core.kdf import (
+    MIN_PASSPHRASE,
+    SecretsFileError,
+    b64,
+    check_kdf_params,
+    derive,
+    read_regular_file,
+    unb64,
+    write_atomically,
+)
+from workbench.core.open_files import _known, is_open_here, looks_encrypted
 
 try:  # a C extension with SQLCipher built in; not every platform has a wheel
     from sqlcipher3 import dbapi2 as _cipher
@@ -48,8 +59,6 @@ _LABEL = b"workbench-project-key v1"
 
 #: key id -> key (64 hex digits) of every encrypted project this process opened or created
 _keys: dict[str, str] = {}
-#: (device, inode) -> [connections, key id or None] of the project files this process has open
-_open_files: dict[tuple[int, int], list] = {}
 
 
 class EncryptionUnavailableError(ProjectError):
@@ -84,58 +93,13 @@ def cipher_module():
 
 
 # ------------------------------------------------------------------ the file itself
-# Closing *any* descriptor of a file drops every POSIX lock this process holds on it, SQLite's
-# included: then another process's SQLite takes itself for the last user and removes the WAL
-# under our feet. So while this process has a project file open, its first bytes are never read
-# again: what they said is remembered here, by inode (os.stat opens nothing).
-def _identity(path) -> tuple[int, int]:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino
-
-
-def opened(path, key_id: str | None) -> tuple[int, int]:
-    """Record a connection to *path*; returns the handle for :func:`closed`."""
-    ident = _identity(path)
-    entry = _open_files.setdefault(ident, [0, key_id])
-    entry[0] += 1
-    return ident
-
-
-def closed(ident: tuple[int, int]) -> None:
-    entry = _open_files.get(ident)
-    if entry is not None:
-        entry[0] -= 1
-        if entry[0] <= 0:
-            del _open_files[ident]
-
-
-def _known(path) -> list | None:
-    try:
-        return _open_files.get(_identity(path))
-    except OSError:
-        return None
-
-
-def is_open_here(path) -> bool:
-    return _known(path) is not None
-
-
+# Which project files this process has open (and under which key id) is kept by the leaf module
+# workbench.core.open_files (opened, closed, is_open_here), which workbench.core.files reads too.
 def read_head(path: Path, size: int = 100) -> bytes:
     if is_open_here(path):
         raise RuntimeError(f"{path}: open in this process; reading it directly would drop SQLite's locks")
     with open(path, "rb") as fh:
         return fh.read(size)
-
-
-def _is_key_id(head: bytes) -> bool:
-    """Our salts are random (version 4) UUIDs: 6 fixed bits tell them from 63 in 64 random files."""
-    return len(head) == 16 and head[6] >> 4 == 4 and head[8] >> 6 == 0b10
-
-
-def looks_encrypted(head: bytes, size: int) -> bool:
-    """A file with these first 16 bytes and this size is shaped like our SQLCipher files: a key id
-    where SQLite's header would be, and whole 4 KiB pages (the page size we set)."""
-    return _is_key_id(head[:16]) and size >= 4096 and size % 4096 == 0
 
 
 def is_encrypted_file(path: Path) -> bool:
@@ -293,17 +257,15 @@ def export_database(conn, target: Path, *, key: str | None, salt: str | None, ap
 def write_key_file(out: Path, *, key_id: str, key: str, project_name: str, passphrase: str) -> None:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from workbench.core.secret_file_backend import MIN_PASSPHRASE, _b64, _derive, write_atomically
-
     if len(passphrase) < MIN_PASSPHRASE:
         raise KeyFileError(f"a key file's passphrase needs at least {MIN_PASSPHRASE} characters")
     salt, nonce = os.urandom(16), os.urandom(12)
     header = {"format": KEY_FILE_FORMAT, "version": 1, "key_id": key_id, "project": project_name,
-              "cipher": "AES-256-GCM", "kdf": {"name": "scrypt", **KEY_FILE_SCRYPT, "salt": _b64(salt)}}
-    aes_key, check = _derive(passphrase, salt, KEY_FILE_SCRYPT, label=_LABEL)
-    header["check"] = _b64(check)
+              "cipher": "AES-256-GCM", "kdf": {"name": "scrypt", **KEY_FILE_SCRYPT, "salt": b64(salt)}}
+    aes_key, check = derive(passphrase, salt, KEY_FILE_SCRYPT, label=_LABEL)
+    header["check"] = b64(check)
     ciphertext = AESGCM(aes_key).encrypt(nonce, bytes.fromhex(key), _aad(header))
-    body = {"header": header, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
+    body = {"header": header, "nonce": b64(nonce), "ciphertext": b64(ciphertext)}
     write_atomically(out, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
@@ -318,14 +280,6 @@ def read_key_file(path: Path, passphrase: str) -> tuple[str, str, str]:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from workbench.core.secret_file_backend import (
-        SecretsFileError,
-        _check_kdf_params,
-        _derive,
-        _unb64,
-        read_regular_file,
-    )
-
     path = Path(path)
     try:
         body = json.loads(read_regular_file(path, limit=64 * 1024).decode("utf-8"))
@@ -333,18 +287,18 @@ def read_key_file(path: Path, passphrase: str) -> tuple[str, str, str]:
         if header.get("format") != KEY_FILE_FORMAT or header.get("version") != 1:
             raise KeyFileError(f"{path}: not a workbench project key file")
         key_id = str(uuid.UUID(header["key_id"]))
-        params = _check_kdf_params(header["kdf"], path)
-        salt = _unb64(header["kdf"]["salt"], path, "the salt")
-        nonce = _unb64(body["nonce"], path, "the nonce")
-        ciphertext = _unb64(body["ciphertext"], path, "the ciphertext")
-        check = _unb64(header["check"], path, "the check value")
+        params = check_kdf_params(header["kdf"], path)
+        salt = unb64(header["kdf"]["salt"], path, "the salt")
+        nonce = unb64(body["nonce"], path, "the nonce")
+        ciphertext = unb64(body["ciphertext"], path, "the ciphertext")
+        check = unb64(header["check"], path, "the check value")
     except FileNotFoundError:
         raise KeyFileError(f"{path}: no such file") from None
     except KeyFileError:
         raise
     except (SecretsFileError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise KeyFileError(f"{path}: not a readable project key file ({exc})") from None
-    aes_key, expected = _derive(passphrase, salt, params, label=_LABEL)
+    aes_key, expected = derive(passphrase, salt, params, label=_LABEL)
     if not hmac.compare_digest(check, expected):
         raise KeyFileError(f"{path}: wrong passphrase for this key file")
     try:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from typing import Iterable, Sequence
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Sequence
 
-from workbench.core.database import ACTIVE_STATUSES, RUN_STATUSES, _canonical, _current_user, _process_start_time, now_iso
+from workbench.core.database import ACTIVE_STATUSES, RUN_STATUSES, _canonical
+from workbench.core.host import current_user as _current_user
+from workbench.core.host import now_iso
+from workbench.core.host import process_start_time as _process_start_time
 from workbench.core.findings import OPEN_SQL, TRIAGE_STATUSES, Finding
+from workbench.core.stored import RunRecord, StoredFinding, decode_json
 
 
 class RecordsMixin:
@@ -71,6 +75,15 @@ class RecordsMixin:
             sql += " AND status=?"
             args.append(status)
         return [_run_dict(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    def run_record(self, run_id: int) -> RunRecord | None:
+        """:meth:`run` as a typed record."""
+        run = self.run(run_id)
+        return RunRecord.from_row(run) if run is not None else None
+
+    def run_records(self, plugin: str | None = None, status: str | None = None) -> list[RunRecord]:
+        """:meth:`runs` as typed records, oldest first."""
+        return [RunRecord.from_row(r) for r in self.runs(plugin, status)]
 
     def previous_run(self, plugin: str, job: str, target: str | None, before_run_id: int) -> dict | None:
         row = self.conn.execute(
@@ -139,6 +152,10 @@ class RecordsMixin:
 
     # ---------------------------------------------------------------- findings
     def add_findings(self, run_id: int, findings: Iterable[Finding]) -> int:
+        self._forget_finding_records()
+        findings = list(findings)
+        for f in findings:
+            f.check()  # again here: evidence may have been changed since the finding was made
         rows = [
             (run_id, f.plugin, f.rule, f.severity, f.confidence, f.title, f.message, f.path, f.line,
              f.end_line, f.column, f.cwe, f.fingerprint, _canonical(f.evidence), f.source_status)
@@ -157,21 +174,59 @@ class RecordsMixin:
 
     def findings(self, run_id: int | None = None, plugin: str | None = None) -> list[dict]:
         """Findings with their triage status joined in (``triage_status``, default 'open')."""
-        sql = ("SELECT f.*, COALESCE(t.status, 'open') AS triage_status, t.justification AS triage_justification "
-               "FROM findings f LEFT JOIN triage t ON t.fingerprint = f.fingerprint WHERE 1=1")
-        args: list = []
-        if run_id is not None:
-            sql += " AND f.run_id=?"
-            args.append(run_id)
-        if plugin:
-            sql += " AND f.plugin=?"
-            args.append(plugin)
-        out = []
-        for r in self.conn.execute(sql + " ORDER BY f.id", args):
-            d = dict(r)
-            d["evidence"] = _json(d["evidence"], {})
-            out.append(d)
-        return out
+        return [_finding_dict(r) for r in self.conn.execute(*_findings_query(_FINDINGS_SQL, run_id, plugin))]
+
+    @contextmanager
+    def reading_findings_once(self) -> Iterator[None]:
+        """Within this block :meth:`finding_records` reads a run's findings from the file once: the
+        Overview asks for the same run's findings for the target's score, the pillar's score and its
+        trend. Records cannot change; a triage or new findings in the block start afresh. The same
+        records go to every caller in the block, their ``evidence`` dicts too: read them, never
+        change them (copy one first)."""
+        if getattr(self, "_finding_cache", None) is not None:
+            yield  # nested: the outer block owns the cache
+            return
+        self._finding_cache = {}
+        try:
+            yield
+        finally:
+            self._finding_cache = None
+
+    def finding_records(self, run_id: int | None = None, plugin: str | None = None) -> list[StoredFinding]:
+        """:meth:`findings` as typed records (read straight from the rows: no dict in between)."""
+        cache = getattr(self, "_finding_cache", None)
+        if cache is not None:
+            key = (run_id, plugin or None)
+            if key not in cache:
+                cache[key] = self._read_finding_records(run_id, plugin)
+            return list(cache[key])
+        return self._read_finding_records(run_id, plugin)
+
+    def _read_finding_records(self, run_id: int | None, plugin: str | None) -> list[StoredFinding]:
+        rows = self.conn.execute(*_findings_query(_FINDING_RECORDS_SQL, run_id, plugin))
+        return list(map(StoredFinding.from_values, rows))
+
+    def _forget_finding_records(self) -> None:
+        if getattr(self, "_finding_cache", None):
+            self._finding_cache = {}
+
+    def finding_record(self, finding_id: int) -> StoredFinding | None:
+        """One stored finding by id, triage joined in."""
+        row = self.conn.execute(_FINDING_RECORDS_SQL + " AND f.id=?", (int(finding_id),)).fetchone()
+        return StoredFinding.from_values(row) if row is not None else None
+
+    def open_counts_by_run(self, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """{run id: {severity: open findings}} of the given runs (a run without open findings is left out)."""
+        counts: dict[int, dict[str, int]] = {}
+        ids = [int(i) for i in run_ids]
+        for start in range(0, len(ids), 500):  # SQLite's limit on parameters, with room
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                    f"SELECT f.run_id, f.severity, COUNT(*) FROM findings f LEFT JOIN triage t USING (fingerprint) "
+                    f"WHERE f.run_id IN ({marks}) AND {OPEN_SQL} GROUP BY f.run_id, f.severity", chunk):
+                counts.setdefault(r[0], {})[r[1]] = r[2]
+        return counts
 
     def finding_counts(self) -> dict[str, dict[str, int]]:
         """{plugin: {severity: n}} over the latest run of each target, open findings only."""
@@ -198,6 +253,7 @@ class RecordsMixin:
             raise ValueError("accepting a risk needs a justification")
         who = who or _current_user()
         ts = now_iso()
+        self._forget_finding_records()
         with self.transaction():
             self.conn.executemany(
                 "INSERT INTO triage (fingerprint, plugin, status, justification, who, ts) VALUES (?,?,?,?,?,?) "
@@ -278,6 +334,35 @@ class RecordsMixin:
                 self.conn.execute("DELETE FROM secret_names WHERE name=?", (name,))
 
 
+_FINDINGS_SQL = ("SELECT f.*, COALESCE(t.status, 'open') AS triage_status, t.justification AS triage_justification "
+                 "FROM findings f LEFT JOIN triage t ON t.fingerprint = f.fingerprint WHERE 1=1")
+
+
+# The columns of a StoredFinding, in its field order (``StoredFinding.from_values`` reads them so).
+_FINDING_RECORDS_SQL = (
+    "SELECT " + ", ".join(f"f.{column}" for _, column in StoredFinding._columns[:-2])
+    + ", COALESCE(t.status, 'open'), t.justification "
+    "FROM findings f LEFT JOIN triage t ON t.fingerprint = f.fingerprint WHERE 1=1")
+
+
+def _findings_query(sql: str, run_id: int | None, plugin: str | None) -> tuple[str, list]:
+    """*sql* (one of the two above) narrowed to a run and a plugin, in id order."""
+    args: list = []
+    if run_id is not None:
+        sql += " AND f.run_id=?"
+        args.append(run_id)
+    if plugin:
+        sql += " AND f.plugin=?"
+        args.append(plugin)
+    return sql + " ORDER BY f.id", args
+
+
+def _finding_dict(row) -> dict:
+    d = dict(row)
+    d["evidence"] = _json(d["evidence"], {})
+    return d
+
+
 def _run_dict(row) -> dict:
     d = dict(row)
     d["params"] = _json(d.get("params"), {})
@@ -285,13 +370,4 @@ def _run_dict(row) -> dict:
     return d
 
 
-
-
-def _json(text: str | None, empty):
-    """A stored JSON column; a damaged one reads as ``{"damaged": …}`` (and fails verification)."""
-    if not text:
-        return empty
-    try:
-        return json.loads(text)
-    except ValueError:
-        return {"damaged": text[:200]}
+_json = decode_json

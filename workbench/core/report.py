@@ -353,6 +353,8 @@ def _where(f: dict) -> str:
 
 def _evidence_text(evidence: dict) -> str:
     """The stored (already masked) evidence: the code snippet or detail, never a raw value."""
+    if isinstance(evidence, str):  # stored before evidence was checked to be a dict: shown, not dropped
+        return evidence.strip()
     if not isinstance(evidence, dict):
         return ""
     for key in ("snippet", "code", "masked", "detail"):
@@ -477,27 +479,19 @@ def scope_section(project, scores, options: ReportOptions) -> Section:
     return Section("Scope and exclusions", blocks)
 
 
-METHOD_TEXT = {
-    "code_audit": "The source code was read by static analysis (bandit with AI/ML rules), a secrets scanner "
-                  "and a model-file scanner that reads pickle opcodes without loading them. Nothing was run.",
-    "anonymise": "Datasets were de-identified by policy and the release was checked by estimating the "
-                 "probability that a record can be re-identified from the released data; only aggregates "
-                 "are reported.",
-    "robustness": "Models were attacked under the project's protocol (threat model, ε values, attack ensemble); "
-                  "the score is the accuracy that remains under the worst attack per sample, averaged over the "
-                  "protocol's ε values.",
-    "monitor": "Runtime metrics were compared with a baseline and the share of anomalous samples was counted.",
-    "testing": "The project's tests (and fuzz and probe checks) were run and their results recorded.",
-}
+#: The Method line of a pillar whose plugin does not describe its method (``Plugin.method``).
+GENERIC_METHOD = "Assessed by the plugin of the same name."
 
 
-def method_section(scores) -> Section:
+def method_section(scores, plugins=()) -> Section:
+    """What each pillar did, in its plugin's own words (``Plugin.method``), with its score and weight."""
+    methods = {p.id: (getattr(p, "method", "") or "").strip() for p in plugins}
     blocks = [Paragraph("Each pillar is assessed by its own tool, offline, on this workstation; every run, "
                         "its parameters and its results are kept in the project file, whose audit log is "
                         "hash-chained. Each pillar gives a score from 0 (worst) to 100 (best):")]
     rows = []
     for s in scores:
-        rows.append([s.title, METHOD_TEXT.get(s.plugin_id, "Assessed by the plugin of the same name."),
+        rows.append([s.title, methods.get(s.plugin_id) or GENERIC_METHOD,
                      "not assessed" if s.score is None else f"{s.score:.0f}/100", f"{s.weight:g}"])
     if rows:
         blocks.append(Table(["Pillar", "What was done", "Score", "Weight"], rows, widths=[18, 62, 12, 8]))
@@ -545,7 +539,7 @@ def build_report(project, registry=None, options=None, *, chain=None) -> Report:
     else:
         exec_blocks.append(Paragraph("No open finding.", style="note"))
     sections = [Section("Executive summary", exec_blocks), scope_section(project, scores, opts),
-                method_section(scores)]
+                method_section(scores, plugins)]
 
     appendix: list[Section] = []
     problems: list[str] = []
@@ -621,13 +615,13 @@ def score_trend(project, plugin, max_points: int = 12) -> list[tuple[int, float]
             self.cutoff = cutoff
 
         def runs(self, *, job=None, status="done"):
-            return [r for r in super().runs(job=job, status=status) if r["id"] <= self.cutoff]
+            return [r for r in super().runs(job=job, status=status) if r.id <= self.cutoff]
 
         def latest_runs(self, job=None):
             newest: dict = {}
             for r in self.runs(job=None):
-                newest[(r["job"], r["target"])] = r
-            return sorted((r for r in newest.values() if job is None or r["job"] == job), key=lambda r: r["id"])
+                newest[(r.job, r.target)] = r
+            return sorted((r for r in newest.values() if job is None or r.job == job), key=lambda r: r.id)
 
     if plugin.id in getattr(project, "plugin_failures", {}):
         return []

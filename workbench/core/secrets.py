@@ -29,15 +29,8 @@ import sys
 from pathlib import Path
 
 from workbench.core.errors import ProjectError, SecretsUnavailableError
-from workbench.core.secret_file_backend import (
-    EncryptedFileStore,
-    SecretsFileDamagedError,
-    SecretsFileError,
-    SecretsLockedError,
-    WrongPassphraseError,
-    read_regular_file,
-    write_atomically,
-)
+from workbench.core.kdf import SecretsFileDamagedError, SecretsFileError, read_regular_file, write_atomically
+from workbench.core.secret_file_backend import EncryptedFileStore, SecretsLockedError, WrongPassphraseError
 
 __all__ = [
     "BACKENDS", "CHOOSE_FILE_COMMAND", "PASSPHRASE_ENV", "SERVICE", "SecretsFileDamagedError", "SecretsFileError",

@@ -13,15 +13,19 @@ from PySide6.QtWidgets import QWidget
 
 from workbench.core.plugin_store import PluginStore
 from workbench.gui.code_view import CodeView
-from workbench.gui.findings_model import STATUSES, FindingFilter, FindingsModel
-from workbench.gui.findings_view import FindingsView, JustificationDialog
+from workbench.gui.findings_model import STATUSES
+from workbench.gui.findings_view import FindingsView, JustificationDialog, plugin_findings
 from workbench.gui.job_panel import JobPanel
-from workbench.gui.overview import ChartLabel
+from workbench.gui.kit_layout import column, pages, row, side_by_side
+from workbench.gui.kit_tables import ArrowTableModel, fill_table, item, table_model, table_view
+from workbench.gui.kit_charts import ChartLabel, draw_chart
 from workbench.gui.theme import is_dark
 
-__all__ = ["STATUSES", "ChartLabel", "CodeView", "FindingFilter", "FindingsModel", "FindingsView", "JustificationDialog",
+__all__ = ["STATUSES", "ChartLabel", "CodeView", "FindingsView", "JustificationDialog",
            "PluginTab", "TabHost", "draw_chart", "is_dark", "open_window"]
 __all__ += ["JobPanel", "LiveCurves", "Plot", "PlotGrid", "RingBuffer", "series_color"]
+__all__ += ["ArrowTableModel", "column", "fill_table", "item", "pages", "plugin_findings", "row", "side_by_side",
+            "table_model", "table_view"]
 #: the plot kit, imported on first use: pyqtgraph costs start-up time a window without plots should not pay
 _PLOT_KIT = ("LiveCurves", "Plot", "PlotGrid", "RingBuffer", "series_color")
 
@@ -49,15 +53,6 @@ def open_window(path=None, *, read_only: bool = False, size: tuple[int, int] | N
         window.resize(*size)
     window.show()
     return window
-
-
-def draw_chart(chart, width: int, height: int):
-    """A report chart block (BarChart or LineChart) painted as a QImage in the current theme."""
-    from workbench.core.report import LineChart
-    from workbench.render.pdf import draw_bar_chart, draw_line_chart
-
-    paint = draw_line_chart if isinstance(chart, LineChart) else draw_bar_chart
-    return paint(chart, width, height, dark=is_dark())
 
 
 class _ReadOnlyGuard(QObject):

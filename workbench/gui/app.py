@@ -6,10 +6,10 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QSettings
-from PySide6.QtWidgets import QApplication
-
 from workbench import APP_NAME, __version__
+
+# Qt is imported inside the functions: create_window() imports the core and the plugins first,
+# because PySide6 reads the source of every module imported after it (its __feature__ check).
 
 ORG = "ai-security-workbench"
 THEMES = ("system", "light", "dark")
@@ -17,6 +17,8 @@ THEMES = ("system", "light", "dark")
 
 def configure_settings() -> None:
     """QSettings under our names; ``WORKBENCH_SETTINGS_DIR`` isolates them (tests, portable use)."""
+    from PySide6.QtCore import QCoreApplication, QSettings
+
     QCoreApplication.setOrganizationName(ORG)
     QCoreApplication.setApplicationName("workbench")
     folder = os.environ.get("WORKBENCH_SETTINGS_DIR")
@@ -27,12 +29,16 @@ def configure_settings() -> None:
 
 def saved_theme() -> str:
     """The theme chosen in View → Theme ('system' until one is chosen)."""
+    from PySide6.QtCore import QSettings
+
     value = str(QSettings().value("theme", "system"))
     return value if value in THEMES else "system"
 
 
-def make_app(theme: str | None = None) -> QApplication:
-    """*theme* None: the one saved from View → Theme."""
+def make_app(theme: str | None = None):
+    """The QApplication, themed; *theme* None: the one saved from View → Theme."""
+    from PySide6.QtWidgets import QApplication
+
     from workbench.core import netguard
     from workbench.gui.theme import apply_theme, follow_system
 
@@ -49,25 +55,34 @@ def make_app(theme: str | None = None) -> QApplication:
 
 
 def create_window(project: str | None = None, theme: str | None = None, reopen_last: bool = True,
-                  readonly: bool = False):
-    """Build the window (shown by the caller). Used by :func:`run_gui`, tests and benchmarks."""
+                  readonly: bool = False, open_after_paint: bool = False):
+    """Build the window (shown by the caller). Used by :func:`run_gui`, tests and benchmarks.
+
+    *open_after_paint*: the project opens once the window has painted (start-up: the window
+    appears at once, its Overview a moment later); else it is open when this returns."""
     from workbench.core.plugins import load_plugins
-    from workbench.gui.main_window import MainWindow
+
+    registry = load_plugins()  # before Qt (see above), as the modules the window opens projects with
+    import workbench.core.project  # noqa: F401
+    import workbench.core.report  # noqa: F401
 
     app = make_app(theme)
-    registry = load_plugins()
+    from workbench.gui.main_window import MainWindow
+
     window = MainWindow(registry)
     path = project
     if path is None and reopen_last:
         last = window.settings.value("last_project")
         if last and Path(str(last)).exists():
             path = str(last)
-    if path:
+    if path and open_after_paint:
+        window.open_after_first_paint(path, readonly=readonly)
+    elif path:
         window.open_project(path, readonly=readonly)
     return app, window
 
 
 def run_gui(project: str | None = None, theme: str | None = None, readonly: bool = False) -> int:
-    app, window = create_window(project, theme, readonly=readonly)
+    app, window = create_window(project, theme, readonly=readonly, open_after_paint=True)
     window.show()
     return app.exec()

@@ -3,8 +3,40 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QFontDatabase, QPainter, QPalette
-from PySide6.QtWidgets import QPlainTextEdit, QWidget
+from PySide6.QtGui import QColor, QFontDatabase, QPainter, QPalette, QTextCursor, QTextFormat
+from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+
+from workbench.core.report import SEVERITY_COLORS
+
+#: WCAG AA for normal text: a flagged line stays readable in both themes
+MIN_CONTRAST = 4.5
+
+
+def relative_luminance(color: QColor) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    hi, lo = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def flagged_line_colors(severity: str, palette: QPalette) -> tuple[QColor, QColor]:
+    """(background, text) of a flagged line: the severity's colour blended into the editor's
+    background, as strongly as the palette's text colour stays readable on it (>= MIN_CONTRAST)."""
+    base, text = palette.color(QPalette.Base), palette.color(QPalette.Text)
+    tint = QColor(SEVERITY_COLORS.get(severity, "#f1c40f"))
+    for strength in (0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.0):
+        mixed = QColor.fromRgbF(*(b + (t - b) * strength for b, t in
+                                  zip((base.redF(), base.greenF(), base.blueF()),
+                                      (tint.redF(), tint.greenF(), tint.blueF()))))
+        if contrast_ratio(mixed, text) >= MIN_CONTRAST:
+            return mixed, text
+    return base, text
 
 
 class _Gutter(QWidget):
@@ -43,6 +75,25 @@ class CodeView(QPlainTextEdit):
         self.setPlainText(text)
         self._fit_gutter()
 
+    def flag_lines(self, first: int, last: int | None = None, severity: str = "MEDIUM") -> None:
+        """Highlight lines *first*..*last* (numbered as shown) in the severity's colour, readable
+        in either theme, and scroll the first of them to the middle."""
+        background, foreground = flagged_line_colors(severity, self.palette())
+        doc, selections = self.document(), []
+        for n in range(first, max(first, last or first) + 1):
+            block = doc.findBlockByNumber(n - self.first_line)
+            if not block.isValid():
+                break
+            selection = QTextEdit.ExtraSelection()
+            selection.cursor = QTextCursor(block)
+            selection.format.setBackground(background)
+            selection.format.setForeground(foreground)
+            selection.format.setProperty(QTextFormat.FullWidthSelection, True)
+            selections.append(selection)
+        self.setExtraSelections(selections)
+        self.setTextCursor(QTextCursor(doc.findBlockByNumber(max(0, first - self.first_line))))
+        self.centerCursor()
+
     def _fit_gutter(self) -> None:
         self.setViewportMargins(self.gutter_width(), 0, 0, 0)
 
@@ -62,6 +113,9 @@ class CodeView(QPlainTextEdit):
         palette = self.palette()
         painter.fillRect(event.rect(), palette.color(QPalette.AlternateBase))
         painter.setPen(palette.color(QPalette.PlaceholderText))
+        if self.document().isEmpty():  # no code shown: no lone "1" beside the placeholder
+            painter.end()
+            return
         block = self.firstVisibleBlock()
         top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
         height = self.fontMetrics().height()

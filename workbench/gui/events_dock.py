@@ -57,7 +57,7 @@ class EventsDockWidget(QWidget):
         project = getattr(self, "project", None)
         if project is None or project.conn is None:
             return
-        top = project.conn.execute("SELECT MAX(id) FROM events").fetchone()[0]
+        top = project.last_event_id()
         if top == self._last_id and not force:
             return
         self._last_id = top

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from typing import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -32,23 +34,29 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
     QTableView,
+    QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.core.findings import SEVERITY_RANK, finding_status
+from workbench.gui.code_view import CodeView
 from workbench.gui.findings_model import IndexedFindingsModel
 
 #: (key, header) of the table's columns
 VIEW_COLUMNS = [("severity", "Severity"), ("confidence", "Confidence"), ("pillar", "Pillar"), ("rule", "Rule"),
                 ("title", "Finding"), ("where", "Where"), ("status", "Status")]
-FINDING_COLUMN = 4
+FINDING_COLUMN, PILLAR_COLUMN, STATUS_COLUMN = 4, 2, 6
 #: widest a column is sized to its contents (px): long rule ids and paths are elided in the middle
-COLUMN_MAX = {0: 80, 1: 90, 2: 110, 3: 120, 5: 200, 6: 100}
+COLUMN_MAX = {0: 80, 1: 90, 2: 110, 3: 260, 5: 240}
+#: ... but Rule and Where give way (down to SHRINKABLE_MIN px) so that the finding keeps this share
+TITLE_SHARE, SHRINKABLE_MIN = 0.3, {3: 90, 5: 90}
 STATUS_CHOICES = [("Open", {"open"}), ("All", None), ("False positive", {"false_positive"}),
-                  ("Accepted risk", {"accepted_risk"}), ("Fixed", {"fixed"}), ("Suppressed in source", {"suppressed"})]
+                  ("Accepted risk", {"accepted_risk"}), ("Fixed", {"fixed"}), ("Suppressed in source", {"suppressed"}),
+                  ("Not open", {"suppressed", "false_positive", "accepted_risk", "fixed"})]
 #: triage status -> (button text, shortcut key)
 TRIAGE_ACTIONS = {"false_positive": ("False positive", "F"), "accepted_risk": ("Accept risk…", "A"),
                   "fixed": ("Fixed", "X"), "open": ("Reopen", "O")}
@@ -94,22 +102,52 @@ class FindingsTableModel(IndexedFindingsModel):
             return row.get("message")
         return str(row.get(key)) if key in ("where", "rule") else None
 
+    # (rows, column, rank of every row): made once per load and column, so that each filter's
+    # re-sort compares integers (equal keys share a rank: the sort stays stable as before)
+    _sort_keys: tuple = (None, None, [])
+
     def _sort_view(self) -> None:
         column, order = self._sort
         key_name = VIEW_COLUMNS[column][0]
         rows = self.rows
-        if key_name in ("severity", "confidence"):
-            def key(i):
-                r = rows[i]
-                return (SEVERITY_RANK.get(r[key_name], 0), SEVERITY_RANK.get(r["confidence"], 0),
-                        r.get("path") or "", r.get("line") or 0)
-        elif key_name == "where":
-            def key(i):
-                return (rows[i].get("path") or "", rows[i].get("line") or 0)
-        else:
-            def key(i):
-                return (str(rows[i].get(key_name) or ""), rows[i].get("line") or 0)
-        self.view.sort(key=key, reverse=order == Qt.DescendingOrder)
+        if self._sort_keys[0] is not rows or self._sort_keys[1] != key_name:
+            if key_name in ("severity", "confidence"):
+                def key(r):
+                    return (SEVERITY_RANK.get(r[key_name], 0), SEVERITY_RANK.get(r["confidence"], 0),
+                            r.get("path") or "", r.get("line") or 0)
+            elif key_name == "where":
+                def key(r):
+                    return (r.get("path") or "", r.get("line") or 0)
+            else:
+                def key(r):
+                    return (str(r.get(key_name) or ""), r.get("line") or 0)
+            keys = list(map(key, rows))
+            ranks, rank, last = [0] * len(rows), -1, object()
+            for i in sorted(range(len(rows)), key=keys.__getitem__):
+                if keys[i] != last:
+                    rank, last = rank + 1, keys[i]
+                ranks[i] = rank
+            self._sort_keys = (rows, key_name, ranks)
+        self.view.sort(key=self._sort_keys[2].__getitem__, reverse=order == Qt.DescendingOrder)
+
+
+class _ElideRight(QStyledItemDelegate):
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.ElideRight
+
+
+class _WordElide(QStyledItemDelegate):
+    """A rule id too wide for its column is cut after a whole part ("SECRET-base64-high…"), never
+    mid-word; the tooltip has it whole."""
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        text, fm, room = option.text, option.fontMetrics, option.rect.width() - 10
+        if fm.horizontalAdvance(text) > room:
+            fits = [i for i, c in enumerate(text) if c in "-_./:" and fm.horizontalAdvance(text[:i] + "…") <= room]
+            if fits:
+                option.text = text[:fits[-1]] + "…"
 
 
 class JustificationDialog(QDialog):
@@ -152,25 +190,51 @@ class FindingsView(QWidget):
     decision (raising ValueError for a refused one); *titles* maps plugin ids to pillar names;
     *ask_justification(title, prompt, required)* returns the text or None (cancelled), a dialog
     by default (tests and scripts may pass their own).
+
+    A plugin tab embedding one for its own findings may pass *source(finding)* returning
+    ``(text, first_line)`` of the code to show (masked as it must be) or None: a numbered code view
+    under the details then shows it with the flagged lines highlighted; *notes(finding)* returns
+    HTML added to the details; ``pillar=False`` hides the pillar filter and column; ``chart=True``
+    draws the shown findings by severity under the groups; :meth:`add_toggle`,
+    :meth:`add_export` and :meth:`add_side_tab` add a filter, an export format and a side pane.
     """
 
     def __init__(self, load: Callable[[], list[dict]], triage: Callable[[list[dict], str, str], None],
-                 titles: dict[str, str] | None = None, ask_justification=None, parent=None):
+                 titles: dict[str, str] | None = None, ask_justification=None, parent=None, *,
+                 source: Callable[[dict], tuple[str, int] | None] | None = None,
+                 notes: Callable[[dict], str] | None = None, pillar: bool = True, chart: bool = False,
+                 scope: str = "the latest run of every target"):
         super().__init__(parent)
         self._load, self._triage = load, triage
         self.titles = dict(titles or {})
         self.ask_justification = ask_justification or self._dialog_justification
+        self.source, self.notes, self.scope, self.show_pillar = source, notes, scope, pillar
+        self.toggles: list[tuple[QCheckBox, Callable[[dict], bool]]] = []
+        self.exports: dict[str, Callable[[str], object]] = {}
         self.all_rows: list[dict] = []
         self.read_only = False
         self.model = FindingsTableModel(self)
+        self._debounce = QTimer(self, singleShot=True, interval=150)  # typing re-filters once it pauses
+        self._debounce.timeout.connect(lambda: self.apply_filter(regroup=True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(self._build_filters())
         split = QSplitter(Qt.Horizontal)
+        left = QSplitter(Qt.Vertical)
         self.groups = QListWidget()
         self.groups.setMinimumWidth(110)
         self.groups.currentRowChanged.connect(lambda *_: self.apply_filter())
-        split.addWidget(self.groups)
+        left.addWidget(self.groups)
+        self.chart = None
+        if chart:
+            from workbench.gui.kit_charts import ChartLabel
+
+            # A tab of the side pane, not under the groups list: the chart's text scales with its
+            # size, and the list's 160 px column shrank it to 4 px text.
+            self.chart = ChartLabel()
+            self.chart.setMinimumSize(240, 180)
+        split.addWidget(left)
+        self._left = left
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
@@ -182,7 +246,13 @@ class FindingsView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.horizontalHeader().setSectionResizeMode(FINDING_COLUMN, QHeaderView.Stretch)
-        self.table.setTextElideMode(Qt.ElideRight)
+        self.table.horizontalHeader().setMinimumSectionSize(36)
+        for header in (self.table.horizontalHeader(), self.table.verticalHeader()):
+            header.setResizeContentsPrecision(200)  # columns fit to 200 rows' text, not a thousand
+        self.table.setTextElideMode(Qt.ElideMiddle)  # both ends of a long path stay visible
+        self.table.setItemDelegateForColumn(FINDING_COLUMN, _ElideRight(self.table))  # a title reads from its start
+        self.table.setItemDelegateForColumn(3, _WordElide(self.table))
+        self.table.setColumnHidden(PILLAR_COLUMN, not pillar)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.show_details())
         split.addWidget(self.table)
         side = QWidget()
@@ -190,7 +260,17 @@ class FindingsView(QWidget):
         sl.setContentsMargins(0, 0, 0, 0)
         self.details = QTextBrowser()
         self.details.setOpenLinks(False)
-        sl.addWidget(self.details, 1)
+        self.code = None
+        if source is not None:  # numbered lines: the flagged one is found at a glance
+            self.code = CodeView()
+            self.code.setPlaceholderText("The code of the selected finding shows here, its lines flagged.")
+            upright = QSplitter(Qt.Vertical)  # details above the code, the border between them movable
+            upright.addWidget(self.details)
+            upright.addWidget(self.code)
+            upright.setSizes([260, 340])
+            sl.addWidget(upright, 1)
+        else:
+            sl.addWidget(self.details, 1)
         buttons = QGridLayout()  # two by two: the details pane stays narrow enough for the table
         self.triage_buttons: dict[str, QPushButton] = {}
         for n, (status, (text, key)) in enumerate(TRIAGE_ACTIONS.items()):
@@ -199,10 +279,17 @@ class FindingsView(QWidget):
             button.clicked.connect(lambda _=False, s=status: self.triage_selected(s))
             buttons.addWidget(button, n // 2, n % 2)
             self.triage_buttons[status] = button
-            QShortcut(QKeySequence(key), self.table, activated=lambda s=status: self.triage_selected(s))
+            # on the table only: two views in one window must not fight over the key
+            QShortcut(QKeySequence(key), self.table, activated=lambda s=status: self.triage_selected(s),
+                      context=Qt.WidgetShortcut)
         sl.addLayout(buttons)
-        split.addWidget(side)
-        split.setSizes([140, 840, 300])
+        self.side = QTabWidget()  # Details, and any pane a plugin adds (the bar shows from two)
+        self.side.setTabBarAutoHide(True)
+        self.side.addTab(side, "Details")
+        if self.chart is not None:
+            self.side.addTab(self.chart, "Chart")
+        split.addWidget(self.side)
+        split.setSizes([160, 820, 340])
         split.setStretchFactor(1, 1)
         layout.addWidget(split, 1)
         self.count = QLabel()
@@ -223,27 +310,50 @@ class FindingsView(QWidget):
         self.text = QLineEdit()
         self.text.setPlaceholderText("Find in rule, title, message or path")
         self.text.setClearButtonEnabled(True)
-        self.export_button = QPushButton("Export CSV…")
+        self.confidence = QComboBox()
+        self.confidence.addItems(["≥ Low", "≥ Medium", "≥ High"])
+        self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Write the findings shown (after filters) as CSV")
         self.export_button.clicked.connect(self._export_dialog)
-        for label, widget in (("Pillar", self.pillar), ("Severity", self.severity), ("Status", self.status),
-                              ("Group", self.group_by)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
+        for label, widget in (("Pillar", self.pillar), ("Severity", self.severity), ("Confidence", self.confidence),
+                              ("Status", self.status), ("Group", self.group_by)):
+            if widget is not self.pillar or self.show_pillar:
+                row.addWidget(QLabel(label))
+                row.addWidget(widget)
         row.addWidget(self.text, 1)
+        self.filter_row = row  # add_toggle puts its check boxes before Export
         row.addWidget(self.export_button)
-        for combo in (self.pillar, self.severity, self.status):
+        for combo in (self.pillar, self.severity, self.confidence, self.status, self.group_by):
             combo.currentIndexChanged.connect(lambda *_: self.apply_filter(regroup=True))
-        self.group_by.currentIndexChanged.connect(lambda *_: self.apply_filter(regroup=True))
-        self.text.textChanged.connect(lambda *_: self.apply_filter(regroup=True))
+        self.text.textChanged.connect(lambda *_: self._debounce.start())
         return row
+
+    def add_toggle(self, text: str, accepts: Callable[[dict], bool], tooltip: str = "") -> QCheckBox:
+        """A check box among the filters: when checked, only findings *accepts* keeps are shown."""
+        box = QCheckBox(text)
+        box.setToolTip(tooltip)
+        box.toggled.connect(lambda *_: self.apply_filter(regroup=True))
+        self.filter_row.insertWidget(self.filter_row.indexOf(self.export_button), box)
+        self.toggles.append((box, accepts))
+        return box
+
+    def add_export(self, name: str, write: Callable[[str], object]) -> None:
+        """Another format for Export…: *name* is a file-dialog filter ("SARIF 2.1.0 (*.sarif)"),
+        *write(path)* writes it."""
+        self.exports[name] = write
+        self.export_button.setToolTip("Write the findings as " + ", ".join(
+            ["CSV (the findings shown)"] + [n.split(" (")[0] for n in self.exports]))
+
+    def add_side_tab(self, widget: QWidget, title: str) -> int:
+        """A pane beside Details (skipped files, a run's log…); returns its index in ``side``."""
+        return self.side.addTab(widget, title)
 
     # -------------------------------------------------------------- loading
     def refresh(self) -> None:
-        """Reload the findings and keep the filters."""
+        """Reload the findings and keep the filters and the selection (by fingerprint)."""
         rows = []
         for f in self._load():
-            f = dict(f)
+            f = f.as_dict() if hasattr(f, "as_dict") else dict(f)  # a typed record's as_dict() is the quick copy
             f["pillar"] = self.titles.get(f.get("plugin"), f.get("plugin") or "")
             f["status"] = finding_status(f.get("source_status"), f.get("triage_status") or "open")
             f["where"] = where(f)
@@ -260,23 +370,27 @@ class FindingsView(QWidget):
         self.pillar.blockSignals(False)
         self.apply_filter(regroup=True)
 
-    def _accepts(self, r: dict, group: tuple[str, str] | None) -> bool:
-        pid = self.pillar.currentData()
-        if pid and r.get("plugin") != pid:
-            return False
-        if SEVERITY_RANK.get(r.get("severity"), 0) < self.severity.currentIndex():
-            return False
+    def _predicate(self, group: tuple[str, str] | None) -> Callable[[dict], bool]:
+        """The filters as one test of a finding (the widgets read once, not once per finding)."""
+        pid, rank = self.pillar.currentData(), SEVERITY_RANK.get
+        severity, confidence = self.severity.currentIndex(), self.confidence.currentIndex()
         statuses = STATUS_CHOICES[self.status.currentIndex()][1]
-        if statuses is not None and r["status"] not in statuses:
-            return False
         needle = self.text.text().strip().lower()
-        if needle and not any(needle in str(r.get(k) or "").lower() for k in ("rule", "title", "message", "path")):
-            return False
-        if group is not None and str(r.get(group[0]) or "") != group[1]:
-            return False
-        return True
+        toggles = [accepts for box, accepts in self.toggles if box.isChecked()]
+
+        # A filter left at "any" costs nothing per finding (this runs twice over 100,000 per change).
+        def accepts(r: dict) -> bool:
+            return ((not pid or r.get("plugin") == pid) and (not severity or rank(r.get("severity"), 0) >= severity)
+                    and (not confidence or rank(r.get("confidence"), 0) >= confidence)
+                    and (statuses is None or r["status"] in statuses)
+                    and (not needle or any(needle in str(r.get(k) or "").lower()
+                                           for k in ("rule", "title", "message", "path")))
+                    and (group is None or str(r.get(group[0]) or "") == group[1])
+                    and (not toggles or all(t(r) for t in toggles)))
+        return accepts
 
     def apply_filter(self, regroup: bool = False) -> None:
+        keep = [f["fingerprint"] for f in self.selected()]
         key = GROUPS[self.group_by.currentIndex()][1]
         if regroup:
             self._fill_groups(key)
@@ -284,35 +398,76 @@ class FindingsView(QWidget):
         item = self.groups.currentItem()
         if key is not None and item is not None and item.data(Qt.UserRole) is not None:
             group = (key, item.data(Qt.UserRole))
-        self.model.set_rows(self.all_rows, lambda r: self._accepts(r, group))
-        header = self.table.horizontalHeader()
-        for column in range(len(VIEW_COLUMNS)):
-            if column != FINDING_COLUMN:  # the finding's title takes what the others leave
-                header.resizeSection(column, min(max(self.table.sizeHintForColumn(column),
-                                                     header.sectionSizeHint(column)), COLUMN_MAX.get(column, 200)))
+        self.model.set_rows(self.all_rows, self._predicate(group))
+        self.fit_columns()
         shown, total = self.model.rowCount(), len(self.all_rows)
-        self.count.setText(f"{shown} of {total} findings shown (the latest run of every target)")
-        self.show_details()
+        self.count.setText(f"{shown:,} of {total:,} findings shown ({self.scope})")
+        self._draw_chart()
+        self.select_fingerprints(keep)
+
+    def _draw_chart(self) -> None:
+        if self.chart is not None:
+            from workbench.core.report import severity_chart
+
+            rows = self.model.rows
+            counts = Counter(rows[i]["severity"] for i in self.model.view)
+            self.chart.set_chart(severity_chart("Shown findings by severity", counts))
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.PaletteChange:  # the theme changed: the chart is painted in the new one
+            self._draw_chart()
+
+    def fit_columns(self) -> None:
+        """Columns as wide as their contents (up to COLUMN_MAX), Status always its longest word; the
+        finding takes the rest, and Rule then Where give way when it would get less than TITLE_SHARE."""
+        header, fm = self.table.horizontalHeader(), self.table.fontMetrics()
+        pad = 3 * fm.averageCharWidth() + 6
+        widths = {c: min(max(self.table.sizeHintForColumn(c), header.sectionSizeHint(c)), COLUMN_MAX.get(c, 200))
+                  for c in range(len(VIEW_COLUMNS)) if c not in (FINDING_COLUMN, STATUS_COLUMN)
+                  and not self.table.isColumnHidden(c)}
+        widths[STATUS_COLUMN] = pad + max(fm.horizontalAdvance(s) for s in ("Status", "suppressed", "false positive",
+                                                                             "accepted risk"))
+        room = self.table.viewport().width() or self.table.width()
+        deficit = int(TITLE_SHARE * room) - (room - sum(widths.values()))
+        # Rule and Where give way in proportion to what each can spare (a path is elided in the
+        # middle, a rule after a whole part), neither below its minimum
+        spare = {c: max(0, widths[c] - SHRINKABLE_MIN[c]) for c in SHRINKABLE_MIN}
+        total = sum(spare.values())
+        for column, can in spare.items():
+            widths[column] -= min(can, -(-max(deficit, 0) * can // total)) if total else 0
+        for column, width in widths.items():
+            header.resizeSection(column, width)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.model.rowCount():
+            QTimer.singleShot(0, self.fit_columns)  # the table's width is known once laid out
 
     def _fill_groups(self, key: str | None) -> None:
+        selected = self.groups.currentItem().data(Qt.UserRole) if self.groups.currentItem() else None
         self.groups.blockSignals(True)
         self.groups.clear()
         self.groups.setVisible(key is not None)
+        self._left.setVisible(key is not None)
         if key is not None:
             counts: dict[str, int] = {}
+            accepts = self._predicate(None)
             for r in self.all_rows:
-                if self._accepts(r, None):
+                if accepts(r):
                     value = str(r.get(key) or "")
                     counts[value] = counts.get(value, 0) + 1
-            everything = QListWidgetItem(f"All ({sum(counts.values())})")
+            everything = QListWidgetItem(f"All ({sum(counts.values()):,})")
             everything.setData(Qt.UserRole, None)
             self.groups.addItem(everything)
+            self.groups.setCurrentRow(0)
             for value, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-                item = QListWidgetItem(f"{value or '(none)'} ({n})")
+                item = QListWidgetItem(f"{value or '(none)'} ({n:,})")
                 item.setData(Qt.UserRole, value)
                 item.setToolTip(value)
                 self.groups.addItem(item)
-            self.groups.setCurrentRow(0)
+                if value == selected:  # the group chosen stays chosen while it has findings
+                    self.groups.setCurrentItem(item)
         self.groups.blockSignals(False)
 
     def set_read_only(self, read_only: bool) -> None:
@@ -325,18 +480,56 @@ class FindingsView(QWidget):
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
         return [self.model.record(r) for r in rows]
 
+    def select_fingerprints(self, fingerprints, fallback_row: int | None = None) -> None:
+        """Select the rows of these fingerprints in what the table shows now (a reload drops the
+        selection): after a new run its record of the same findings, or the row at *fallback_row*
+        when none is left (the next finding after a triage), or nothing."""
+        wanted, rows = set(fingerprints), []
+        if wanted:
+            rows = [n for n, f in enumerate(self.model.visible()) if f.get("fingerprint") in wanted]
+        if not rows and fallback_row is not None and self.model.rowCount():
+            rows = [min(fallback_row, self.model.rowCount() - 1)]
+        selection = self.table.selectionModel()
+        selection.blockSignals(True)
+        selection.clearSelection()
+        for n in rows:
+            selection.select(self.model.index(n, 0), QItemSelectionModel.Select | QItemSelectionModel.Rows)
+        if rows:
+            selection.setCurrentIndex(self.model.index(rows[0], 0), QItemSelectionModel.NoUpdate)
+            self.table.scrollTo(self.model.index(rows[0], 0))
+        selection.blockSignals(False)
+        self.show_details()
+
     def show_details(self) -> None:
         chosen = self.selected()
         for status, button in self.triage_buttons.items():
             button.setEnabled(bool(chosen) and not self.read_only)
+        if self.code is not None:
+            self.code.clear()
         if not chosen:
             self.details.setPlainText("Select a finding to see its details, the evidence and its triage.\n\n"
                                       "Keys: F false positive, A accept the risk (with why), X fixed, O reopen.")
             return
         if len(chosen) > 1:
             self.details.setPlainText(f"{len(chosen)} findings selected: the triage buttons apply to all of them.")
+        else:
+            self.details.setHtml(details_html(chosen[0]) + (self.notes(chosen[0]) if self.notes else ""))
+        if self.code is not None:
+            self.show_code(chosen[0])
+
+    def show_code(self, f: dict) -> None:
+        """The finding's code in the code view, its lines flagged: *source*'s text, or the evidence's snippet."""
+        shown = self.source(f)
+        if shown is None:
+            evidence = f.get("evidence") if isinstance(f.get("evidence"), dict) else {}
+            snippet = evidence.get("code") if isinstance(evidence.get("code"), str) else None
+            shown = (snippet, int(f.get("line") or 1)) if snippet else None
+        if shown is None:
+            self.code.set_code("(the source is not available)")
             return
-        self.details.setHtml(details_html(chosen[0]))
+        self.code.set_code(*shown)
+        if f.get("line"):
+            self.code.flag_lines(int(f["line"]), f.get("end_line"), f.get("severity") or "MEDIUM")
 
     # --------------------------------------------------------------- triage
     def triage_selected(self, status: str) -> bool:
@@ -346,18 +539,24 @@ class FindingsView(QWidget):
         why = ""
         if status in ("accepted_risk", "false_positive"):
             required = status == "accepted_risk"
+            n = len(chosen)
+            what = f"{n} finding{'s' if n != 1 else ''}"
             why = self.ask_justification(
                 TRIAGE_ACTIONS[status][0].rstrip("…"),
-                f"Why is this {'an accepted risk' if required else 'a false positive'}? "
-                f"({len(chosen)} finding(s); the text goes into the audit log)", required)
+                f"Why is the risk of {what} acceptable? This goes into the audit log and the report (required)."
+                if required else f"Why {'are' if n != 1 else 'is'} {what} not a real problem? (optional; "
+                "it goes into the audit log)", required)
             if why is None:
                 return False
+        first = min(i.row() for i in self.table.selectionModel().selectedRows())
         try:
             self._triage(chosen, status, why)
         except ValueError as exc:
             self.details.setPlainText(f"Not triaged: {exc}")
             return False
         self.refresh()
+        if not self.selected():  # the triaged findings left the view: on to the next one
+            self.select_fingerprints((), fallback_row=first)
         return True
 
     def _dialog_justification(self, title: str, prompt: str, required: bool) -> str | None:
@@ -376,11 +575,19 @@ class FindingsView(QWidget):
         return len(rows)
 
     def _export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export findings", "findings.csv", "CSV (*.csv)")
-        if path:
-            n = self.export_csv(path)
-            self.count.setText(f"Wrote {n} findings to {path}")
-
+        shown = "CSV, the findings shown (*.csv)"
+        path, chosen = QFileDialog.getSaveFileName(self, "Export findings", "findings",
+                                                   ";;".join([shown, *self.exports]))
+        if not path:
+            return
+        suffix = chosen.rsplit("*", 1)[-1].rstrip(")")
+        path += "" if path.endswith(suffix) else suffix
+        try:
+            n = self.export_csv(path) if chosen not in self.exports else self.exports[chosen](path)
+        except (OSError, ValueError) as exc:
+            self.count.setText(f"Export failed: {path}: {exc}")
+            return
+        self.count.setText(f"Wrote {n if isinstance(n, int) else 'the'} findings to {path}")
 
 def details_html(f: dict) -> str:
     """A finding as the details pane shows it: what, where, why, the evidence, the triage."""
@@ -408,8 +615,10 @@ def details_html(f: dict) -> str:
         width = len(str(first + len(lines)))
         numbered = "\n".join(f"{first + i:>{width}}  {line}" for i, line in enumerate(lines))
         parts.append(f"<pre style='font-family:monospace'>{esc(numbered)}</pre>")
+    if isinstance(evidence, dict) and evidence.get("fix"):  # the remedy, where the finding carries one
+        parts.append(f"<p><b>Fix:</b> {esc(evidence['fix'])}</p>")
     if isinstance(evidence, dict):
-        rest = {k: v for k, v in evidence.items() if k != "code"}
+        rest = {k: v for k, v in evidence.items() if k not in ("code", "fix")}
         if rest:
             parts.append("<p><b>Evidence</b></p><table>" + "".join(
                 f"<tr><td><code>{esc(k)}</code>&nbsp;</td><td>{esc(v if isinstance(v, str) else json.dumps(v))}</td></tr>"
@@ -419,4 +628,25 @@ def details_html(f: dict) -> str:
     parts.append(f"<p><b>Status:</b> {esc(status)}" + (f" — “{esc(why)}”" if why else "") + "</p>")
     parts.append(f"<p style='color:gray'>fingerprint {esc(f.get('fingerprint'))}</p>")
     return "".join(parts)
+
+
+def plugin_findings(tab, **options) -> FindingsView:
+    """A FindingsView over one plugin tab's findings (the latest run of every target), triaged
+    through the tab's store: each decision goes into the audit log and the other tabs are told;
+    no triage while the window is read-only. *options* go to FindingsView (``source=``…);
+    call its ``refresh()`` from the tab's."""
+    def load() -> list[dict]:
+        view.read_only = tab.host.read_only
+        return tab.store.findings(latest=True) if tab.store is not None else []
+
+    def triage(findings: list[dict], status: str, why: str) -> None:
+        if tab.store is None or tab.host.read_only:
+            raise ValueError("the project is open read-only")
+        tab.store.set_triage([f["fingerprint"] for f in findings], status, why)
+        tab.host.changed()
+
+    options.setdefault("pillar", False)  # one plugin's: no pillar to tell apart, room for the finding
+    view = FindingsView(load, triage, titles={tab.plugin.id: tab.plugin.title}, **options)
+    tab.host.writes(*view.triage_buttons.values())
+    return view
 

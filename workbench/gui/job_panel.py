@@ -10,6 +10,7 @@ dock). Run is declared with ``host.writes()``: disabled in a read-only window.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import types
 import typing
 from decimal import Decimal
@@ -38,20 +39,34 @@ class JobPanel(QWidget):
     is the picker): ``int`` and ``float`` spin boxes, ``bool`` a check box, ``Literal[...]`` a
     choice, ``str`` and optional numbers a line edit, lists a ``;``-separated line edit. A field's
     ``metadata`` may give ``label``, ``help``, ``min``, ``max`` and ``step``; fields named in
-    *hide* keep their default and get no row. Signals: ``started(job)``, ``finished(job)``.
+    *hide* keep their default and get no row. Signals: ``started(job)``, ``finished(job)``,
+    ``picked(path)`` (a target chosen with Browse… or dropped).
+
+    *extra* is called at Run for parameters the tab computes from its own widgets (a policy): it
+    returns a dict that overrides the form's values, None to start nothing (the user declined a
+    question), or raises ValueError with the reason, shown in place. *choices* gives fields a fixed
+    list of values (a choice box); *pick* gives fields a Browse… button (``{"python": "file"}``);
+    ``browse=None`` gives the target none (an entry point, a URL); *target_label* names the target
+    ("Dataset:"; the field's name by default); *form_columns* lays the form's rows out in that many
+    columns, left to right (a short form in one line). A list field whose metadata has
+    ``"split": "shell"`` is typed as a command line (quotes group words).
     """
 
     started = Signal(object)
     finished = Signal(object)
+    picked = Signal(str)
 
-    def __init__(self, plugin, host, job: str, *, browse: str = "folder", hide: tuple[str, ...] = (),
-                 run_text: str = "Run ▶", parent=None):
+    def __init__(self, plugin, host, job: str, *, browse: str | None = "folder", hide: tuple[str, ...] = (),
+                 run_text: str = "Run ▶", extra=None, choices: dict | None = None, pick: dict | None = None,
+                 target_label: str | None = None, form_columns: int = 1, parent=None):
         super().__init__(parent)
         self.plugin, self.host, self.job_name = plugin, host, job
         self.jobdef = plugin.jobs[job]
         self.job = None
         self.browse_kind = browse
+        self.extra, self.choices, self.pick = extra, dict(choices or {}), dict(pick or {})
         self.fields: dict[str, QWidget] = {}
+        self._labels: dict[str, QLabel] = {}  # a field's row is found by its label, never by index
         self._kinds: dict[str, tuple] = {}
         self.setAcceptDrops(True)
 
@@ -60,14 +75,20 @@ class JobPanel(QWidget):
         top.setContentsMargins(0, 0, 0, 0)
         if self.jobdef.target:
             self.target = QLineEdit()
-            self.target.setPlaceholderText(f"{browse.capitalize()} to {self.jobdef.title} (type, browse or drop)")
+            label = target_label or self.jobdef.target.replace("_", " ").capitalize() + ":"
+            name = label.rstrip(": ")
+            self._target_name = name[:1].lower() + name[1:]  # "Endpoint URL:" -> "endpoint URL"
+            self.target.setPlaceholderText(f"{browse.capitalize() if browse else name} to {self.jobdef.title}"
+                                           + (" (type, browse or drop)" if browse else ""))
             self.target.returnPressed.connect(self.start)
             self.target.setAcceptDrops(False)  # a dropped file lands on the panel: its path, not its URL
             self.browse_button = QPushButton("Browse…")
             self.browse_button.clicked.connect(self.browse)
-            top.addWidget(QLabel(self.jobdef.target.replace("_", " ").capitalize() + ":"))
+            self.browse_button.setVisible(bool(browse))
+            top.addWidget(QLabel(label))
             top.addWidget(self.target, 1)
             top.addWidget(self.browse_button)
+        self.top = top  # a tab may add its own buttons beside Run (top.insertWidget)
         self.run_button = QPushButton(run_text)
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.start)
@@ -79,6 +100,7 @@ class JobPanel(QWidget):
 
         self.form = QFormLayout()
         self.form.setContentsMargins(0, 0, 0, 0)
+        self._forms = [self.form] + [QFormLayout() for _ in range(form_columns - 1)]
         hints = typing.get_type_hints(self.jobdef.params)
         for f in dataclasses.fields(self.jobdef.params):
             if f.init and f.name != self.jobdef.target and f.name not in hide:
@@ -88,8 +110,10 @@ class JobPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("")
+        self.progress.hide()  # an empty bar says nothing: it shows from the first Run
         self.eta = QLabel("")
         self.eta.setMinimumWidth(140)
+        self.eta.hide()  # with the bar: an empty line under the form read as a layout gap
         self.error = QLabel("")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -103,8 +127,14 @@ class JobPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         form_box = QWidget()
-        form_box.setLayout(self.form)
-        form_box.setMinimumWidth(420)  # inputs wide enough for a path or a list, not the whole tab
+        if len(self._forms) == 1:
+            form_box.setLayout(self.form)
+        else:
+            columns = QHBoxLayout(form_box)
+            columns.setContentsMargins(0, 0, 0, 0)
+            for form in self._forms:
+                columns.addLayout(form)
+        form_box.setMinimumWidth(420 * len(self._forms))  # inputs wide enough for a path or a list
         layout.addWidget(form_box, 0, Qt.AlignLeft)
         layout.addLayout(bar)
         layout.addWidget(self.error)
@@ -120,10 +150,11 @@ class JobPanel(QWidget):
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        choices = tuple(self.choices.get(f.name, ())) or choices
         if choices:
             widget, kind = QComboBox(), "choice"
             for c in choices:
-                widget.addItem(str(c), c)
+                widget.addItem("default" if c is None else str(c), c)  # None: the job decides (auto)
             if default in choices:
                 widget.setCurrentIndex(choices.index(default))
         elif hint is bool:
@@ -145,8 +176,9 @@ class JobPanel(QWidget):
             widget = QLineEdit()
             kind = ("list" if typing.get_origin(hint) in (list, tuple) or hint in (list, tuple)
                     else "int" if hint is int else "float" if hint is float else "str")
-            widget.setText("; ".join(map(str, default or ())) if kind == "list" else
-                           "" if default is None else str(default))
+            kind = "shell" if kind == "list" and meta.get("split") == "shell" else kind
+            widget.setText("; ".join(map(str, default or ())) if kind == "list" else shlex.join(default or ())
+                           if kind == "shell" else "" if default is None else str(default))
             if optional:
                 widget.setPlaceholderText("none")
             elif kind == "list":
@@ -157,7 +189,21 @@ class JobPanel(QWidget):
         self._kinds[f.name] = (kind, optional, isinstance(widget, QLineEdit))
         label = QLabel(meta.get("label") or f.name.replace("_", " ").capitalize() + ":")
         label.setBuddy(widget)
-        self.form.addRow(label, widget)
+        self._labels[f.name] = label
+        if f.name in self.pick:  # a path typed, or chosen with its own Browse…
+            button = QPushButton("Browse…")
+            button.clicked.connect(lambda _=False, w=widget, k=self.pick[f.name]: self._pick_into(w, k))
+            box = QHBoxLayout()
+            box.addWidget(widget, 1)
+            box.addWidget(button)
+        form = self._forms[(len(self.fields) - 1) % len(self._forms)]
+        form.addRow(label, box if f.name in self.pick else widget)
+
+    def set_row_visible(self, name: str, on: bool) -> None:
+        """Show or hide the form row of field *name* (its label and input): a choice elsewhere in
+        the tab (a built-in demo) makes it irrelevant. A hidden field keeps its value."""
+        label = self._labels[name]
+        next(form for form in self._forms if form.indexOf(label) >= 0).setRowVisible(label, on)
 
     def values(self) -> dict:
         """The parameters as the form shows them (the target included); raises ValueError on text
@@ -177,6 +223,11 @@ class JobPanel(QWidget):
                 text = widget.text().strip()
                 if kind == "list":
                     values[name] = [p.strip() for p in text.split(";") if p.strip()]
+                elif kind == "shell":
+                    try:
+                        values[name] = shlex.split(text)
+                    except ValueError as exc:
+                        raise ValueError(f"{name.replace('_', ' ')} {text!r}: {exc}") from None
                 elif optional and not text:
                     values[name] = None
                 elif kind in ("int", "float"):
@@ -204,7 +255,8 @@ class JobPanel(QWidget):
             elif not text_box:
                 widget.setValue(value)
             else:
-                widget.setText("; ".join(map(str, value)) if kind == "list" else "" if value is None else str(value))
+                widget.setText("; ".join(map(str, value)) if kind == "list" else shlex.join(value or ())
+                               if kind == "shell" else "" if value is None else str(value))
 
     # ------------------------------------------------------------------- run
     def show_error(self, text: str) -> None:
@@ -212,14 +264,21 @@ class JobPanel(QWidget):
         self.error.setText(text)
         self.error.setVisible(bool(text))
 
-    def start(self):
-        """Check the form, start the job; returns its handle, or None with the reason shown in place."""
+    def start(self, job: str | None = None, **more):
+        """Check the form, start the job; returns its handle, or None with the reason shown in place.
+        *job* runs another job of the plugin from the same form (its params a superset, as a
+        "Harden" beside "Run"), *more* adds parameters the form does not show."""
         self.show_error("")
         if self.target is not None and not self.target.text().strip():
-            self.show_error(f"Choose a {self.browse_kind} first (type it, Browse… or drop it here).")
+            self.show_error(f"Choose a {self.browse_kind} first (type it, Browse… or drop it here)."
+                            if self.browse_kind else f"Give the {self._target_name} first.")
             return None
         try:
-            spec = self.plugin.job_spec(self.job_name, **self.values())
+            values = self.values()
+            computed = self.extra() if self.extra is not None else {}
+            if computed is None:
+                return None
+            spec = self.plugin.job_spec(job or self.job_name, **{**values, **computed, **more})
         except ValueError as exc:  # ParamsError too: the dataclass's own checks
             self.show_error(str(exc))
             return None
@@ -233,6 +292,8 @@ class JobPanel(QWidget):
         self.job = job
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
+        self.progress.show()
+        self.eta.show()
         self.progress.setRange(0, 0)  # busy until the first progress message
         self.progress.setFormat("")
         self.eta.setText("starting…")
@@ -252,7 +313,9 @@ class JobPanel(QWidget):
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * (t.fraction or 0)))
             self.progress.setFormat(f"{t.done:g}/{t.total:g}")
-        self.eta.setText(f"{format_duration(t.elapsed)}  ETA {format_duration(t.eta)}")
+        # what the job does now (the current test, the node checked) beside the time
+        self.eta.setText(f"{format_duration(t.elapsed)}  ETA {format_duration(t.eta)}"
+                         + (f"  ·  {job.message}" if job.message else ""))
         if job.message:
             self.progress.setToolTip(job.message)
 
@@ -280,13 +343,25 @@ class JobPanel(QWidget):
             path = QFileDialog.getExistingDirectory(self, f"Choose a folder to {self.jobdef.title}", start)
         if path and self.target is not None:
             self.target.setText(path)
+            self.picked.emit(path)
+
+    def _pick_into(self, widget, kind: str) -> None:
+        if kind == "file":
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a file", widget.text())
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder", widget.text())
+        if path:
+            widget.setText(path)
 
     def dragEnterEvent(self, event) -> None:
-        if self.target is not None and any(u.isLocalFile() for u in event.mimeData().urls()):
+        # no browse: the target is no path (an entry point, a URL), so a dropped file has no place
+        if (self.target is not None and self.browse_kind
+                and any(u.isLocalFile() for u in event.mimeData().urls())):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths and self.target is not None:
+        if paths and self.target is not None and self.browse_kind:
             self.target.setText(paths[0])
             event.acceptProposedAction()
+            self.picked.emit(paths[0])

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.jobs import JobSpec, WorkerJob
 from workbench.core.progress import format_duration
 
 
@@ -28,19 +27,23 @@ class JobManager(QObject):
 
     POLL_MS = 100
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, cluster_address=None):
         super().__init__(parent)
-        self.jobs: list[WorkerJob] = []
+        self.jobs: list = []  # WorkerJob
+        #: () -> the Ray address new jobs use (the window's Cluster setting), or None: this machine
+        self.cluster_address = cluster_address or (lambda: None)
         self._timer = QTimer(self)
         self._timer.setInterval(self.POLL_MS)
         self._timer.timeout.connect(self.poll)
 
     @property
-    def running(self) -> list[WorkerJob]:
+    def running(self) -> list:
         return [j for j in self.jobs if not j.finished]
 
-    def start(self, project, spec: JobSpec) -> WorkerJob:
-        job = WorkerJob(project, spec)
+    def start(self, project, spec):
+        from workbench.core.jobs import WorkerJob  # multiprocessing and friends: not before the first job
+
+        job = WorkerJob(project, spec, cluster=self.cluster_address())
         job.start()
         self.jobs.append(job)
         self.started.emit(job)
@@ -69,11 +72,21 @@ class JobManager(QObject):
 
 
 class JobRow(QWidget):
-    def __init__(self, job: WorkerJob, parent=None):
+    def __init__(self, job, parent=None):
         super().__init__(parent)
         self.job = job
-        layout = QHBoxLayout(self)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        layout = QHBoxLayout()
         layout.setContentsMargins(6, 2, 6, 2)
+        column.addLayout(layout)
+        # A job on a Ray cluster: the cluster's nodes with their CPUs and GPUs, as the worker reports them.
+        self.nodes = QLabel()
+        self.nodes.setContentsMargins(12, 0, 6, 2)
+        self.nodes.setWordWrap(True)
+        self.nodes.hide()
+        column.addWidget(self.nodes)
         self.title = QLabel(job.spec.title or f"{job.spec.plugin}.{job.spec.job}")
         self.title.setMinimumWidth(180)
         self.bar = QProgressBar()
@@ -93,6 +106,7 @@ class JobRow(QWidget):
 
     def refresh(self) -> None:
         t = self.job.tracker
+        self._show_cluster()
         if self.job.finished:
             self._show_outcome()
             return
@@ -103,6 +117,13 @@ class JobRow(QWidget):
         if self.job.message:
             self.message.setText(self.job.message)
         self.times.setText(f"{format_duration(t.elapsed)}  ETA {format_duration(t.eta)}")
+
+    def _show_cluster(self) -> None:
+        info = getattr(self.job, "cluster", None)
+        if not info:
+            return
+        self.nodes.setText(cluster_text(info))
+        self.nodes.show()
 
     def _show_outcome(self) -> None:
         """A job that ended shows how it ended and how long it ran; an ETA means nothing any more."""
@@ -124,6 +145,20 @@ class JobRow(QWidget):
         self.message.setText(text)
         self.message.setToolTip(str(self.job.result) if status == "failed" else "")
         self.times.setText(f"{format_duration(self._final_elapsed)}  {status}")
+
+
+def cluster_text(info: dict) -> str:
+    """"On Ray cluster ADDRESS: 2 nodes, 16 CPUs, 2 GPUs — 10.0.0.5 (8 CPUs, 1 GPU); …"."""
+    nodes = info.get("nodes") or []
+
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    cpus, gpus = sum(n.get("cpus", 0) for n in nodes), sum(n.get("gpus", 0) for n in nodes)
+    each = "; ".join(f"{n.get('address') or n.get('id')} ({count(n.get('cpus', 0), 'CPU')}, "
+                     f"{count(n.get('gpus', 0), 'GPU')})" for n in nodes)
+    return (f"On Ray cluster {info.get('address')}: {count(len(nodes), 'node')}, {count(cpus, 'CPU')}, "
+            f"{count(gpus, 'GPU')} — {each}")
 
 
 class JobsDockWidget(QWidget):

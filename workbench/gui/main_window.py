@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QTabWidget,
+    QToolButton,
     QWidget,
 )
 
@@ -25,8 +26,6 @@ from workbench import APP_NAME
 from workbench.core import project_crypto
 from workbench.core.errors import ProjectLockedError, WorkbenchError
 from workbench.core.project import SUFFIX, Project
-from workbench.gui.events_dock import EventsDockWidget
-from workbench.gui.findings_view import FindingsView
 from workbench.gui.jobs_dock import JobManager, JobsDockWidget
 from workbench.gui.overview import OverviewTab
 from workbench.gui.theme import track_dock
@@ -64,7 +63,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.registry = registry
         self.project: Project | None = None
-        self.jobs = JobManager(self)
+        self.jobs = JobManager(self, cluster_address=self.cluster_address)
         self.settings = QSettings()
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -73,10 +72,12 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.overview = OverviewTab(self)
         self.tabs.addTab(self.overview, "Overview")
-        # Every pillar's findings in one place, triaged the same way (third-party plugins too).
-        self.findings_view = FindingsView(self._latest_findings, self._triage_findings,
-                                          titles={p.id: p.title for p in registry.plugins})
-        self.tabs.addTab(self.findings_view, "Findings")
+        # Every pillar's findings in one place, triaged the same way (third-party plugins too);
+        # built when first shown or asked for (see findings_view), as the plugin tabs are.
+        self._findings_view = None
+        self._findings_stale = True
+        self._findings_placeholder = QWidget()
+        self.tabs.addTab(self._findings_placeholder, "Findings")
         for plugin in registry.plugins:
             if plugin.tab:
                 self.tabs.addTab(_LazyTab(plugin), plugin.title)
@@ -107,7 +108,7 @@ class MainWindow(QMainWindow):
         self.jobs.started.connect(lambda *_: self._update_status())
         self._events_timer = QTimer(self)
         self._events_timer.setInterval(2000)  # workers log events too; pick them up
-        self._events_timer.timeout.connect(self.events.refresh)
+        self._events_timer.timeout.connect(self._refresh_events)
         self._events_timer.start()
         self._restore_layout()
         self.set_project(None)
@@ -122,16 +123,26 @@ class MainWindow(QMainWindow):
         self.jobs_dock.setObjectName("jobs_dock")
         self.jobs_dock.setWidget(self.jobs_widget)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.jobs_dock)
-        self.events = EventsDockWidget()
+        self._events = None  # the audit log view, built when first needed (see events)
         self.events_dock = track_dock(QDockWidget("Events", self))
         self.events_dock.setObjectName("events_dock")
-        self.events_dock.setWidget(self.events)
+        self.events_dock.setWidget(QWidget())
         self.splitDockWidget(self.jobs_dock, self.events_dock, Qt.Vertical)
         # Small until there is something to show: the jobs dock is one line while idle and grows
         # with the jobs; the central tabs keep the rest of the height.
         self._events_height: int | None = None  # the events dock's height before jobs made room
         self.jobs_widget.content_changed.connect(self._fit_jobs_dock)
         self._fit_jobs_dock(events_height=EVENTS_DOCK_HEIGHT)
+        # Collapsed to status-bar indicators while idle: a dock takes height only while a job runs
+        # or when the user opened it (pinned; remembered). The View menu and the indicators toggle them.
+        self._docks = {"jobs": self.jobs_dock, "events": self.events_dock}
+        self.pinned = {name: self.settings.value(f"docks/{name}_pinned", False, type=bool) for name in self._docks}
+        self._events_seen: int | None = None  # the newest event id the user has had in view
+        for name, dock in self._docks.items():
+            dock.installEventFilter(self)  # its own close button unpins it
+            dock.toggleViewAction().triggered.connect(lambda checked, name=name: self._pin(name, checked))
+            dock.toggleViewAction().toggled.connect(lambda *_: self._update_indicators())
+        self.jobs_widget.content_changed.connect(self._collapse_idle_docks)
 
     def _fit_jobs_dock(self, events_height: int | None = None) -> None:
         """Size the jobs dock to its content: the idle line, or the running jobs' rows. The events
@@ -262,10 +273,109 @@ class MainWindow(QMainWindow):
         self.status_encrypted.setStyleSheet("background:#1e8449; color:white; font-weight:bold; padding:1px 6px;")
         self.status_encrypted.hide()
         self.status_path = QLabel()
+        self.status_path.setContentsMargins(16, 0, 0, 0)  # a gap after a long status message cut off there
         self.status_schema = QLabel()
-        self.status_jobs = QLabel()
-        for w in (self.status_mode, self.status_encrypted, self.status_path, self.status_schema, self.status_jobs):
+        # The docks' indicators: what they would show, and a click opens (pins) or closes them.
+        self.status_jobs = self._indicator("jobs", "Show or hide the Jobs dock (it opens by itself while a job runs)")
+        self.status_events = self._indicator("events", "Show or hide the audit log (Events dock)")
+        for w in (self.status_mode, self.status_encrypted, self.status_path, self.status_schema, self.status_jobs,
+                  self.status_events):
             self.statusBar().addPermanentWidget(w)
+        self._update_indicators()
+
+    def _indicator(self, name: str, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setAutoRaise(True)
+        button.setCheckable(True)
+        button.setToolTip(tip)
+        button.setObjectName(f"{name}_indicator")
+        # The dock's own view action: Qt shows or hides the dock, and its `triggered` pins it.
+        button.clicked.connect(lambda *_: self._docks[name].toggleViewAction().trigger())
+        return button
+
+    # ---------------------------------------------------------------- docks
+    def _pin(self, name: str, pinned: bool) -> None:
+        """The user opened (pinned) or closed a dock: it stays so, in this window and the next."""
+        self.pinned[name] = bool(pinned)
+        self.settings.setValue(f"docks/{name}_pinned", bool(pinned))
+        if name == "jobs" and pinned:
+            self._fit_jobs_dock()
+        if name == "events" and pinned:
+            self._refresh_events()  # filled now (it is not while collapsed) and its entries seen
+        self._update_indicators()
+
+    def set_dock_open(self, name: str, show: bool) -> None:
+        """Open or collapse a dock on the user's behalf, as its indicator does (pinning it or not)."""
+        action = self._docks[name].toggleViewAction()
+        if action.isChecked() != show:
+            action.trigger()
+
+    def _collapse_idle_docks(self) -> None:
+        """A job started: the jobs dock opens; all ended: it collapses again unless pinned."""
+        widget = self.jobs_widget
+        if not widget.idle and self.jobs_dock.isHidden():
+            self.jobs_dock.show()
+            self._fit_jobs_dock()
+        elif widget.idle and not self.pinned["jobs"] and not self.jobs_dock.isHidden():
+            self.jobs_dock.hide()
+        self._update_indicators()
+
+    def _apply_pins(self) -> None:
+        """At start (after the saved layout): only pinned docks, and the jobs dock while jobs run, take room."""
+        self.events_dock.setVisible(self.pinned["events"])
+        self.jobs_dock.setVisible(self.pinned["jobs"] or not self.jobs_widget.idle)
+        self._update_indicators()
+
+    @property
+    def events(self):
+        """The Events dock's view of the audit log (an :class:`~workbench.gui.events_dock.EventsDockWidget`),
+        built the first time it is needed: a window starts with the dock collapsed."""
+        if self._events is None:
+            from workbench.gui.events_dock import EventsDockWidget
+
+            self._events = EventsDockWidget()
+            placeholder = self.events_dock.widget()
+            self.events_dock.setWidget(self._events)
+            if placeholder is not None:
+                placeholder.deleteLater()
+        return self._events
+
+    def _refresh_events(self, force: bool = False) -> None:
+        """New audit-log entries: into the dock when it is open (then they are seen), else counted."""
+        if (self.events_dock.isVisible() and self.project is not None) or (force and self._events is not None):
+            self.events.refresh(force=force)
+        self._update_indicators()
+
+    def new_events(self) -> int:
+        """Entries added to the audit log since the user last had the Events dock open."""
+        project = self.project
+        if project is None or project.conn is None or self._events_seen is None:
+            return 0
+        if self.events_dock.isVisible():
+            self._events_seen = self.events._last_id if self.events._last_id is not None else self._events_seen
+            return 0
+        top = project.last_event_id() or 0
+        return max(0, top - self._events_seen)  # ids grow by one per entry (an append-only chain)
+
+    def _update_indicators(self) -> None:
+        if not hasattr(self, "status_events"):
+            return
+        n = len(self.jobs.running)
+        self.status_jobs.setText(f"Jobs: {n} running" if n else "Jobs: idle")
+        self.status_jobs.setChecked(not self.jobs_dock.isHidden())
+        new = self.new_events()
+        self.status_events.setText(f"Events: {new} new" if new else "Events")
+        self.status_events.setChecked(not self.events_dock.isHidden())
+        bold = "font-weight:bold;" if new else ""
+        self.status_events.setStyleSheet(bold)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Close and obj in (self.jobs_dock, self.events_dock):
+            name = "jobs" if obj is self.jobs_dock else "events"
+            self.pinned[name] = False  # closed with its own button: collapsed from now on
+            self.settings.setValue(f"docks/{name}_pinned", False)
+            QTimer.singleShot(0, self._update_indicators)
+        return super().eventFilter(obj, event)
 
     def step_tab(self, step: int) -> None:
         """Show the next (+1) or previous (-1) tab, wrapping around."""
@@ -274,8 +384,9 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % n)
 
     # ------------------------------------------------------------- projects
-    def set_project(self, project: Project | None):
-        """Show *project* everywhere; returns the audit log check made on the way (or None)."""
+    def set_project(self, project: Project | None, defer_log: bool = False):
+        """Show *project* everywhere; returns the audit log check made on the way (or None).
+        *defer_log*: the caller walks the audit log later (:meth:`_check_log`), after a first paint."""
         self.project = project
         self.close_action.setEnabled(project is not None)
         self.export_action.setEnabled(project is not None)
@@ -296,9 +407,13 @@ class MainWindow(QMainWindow):
             if readonly else "")
         self.readonly_banner.setVisible(readonly)
         self.overview.set_project(project)
-        self.findings_view.refresh()
-        self.findings_view.set_read_only(readonly or project is None)
-        chain = self.events.set_project(project)
+        self._refresh_findings()
+        if self._findings_view is not None:
+            self._findings_view.set_read_only(readonly or project is None)
+        chain = None
+        if not defer_log and (project is not None or self._events is not None):
+            chain = self.events.set_project(project)
+            self._events_seen = self.events._last_id or 0  # what the project holds when opened is not "new"
         for plugin_id, host in self._hosts.items():
             store = host.store
             if not self.readonly:
@@ -315,9 +430,12 @@ class MainWindow(QMainWindow):
     def readonly(self) -> bool:
         return self.project is not None and bool(getattr(self.project, "readonly", False))
 
-    def open_project(self, path: str | Path, readonly: bool = False) -> bool:
+    def open_project(self, path: str | Path, readonly: bool = False, *, log_later: bool = False) -> bool:
         """Open *path*; on failure show why and keep the current project. When another process
-        holds it for writing, offer to open it read-only (a non-blocking question)."""
+        holds it for writing, offer to open it read-only (a non-blocking question).
+
+        *log_later* (start-up): the Overview is shown first; the audit log's hash chain is walked
+        (and the Events dock filled) right after, as the next event of the loop."""
         try:
             project = Project.open(path, readonly=readonly, plugins=self.registry.plugins)
         except ProjectLockedError as exc:
@@ -332,15 +450,45 @@ class MainWindow(QMainWindow):
         if not self.close_project():
             project.close()
             return False
-        chain = self.set_project(project)  # the events dock walks the hash chain once
+        chain = self.set_project(project, defer_log=log_later)  # the events dock walks the hash chain once
         self._add_recent(str(project.path.resolve()))
         if project.readonly:
             self.statusBar().showMessage(f"Opened {project.path.name} read-only", 8000)
-        if not chain.ok:
-            self.show_error("Audit log tampered with",
-                        f"{project.path}: {chain.message}. The first broken entry is {chain.first_broken_id}. "
-                        "Results may have been altered outside the workbench.", warning=True)
+        if log_later:
+            QTimer.singleShot(0, lambda: self._check_log(project))
+        else:
+            self._warn_if_tampered(project, chain)
         return True
+
+    def _check_log(self, project) -> None:
+        """The audit log of *project* (still the one open): its chain walked, the dock filled, a warning if broken."""
+        if project is not self.project or project.conn is None:
+            return
+        chain = self.events.set_project(project)
+        self._events_seen = self.events._last_id or 0
+        self._update_indicators()
+        self._warn_if_tampered(project, chain)
+
+    def _warn_if_tampered(self, project, chain) -> None:
+        if chain is not None and not chain.ok:
+            self.events_dock.show()  # its banner says what broke, collapsed or not (not pinned: it goes with Reset)
+            self._update_indicators()
+            self.show_error("Audit log tampered with",
+                            f"{project.path}: {chain.message}. The first broken entry is {chain.first_broken_id}. "
+                            "Results may have been altered outside the workbench.", warning=True)
+
+    def open_after_first_paint(self, path: str | Path, readonly: bool = False) -> None:
+        """Start-up: the window paints first (menus, tabs, an empty Overview), then opens *path*
+        and shows its Overview; the audit log comes after that (see :meth:`open_project`)."""
+        class FirstPaint(QObject):
+            def eventFilter(filter_, obj, event) -> bool:
+                if event.type() == QEvent.Paint:
+                    obj.removeEventFilter(filter_)
+                    filter_.deleteLater()
+                    QTimer.singleShot(0, lambda: self.open_project(path, readonly=readonly, log_later=True))
+                return False
+
+        self.tabs.tabBar().installEventFilter(FirstPaint(self))
 
     def _offer_read_only(self, path, exc: ProjectLockedError) -> None:
         """The lock message says "open this copy read-only": offer exactly that, as a button."""
@@ -499,7 +647,43 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     # ---------------------------------------------------------------- tabs
+    @property
+    def findings_view(self):
+        """The Findings tab (a :class:`~workbench.gui.findings_view.FindingsView` over every pillar),
+        built the first time it is shown or asked for."""
+        if self._findings_view is None:
+            from workbench.gui.findings_view import FindingsView
+
+            view = FindingsView(self._latest_findings, self._triage_findings,
+                                titles={p.id: p.title for p in self.registry.plugins})
+            index = self.tabs.indexOf(self._findings_placeholder)
+            current = self.tabs.currentIndex()
+            self.tabs.blockSignals(True)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, view, "Findings")
+            self.tabs.setCurrentIndex(current)
+            self.tabs.blockSignals(False)
+            self._findings_placeholder.deleteLater()
+            self._findings_view = view
+            view.set_read_only(self.readonly or self.project is None)
+            view.refresh()
+            self._findings_stale = False
+        return self._findings_view
+
+    def _refresh_findings(self) -> None:
+        """The Findings tab reads every latest finding: now when it is shown, else when it next is."""
+        view = self._findings_view
+        self._findings_stale = view is None or self.tabs.currentWidget() is not view
+        if not self._findings_stale:
+            view.refresh()
+
     def _materialise_tab(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        if widget is self._findings_placeholder:
+            self.findings_view  # noqa: B018 (built, filled and shown now)
+            return
+        if widget is self._findings_view and self._findings_stale:
+            self._refresh_findings()
         placeholder = self.tabs.widget(index)
         if not isinstance(placeholder, _LazyTab):
             return
@@ -545,6 +729,13 @@ class MainWindow(QMainWindow):
 
         ClusterDialog(self, self.settings).exec()
 
+    def cluster_address(self) -> str | None:
+        """Settings → Cluster: jobs started from here run their tasks on this Ray cluster (as the
+        CLI's ``--ray``); None: on this machine (and Ray is never imported)."""
+        from workbench.gui.cluster_dialog import SETTING
+
+        return str(self.settings.value(SETTING, "") or "").strip() or None
+
     def show_plugin_tab(self, plugin_id: str) -> QWidget | None:
         """Show the plugin's tab (built now if it never was) and return it."""
         tab = self.tab_for(plugin_id)
@@ -585,8 +776,8 @@ class MainWindow(QMainWindow):
     def refresh_all(self, source: str | None = None) -> None:
         """Reload the overview, the events and every tab but *source* (which refreshed itself)."""
         self.overview.refresh()
-        self.findings_view.refresh()
-        self.events.refresh(force=True)
+        self._refresh_findings()
+        self._refresh_events(force=True)
         for plugin_id, host in self._hosts.items():
             if plugin_id != source:
                 host.tab.refresh()
@@ -617,10 +808,11 @@ class MainWindow(QMainWindow):
             self.status_path.setText("no project")
             self.status_schema.setText("")
         else:
-            self.status_path.setText(str(self.project.path))
+            # The name only: a long path pushed the status messages out of sight. The tooltip has it whole.
+            self.status_path.setText(self.project.path.name)
+            self.status_path.setToolTip(str(self.project.path))
             self.status_schema.setText(f"schema {self.project.schema_version}")
-        n = len(self.jobs.running)
-        self.status_jobs.setText(f"{n} job{'s' if n != 1 else ''} running")
+        self._update_indicators()
 
     # -------------------------------------------------------------- report
     def export_pdf(self, path: str | Path) -> int:
@@ -672,7 +864,7 @@ class MainWindow(QMainWindow):
         AboutDialog(self, registry=self.registry).exec()
 
     def _focus_events_filter(self) -> None:
-        self.events_dock.show()
+        self.set_dock_open("events", True)
         self.events.filter.setFocus()
 
     def show_error(self, title: str, text: str, warning: bool = False) -> None:
@@ -708,6 +900,7 @@ class MainWindow(QMainWindow):
             # No job runs at start: whatever was saved, the jobs dock is one line (the saved
             # events dock height stands; nothing is laid out yet to measure it by).
             self.jobs_widget.setMaximumHeight(self.jobs_widget.preferred_height())
+        self._apply_pins()  # the saved layout's sizes; open only what is pinned
 
     def save_layout(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
@@ -715,12 +908,17 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def reset_layout(self) -> None:
+        """Both docks at the bottom, collapsed to their indicators (unpinned), the jobs dock open while jobs run."""
         for dock in (self.jobs_dock, self.events_dock):
             dock.setFloating(False)
             dock.show()
             self.addDockWidget(Qt.BottomDockWidgetArea, dock)
         self.splitDockWidget(self.jobs_dock, self.events_dock, Qt.Vertical)
         self._fit_jobs_dock(events_height=EVENTS_DOCK_HEIGHT)
+        for name in self._docks:
+            self.pinned[name] = False
+            self.settings.setValue(f"docks/{name}_pinned", False)
+        self._apply_pins()
 
     def changeEvent(self, event) -> None:
         # Charts are images: redraw them when the palette (light/dark) changes.

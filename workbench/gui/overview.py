@@ -17,19 +17,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.findings import OPEN_SQL, SEVERITIES
+from workbench.core.findings import SEVERITIES
 from workbench.core.plugin_store import PluginStore
+from workbench.core.stored import RunRecord
 from workbench.core.report import (
     SEVERITY_COLORS,
     BarChart,
     _duration,
     _fmt_time,
     _where,
-    latest_findings,
     readable_title,
     score_trend,
     top_risks,
 )
+from workbench.gui.kit_charts import ChartLabel
 from workbench.gui.records_model import RecordsModel, fit_columns, records_view
 from workbench.gui.theme import is_dark
 
@@ -75,7 +76,22 @@ class ScoreCard(QFrame):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Maximum)
         self.setCursor(Qt.PointingHandCursor)
         self.on_click = None  # set by the overview: opens the plugin's tab
-        self.points: list[tuple[int, float]] = []
+        self._points: list[tuple[int, float]] = []
+        self._trend_later = None  # computes the points just after the Overview's first paint
+
+    @property
+    def points(self) -> list[tuple[int, float]]:
+        self.flush_trend()
+        return self._points
+
+    def defer_trend(self, compute) -> None:
+        """Draw the trend from ``compute()`` at :meth:`flush_trend` (or when ``points`` is read)."""
+        self._trend_later = compute
+
+    def flush_trend(self) -> None:
+        compute, self._trend_later = self._trend_later, None
+        if compute is not None:
+            self.set_trend(compute())
 
     def set_next_step(self, text: str) -> None:
         self.next_step.setText(text)
@@ -87,7 +103,8 @@ class ScoreCard(QFrame):
 
     def set_trend(self, points: list[tuple[int, float]]) -> None:
         """A sparkline of the score over the plugin's runs (one point per finished run)."""
-        self.points = points
+        self._trend_later = None
+        self._points = points
         if len(points) < 2:
             self.trend.setPixmap(QPixmap())
             self.trend.setText("" if not points else "first run")
@@ -127,30 +144,6 @@ def sparkline(values: list[float], width: int, height: int, color: str) -> QPixm
     return pix
 
 
-class ChartLabel(QLabel):
-    """Shows a chart image scaled to fit, re-scaled when resized."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._image = None
-        self.setAlignment(Qt.AlignCenter)
-        self.setMinimumSize(240, 120)
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
-
-    def set_image(self, image) -> None:
-        self._image = image
-        self._rescale()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._rescale()
-
-    def _rescale(self) -> None:
-        if self._image is not None:
-            self.setPixmap(QPixmap.fromImage(self._image).scaled(
-                self.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
-
-
 class TargetStore(PluginStore):
     """A plugin's store narrowed to one target: "the latest run of every target" is that one
     run, so the plugin's own score function gives the target's score."""
@@ -160,13 +153,13 @@ class TargetStore(PluginStore):
         self.run_id = run_id
         self.narrowed = False  # whether the score asked for the latest runs (else it is project-wide)
 
-    def latest_runs(self, job: str | None = None) -> list[dict]:
+    def latest_runs(self, job: str | None = None) -> list[RunRecord]:
         self.narrowed = True
-        return [r for r in super().latest_runs(job) if r["id"] == self.run_id]
+        return [r for r in super().latest_runs(job) if r.id == self.run_id]
 
-    def latest_run(self, target: str | None = None, job: str | None = None) -> dict | None:
+    def latest_run(self, target: str | None = None, job: str | None = None) -> RunRecord | None:
         runs = self.latest_runs(job)
-        return runs[-1] if runs and (target is None or runs[-1]["target"] == target) else None
+        return runs[-1] if runs and (target is None or runs[-1].target == target) else None
 
 
 def target_rows(project, registry) -> list[dict]:
@@ -175,19 +168,14 @@ def target_rows(project, registry) -> list[dict]:
     ids = project.latest_run_ids()
     if not ids:
         return []
-    marks = ",".join("?" * len(ids))
-    counts: dict[int, dict[str, int]] = {}
-    for run_id, severity, n in project.conn.execute(
-            f"SELECT f.run_id, f.severity, COUNT(*) FROM findings f LEFT JOIN triage t USING (fingerprint) "
-            f"WHERE f.run_id IN ({marks}) AND {OPEN_SQL} GROUP BY f.run_id, f.severity", ids):
-        counts.setdefault(run_id, {})[severity] = n
+    counts = project.open_counts_by_run(ids)
     plugins = {p.id: p for p in registry.plugins}
     rows = []
     for run_id in ids:
-        run = project.run(run_id)
-        plugin = plugins.get(run["plugin"])
+        run = project.run_record(run_id)
+        plugin = plugins.get(run.plugin)
         score = None
-        if plugin is not None and run["plugin"] not in project.plugin_failures:
+        if plugin is not None and run.plugin not in project.plugin_failures:
             store = TargetStore(project, plugin.id, run_id)
             try:
                 score = plugin.score(store)
@@ -197,9 +185,9 @@ def target_rows(project, registry) -> list[dict]:
                 score = None  # the score ignores targets: a per-target figure would be the project's
         sev = counts.get(run_id, {})
         rows.append({
-            "plugin": plugin.title if plugin is not None else run["plugin"],
-            "target": run.get("target") or "(no target)",
-            "run": f"#{run_id} {_fmt_time(run.get('finished') or run.get('started'))}",
+            "plugin": plugin.title if plugin is not None else run.plugin,
+            "target": run.target or "(no target)",
+            "run": f"#{run_id} {_fmt_time(run.finished or run.started)}",
             "score": "–" if score is None else round(score),  # a number: aligned like the counts
             **{s: sev.get(s, 0) for s in SEVERITIES},
             "run_id": run_id,
@@ -208,11 +196,18 @@ def target_rows(project, registry) -> list[dict]:
     return rows
 
 
-def next_step(title: str, score: float | None, open_counts: dict[str, int], runs: list[dict]) -> str:
+def _latest_records(project) -> list:
+    """Every finding of the latest run of each target (report.latest_findings as records, read
+    through the refresh's cache: the scores have read most of them already)."""
+    plugin_of = {r.id: r.plugin for r in project.run_records()}
+    return [f for run_id in project.latest_run_ids() for f in project.finding_records(run_id, plugin_of.get(run_id))]
+
+
+def next_step(title: str, score: float | None, open_counts: dict[str, int], runs: list[RunRecord]) -> str:
     """What to do next for one pillar, in a few words: what a reviewer would ask first."""
     last = runs[-1] if runs else None
-    if last is not None and last["status"] in ("failed", "interrupted"):
-        return f"Last run {last['status']}: see Runs, then run again"
+    if last is not None and last.status in ("failed", "interrupted"):
+        return f"Last run {last.status}: see Runs, then run again"
     if score is None:
         return f"Not assessed: open {title} and run it"
     for severity, verb in (("HIGH", "fix or triage"), ("MEDIUM", "review")):
@@ -277,20 +272,24 @@ class OverviewTab(QWidget):
         grid.addWidget(self.counts_view, 2)
         self.side.addTab(findings_box, "Open findings")
 
-        self.targets_model = RecordsModel([("plugin", "Pillar"), ("target", "Target"), ("run", "Latest run"),
-                                           ("score", "Score"), ("HIGH", "Open high"), ("MEDIUM", "Open medium"),
-                                           ("LOW", "Open low")])
-        self.targets_view = records_view(self.targets_model, stretch_column=1)
+        self._targets_model = RecordsModel([("plugin", "Pillar"), ("target", "Target"), ("run", "Latest run"),
+                                            ("score", "Score"), ("HIGH", "Open high"), ("MEDIUM", "Open medium"),
+                                            ("LOW", "Open low")])
+        self.targets_view = records_view(self._targets_model, stretch_column=1)
         self.targets_view.setTextElideMode(Qt.ElideMiddle)  # both ends of a long path stay readable
         self.targets_view.setToolTip("The latest run of each target: the scores and counts cover all of them")
         self.side.addTab(self.targets_view, "Targets")
 
-        self.runs_model = RecordsModel(
+        self._runs_model = RecordsModel(
             [("id", "#"), ("title", "Run"), ("status", "Status"), ("started", "Started"), ("took", "Took"),
              ("message", "Message")],
             formatters={"started": _fmt_time})
-        self.runs_view = records_view(self.runs_model, stretch_column=5)
+        self.runs_view = records_view(self._runs_model, stretch_column=5)
         self.side.addTab(self.runs_view, "Runs")
+        # The Targets and Runs sub-tabs are hidden behind "Open findings": filled when shown or read
+        # (targets score every target: ~15 ms of the project's first paint on the demo project).
+        self._stale: set[str] = set()
+        self.side.currentChanged.connect(lambda _index: self._fill_shown())
         split.addWidget(self.side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -301,6 +300,71 @@ class OverviewTab(QWidget):
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(150)
         self._redraw.timeout.connect(self._redraw_chart)
+        # The chart (and the PDF renderer's import) and the trends: just after the Overview's first paint.
+        self._chart_counts = None
+        self._chart_later = QTimer(self)
+        self._chart_later.setSingleShot(True)
+        self._chart_later.setInterval(0)
+        self._chart_later.timeout.connect(self._after_paint)
+
+    @property
+    def targets_model(self) -> RecordsModel:
+        self._fill("targets")
+        return self._targets_model
+
+    @property
+    def runs_model(self) -> RecordsModel:
+        self._fill("runs")
+        return self._runs_model
+
+    def _fill_shown(self) -> None:
+        current = self.side.currentWidget()
+        if current is self.targets_view:
+            self._fill("targets")
+        elif current is self.runs_view:
+            self._fill("runs")
+
+    def _fill(self, part: str) -> None:
+        """Fill a hidden sub-tab the last refresh left stale, from the project as it is now."""
+        if part not in self._stale:
+            return
+        self._stale.discard(part)
+        project = self.project
+        if project is None or project.conn is None:
+            return
+        if part == "runs":
+            self._runs_model.set_rows([
+                {"id": r.id, "title": r.title, "status": r.status, "started": r.started, "took": _duration(r),
+                 "message": r.error.splitlines()[0] if r.error else (r.message or "")}
+                for r in reversed(project.run_records())])
+            self.runs_view.resizeColumnsToContents()
+        else:
+            with project.reading_findings_once():
+                self._targets_model.set_rows(target_rows(project, self.window_.registry))
+            fit_columns(self.targets_view, {1: 520})
+
+    def _after_paint(self) -> None:
+        """The chart, the score trends and the hidden sub-tabs, left by the last refresh for just
+        after the paint."""
+        counts, self._chart_counts = self._chart_counts, None
+        project = self.project
+        if project is None or project.conn is None:
+            return
+        if counts is not None:
+            self._draw_chart(counts)
+        with project.reading_findings_once():
+            for card in self.cards.values():
+                card.flush_trend()
+            # Filled while still hidden, as before the deferral: the Target column's width is set
+            # from the hidden view's size (filled on the click it came out narrower).
+            self._fill("targets")
+            self._fill("runs")
+
+    def _trend(self, project, plugin) -> list[tuple[int, float]]:
+        if project is not self.project or project.conn is None:
+            return []  # closed or replaced since the refresh
+        with project.reading_findings_once():
+            return score_trend(project, plugin)
 
     def set_project(self, project) -> None:
         self.project = project
@@ -317,10 +381,22 @@ class OverviewTab(QWidget):
     def refresh(self) -> None:
         project = self.project
         if project is None or project.conn is None:
+            self._refresh(project)
+            return
+        # The target's score, the pillar's score, its trend and the top risks all read the same runs'
+        # findings: once each per refresh, not four times (100,000 findings take about a second).
+        with project.reading_findings_once():
+            self._refresh(project)
+
+    def _refresh(self, project) -> None:
+        if project is None or project.conn is None:
             self.heading.setText("No project open. File → New or File → Open (or drop a .wbproj here).")
-            self.runs_model.set_rows([])
+            self._stale.clear()
+            self._chart_counts = None
+            self._chart_later.stop()
+            self._runs_model.set_rows([])
             self.counts_model.set_rows([])
-            self.targets_model.set_rows([])
+            self._targets_model.set_rows([])
             self.risks_model.set_rows([])
             self.not_assessed.setText("")
             self.chart.set_image(None)
@@ -330,14 +406,9 @@ class OverviewTab(QWidget):
                 card.set_trend([])
             return
         self.heading.setText(f"<h2>{project.name}</h2><span>{project.path}</span>")
-        runs = project.runs()
-        for r in runs:
-            r["took"] = _duration(r)
-            r["message"] = r.get("error", "").splitlines()[0] if r.get("error") else (r.get("message") or "")
-        self.runs_model.set_rows(list(reversed(runs)))
-        self.runs_view.resizeColumnsToContents()
-        self.targets_model.set_rows(target_rows(project, self.window_.registry))
-        fit_columns(self.targets_view, {1: 520})
+        runs = project.run_records()
+        self._stale.update(("runs", "targets"))
+        self._fill_shown()
         counts = project.finding_counts()
         titles = {p.id: p.title for p in self.window_.registry.plugins}
         rows = []
@@ -346,7 +417,8 @@ class OverviewTab(QWidget):
             row["total"] = sum(counts[plugin].values())
             rows.append(row)
         self.counts_model.set_rows(rows)
-        self._draw_chart(counts)
+        self._chart_counts = counts
+        self._chart_later.start()
         from workbench.core.plugin_store import PluginStore
 
         missing = []
@@ -355,13 +427,16 @@ class OverviewTab(QWidget):
                 score = None if plugin.id in project.plugin_failures else plugin.score(PluginStore(project, plugin.id))
             except Exception:  # a plugin's scoring bug shows as "not assessed", not a crash
                 score = None
-            if not project.runs(plugin=plugin.id, status="done"):
+            mine = [r for r in runs if r.plugin == plugin.id]
+            if not any(r.done for r in mine):
                 score = None  # no finished run: nothing was assessed, whatever the plugin says
             if plugin.id in self.cards:
                 self.cards[plugin.id].set_score(score)
-                self.cards[plugin.id].set_trend(score_trend(project, plugin) if score is not None else [])
-                self.cards[plugin.id].set_next_step(next_step(plugin.title, score, counts.get(plugin.id, {}),
-                                                              project.runs(plugin=plugin.id)))
+                if score is None:
+                    self.cards[plugin.id].set_trend([])
+                else:  # each run's score again: drawn just after the first paint (as the chart is)
+                    self.cards[plugin.id].defer_trend(lambda p=plugin: self._trend(project, p))
+                self.cards[plugin.id].set_next_step(next_step(plugin.title, score, counts.get(plugin.id, {}), mine))
             if score is None:
                 missing.append(plugin.title)
         self.not_assessed.setText("<b>Not assessed yet:</b> " + ", ".join(missing) if missing
@@ -373,7 +448,7 @@ class OverviewTab(QWidget):
         rows = [{"severity": f["severity"], "confidence": f["confidence"],
                  "pillar": titles.get(f["plugin"], f["plugin"]), "plugin_id": f["plugin"],
                  "title": readable_title(f["title"]), "where": _where(f)}
-                for f in top_risks(latest_findings(project), 20)]
+                for f in top_risks(_latest_records(project), 20)]
         self.risks_model.set_rows(rows)
         fit_columns(self.risks_view, {3: 420, 4: 320})
 

@@ -71,6 +71,7 @@ class Plot(QWidget):
         self.plot_item: pg.PlotItem = self.view.getPlotItem()
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
         self.plot_item.setMenuEnabled(False)
+        self.plot_item.setContentsMargins(2, 2, 14, 2)  # room for the last x tick's text ("0.20" was cut)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.message = ""
         self.legend = QLabel()
@@ -108,6 +109,21 @@ class Plot(QWidget):
         self.plot_item.enableAutoRange(y=False)
         self.plot_item.setYRange(low, high, padding=0.05)  # room for the top tick label and a line at 100 %
         self.plot_item.setMouseEnabled(y=False)
+
+    def nonnegative_y(self, min_span: float = 1.0) -> None:
+        """A quantity never below 0 (bytes per second, counts): autoscale keeps 0 at the bottom, and a
+        flat series spans at least *min_span* (a line of zeros read "-400 mB/s" to "400 mB/s")."""
+        view = self.plot_item.getViewBox()
+        view.setLimits(yMin=-0.04 * min_span, minYRange=min_span)
+
+        def floor(_view, y_range) -> None:
+            # 0 a little above the bottom: a line of zeros stays off the axis line, and "0" is labelled
+            want = -0.04 * max(y_range[1], min_span)
+            if abs(view.state["limits"]["yLimits"][0] - want) > 0.01 * (y_range[1] - y_range[0]):
+                view.setLimits(yMin=want)
+                if view.state["autoRange"][1]:
+                    view.updateAutoRange()  # a range already inside the new limits is not fitted again
+        view.sigYRangeChanged.connect(floor)
 
     def set_x_range(self, low: float, high: float) -> None:
         self.plot_item.setXRange(low, high, padding=0.02)
@@ -369,6 +385,13 @@ class LiveCurves(QObject):
             return
         for name in self.dirty:
             if name in self.curves:
-                self.curves[name].setData(*self.data(name))
+                curve, (xs, ys) = self.curves[name], self.data(name)
+                curve.setData(xs, ys)
+                # a lone sample draws no line: a dot shows it (a job's one metric left the plot empty)
+                if curve.opts.get("symbol") is None or curve.property("lone_dot"):
+                    lone = len(xs) == 1
+                    if bool(curve.property("lone_dot")) != lone:
+                        curve.setSymbol("o" if lone else None)
+                        curve.setProperty("lone_dot", lone)
         self.dirty.clear()
         self.frames += 1

@@ -3,25 +3,19 @@
 It counts the lines of every text file under a folder, reports each file with
 lines longer than a limit as a LOW finding, records the line lengths as a
 metric, and scores the share of files within the limit. Small on purpose:
-every part of the plugin contract appears once.
+every part of the plugin contract appears once, in the skeleton every plugin
+shares: ``params`` (the job's dataclass), ``engine`` (the work and the job),
+``store`` (table, writes, reads), ``score``, ``report``, ``cli``, ``tab``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from workbench.api import JobDef, Plugin
 
-
-@dataclass
-class CountParams:
-    target: str             # the folder to read
-    max_line: int = 100     # longer lines are reported
-
-    def __post_init__(self) -> None:
-        if self.max_line < 1:
-            raise ValueError("max_line must be at least 1")
+from .params import CountParams
+from .store import MIGRATIONS
 
 
 class ExamplePlugin(Plugin):
@@ -29,15 +23,15 @@ class ExamplePlugin(Plugin):
     title = "Long lines"
     version = "1.0.0"
     tab = "wb_example.tab:ExampleTab"
-    migrations = (
-        (1, "CREATE TABLE example_files (run_id INTEGER NOT NULL, path TEXT NOT NULL, "
-            "lines INTEGER NOT NULL, longest INTEGER NOT NULL)"),
-    )
+    # what the report's Method section says this pillar did
+    method = ("Every text file under the folder was read and its longest line compared with the limit; "
+              "the score is the share of files within it.")
+    migrations = MIGRATIONS
     jobs = MappingProxyType({"count": JobDef("wb_example.engine:run", CountParams, "count lines in")})
     # imported when first used, so that this module stays light
-    commands = "wb_example.engine:add_cli"
-    report = "wb_example.engine:report_sections"
-    scorer = "wb_example.engine:score"
+    commands = "wb_example.cli:add_cli"
+    report = "wb_example.report:report_sections"
+    scorer = "wb_example.score:score"
 
 
 plugin = ExamplePlugin()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout
 
-from workbench.gui.api import JobPanel, PluginTab
+from workbench.gui.api import JobPanel, PluginTab, table_model, table_view
+
+from .store import files
 
 
 class ExampleTab(PluginTab):
@@ -14,9 +16,7 @@ class ExampleTab(PluginTab):
         # Run is disabled in a read-only window
         self.panel = JobPanel(plugin, host, "count")
         self.folder, self.run_button = self.panel.target, self.panel.run_button
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["File", "Lines", "Longest line"])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = table_view()  # read-only rows, sorted by a header click (numbers as numbers)
         layout = QVBoxLayout(self)
         layout.addWidget(self.panel)
         layout.addWidget(self.table, 1)
@@ -27,9 +27,6 @@ class ExampleTab(PluginTab):
 
     def refresh(self) -> None:
         run = self.store.latest_run(job="count") if self.store is not None else None
-        rows = self.store.query("SELECT path, lines, longest FROM example_files WHERE run_id=? ORDER BY path",
-                                (run["id"],)) if run else []
-        self.table.setRowCount(len(rows))
-        for i, r in enumerate(rows):
-            for j, key in enumerate(("path", "lines", "longest")):
-                self.table.setItem(i, j, QTableWidgetItem(str(r[key])))
+        rows = files(self.store, run.id) if run else []
+        self.table.setModel(table_model(["File", "Lines", "Longest line"],
+                                        [(r["path"], r["lines"], r["longest"]) for r in rows]))

@@ -10,6 +10,7 @@ from workbench.api import (
     EXIT_OK,
     CliError,
     WorkbenchError,
+    job_command,
     note,
     open_project,
     run_job,
@@ -34,13 +35,13 @@ def add_cli(plugin, cli) -> None:
     inf.add_argument("--json", action="store_true", help="print as JSON")
     inf.set_defaults(func=cmd_info)
 
-    p = cli.command("deps", "check dependencies against the imported OSV snapshot (offline)", runs_job=True,
+    p = job_command(cli, "deps", "check dependencies against the imported OSV snapshot (offline)",
+                    lambda args: cmd_deps(plugin, args),
                     description="Read requirements*.txt, pyproject.toml, poetry/uv/pdm/Pipfile locks and conda "
                                 "environment files under PATH (and a venv's installed packages with --venv), "
                                 "check them against the imported OSV snapshot and store the findings in PROJECT. "
                                 f"Exit {EXIT_GATE} when --fail-on is given and an open finding is at or above it.")
     p.add_argument("path", help="folder (or one manifest file) to check")
-    p.add_argument("-p", "--project", required=True, help="project file (.wbproj); created if it does not exist")
     p.add_argument("--venv", metavar="DIR", help="also read the distributions installed in this environment")
     p.add_argument("--index", metavar="FILE", help="OSV index (default: the imported one in the user's data folder)")
     p.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0")
@@ -49,7 +50,6 @@ def add_cli(plugin, cli) -> None:
     p.add_argument("--fail-on", choices=("LOW", "MEDIUM", "HIGH"), type=str.upper,
                    help=f"exit {EXIT_GATE} if an open finding has this severity or higher")
     p.add_argument("--no-models", action="store_true", help="do not list model files and hub references")
-    p.set_defaults(func=lambda args: cmd_deps(plugin, args))
 
     s = cli.command("sbom", "write the target's SBOM (CycloneDX 1.6 JSON), model files included",
                     description="Inventory PATH as `workbench deps` does (and --venv) and write a CycloneDX 1.6 "
@@ -108,7 +108,7 @@ def cmd_info(args) -> int:
     return EXIT_OK
 
 
-def cmd_deps(plugin, args) -> int:
+def cmd_deps(plugin, args) -> tuple[int, dict]:
     if not Path(args.path).exists():
         raise CliError(f"{args.path}: no such file or folder")
     if args.venv and not Path(args.venv).is_dir():
@@ -123,7 +123,7 @@ def cmd_deps(plugin, args) -> int:
                            include_models=not args.no_models)
     with open_project(args.project, create=True, plugin_id=plugin.id) as project:
         store = project.store(plugin.id)
-        run_id, _, summary = run_job(project, spec, unit="steps", summary_json=args.summary_json)
+        run_id, _, summary = run_job(project, spec, unit="steps")
         f = summary["findings"]
         print(f"checked {summary['packages']} packages from {summary['manifests']} files against {summary['snapshot']}")
         print(f"{summary['vulnerable_packages']} vulnerable packages, {summary['advisories']} advisories; findings: "
@@ -133,7 +133,7 @@ def cmd_deps(plugin, args) -> int:
             print(f"  {name}: " + (f"raise to ≥ {fix}" if fix else "no fixed version in the snapshot"))
         from ..cli import export_and_gate
 
-        return export_and_gate(store, run_id, args)
+        return export_and_gate(store, run_id, args), summary
 
 
 def cmd_sbom(args) -> int:

@@ -153,7 +153,7 @@ def run(params, ctx) -> dict:
 
     store = ctx.store
     previous = store.previous_run(ctx.run_id)
-    previous_models = ((previous or {}).get("summary") or {}).get("models") or {}
+    previous_models = ((previous.summary if previous else None) or {}).get("models") or {}
     ctx.progress(0, 1, "reading manifests")
     checked = check_target(params.target, venv=params.venv, index=params.index, models=params.include_models,
                            previous_models=previous_models)
@@ -184,8 +184,8 @@ def diff_deps(store, run_id: int, diff_runs) -> dict:
         return changes
     checked = {p for p, s in tables.scanned_files(store, run_id) if s == SCANNER}
     unchecked = set(changes["not_checked"])
-    moved = {f["fingerprint"] for f in store.findings(run_id=changes["previous_run_id"])
-             if f["fingerprint"] in unchecked and f["path"] in checked}
+    moved = {f.fingerprint for f in store.findings(run_id=changes["previous_run_id"])
+             if f.fingerprint in unchecked and f.path in checked}
     changes["fixed"] = sorted(set(changes["fixed"]) | moved)
     changes["not_checked"] = sorted(unchecked - moved)
     return changes

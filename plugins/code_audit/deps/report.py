@@ -16,11 +16,11 @@ def sections(store) -> list:
         return []
     blocks: list = []
     for run in runs:
-        s = run.get("summary") or {}
-        findings = store.findings(run_id=run["id"])
-        deps = [f for f in findings if (f.get("evidence") or {}).get("scanner") == "osv"]
-        prov = [f for f in findings if f["rule"] in (RULE_CHANGED, RULE_UNPINNED)]
-        sev = Counter(f["severity"] for f in deps if is_open(f))
+        s = run.summary or {}
+        findings = store.findings(run_id=run.id)
+        deps = [f for f in findings if f.evidence.get("scanner") == "osv"]
+        prov = [f for f in findings if f.rule in (RULE_CHANGED, RULE_UNPINNED)]
+        sev = Counter(f.severity for f in deps if f.is_open)
         blocks.append(KeyValues([
             ("Target", run["target"] or ""),
             ("OSV snapshot", s.get("snapshot", "")),

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 
-from . import DEMO_TARGET
 from .errors import RobustnessError
+from .params import DEMO_TARGET
 
 
 def _setup(params, ctx, *, split: bool):
@@ -126,7 +126,7 @@ def _summary(result, params, protocol: dict | None = None) -> dict:
         if wc:
             worst[norm] = {labels.get(e, repr(e)): v for e, v in sorted(wc.items())}
     ok, why = R.comparable(protocol, pdict) if protocol else (False, "no adversarial attack")
-    value = R.score(protocol, _worst_case(result, protocol["norm"])) if ok else None
+    value = R.r_of(protocol, _worst_case(result, protocol["norm"])) if ok else None
     main = (own or protocol or {}).get("norm", "linf")
     return {"clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy(),
             "success_rate": success, "mean_perturbation": perturbation,
@@ -153,8 +153,11 @@ def _project_protocol(params, ctx) -> dict | None:
 
 
 def _describe(params, loaded, rd, seeds) -> dict:
+    # shard_size with the seeds: each shard of that many samples has its own random streams, so a set
+    # larger than one shard gives other (seeded) numbers than a run made before per-shard seeding
     return {"model": params.target, "format": loaded.format, "arch": loaded.arch,
-            "data": params.data or "sklearn digits (test split)", "device": rd.describe(), "seeds": seeds}
+            "data": params.data or "sklearn digits (test split)", "device": rd.describe(),
+            "seeds": {**seeds, "shard_size": _sweep_config(params).shard_size}}
 
 
 def run_sweep(params, ctx) -> dict:
@@ -162,7 +165,7 @@ def run_sweep(params, ctx) -> dict:
     rd, seeds, loaded, _, eval_set, pre = _setup(params, ctx, split=False)
     from . import distributed
 
-    if distributed.cluster() is not None:  # --ray: one task per attack, the same points
+    if distributed.cluster() is not None:  # --ray: tasks per attack × ε batch × data shard, the same points
         result = distributed.run_sweep(params, ctx, loaded, eval_set, pre, rd, _sweep_config(params), params.label)
     else:
         result = _run_sweep(params, ctx, loaded.module, eval_set, pre, rd, params.label)
