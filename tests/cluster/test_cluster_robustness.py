@@ -9,23 +9,11 @@ import importlib.util
 import json
 
 import pytest
+from tinynet import ARCH
 from worker_killer import killing_first
 
 pytestmark = [pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is an optional extra"),
               pytest.mark.enable_socket]
-
-ARCH = '''
-import torch.nn as nn
-
-
-class TinyNet(nn.Module):
-    def __init__(self, hidden=16):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
-
-    def forward(self, x):
-        return self.net(x)
-'''
 
 
 def _model_and_data(tmp_path, tabular: bool = False):

@@ -5,18 +5,7 @@ from __future__ import annotations
 
 import tempfile
 
-ARCH = '''
-import torch.nn as nn
-
-
-class TinyNet(nn.Module):
-    def __init__(self, hidden=16):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
-
-    def forward(self, x):
-        return self.net(x)
-'''
+from tinynet import ARCH
 
 
 def test_rebuilt_model_answers_alike_and_leaves_no_arch_file(tmp_path, monkeypatch):
