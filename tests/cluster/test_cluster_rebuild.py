@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 
-from tinynet import ARCH
+from tiny_arch_source import ARCH
 
 
 def test_rebuilt_model_answers_alike_and_leaves_no_arch_file(tmp_path, monkeypatch):

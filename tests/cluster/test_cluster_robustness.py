@@ -9,7 +9,7 @@ import importlib.util
 import json
 
 import pytest
-from tinynet import ARCH
+from tiny_arch_source import ARCH
 from worker_killer import killing_first
 
 pytestmark = [pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is an optional extra"),
