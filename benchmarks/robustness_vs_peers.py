@@ -80,15 +80,22 @@ def torchattacks_sweep(rd, module, x, y, seed):
     out = []
     for eps in SWEEP:
         attack = torchattacks.PGD(module, eps=eps, alpha=eps / 4, steps=STEPS, random_start=True)
-        correct = 0
-        for a in range(0, len(y), BATCH):
-            xb = torch.as_tensor(x[a:a + BATCH]).to(rd.device)
-            yb = torch.as_tensor(y[a:a + BATCH]).to(rd.device)
-            adv = attack(xb, yb)
-            with torch.no_grad():
-                correct += int((module(adv).argmax(1) == yb).sum())
-        out.append(correct / len(y))
+        out.append(_torchattacks_accuracy(rd, module, attack, x, y))
     return out
+
+
+def _torchattacks_accuracy(rd, module, attack, x, y) -> float:
+    """Accuracy of *module* on torchattacks' adversarial examples, batch by batch."""
+    import torch
+
+    correct = 0
+    for a in range(0, len(y), BATCH):
+        xb = torch.as_tensor(x[a:a + BATCH]).to(rd.device)
+        yb = torch.as_tensor(y[a:a + BATCH]).to(rd.device)
+        adv = attack(xb, yb)
+        with torch.no_grad():
+            correct += int((module(adv).argmax(1) == yb).sum())
+    return correct / len(y)
 
 
 _COPIES: dict = {}
@@ -130,14 +137,7 @@ def with_torchattacks(rd, module, x, y, seed):
 
     attack = torchattacks.PGD(module, eps=EPS, alpha=ALPHA, steps=STEPS, random_start=True)
     torch.manual_seed(seed)
-    correct = 0
-    for a in range(0, len(y), BATCH):
-        xb = torch.as_tensor(x[a:a + BATCH]).to(rd.device)
-        yb = torch.as_tensor(y[a:a + BATCH]).to(rd.device)
-        adv = attack(xb, yb)
-        with torch.no_grad():
-            correct += int((module(adv).argmax(1) == yb).sum())
-    return correct / len(y)
+    return _torchattacks_accuracy(rd, module, attack, x, y)
 
 
 def with_art(rd, module, x, y, seed):

@@ -58,3 +58,22 @@ def robustness_registered(tmp_path_factory):
         os.environ["PYTHONPATH"] = old_path
         importlib.invalidate_caches()
         load_plugins(refresh=True)
+
+
+@pytest.fixture
+def project(tmp_path):
+    from workbench.core.project import Project
+    from workbench_plugins.robustness import plugin
+
+    proj = Project.create(tmp_path / "rb.wbproj", plugins=[plugin])
+    yield proj
+    proj.close()
+
+
+def robustness_registry():
+    """A registry holding only this plugin, for run_in_process and build_report."""
+    from workbench.core.plugins import PluginStatus, Registry
+    from workbench_plugins.robustness import plugin
+
+    return Registry([PluginStatus("robustness", "workbench_plugins.robustness:plugin", None, None, True,
+                                  plugin=plugin)])

@@ -14,21 +14,7 @@ import pytest
 from workbench_plugins.robustness import plugin
 from workbench_plugins.robustness import store as S
 
-
-@pytest.fixture
-def project(tmp_path):
-    from workbench.core.project import Project
-
-    proj = Project.create(tmp_path / "rb.wbproj", plugins=[plugin])
-    yield proj
-    proj.close()
-
-
-def _registry():
-    from workbench.core.plugins import PluginStatus, Registry
-
-    return Registry([PluginStatus("robustness", "workbench_plugins.robustness:plugin", None, None, True,
-                                  plugin=plugin)])
+from .conftest import robustness_registry
 
 
 def _store(project):
@@ -60,7 +46,7 @@ def test_sweep_job_stores_points_metrics_report_and_score(project):
     spec = plugin.job_spec("robustness", target="demo", attacks=["fgsm", "pgd"], eps=["0.05", "0.10"],
                            limit=300, demo_epochs=6, threads=1)
     progress = []
-    run_id, status, summary = run_in_process(project, spec, registry=_registry(),
+    run_id, status, summary = run_in_process(project, spec, registry=robustness_registry(),
                                              on_progress=lambda d, t, m: progress.append((d, t)))
     assert status == "done", summary
     assert set(summary["robust_accuracy"]) == {"fgsm", "pgd"}
@@ -113,7 +99,7 @@ def test_cancel_keeps_the_points_that_finished(project):
         done = store.query_one("SELECT COUNT(*) AS n FROM robustness_points")
         return done["n"] >= 2
 
-    run_id, status, _ = run_in_process(project, spec, registry=_registry(), cancel_check=cancel)
+    run_id, status, _ = run_in_process(project, spec, registry=robustness_registry(), cancel_check=cancel)
     assert status == "cancelled"
     assert project.run(run_id)["status"] == "cancelled"
     kept = S.points(store, run_id)
@@ -338,7 +324,7 @@ def test_tabular_job_from_csv_with_bounds_and_immutable_features(project, tmp_pa
     spec = plugin.job_spec("robustness", target=str(tmp_path / "credit.safetensors"), data=str(tmp_path / "credit.csv"),
                            target_column="approved", attacks=["pgd", "feature_noise"], eps=["0.5", "1.0"],
                            lower=[-2.0, -2.0, -2.0], upper=[2.0, 2.0, 2.0], immutable=[0], threads=1)
-    run_id, status, summary = run_in_process(project, spec, registry=_registry())
+    run_id, status, summary = run_in_process(project, spec, registry=robustness_registry())
     assert status == "done", summary
     assert summary["format"] == "safetensors" and summary["clean_accuracy"] > 0.9
     assert summary["robust_accuracy"]["pgd"]["1.0"] < summary["clean_accuracy"]
@@ -346,6 +332,6 @@ def test_tabular_job_from_csv_with_bounds_and_immutable_features(project, tmp_pa
     free = plugin.job_spec("robustness", target=str(tmp_path / "credit.safetensors"), data=str(tmp_path / "credit.csv"),
                            target_column="approved", attacks=["pgd"], eps=["1.0"], lower=[-2.0] * 3,
                            upper=[2.0] * 3, threads=1)
-    _, status, free_summary = run_in_process(project, free, registry=_registry())
+    _, status, free_summary = run_in_process(project, free, registry=robustness_registry())
     assert status == "done"
     assert free_summary["robust_accuracy"]["pgd"]["1.0"] < summary["robust_accuracy"]["pgd"]["1.0"]

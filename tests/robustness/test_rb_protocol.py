@@ -8,27 +8,13 @@ import pytest
 from workbench_plugins.robustness import plugin
 from workbench_plugins.robustness import store as S
 
-
-@pytest.fixture
-def project(tmp_path):
-    from workbench.core.project import Project
-
-    proj = Project.create(tmp_path / "rb.wbproj", plugins=[plugin])
-    yield proj
-    proj.close()
-
-
-def _registry():
-    from workbench.core.plugins import PluginStatus, Registry
-
-    return Registry([PluginStatus("robustness", "workbench_plugins.robustness:plugin", None, None, True,
-                                  plugin=plugin)])
+from .conftest import robustness_registry
 
 
 def _run(project, **params):
     from workbench.core.jobs import run_in_process
 
-    registry = _registry()
+    registry = robustness_registry()
     base = dict(target="demo", eps=["0.05", "0.1"], limit=150, demo_epochs=4, threads=1, steps=5)
     spec = plugin.job_spec("robustness", **{**base, **params})
     run_id, status, summary = run_in_process(project, spec, registry=registry)
@@ -49,7 +35,7 @@ def test_adding_attacks_or_corruptions_keeps_or_lowers_r(project):
     assert plugin.score(store) == pytest.approx(round(alone["score"], 1))
     from workbench.core.report import build_report
 
-    cover = build_report(project, _registry()).summary  # the lines the cover prints
+    cover = build_report(project, robustness_registry()).summary  # the lines the cover prints
     assert f"Robustness {alone['score']:.0f}/100 — Protocol: L∞, ε ∈ {{0.05, 0.1}}, worst case per sample over " \
            "pgd (steps 5, restarts 1, random_start True)" in cover
     # the same model (seeded demo) with a weaker attack, a black-box attack and noise added

@@ -35,15 +35,6 @@ def test_scoring_does_not_import_the_attacks_module():
     assert attacks == ["fgsm", "pgd"] and imported == []
 
 
-@pytest.fixture
-def project(tmp_path):
-    from workbench.core.project import Project
-
-    proj = Project.create(tmp_path / "rb.wbproj", plugins=[plugin])
-    yield proj
-    proj.close()
-
-
 def test_a_run_is_read_once_until_the_file_changes(project):
     from workbench.core.jobs import run_in_process
     from workbench.core.plugins import PluginStatus, Registry
