@@ -384,10 +384,14 @@ class WorkerJob:
             _signal_group(proc.pid, "SIGKILL", proc.kill)
             proc.join(2)
 
-    def wait(self, timeout: float | None = None, interval: float = 0.05) -> str:
+    def wait(self, timeout: float | None = None, interval: float = 0.05,
+             on_message: Callable[[tuple], None] | None = None) -> str:
+        """Poll until the job ends or *timeout* seconds pass; *on_message* sees each message."""
         end = None if timeout is None else time.monotonic() + timeout
         while not self.finished:
-            self.poll()
+            for message in self.poll():
+                if on_message is not None:
+                    on_message(message)
             if end is not None and time.monotonic() > end:
                 break
             time.sleep(interval)

@@ -9,7 +9,6 @@ main module again, and without the guard would run the script a second time.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from workbench.core.plugins import JobSpec
@@ -35,17 +34,17 @@ def run_in_worker(project, spec: JobSpec, *, timeout: float | None = 600.0,
     from workbench.core.jobs import WorkerJob
 
     job = WorkerJob(project, spec)
+
+    def progress(message: tuple) -> None:
+        if on_progress is not None and message[0] == "progress":
+            on_progress(*message[1:])
+
     run_id = job.start()
-    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        while not job.finished:
-            for message in job.poll():
-                if on_progress is not None and message[0] == "progress":
-                    on_progress(*message[1:])
-            if deadline is not None and time.monotonic() > deadline:
-                job.cancel()
-                deadline = None  # poll() ends the worker after its grace period
-            time.sleep(0.05)
+        job.wait(timeout, on_message=progress)
+        if not job.finished:  # past the timeout: cancel; poll() ends the worker after its grace period
+            job.cancel()
+            job.wait(on_message=progress)
     except BaseException:
         job.terminate()
         raise
