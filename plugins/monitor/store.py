@@ -13,7 +13,6 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 
-from .rules import DEFAULT_RULES, build_rules
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS monitor_tiers (
@@ -132,13 +131,19 @@ class SQLiteWriter:
 
 
 # --------------------------------------------------------------------- in a project
+# rules.py is imported by the two functions below, not at the top: the registry imports this
+# module at start-up for its MIGRATIONS, and nothing there needs the rules.
 def stored_rules(store) -> list[dict]:
+    from .rules import DEFAULT_RULES
+
     rows = store.query("SELECT spec FROM monitor_rules ORDER BY rowid")
     return [json.loads(r["spec"]) for r in rows] if rows else [dict(r) for r in DEFAULT_RULES]
 
 
 def save_rules(store, specs: list[dict]) -> None:
     """Replace the project's metric rules (checked first: a bad rule changes nothing)."""
+    from .rules import build_rules
+
     build_rules(specs, "rules")
     with store.transaction():
         store.execute("DELETE FROM monitor_rules")

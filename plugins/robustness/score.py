@@ -198,7 +198,8 @@ def score(store) -> float | None:
     """
     protocol = S.protocol(store)
     scores = []
-    for run in store.latest_runs("robustness") + store.latest_runs("harden"):
+    latest = store.latest_runs()  # read once for both jobs: the Overview scores at every refresh
+    for run in [r for job in ("robustness", "harden") for r in latest if r.job == job]:
         value, _ = run_score(store, run, _version(run), protocol)
         if value is not None:
             scores.append(value)

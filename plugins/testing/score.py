@@ -52,6 +52,7 @@ No run of any kind: None ("not assessed"), never a made-up number.
 
 from __future__ import annotations
 
+import os
 from fnmatch import fnmatch
 
 GROUPS = ("functional", "performance", "security")
@@ -64,6 +65,27 @@ DEFAULT_GROUPS = {
 }
 
 
+def _matches(name: str, pattern: str) -> bool:
+    """``fnmatch(name, pattern)``, with no regular expression compiled for a pattern of text and
+    ``*`` only (every default one): compiling the eight defaults cost the Overview's first paint
+    ~0.5 ms. ``*`` matches any run of characters, so the pattern's pieces are found in turn."""
+    if "?" in pattern or "[" in pattern or os.path.normcase("A/") != "A/":
+        return fnmatch(name, pattern)  # other wildcards, or a system that folds case and slashes
+    if "*" not in pattern:
+        return name == pattern
+    first, *middle, last = pattern.split("*")
+    end = len(name) - len(last)
+    if end < len(first) or not name.startswith(first) or not name.endswith(last):
+        return False
+    at = len(first)
+    for piece in middle:
+        at = name.find(piece, at, end)
+        if at < 0:
+            return False
+        at += len(piece)
+    return True
+
+
 def group_of(case: dict, groups: dict | None = None) -> str:
     groups = DEFAULT_GROUPS if groups is None else groups
     markers = set(case.get("markers") or [])
@@ -72,7 +94,7 @@ def group_of(case: dict, groups: dict | None = None) -> str:
             return name
     for name, rule in groups.items():
         for pattern in rule.get("paths", []):
-            if fnmatch(case.get("file") or "", pattern) or fnmatch(case.get("id") or "", pattern):
+            if _matches(case.get("file") or "", pattern) or _matches(case.get("id") or "", pattern):
                 return name
     return "functional"
 
@@ -147,11 +169,9 @@ def compute(test_runs=(), fuzz_runs=(), probe_runs=(), *, weights: dict | None =
 TEST_JOBS = ("test", "import")
 
 
-def _latest(store, jobs) -> list[dict]:
-    out = []
-    for job in jobs:
-        out += store.latest_runs(job)
-    return out
+def _of_jobs(runs, jobs) -> list:
+    """The *runs* of *jobs*, job by job (each job's in their order: oldest first)."""
+    return [r for job in jobs for r in runs if r.job == job]
 
 
 def gather(store) -> dict:
@@ -159,16 +179,17 @@ def gather(store) -> dict:
     # imported here: _pytest_driver.py loads this file by path in the target interpreter, outside the package
     from . import store as tables
 
+    latest = store.latest_runs()  # read once, split by job below (the Overview scores at every refresh)
     test_runs = []
-    for r in _latest(store, TEST_JOBS):
+    for r in _of_jobs(latest, TEST_JOBS):
         row = tables.run_row(store, r["id"])
         if row is None:
             continue
         test_runs.append({"run": r, "row": row, "cases": tables.cases(store, r["id"]),
                           "coverage_percent": row["coverage_percent"],
                           "group_coverage": {g: c["percent"] for g, c in tables.group_coverage(store, r["id"]).items()}})
-    fuzz_runs = [{"run": r, **(r.summary or {})} for r in store.latest_runs("fuzz")]
-    probe_runs = [{"run": r, **(r.summary or {})} for r in store.latest_runs("probe")]
+    fuzz_runs = [{"run": r, **(r.summary or {})} for r in _of_jobs(latest, ("fuzz",))]
+    probe_runs = [{"run": r, **(r.summary or {})} for r in _of_jobs(latest, ("probe",))]
     return {"tests": test_runs, "fuzz": fuzz_runs, "probes": probe_runs}
 
 

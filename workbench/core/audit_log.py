@@ -20,10 +20,9 @@ sealed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
-from workbench.core.database import ACTIVE_STATUSES, _canonical
+from workbench.core.database import ACTIVE_STATUSES, _canonical, _sha256
 from workbench.core.host import now_iso
 from workbench.core.state import UNSEALED_META, classify_tables, differing_parts
 
@@ -38,7 +37,7 @@ NO_ANCHOR = ("no anchor for this project on this machine (it is kept in the secr
 def event_hash(prev_hash: str, event_id: int, ts: str, kind: str, plugin, message: str, data: str) -> str:
     payload = _canonical([prev_hash, event_id, ts, kind, plugin, message, data])
     # surrogateescape: a damaged (non-UTF-8) text read back as it is hashes to something else, never fails
-    return hashlib.sha256(payload.encode("utf-8", "surrogateescape")).hexdigest()
+    return _sha256(payload.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class ChainReport:
@@ -126,12 +125,12 @@ class AuditLogMixin:
         if self.readonly:
             return
         conn = self.conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS wb_touched (run_id INTEGER PRIMARY KEY)")
         kinds = classify_tables(conn)
         meta_keys = ",".join(f"'{k}'" for k in UNSEALED_META)
+        statements = ["CREATE TEMP TABLE IF NOT EXISTS wb_touched (run_id INTEGER PRIMARY KEY)"]
         for table in kinds["skipped"]:
             for op in ("insert", "update", "delete"):
-                conn.execute(f'DROP TRIGGER IF EXISTS temp."wb_seal_{table}_{op}"')
+                statements.append(f'DROP TRIGGER IF EXISTS temp."wb_seal_{table}_{op}"')
         for table in kinds["run"] + kinds["project"]:
             if table == "runs":
                 new, old = "NEW.id", "OLD.id"
@@ -149,8 +148,13 @@ class AuditLogMixin:
             body = {"insert": note.format(new), "update": note.format(new) + " " + note.format(old),
                     "delete": note.format(old)}
             for op in ("insert", "update", "delete"):
-                conn.execute(f'CREATE TEMP TRIGGER IF NOT EXISTS "wb_seal_{table}_{op}" AFTER {op.upper()} '
-                             f'ON main."{table}"{when[op]} BEGIN {body[op]} END')
+                statements.append(f'CREATE TEMP TRIGGER IF NOT EXISTS "wb_seal_{table}_{op}" AFTER {op.upper()} '
+                                  f'ON main."{table}"{when[op]} BEGIN {body[op]} END')
+        if conn.in_transaction:  # (a migration's) executescript would commit it first
+            for statement in statements:
+                conn.execute(statement)
+        else:  # one call for the hundred-odd statements
+            conn.executescript(";\n".join(statements) + ";")
         self._seal_ready = True
 
     def _mark_project_touched(self) -> None:
@@ -218,8 +222,8 @@ class AuditLogMixin:
     def _path_anchor_name(self) -> str:
         # Which project this machine last anchored at this path: a file that claims another id there,
         # with no anchor of its own, did not come from this machine's history.
-        return PATH_ANCHOR_PREFIX + hashlib.sha256(str(self.path.resolve()).encode("utf-8", "surrogateescape")
-                                                   ).hexdigest()[:32]
+        return PATH_ANCHOR_PREFIX + _sha256(str(self.path.resolve()).encode("utf-8", "surrogateescape")
+                                            ).hexdigest()[:32]
 
     def _replaced_here(self) -> str | None:
         """No anchor for this project id: was another project anchored at this very path?"""
@@ -424,7 +428,7 @@ class AuditLogMixin:
 
     def _results_digest_v1(self, run_id: int) -> str:
         """The digest of projects written before format 2: the run's main fields and its findings."""
-        h = hashlib.sha256()
+        h = _sha256()
         run = self.conn.execute("SELECT plugin, job, target, params, status, summary FROM runs WHERE id=?",
                                 (run_id,)).fetchone()
         h.update(_canonical(list(run) if run else None).encode())

@@ -9,11 +9,12 @@ of the lock holder write without it.
 from __future__ import annotations
 
 import json
-import numbers
 import os
+import re
 import sqlite3
-import uuid
 import contextlib
+import threading
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -109,6 +110,8 @@ CORE_MIGRATIONS: list[tuple[int, str]] = [
 def json_default(obj):
     """What JSON writes for a value it does not know: numbers as numbers (numpy's ``int64``,
     ``float32``, ``bool_``, a ``Fraction``), anything else as its text."""
+    import numbers  # only for a value JSON does not know
+
     if isinstance(obj, numbers.Integral):
         return int(obj)
     if isinstance(obj, numbers.Real):
@@ -120,6 +123,19 @@ def json_default(obj):
 
 def _canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default)
+
+
+_sha256_impl = None
+
+
+def _sha256(data: bytes = b""):
+    """hashlib.sha256(*data*). hashlib (OpenSSL, ~3 ms) is imported on the first digest: opening and
+    showing a project make none. (Not an import in each caller: under the Qt binding's import hook an
+    import statement costs a microsecond, three times a small digest.)"""
+    global _sha256_impl
+    if _sha256_impl is None:
+        from hashlib import sha256 as _sha256_impl
+    return _sha256_impl(data)
 
 
 def check_header(path: Path) -> None:
@@ -195,6 +211,70 @@ def validate(path: str | os.PathLike) -> Path:
     return path
 
 
+# Statements that never write a row, so never fire a sealing trigger (PluginStore's reads, too).
+_NO_ROW_WRITES = re.compile(r"\s*(SELECT|PRAGMA|EXPLAIN|VALUES)\b", re.IGNORECASE)
+
+
+class SealOnFirstWrite:
+    """The connection of a project opened for writing: the audit log's sealing triggers are created
+    just before its first statement that may write a row, not on open. Creating those hundred-odd
+    temporary triggers is most of the cost of an open, and a window that only shows the project (the
+    Overview at start-up) needs none of them.
+
+    Every way to write through the connection passes here: execute and executemany (any statement
+    but SELECT, PRAGMA, EXPLAIN and VALUES), executescript, a cursor of its own, blobopen. (A backup
+    *into* it, ``other.backup(conn)``, would not: nothing does that to an open project.)
+    """
+
+    _first_write_setup = None  # what runs before the first write; None once it ran (or never armed)
+    _setting_up = False
+
+    def before_first_write(self, setup) -> None:
+        """*setup*: a bound method of the project, held weakly (no project <-> connection cycle)."""
+        self._setup_lock = threading.RLock()
+        self._first_write_setup = weakref.WeakMethod(setup)
+
+    def _set_up(self) -> None:
+        with self._setup_lock:  # another thread waits here until the setup is done
+            pending = self._first_write_setup
+            if pending is None or self._setting_up:  # done already, or the setup's own statements
+                return
+            setup = pending()
+            self._setting_up = True
+            try:
+                if setup is not None:  # (None: the project is gone, nothing will seal anything)
+                    setup()  # raises: this write does not run, and the next one tries again
+                self._first_write_setup = None
+            finally:
+                self._setting_up = False
+
+    # The driver's execute() calls self.cursor(), which sets up: these use the driver's cursor().
+    def execute(self, sql, *args):
+        if self._first_write_setup is not None and not _NO_ROW_WRITES.match(sql):
+            self._set_up()
+        return super().cursor().execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        if self._first_write_setup is not None and not _NO_ROW_WRITES.match(sql):
+            self._set_up()
+        return super().cursor().executemany(sql, *args)
+
+    def executescript(self, script):
+        if self._first_write_setup is not None:
+            self._set_up()
+        return super().cursor().executescript(script)
+
+    def cursor(self, *args, **kwargs):
+        if self._first_write_setup is not None:  # what a cursor will run is not known here
+            self._set_up()
+        return super().cursor(*args, **kwargs)
+
+    def blobopen(self, *args, **kwargs):
+        if self._first_write_setup is not None:
+            self._set_up()
+        return super().blobopen(*args, **kwargs)
+
+
 class ProjectDatabase:
     """Opening, locking, transactions, migrations and meta of a project file.
 
@@ -246,6 +326,8 @@ class ProjectDatabase:
             raise ProjectError(path, "already exists; open it, or choose another name.")
         if not path.parent.is_dir():
             raise ProjectError(path, f"the folder {path.parent} does not exist.")
+        import uuid
+
         project_id = str(uuid.uuid4())
         if encrypted:
             crypto.cipher_module()
@@ -316,15 +398,16 @@ class ProjectDatabase:
             conn = cls._connect(path, key)
             project = cls(path, conn, readonly=False, lock=lock)
             project._opened(key_id)
-            project._install_seal_triggers()
+            conn.before_first_write(project._install_seal_triggers)
             if not worker:
                 project._seal_deferred = True  # all migrations of this open: one seal, at the end
                 try:
                     project._migrate(plugins)
                 finally:
                     project._seal_deferred = False
-                with project.transaction():
-                    pass  # seals what the migrations changed (nothing when none ran)
+                if project._seal_ready:  # something was written (and noted): nothing was when none ran
+                    with project.transaction():
+                        pass  # seals what the migrations changed
                 project._give_a_copy_its_own_id()
                 project._mark_interrupted_runs()
             return project
@@ -366,7 +449,8 @@ class ProjectDatabase:
     @staticmethod
     def _connect(path: Path, key: str | None, *, salt: str | None = None):
         # Autocommit mode: transactions are explicit (see transaction()).
-        conn = crypto.connect(str(path), key, salt=salt, isolation_level=None, check_same_thread=False)
+        conn = crypto.connect(str(path), key, salt=salt, isolation_level=None, check_same_thread=False,
+                              mixin=SealOnFirstWrite)
         conn.execute("PRAGMA busy_timeout = 15000")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -377,10 +461,12 @@ class ProjectDatabase:
         failed_checkpoint = None
         if self.conn is not None and self._seal_ready and not self.readonly:
             # Rows written outside transaction() (autocommit) are sealed now at the latest.
-            with contextlib.suppress(*crypto.ERROR):
+            try:
                 if self.conn.execute("SELECT 1 FROM temp.wb_touched LIMIT 1").fetchone():
                     with self.transaction():
                         pass
+            except crypto.ERROR:  # evaluated only on an error (it loads SQLCipher's driver)
+                pass
         if self.conn is not None:
             try:
                 if not self.readonly:
@@ -395,6 +481,8 @@ class ProjectDatabase:
                 except crypto.ERROR as exc:
                     failed_checkpoint = exc
             self.conn.close()
+            if isinstance(self.conn, SealOnFirstWrite):
+                self.conn._first_write_setup = None
             self.conn = None  # type: ignore[assignment]
             if self._open_handle is not None:
                 open_files.closed(self._open_handle)
@@ -504,6 +592,8 @@ class ProjectDatabase:
             self.set_meta("file_identity", identity, _tx=False)
             if recorded is None:
                 return  # a project from before this check: adopt the file as it is
+            import uuid
+
             old = self.meta("project_id")
             new = str(uuid.uuid4())
             # A copy made of an older state than the original's anchored history (an old backup put

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
-import numbers
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -65,6 +63,8 @@ def evidence_problem(value, where: str = "evidence") -> str | None:
                 if problem:
                     return problem
         return None
+    import numbers  # past the common cases: a number of another type (numpy's), or no JSON value
+
     if isinstance(value, numbers.Real):  # subclasses too: numpy's numbers register as Real
         if math.isfinite(value):
             return None
@@ -137,6 +137,8 @@ def fingerprint(rule: str, relpath: str, code: str, occurrence: int) -> str:
     code and the index of this (rule, path, code) among its twins. The line
     number is left out on purpose: inserting lines above must not change it.
     """
+    import hashlib  # here (OpenSSL, ~3 ms to load): opening and showing a project make no fingerprint
+
     h = hashlib.sha256()
     for part in (rule, relpath.replace("\\", "/"), normalise_code(code), str(occurrence)):
         h.update(part.encode("utf-8", "surrogatepass"))

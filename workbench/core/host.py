@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -18,11 +17,16 @@ def now_iso() -> str:
 
 
 def current_user() -> str:
+    """getpass.getuser(), without importing getpass (and termios): its environment variables, then pwd."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(name)
+        if user:
+            return user
     try:
-        import getpass
+        import pwd
 
-        return getpass.getuser()
-    except Exception:  # no user name on some containers
+        return pwd.getpwuid(os.getuid())[0]
+    except Exception:  # no user name on some containers (and no pwd on Windows)
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
@@ -41,12 +45,21 @@ def process_start_time(pid: int) -> float | None:
         return None
 
 
+def host_name() -> str:
+    """socket.gethostname(): on POSIX that is uname's node name, read here without importing socket."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # pragma: no cover - Windows
+
+    return socket.gethostname()
+
+
 def holder_description() -> dict:
     """What a lock file says about the process holding it, for the "locked by" message."""
     return {
         "pid": os.getpid(),
         "user": current_user(),
-        "host": socket.gethostname(),
+        "host": host_name(),
         "since": now_iso(),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200] if sys.argv else "",
     }

@@ -15,7 +15,6 @@ import contextlib
 import os
 import stat
 import tempfile
-import unicodedata
 from pathlib import Path
 
 from workbench.core.errors import SecretsUnavailableError
@@ -122,6 +121,8 @@ def derive(passphrase: str, salt: bytes, params: dict, label: bytes = b"workbenc
     except ImportError as exc:
         raise SecretsFileError(f"the encrypted secrets file needs the `cryptography` package ({exc}); "
                                "install it with `pip install cryptography`") from None
+
+    import unicodedata  # only when a passphrase is used
 
     # NFC: the same passphrase typed on another system (other Unicode composition) must still open the file.
     secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")

@@ -20,35 +20,44 @@ encrypted with AES-256-GCM under a passphrase stretched by scrypt.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets as _random
 import sqlite3
-import uuid
 from pathlib import Path
 
 from workbench.core.errors import ProjectError, WorkbenchError
-from workbench.core.kdf import (
-    MIN_PASSPHRASE,
-    SecretsFileError,
-    b64,
-    check_kdf_params,
-    derive,
-    read_regular_file,
-    unb64,
-    write_atomically,
-)
 from workbench.core.open_files import _known, is_open_here, looks_encrypted
 
-try:  # a C extension with SQLCipher built in; not every platform has a wheel
-    from sqlcipher3 import dbapi2 as _cipher
-except ImportError:  # pragma: no cover - depends on the platform
-    _cipher = None
+# A plain project needs none of SQLCipher (a C extension with SQLCipher built in; not every platform has a
+# wheel), uuid, secrets, json or the key-file KDF: each is imported where an encrypted file or a key needs it.
+_cipher = None
+_cipher_loaded = False
 
-#: What every driver in use raises: catch these, not sqlite3's alone.
-ERROR = (sqlite3.Error,) + ((_cipher.Error,) if _cipher else ())
-OPERATIONAL_ERROR = (sqlite3.OperationalError,) + ((_cipher.OperationalError,) if _cipher else ())
-DATABASE_ERROR = (sqlite3.DatabaseError,) + ((_cipher.DatabaseError,) if _cipher else ())
+#: What every driver in use raises: catch these, not sqlite3's alone. ERROR, OPERATIONAL_ERROR and
+#: DATABASE_ERROR are made on first use (module __getattr__ below), which loads SQLCipher's driver: an
+#: ``except crypto.ERROR`` is evaluated only when something was raised, so a clean open never loads it.
+_ERROR_CLASSES = {"ERROR": "Error", "OPERATIONAL_ERROR": "OperationalError", "DATABASE_ERROR": "DatabaseError"}
+
+
+def _driver():
+    """SQLCipher's DB-API module, imported on first need; None where it is not installed."""
+    global _cipher, _cipher_loaded
+    if not _cipher_loaded:
+        try:
+            from sqlcipher3 import dbapi2 as cipher
+        except ImportError:  # pragma: no cover - depends on the platform
+            cipher = None
+        _cipher, _cipher_loaded = cipher, True
+    return _cipher
+
+
+def __getattr__(name: str):
+    if name in _ERROR_CLASSES:
+        cipher = _driver()
+        for attr, cls in _ERROR_CLASSES.items():
+            globals()[attr] = (getattr(sqlite3, cls),) + ((getattr(cipher, cls),) if cipher else ())
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 KEY_FILE_FORMAT = "workbench-project-key"
 KEY_FILE_SUFFIX = ".wbkey"
@@ -81,11 +90,11 @@ class KeyFileError(WorkbenchError):
 
 
 def available() -> bool:
-    return _cipher is not None
+    return _driver() is not None
 
 
 def cipher_module():
-    if _cipher is None:
+    if _driver() is None:
         raise EncryptionUnavailableError(
             "encrypted projects", "need the `sqlcipher3-binary` package (Linux) or `sqlcipher3` built against "
             "SQLCipher; install it into the workbench's environment")
@@ -113,16 +122,22 @@ def key_id_of(path: Path) -> str:
     known = _known(path)
     if known is not None and known[1] is not None:
         return known[1]
+    import uuid
+
     return str(uuid.UUID(bytes=read_head(path, 16)))
 
 
 # ------------------------------------------------------------------------- keys
 def new_key() -> str:
+    import secrets as _random
+
     return _random.token_hex(32)
 
 
 def new_key_id() -> str:
     """A fresh id for every new key: no two files' keys can ever compete for one name."""
+    import uuid
+
     return str(uuid.uuid4())
 
 
@@ -200,16 +215,22 @@ def keys_for_worker(project) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------- connections
-def connect(target: str, key: str | None, *, salt: str | None = None, uri: bool = False, **kwargs):
+def connect(target: str, key: str | None, *, salt: str | None = None, uri: bool = False, mixin: type | None = None,
+            **kwargs):
     """A DB-API connection: the standard ``sqlite3`` for a plain file, SQLCipher's with *key*.
 
     *salt* (32 hex digits) is given only when creating a file, to make its first bytes the key id.
+    *mixin*: a class put before the driver's own Connection class (the connection's class is then both).
     """
     if key is None:
+        if mixin is not None:
+            kwargs["factory"] = _connection_class(mixin, sqlite3.Connection)
         conn = sqlite3.connect(target, uri=uri, **kwargs)
         conn.row_factory = sqlite3.Row
         return conn
     driver = cipher_module()
+    if mixin is not None:
+        kwargs["factory"] = _connection_class(mixin, driver.Connection)
     conn = driver.connect(target, uri=uri, **kwargs)
     conn.row_factory = driver.Row
     # A wrong key is reported by us, once, with what to do; not by SQLCipher's log on stderr.
@@ -219,6 +240,16 @@ def connect(target: str, key: str | None, *, salt: str | None = None, uri: bool 
     conn.execute("PRAGMA cipher_compatibility = 4")
     conn.execute("PRAGMA temp_store = MEMORY")
     return conn
+
+
+_connection_classes: dict[tuple[type, type], type] = {}
+
+
+def _connection_class(mixin: type, base: type) -> type:
+    cls = _connection_classes.get((mixin, base))
+    if cls is None:
+        cls = _connection_classes[(mixin, base)] = type(mixin.__name__, (mixin, base), {"__module__": mixin.__module__})
+    return cls
 
 
 def _is_hex(value, length: int) -> bool:
@@ -233,6 +264,8 @@ def _checked_hex(value: str, length: int) -> str:
 
 
 def salt_of(key_id: str) -> str:
+    import uuid
+
     return uuid.UUID(key_id).hex
 
 
@@ -255,7 +288,11 @@ def export_database(conn, target: Path, *, key: str | None, salt: str | None, ap
 
 # --------------------------------------------------------------------- key files
 def write_key_file(out: Path, *, key_id: str, key: str, project_name: str, passphrase: str) -> None:
+    import json
+
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from workbench.core.kdf import MIN_PASSPHRASE, b64, derive, write_atomically
 
     if len(passphrase) < MIN_PASSPHRASE:
         raise KeyFileError(f"a key file's passphrase needs at least {MIN_PASSPHRASE} characters")
@@ -270,15 +307,21 @@ def write_key_file(out: Path, *, key_id: str, key: str, project_name: str, passp
 
 
 def _aad(header: dict) -> bytes:
+    import json
+
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def read_key_file(path: Path, passphrase: str) -> tuple[str, str, str]:
     """(key id, key, project name) from a key file; KeyFileError names the file and what is wrong."""
     import hmac
+    import json
+    import uuid
 
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from workbench.core.kdf import SecretsFileError, check_kdf_params, derive, read_regular_file, unb64
 
     path = Path(path)
     try:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from contextlib import contextmanager
 from typing import Iterable, Iterator, Sequence
 
-from workbench.core.database import ACTIVE_STATUSES, RUN_STATUSES, _canonical
+from workbench.core.database import ACTIVE_STATUSES, RUN_STATUSES, _canonical, _sha256
 from workbench.core.host import current_user as _current_user
 from workbench.core.host import now_iso
 from workbench.core.host import process_start_time as _process_start_time
@@ -272,7 +271,7 @@ class RecordsMixin:
     # --------------------------------------------------------------- artifacts
     def add_artifact(self, kind: str, name: str, data: bytes, *, run_id: int | None = None,
                      plugin: str | None = None) -> int:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = _sha256(data).hexdigest()
         with self.transaction():
             cur = self.conn.execute(
                 "INSERT INTO artifacts (run_id, plugin, kind, name, sha256, size, data, created) "

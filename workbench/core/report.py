@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Union
 
 from workbench.core.findings import SEVERITIES
+from workbench.core import summary as _summary
+
+# The Overview's helpers live in summary (no data classes to build for them at start-up); the
+# report uses them and they are imported from here too.
+CONFIDENCE_WEIGHT = _summary.CONFIDENCE_WEIGHT
+SEVERITY_COLORS = _summary.SEVERITY_COLORS
+SEVERITY_WEIGHT = _summary.SEVERITY_WEIGHT
+_duration = _summary._duration
+_fmt_time = _summary._fmt_time
+_where = _summary._where
+readable_title = _summary.readable_title
+risk_rank = _summary.risk_rank
+score_trend = _summary.score_trend
+top_risks = _summary.top_risks
 
 
 @dataclass
@@ -112,9 +125,6 @@ class PillarScore:
     runs: int = 0
 
 
-SEVERITY_COLORS = {"HIGH": "#c0392b", "MEDIUM": "#e67e22", "LOW": "#f1c40f"}
-
-
 def severity_chart(title: str, counts: dict[str, int]) -> BarChart:
     """One bar per severity, each in its severity's colour."""
     order = list(reversed(SEVERITIES))
@@ -123,32 +133,10 @@ def severity_chart(title: str, counts: dict[str, int]) -> BarChart:
     return BarChart(title, order, series, colors=SEVERITY_COLORS)
 
 
-def _fmt_time(iso: str | None) -> str:
-    if not iso:
-        return ""
-    try:
-        return _dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return iso
-
-
-def _duration(run: dict) -> str:
-    from workbench.core.progress import format_duration
-
-    try:
-        a = _dt.datetime.fromisoformat(run["started"])
-        b = _dt.datetime.fromisoformat(run["finished"])
-    except (TypeError, ValueError, KeyError):
-        return ""
-    return format_duration((b - a).total_seconds())
-
-
 # ------------------------------------------------------------------ options
 TEMPLATES = ("full", "executive")
 TRIAGE_LABELS = {"open": "open", "false_positive": "false positive", "accepted_risk": "accepted risk",
                  "fixed": "fixed", "suppressed": "suppressed in source"}
-SEVERITY_WEIGHT = {"HIGH": 10.0, "MEDIUM": 4.0, "LOW": 1.0}
-CONFIDENCE_WEIGHT = {"HIGH": 1.0, "MEDIUM": 0.7, "LOW": 0.4}
 WEIGHTS_META_KEY = "score_weights"
 
 
@@ -292,25 +280,12 @@ def verdict(value: float | None, open_high: int) -> str:
     return f"Weak: posture {value:.0f}/100"
 
 
-def risk_rank(finding: dict) -> float:
-    """Severity × confidence, the order in which open risks are listed."""
-    return SEVERITY_WEIGHT[finding["severity"]] * CONFIDENCE_WEIGHT[finding["confidence"]]
-
-
 def latest_findings(project) -> list[dict]:
     """Every finding of the latest run of each target (all plugins), with triage joined in."""
     out = []
     for run_id in project.latest_run_ids():
         out.extend(project.findings(run_id=run_id))
     return out
-
-
-def top_risks(findings: list[dict], n: int = 10) -> list[dict]:
-    from workbench.core.findings import is_open
-
-    ranked = sorted((f for f in findings if is_open(f)),
-                    key=lambda f: (-risk_rank(f), f["plugin"], f.get("path") or "", f.get("line") or 0))
-    return ranked[:n]
 
 
 # ------------------------------------------------------------------ sections
@@ -336,19 +311,6 @@ def readable_params(params) -> str:
     if unset:
         lines.append("defaults: " + ", ".join(unset))
     return "\n".join(lines)
-
-
-_RULE_TITLE = re.compile(r"^(B\d{3}) ([a-z0-9]+(?:_[a-z0-9]+)+)$")
-
-
-def readable_title(title: str) -> str:
-    """bandit's "B615 huggingface_unsafe_download" as words: "B615 huggingface unsafe download"."""
-    m = _RULE_TITLE.match(title or "")
-    return f"{m.group(1)} {m.group(2).replace('_', ' ')}" if m else (title or "")
-
-
-def _where(f: dict) -> str:
-    return f"{f['path']}:{f['line']}" if f.get("line") else (f.get("path") or "")
 
 
 def _evidence_text(evidence: dict) -> str:
@@ -602,35 +564,3 @@ def content_sha256(report: Report) -> str:
     data.pop("signature", None)
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def score_trend(project, plugin, max_points: int = 12) -> list[tuple[int, float]]:
-    """[(run id, pillar score as of that run)] over the plugin's last *max_points* finished runs:
-    the plugin's own score function over the latest run of each target *at that time*."""
-    from workbench.core.plugin_store import PluginStore
-
-    class AsOf(PluginStore):
-        def __init__(self, cutoff: int):
-            super().__init__(project, plugin.id)
-            self.cutoff = cutoff
-
-        def runs(self, *, job=None, status="done"):
-            return [r for r in super().runs(job=job, status=status) if r.id <= self.cutoff]
-
-        def latest_runs(self, job=None):
-            newest: dict = {}
-            for r in self.runs(job=None):
-                newest[(r.job, r.target)] = r
-            return sorted((r for r in newest.values() if job is None or r.job == job), key=lambda r: r.id)
-
-    if plugin.id in getattr(project, "plugin_failures", {}):
-        return []
-    out = []
-    for run in project.runs(plugin=plugin.id, status="done")[-max_points:]:
-        try:
-            value = plugin.score(AsOf(run["id"]))
-        except Exception:  # a plugin's scoring bug leaves a gap, not a crash
-            value = None
-        if value is not None:
-            out.append((run["id"], float(value)))
-    return out

@@ -29,7 +29,6 @@ Not covered: an attacker who can write the file can put back an older copy
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import os
 from pathlib import Path
@@ -239,6 +238,8 @@ class EncryptedFileStore:
         salt = _unb64(kdf.get("salt"), self.path, "salt")
         check = _unb64(header.get("check"), self.path, "check value")
         key, expected = _derive(passphrase, salt, params)
+        import hmac  # with hashlib: only when the file is unlocked
+
         if not hmac.compare_digest(check, expected):
             raise WrongPassphraseError(
                 f"{self.path}: wrong passphrase for the encrypted secrets file (or its header was altered)")

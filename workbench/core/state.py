@@ -3,9 +3,7 @@ every table, the project-wide state), which table is which, and the project summ
 
 from __future__ import annotations
 
-import hashlib
-
-from workbench.core.database import _canonical
+from workbench.core.database import _canonical, _sha256
 
 
 def is_cache_table(name: str) -> bool:
@@ -44,10 +42,13 @@ def classify_tables(conn) -> dict[str, list[str]]:
     a plugin cannot forget a table."""
     out: dict[str, list[str]] = {"run": [], "project": [], "skipped": []}
     unhashed = unhashed_tables(conn)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
+    # One query for every table and whether it has a run_id column (not a table_info per table).
+    for name, has_run_id in conn.execute(
+            "SELECT m.name, EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'run_id') "
+            "FROM sqlite_master AS m WHERE m.type = 'table' ORDER BY m.name"):
         if name.startswith("sqlite_") or name == "events" or is_cache_table(name) or name in unhashed:
             out["skipped"].append(name)
-        elif name == "runs" or "run_id" in table_columns(conn, name):
+        elif name == "runs" or has_run_id:
             out["run"].append(name)
         else:
             out["project"].append(name)
@@ -57,7 +58,7 @@ def classify_tables(conn) -> dict[str, list[str]]:
 def _rows_sha(rows, header=None) -> str:
     # repr of a tuple of SQLite values (None, int, float, str, bytes) is exact and stable, and four
     # times faster than canonical JSON over millions of metric rows.
-    h = hashlib.sha256()
+    h = _sha256()
     if header is not None:
         h.update(repr(tuple(header)).encode("utf-8", "surrogateescape") + b"\n")
     for row in rows:
@@ -66,7 +67,7 @@ def _rows_sha(rows, header=None) -> str:
 
 
 def _parts_sha(parts: dict) -> str:
-    return hashlib.sha256(_canonical([DIGEST_FORMAT, parts]).encode("utf-8", "surrogateescape")).hexdigest()
+    return _sha256(_canonical([DIGEST_FORMAT, parts]).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def differing_parts(recorded: dict, actual: dict) -> list[str]:
@@ -92,7 +93,7 @@ class StateMixin:
         Logging "report exported" afterwards does not change it, so `workbench info`
         prints the hash of the PDF for as long as nothing else changed.
         """
-        h = hashlib.sha256()
+        h = _sha256()
         tables = [r[0] for r in self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
             if not is_cache_table(r[0])]

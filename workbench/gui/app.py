@@ -37,14 +37,20 @@ def saved_theme() -> str:
 
 def make_app(theme: str | None = None):
     """The QApplication, themed; *theme* None: the one saved from View → Theme."""
+    from workbench.core import netguard  # before Qt, as the core modules (see above)
+
     from PySide6.QtWidgets import QApplication
 
-    from workbench.core import netguard
-    from workbench.gui.theme import apply_theme, follow_system
+    from workbench.gui.theme import BASE_STYLE, apply_theme, follow_system
 
     netguard.install()
     configure_settings()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        # The style by name, as QApplication reads it from its arguments: QApplication.setStyle
+        # would build QStyle's Python enums (~5 ms; see theme.BASE_STYLE).
+        app = QApplication((sys.argv[:1] or ["workbench"]) + ["-style", BASE_STYLE])
+        app.setProperty("workbench_styled", True)
     theme = theme or saved_theme()
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)
@@ -63,8 +69,10 @@ def create_window(project: str | None = None, theme: str | None = None, reopen_l
     from workbench.core.plugins import load_plugins
 
     registry = load_plugins()  # before Qt (see above), as the modules the window opens projects with
-    import workbench.core.project  # noqa: F401
-    import workbench.core.report  # noqa: F401
+    # (the window's core modules too: the Overview's summary helpers and plugin stores, the jobs
+    # dock's progress; the report itself is imported after the first paint)
+    from workbench.core import plugin_store, progress, project as _project, summary
+    del plugin_store, progress, _project, summary
 
     app = make_app(theme)
     from workbench.gui.main_window import MainWindow

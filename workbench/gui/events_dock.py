@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from workbench.core.report import _fmt_time
+from workbench.core.summary import _fmt_time
 from workbench.gui.records_model import RecordsModel, records_view
 
 #: the dock shows the newest entries; `workbench info` and the file hold them all

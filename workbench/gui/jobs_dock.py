@@ -10,7 +10,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QScrollArea,
     QToolButton,
     QVBoxLayout,
@@ -89,6 +88,8 @@ class JobRow(QWidget):
         column.addWidget(self.nodes)
         self.title = QLabel(job.spec.title or f"{job.spec.plugin}.{job.spec.job}")
         self.title.setMinimumWidth(180)
+        from PySide6.QtWidgets import QProgressBar  # the first job's row: not at start-up (its enums)
+
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)  # busy until the first progress message
         self.bar.setMinimumWidth(200)

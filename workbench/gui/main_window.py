@@ -11,12 +11,8 @@ from PySide6.QtWidgets import (
     QApplication,
     QVBoxLayout,
     QDockWidget,
-    QFileDialog,
-    QInputDialog,
     QLabel,
-    QLineEdit,
     QMainWindow,
-    QMessageBox,
     QTabWidget,
     QToolButton,
     QWidget,
@@ -29,6 +25,9 @@ from workbench.core.project import SUFFIX, Project
 from workbench.gui.jobs_dock import JobManager, JobsDockWidget
 from workbench.gui.overview import OverviewTab
 from workbench.gui.theme import track_dock
+
+# The dialogs (QFileDialog, QInputDialog, QMessageBox) are imported where they open: PySide6 builds
+# each Qt class's Python enums when the class is first imported, and none opens at start-up.
 
 MAX_RECENT = 8
 FILE_FILTER = f"Workbench projects (*{SUFFIX})"
@@ -91,8 +90,8 @@ class MainWindow(QMainWindow):
         self.readonly_banner.setWordWrap(True)
         self.readonly_banner.setStyleSheet("background:#d6eaf8; color:#1b2631; padding:6px;")
         self.readonly_banner.hide()
-        self.lock_box: QMessageBox | None = None  # the "in use elsewhere" question, while it is open
-        self.key_box: QMessageBox | None = None  # the "key missing" offer, while it is open
+        self.lock_box = None  # the "in use elsewhere" question (a QMessageBox), while it is open
+        self.key_box = None  # the "key missing" offer (a QMessageBox), while it is open
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -179,7 +178,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks(docks, sizes, Qt.Vertical)
 
     def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
-        action = QAction(text, self)
+        action = QAction(self)  # QAction(text, parent) would build QIcon's enums (its overloads take one)
+        action.setText(text)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         if tip:
@@ -245,7 +245,9 @@ class MainWindow(QMainWindow):
         current = QApplication.instance().property("workbench_theme_mode") or "system"
         self.theme_actions: dict[str, QAction] = {}
         for mode, text in (("system", "Follow &System"), ("light", "&Light"), ("dark", "&Dark")):
-            action = QAction(text, self, checkable=True)
+            action = QAction(self)  # (see _action)
+            action.setText(text)
+            action.setCheckable(True)
             action.setChecked(mode == current)
             action.triggered.connect(lambda _checked=False, mode=mode: self.set_theme(mode))
             group.addAction(action)
@@ -506,6 +508,8 @@ class MainWindow(QMainWindow):
     def _offer(self, attr: str, title: str, exc: Exception, informative: str, action: str, on_accept) -> None:
         """Why a project did not open, with the one way forward as the default button. The box is kept in
         ``self.<attr>`` while it is open (one at a time) and never blocks (tests, offscreen)."""
+        from PySide6.QtWidgets import QMessageBox
+
         self.statusBar().showMessage(str(exc), 15000)
         if getattr(self, attr) is not None:
             getattr(self, attr).close()
@@ -556,10 +560,14 @@ class MainWindow(QMainWindow):
         return True
 
     def _ask_passphrase(self, prompt: str) -> str | None:
+        from PySide6.QtWidgets import QInputDialog, QLineEdit
+
         text, ok = QInputDialog.getText(self, "Passphrase", prompt, QLineEdit.Password)
         return text if ok else None
 
     def import_key_dialog(self, then_open=None) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getOpenFileName(self, "Import project key", str(Path.home()),
                                               "Project keys (*.wbkey);;All files (*)")
         passphrase = self._ask_passphrase(f"Passphrase of {Path(path).name}:") if path else None
@@ -567,6 +575,8 @@ class MainWindow(QMainWindow):
             self.open_project(then_open)
 
     def export_key_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         if self.project is None or not self.project.encrypted:
             return
         suggested = str(self.project.path.with_suffix(project_crypto.KEY_FILE_SUFFIX))
@@ -609,25 +619,31 @@ class MainWindow(QMainWindow):
         return True
 
     def new_project_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home() / f"assessment{SUFFIX}"),
                                               FILE_FILTER)
         if path:
             self.new_project(path)
 
     def new_encrypted_project_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getSaveFileName(self, "New encrypted project",
                                               str(Path.home() / f"assessment{SUFFIX}"), FILE_FILTER)
         if path:
             self.new_project(path, encrypted=True)
 
     def open_project_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), FILE_FILTER)
         if path:
             self.open_project(path)
 
     # --------------------------------------------------------------- recent
     def recent_projects(self) -> list[str]:
-        value = self.settings.value("recent", [])
+        value = self.settings.value("recent")  # None if unset (a [] default builds QByteArray's enums: ~0.5 ms)
         if isinstance(value, str):
             value = [value]
         return [v for v in (value or []) if v]
@@ -836,6 +852,8 @@ class MainWindow(QMainWindow):
         return pages
 
     def export_pdf_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         if self.project is None:
             return
         default = self.project.path.with_suffix(".pdf")
@@ -871,11 +889,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 15000)
         if QApplication.platformName() == "offscreen":
             return  # no one to click OK (tests, headless runs): the status bar says it
+        from PySide6.QtWidgets import QMessageBox
+
         (QMessageBox.warning if warning else QMessageBox.critical)(self, title, text)
 
     def ask(self, title: str, text: str) -> bool:
         if QApplication.platformName() == "offscreen":
             return True
+        from PySide6.QtWidgets import QMessageBox
+
         return QMessageBox.question(self, title, text) == QMessageBox.Yes
 
     # -------------------------------------------------- drag & drop, layout

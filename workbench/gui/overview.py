@@ -4,14 +4,14 @@ double-click opens the plugin's tab), what has not been assessed, runs, targets 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
     QSplitter,
+    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -20,9 +20,8 @@ from PySide6.QtWidgets import (
 from workbench.core.findings import SEVERITIES
 from workbench.core.plugin_store import PluginStore
 from workbench.core.stored import RunRecord
-from workbench.core.report import (
+from workbench.core.summary import (
     SEVERITY_COLORS,
-    BarChart,
     _duration,
     _fmt_time,
     _where,
@@ -123,6 +122,9 @@ class ScoreCard(QFrame):
 
 def sparkline(values: list[float], width: int, height: int, color: str) -> QPixmap:
     """A small line of 0-100 values, newest on the right."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor, QPainter, QPen  # drawn after the first paint: not imported before
+
     ratio = 2  # drawn at twice the size so it stays sharp on high-density screens
     pix = QPixmap(width * ratio, height * ratio)
     pix.fill(Qt.transparent)
@@ -275,20 +277,17 @@ class OverviewTab(QWidget):
         self._targets_model = RecordsModel([("plugin", "Pillar"), ("target", "Target"), ("run", "Latest run"),
                                             ("score", "Score"), ("HIGH", "Open high"), ("MEDIUM", "Open medium"),
                                             ("LOW", "Open low")])
-        self.targets_view = records_view(self._targets_model, stretch_column=1)
-        self.targets_view.setTextElideMode(Qt.ElideMiddle)  # both ends of a long path stay readable
-        self.targets_view.setToolTip("The latest run of each target: the scores and counts cover all of them")
-        self.side.addTab(self.targets_view, "Targets")
-
         self._runs_model = RecordsModel(
             [("id", "#"), ("title", "Run"), ("status", "Status"), ("started", "Started"), ("took", "Took"),
              ("message", "Message")],
             formatters={"started": _fmt_time})
-        self.runs_view = records_view(self._runs_model, stretch_column=5)
-        self.side.addTab(self.runs_view, "Runs")
-        # The Targets and Runs sub-tabs are hidden behind "Open findings": filled when shown or read
+        # The Targets and Runs sub-tabs are hidden behind "Open findings": their views are built, and
+        # filled, when shown or read (see targets_view), else just after the project's first paint
         # (targets score every target: ~15 ms of the project's first paint on the demo project).
+        self._views: dict[str, QTableView] = {}
         self._stale: set[str] = set()
+        for title in self._SUB_TABS.values():
+            self.side.addTab(QWidget(), title)
         self.side.currentChanged.connect(lambda _index: self._fill_shown())
         split.addWidget(self.side)
         split.setStretchFactor(0, 3)
@@ -307,6 +306,9 @@ class OverviewTab(QWidget):
         self._chart_later.setInterval(0)
         self._chart_later.timeout.connect(self._after_paint)
 
+    #: the hidden sub-tabs, by part, in their order after "Open findings"
+    _SUB_TABS = {"targets": "Targets", "runs": "Runs"}
+
     @property
     def targets_model(self) -> RecordsModel:
         self._fill("targets")
@@ -317,12 +319,41 @@ class OverviewTab(QWidget):
         self._fill("runs")
         return self._runs_model
 
+    @property
+    def targets_view(self) -> QTableView:
+        return self._view("targets")
+
+    @property
+    def runs_view(self) -> QTableView:
+        return self._view("runs")
+
+    def _view(self, part: str) -> QTableView:
+        """The sub-tab's table, built now in place of its placeholder if it never was."""
+        view = self._views.get(part)
+        if view is None:
+            if part == "targets":
+                view = records_view(self._targets_model, stretch_column=1)
+                view.setTextElideMode(Qt.ElideMiddle)  # both ends of a long path stay readable
+                view.setToolTip("The latest run of each target: the scores and counts cover all of them")
+            else:
+                view = records_view(self._runs_model, stretch_column=5)
+            self._views[part] = view
+            index = 1 + list(self._SUB_TABS).index(part)
+            placeholder, current = self.side.widget(index), self.side.currentIndex()
+            self.side.blockSignals(True)
+            self.side.removeTab(index)
+            self.side.insertTab(index, view, self._SUB_TABS[part])
+            self.side.setCurrentIndex(current)
+            self.side.blockSignals(False)
+            placeholder.deleteLater()
+        return view
+
     def _fill_shown(self) -> None:
-        current = self.side.currentWidget()
-        if current is self.targets_view:
-            self._fill("targets")
-        elif current is self.runs_view:
-            self._fill("runs")
+        index = self.side.currentIndex()
+        for part in self._SUB_TABS:
+            if index == 1 + list(self._SUB_TABS).index(part):
+                self._view(part)
+                self._fill(part)
 
     def _fill(self, part: str) -> None:
         """Fill a hidden sub-tab the last refresh left stale, from the project as it is now."""
@@ -337,7 +368,7 @@ class OverviewTab(QWidget):
                 {"id": r.id, "title": r.title, "status": r.status, "started": r.started, "took": _duration(r),
                  "message": r.error.splitlines()[0] if r.error else (r.message or "")}
                 for r in reversed(project.run_records())])
-            self.runs_view.resizeColumnsToContents()
+            self.runs_view.resizeColumnsToContents()  # (built now if it never was)
         else:
             with project.reading_findings_once():
                 self._targets_model.set_rows(target_rows(project, self.window_.registry))
@@ -461,6 +492,7 @@ class OverviewTab(QWidget):
             self.chart.set_image(None)
             self.chart.setText("No findings yet.")
             return
+        from workbench.core.report import BarChart
         from workbench.render.pdf import draw_bar_chart
 
         titles = {p.id: p.title for p in self.window_.registry.plugins}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QAbstractButton, QDockWidget, QProxyStyle, QStyle
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QAbstractButton, QDockWidget
 
 
 def system_is_dark() -> bool:
@@ -40,14 +40,17 @@ def dark_palette() -> QPalette:
     return p
 
 
-def title_bar_icon(kind: str, palette: QPalette | None = None) -> QIcon:
-    """A dock title-bar glyph ('close' or 'float') in the palette's text colour (the
-    disabled text colour for the disabled state), at the usual sizes."""
-    palette = palette or QGuiApplication.palette()
+_SIZES = (10, 12, 14, 16, 20, 24, 32)  # the title-bar glyph's sizes (px), as Qt asks for a few
+
+
+def _paint_title_bar_icon(kind: str, normal: QColor, disabled: QColor):
+    """The glyph painted at the usual sizes, in *normal* and (disabled state) *disabled*: a QIcon."""
+    from PySide6.QtCore import QPointF, QRectF
+    from PySide6.QtGui import QIcon, QPainter, QPen, QPixmap  # (~2 ms of enums: not before a dock shows)
+
     icon = QIcon()
-    for mode, group in ((QIcon.Normal, QPalette.Active), (QIcon.Disabled, QPalette.Disabled)):
-        color = palette.color(group, QPalette.WindowText)
-        for size in (10, 12, 14, 16, 20, 24, 32):
+    for mode, color in ((QIcon.Normal, normal), (QIcon.Disabled, disabled)):
+        for size in _SIZES:
             pixmap = QPixmap(size, size)
             pixmap.fill(Qt.transparent)
             painter = QPainter(pixmap)
@@ -68,31 +71,76 @@ def title_bar_icon(kind: str, palette: QPalette | None = None) -> QIcon:
     return icon
 
 
+#: painted glyphs by (kind, normal rgba, disabled rgba): one pair per theme, shared by every dock
+#: (QIcon copies share their pixmaps)
+_painted: dict = {}
+
+
+def title_bar_icon(kind: str, palette: QPalette | None = None):
+    """A dock title-bar glyph ('close' or 'float') in the palette's text colour (the
+    disabled text colour for the disabled state), at the usual sizes: a QIcon.
+
+    Only a dock's WorkbenchStyle asks for it, from when the dock is first shown (both docks start
+    collapsed), and a theme change; each theme's glyphs are painted once."""
+    palette = palette or QGuiApplication.palette()
+    normal = palette.color(QPalette.Active, QPalette.WindowText)
+    disabled = palette.color(QPalette.Disabled, QPalette.WindowText)
+    key = (kind, normal.rgba(), disabled.rgba())
+    icon = _painted.get(key)
+    if icon is None:
+        icon = _painted[key] = _paint_title_bar_icon(kind, normal, disabled)
+    return type(icon)(icon)  # a copy (sharing the pixmaps): the caller may change it
+
+
 #: Qt's names for a dock widget's title-bar buttons
 DOCK_BUTTONS = {"qt_dockwidget_closebutton": "close", "qt_dockwidget_floatbutton": "float"}
 
 
-class WorkbenchStyle(QProxyStyle):
-    """Fusion, with the dock title-bar buttons drawn in the palette's text colour: Fusion's own
-    are fixed dark-grey bitmaps, hard to see on the dark palette."""
+#: the application style's name: the docks draw with WorkbenchStyle, a proxy of it
+BASE_STYLE = "Fusion"
 
-    _GLYPHS = {QStyle.SP_TitleBarCloseButton: "close", QStyle.SP_DockWidgetCloseButton: "close",
-               QStyle.SP_TitleBarNormalButton: "float"}
 
-    def __init__(self):
-        super().__init__("Fusion")
+def _style_class():
+    """WorkbenchStyle, defined on first use: PySide6 builds QStyle's many enums (~5-8 ms) when
+    QProxyStyle is first imported, and no dock shows at start-up (both start collapsed)."""
+    global _WorkbenchStyle
+    if _WorkbenchStyle is None:
+        from PySide6.QtWidgets import QProxyStyle, QStyle
 
-    def standardIcon(self, standard, option=None, widget=None):
-        kind = self._GLYPHS.get(standard)
-        if kind is None:
-            return super().standardIcon(standard, option, widget)
-        return title_bar_icon(kind)
+        class WorkbenchStyle(QProxyStyle):
+            """Fusion, with the dock title-bar buttons drawn in the palette's text colour: Fusion's
+            own are fixed dark-grey bitmaps, hard to see on the dark palette."""
+
+            _GLYPHS = {QStyle.SP_TitleBarCloseButton: "close", QStyle.SP_DockWidgetCloseButton: "close",
+                       QStyle.SP_TitleBarNormalButton: "float"}
+
+            def __init__(self):
+                super().__init__(BASE_STYLE)
+
+            def standardIcon(self, standard, option=None, widget=None):
+                kind = self._GLYPHS.get(standard)
+                if kind is None:
+                    return super().standardIcon(standard, option, widget)
+                return title_bar_icon(kind)
+
+        _WorkbenchStyle = WorkbenchStyle
+    return _WorkbenchStyle
+
+
+_WorkbenchStyle = None
+
+
+def __getattr__(name: str):
+    if name == "WorkbenchStyle":  # theme.WorkbenchStyle, as before it was made lazy
+        return _style_class()
+    raise AttributeError(name)
 
 
 def apply_theme(app, mode: str = "system") -> str:
     """Apply 'light', 'dark' or 'system'; returns the one in effect."""
-    if not isinstance(app.style(), WorkbenchStyle):  # set once: the application owns it from then on
-        app.setStyle(WorkbenchStyle())
+    if not app.property("workbench_styled"):  # set once (make_app passes it to QApplication itself)
+        app.setStyle(BASE_STYLE)
+        app.setProperty("workbench_styled", True)
     dark = system_is_dark() if mode == "system" else mode == "dark"
     app.setProperty("workbench_theme_mode", mode)
     app.setProperty("workbench_theme", "dark" if dark else "light")
@@ -101,18 +149,33 @@ def apply_theme(app, mode: str = "system") -> str:
     return "dark" if dark else "light"
 
 
+class _StyleWhenShown(QObject):
+    """Gives a dock its WorkbenchStyle when it is first shown (before it is painted)."""
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Show:
+            obj.removeEventFilter(self)
+            self.deleteLater()
+            style = _style_class()()
+            style.setParent(obj)  # the widget does not own its style: this dies with it
+            obj.setStyle(style)  # the dock asks it for its title buttons' icons again
+        return False
+
+
 #: the docks alive now, by id: each leaves when Qt destroys it
 _docks: dict[int, QDockWidget] = {}
 
 
 def track_dock(dock: QDockWidget) -> QDockWidget:
-    """Have *dock*'s title buttons follow theme changes.
+    """Have *dock*'s title buttons drawn by WorkbenchStyle (from when it is first shown) and
+    follow theme changes.
 
     Only docks registered here are touched: walking ``app.allWidgets()`` reached widgets of
     windows being destroyed and crashed the process now and then.
     """
     key = id(dock)
     _docks[key] = dock
+    dock.installEventFilter(_StyleWhenShown(dock))
     dock.destroyed.connect(lambda *_: _docks.pop(key, None))
     return dock
 
