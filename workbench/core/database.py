@@ -222,8 +222,10 @@ class SealOnFirstWrite:
     Overview at start-up) needs none of them.
 
     Every way to write through the connection passes here: execute and executemany (any statement
-    but SELECT, PRAGMA, EXPLAIN and VALUES), executescript, a cursor of its own, blobopen. (A backup
-    *into* it, ``other.backup(conn)``, would not: nothing does that to an open project.)
+    but SELECT, PRAGMA, EXPLAIN and VALUES), executescript, a cursor of its own, blobopen, and the
+    cursor a read returned before the setup (reused for a write: ``store.execute("SELECT ...")`` then
+    ``cursor.execute("UPDATE ...")``). (A backup *into* it, ``other.backup(conn)``, would not: nothing
+    does that to an open project.)
     """
 
     _first_write_setup = None  # what runs before the first write; None once it ran (or never armed)
@@ -250,9 +252,19 @@ class SealOnFirstWrite:
 
     # The driver's execute() calls self.cursor(), which sets up: these use the driver's cursor().
     def execute(self, sql, *args):
-        if self._first_write_setup is not None and not _NO_ROW_WRITES.match(sql):
+        if self._first_write_setup is not None:
+            if _NO_ROW_WRITES.match(sql):
+                # A read before the setup: its cursor may be reused for a write, which then sets up.
+                cls, driver_cursor = _SEAL_CURSORS.get(type(self)) or self._seal_cursor_class()
+                return driver_cursor.execute(super().cursor(factory=cls), sql, *args)
             self._set_up()
         return super().cursor().execute(sql, *args)
+
+    def _seal_cursor_class(self) -> tuple[type, type]:
+        """The driver's Cursor (sqlite3's or SQLCipher's) under _SealOnFirstWriteCursor, and the driver's."""
+        base = type(super().cursor())
+        pair = _SEAL_CURSORS[type(self)] = (type("SealOnFirstWriteCursor", (_SealOnFirstWriteCursor, base), {}), base)
+        return pair
 
     def executemany(self, sql, *args):
         if self._first_write_setup is not None and not _NO_ROW_WRITES.match(sql):
@@ -273,6 +285,33 @@ class SealOnFirstWrite:
         if self._first_write_setup is not None:
             self._set_up()
         return super().blobopen(*args, **kwargs)
+
+
+class _SealOnFirstWriteCursor:
+    """What SealOnFirstWrite's reads return before its setup ran: the setup runs before the cursor
+    writes, as before a write through the connection itself."""
+
+    def execute(self, sql, *args):
+        conn = self.connection
+        if conn._first_write_setup is not None and not _NO_ROW_WRITES.match(sql):
+            conn._set_up()
+        return super().execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        conn = self.connection
+        if conn._first_write_setup is not None and not _NO_ROW_WRITES.match(sql):
+            conn._set_up()
+        return super().executemany(sql, *args)
+
+    def executescript(self, script):
+        conn = self.connection
+        if conn._first_write_setup is not None:
+            conn._set_up()
+        return super().executescript(script)
+
+
+# connection class -> (its cursor class for reads before the setup, the driver's cursor class)
+_SEAL_CURSORS: dict[type, tuple[type, type]] = {}
 
 
 class ProjectDatabase:
