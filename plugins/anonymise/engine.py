@@ -289,7 +289,29 @@ def _apply_column(name, array, spec, keys, table, surrogates, own=()):
 
 def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
                    progress=None, check_cancelled=None, shuffle_seed=None, workers: int | None = None) -> dict:
-    """Run the whole pipeline; returns the summary dict (see module docstring)."""
+    """Run the whole pipeline; returns the summary dict (see module docstring).
+
+    A full disk (or quota, or file size limit) while the output or its temporary files are
+    written is an :class:`AnonymiseError` naming the output: the output is built beside it and
+    renamed into place only when complete, so an earlier file of that name is left as it was."""
+    import errno
+    import os
+
+    try:
+        return _anonymise_file(in_path, out_path, policy, keys, progress, check_cancelled, shuffle_seed, workers)
+    except OSError as exc:
+        # errors only a write gives: the disk or the quota is full, or the file size limit is reached
+        if exc.errno is None or exc.errno not in {getattr(errno, n, None) for n in ("ENOSPC", "EFBIG", "EDQUOT")}:
+            raise
+        reason = os.strerror(exc.errno)
+        raise AnonymiseError(
+            f"{out_path}: no room to write the output ({reason}: the disk or quota is full, or a file size "
+            f"limit was reached). Nothing was written there (an earlier file of that name is unchanged); "
+            f"free some space in {Path(out_path).resolve().parent} and run again.") from exc
+
+
+def _anonymise_file(in_path, out_path, policy: Policy, keys, progress, check_cancelled, shuffle_seed,
+                    workers) -> dict:
     import numpy as np
     import pyarrow as pa
 

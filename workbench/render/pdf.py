@@ -475,7 +475,7 @@ def render_pdf(report: Report, path: str | Path) -> int:
     os.close(fd)
     path = Path(tmp)
     try:
-        pages = _render(report, path)
+        pages = _render(report, path, final)
         os.replace(path, final)
     except BaseException:
         path.unlink(missing_ok=True)
@@ -483,7 +483,10 @@ def render_pdf(report: Report, path: str | Path) -> int:
     return pages
 
 
-def _render(report: Report, path: Path) -> int:
+def _render(report: Report, path: Path, final: Path | None = None) -> int:
+    """Write the PDF to *path*; errors name *final*, the file the user asked for (*path* is its
+    temporary twin, removed on an error)."""
+    shown = final or path
     writer = QPdfWriter(str(path))
     writer.setTitle(f"{report.title} — {report.project_name}")
     writer.setCreator("AI Security Workbench")
@@ -531,7 +534,7 @@ def _render(report: Report, path: Path) -> int:
 
     painter = QPainter()
     if not painter.begin(writer):
-        raise OSError(f"{path}: cannot write the PDF (is the folder writable and the disk not full?)")
+        raise OSError(f"{shown}: cannot write the PDF (is the folder writable and the disk not full?)")
     try:
         page = -1
         for part, count in zip(parts, counts):
@@ -549,9 +552,9 @@ def _render(report: Report, path: Path) -> int:
                 _page_furniture(painter, report, page, pages, body.width(), header_h, page_h, footer_h)
     finally:
         if not painter.end():
-            raise OSError(f"{path}: writing the PDF failed (is the disk full?)")
+            raise OSError(f"{shown}: writing the PDF failed (is the disk full?)")
     if not _complete_pdf(path):
-        raise OSError(f"{path}: the PDF was not written completely (is the disk full or the path not a file?)")
+        raise OSError(f"{shown}: the PDF was not written completely (is the disk full or the path not a file?)")
     return pages
 
 
