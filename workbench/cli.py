@@ -524,9 +524,14 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return exc.code
     except project_crypto.DATABASE_ERROR as exc:
+        from workbench.core.database import is_write_failure
+
         where = getattr(args, "project", None) or "the project file"
         if "readonly" in str(exc) or "read-only" in str(exc):
             _err(f"{where}: cannot be written ({exc}); open it read-only, or give it write permission")
+        elif is_write_failure(exc):  # a full disk is not damage: what was committed before is whole
+            _err(f"{where}: could not be written ({exc}): is the disk or quota full? What was saved before "
+                 "is kept; free some space and run again.")
         else:
             # Damage that the open-time check cannot see (a flipped byte inside a row) shows when read.
             _err(f"{where}: the file is damaged ({exc}). Restore it from a backup.")

@@ -30,6 +30,19 @@ def _tmp_next_to(path, suffix) -> str:
     return tmp
 
 
+def _no_room(exc: BaseException, output) -> AnonymiseError | None:
+    """The error to raise instead of *exc* when it is a full disk (or quota, or file size limit) while
+    *output* was re-encrypted: it names *output* (not the temporary files, which are removed)."""
+    from workbench.api import is_no_room
+
+    cause = exc.__cause__ if isinstance(exc, AnonymiseError) else exc
+    if not is_no_room(cause):
+        return None
+    return AnonymiseError(f"{output}: no room to re-encrypt it ({os.strerror(cause.errno)}: the disk or quota is "
+                          f"full, or a file size limit was reached); it is unchanged. Free some space in "
+                          f"{os.path.dirname(os.path.abspath(output))} and run again.")
+
+
 def _is_encrypted(path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(len(crypto.MAGIC)) == crypto.MAGIC
@@ -67,6 +80,11 @@ def revoke(store, output, name) -> list[str]:
         else:
             # nobody left: only the project (its custodian key) can open it
             crypto.encrypt_file(plain, output, keys[kid], kid)
+    except BaseException as exc:
+        err = _no_room(exc, output)
+        if err is None:
+            raise
+        raise err from (exc.__cause__ or exc)
     finally:
         os.unlink(plain)
     with store.transaction():
@@ -122,6 +140,7 @@ def rotate_key(store, name) -> dict:
                                      "after rotating a differently named key")
     new = {name: os.urandom(32)}
     prepared = []   # (temporary, final)
+    out = None      # the output being re-keyed, named by a full-disk error
     try:
         for r in rows:
             out = r["output"]
@@ -160,12 +179,16 @@ def rotate_key(store, name) -> dict:
             else:
                 k = header["key_id"]
                 crypto.encrypt_file(plain, final, new[name] if k == name else keys[k], k)
+        out = None
         store.set_secret(name, new[name].hex())
-    except BaseException:
+    except BaseException as exc:
         for tmp, _ in prepared:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        raise
+        err = _no_room(exc, out) if out is not None else None
+        if err is None:
+            raise
+        raise err from (exc.__cause__ or exc)
     done = []
     for tmp, final in prepared:
         if final is None:

@@ -183,10 +183,12 @@ def _one_line(s: dict) -> str:
 def detokenise_file(in_path, out_path, columns, keys: dict, domains: dict | None = None) -> int:
     """Stream a CSV, reversing tokens in `columns`; written atomically. Returns the rows written."""
     from .transforms import detokenise
-    from .writer import rewrite_csv_columns
+    from .writer import rewrite_csv_columns, room_for
 
     domains = domains or {}
-    return rewrite_csv_columns(in_path, out_path, columns, lambda n, col: detokenise(col, keys, domains.get(n, n)))
+    with room_for(out_path):  # a full disk: an error naming the output, not a traceback
+        return rewrite_csv_columns(in_path, out_path, columns,
+                                   lambda n, col: detokenise(col, keys, domains.get(n, n)))
 
 
 def _key_ids_in(path, columns) -> set:

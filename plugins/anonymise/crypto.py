@@ -23,7 +23,7 @@ import os
 import struct
 
 from .errors import AnonymiseError
-from .writer import atomic_path
+from .writer import atomic_path, room_for
 
 MAGIC = b"WBENC1\n"
 CHUNK = 1 << 20
@@ -62,7 +62,7 @@ def _seal_stream(src, dst, header: dict, file_key: bytes) -> None:
     head = json.dumps(header, sort_keys=True).encode()
     aead = AESGCM(file_key)
     prefix = _unb64(header["nonce"])
-    with open(src, "rb") as fin, atomic_path(dst) as tmp, open(tmp, "wb") as fout:
+    with room_for(dst), open(src, "rb") as fin, atomic_path(dst) as tmp, open(tmp, "wb") as fout:
         fout.write(MAGIC + head + b"\n")
         counter = 0
         chunk = fin.read(CHUNK)
@@ -91,7 +91,7 @@ def _open_stream(src, dst, file_key_for) -> dict:
         aead = AESGCM(file_key_for(header))
         prefix = _unb64(header["nonce"])
         size = header["chunk"] + 16
-        with atomic_path(dst) as tmp, open(tmp, "wb") as fout:
+        with room_for(dst), atomic_path(dst) as tmp, open(tmp, "wb") as fout:
             counter = 0
             block = fin.read(size)
             while True:

@@ -294,20 +294,10 @@ def anonymise_file(in_path, out_path, policy: Policy, keys: dict | None = None,
     A full disk (or quota, or file size limit) while the output or its temporary files are
     written is an :class:`AnonymiseError` naming the output: the output is built beside it and
     renamed into place only when complete, so an earlier file of that name is left as it was."""
-    import errno
-    import os
+    from .writer import room_for
 
-    try:
+    with room_for(out_path):
         return _anonymise_file(in_path, out_path, policy, keys, progress, check_cancelled, shuffle_seed, workers)
-    except OSError as exc:
-        # errors only a write gives: the disk or the quota is full, or the file size limit is reached
-        if exc.errno is None or exc.errno not in {getattr(errno, n, None) for n in ("ENOSPC", "EFBIG", "EDQUOT")}:
-            raise
-        reason = os.strerror(exc.errno)
-        raise AnonymiseError(
-            f"{out_path}: no room to write the output ({reason}: the disk or quota is full, or a file size "
-            f"limit was reached). Nothing was written there (an earlier file of that name is unchanged); "
-            f"free some space in {Path(out_path).resolve().parent} and run again.") from exc
 
 
 def _anonymise_file(in_path, out_path, policy: Policy, keys, progress, check_cancelled, shuffle_seed,
@@ -431,6 +421,10 @@ def hierarchy_folder(out_path) -> Path:
 
 def _save_hierarchies(out_path, policy: Policy, hierarchies: dict) -> dict:
     """Automatic hierarchies written as ARX CSVs (`<column>.csv`); each column's source and shape."""
+    import os
+
+    from workbench.api import is_no_room
+
     from .hierarchy import AUTO, describe_hierarchy, write_arx_hierarchy
 
     out = {}
@@ -440,7 +434,18 @@ def _save_hierarchies(out_path, policy: Policy, hierarchies: dict) -> dict:
             folder = hierarchy_folder(out_path)
             folder.mkdir(exist_ok=True)
             target = folder / f"{''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in col)}.csv"
-            write_arx_hierarchy(target, h)
+            try:
+                write_arx_hierarchy(target, h)
+            except OSError as exc:
+                # the output is in place already: "nothing was written" (anonymise_file's full-disk
+                # message) would be untrue, so say what was written and what was not
+                if not is_no_room(exc):
+                    raise
+                raise AnonymiseError(
+                    f"{target}: no room to save this automatic hierarchy for review ({os.strerror(exc.errno)}: "
+                    f"the disk or quota is full, or a file size limit was reached). The output {out_path} was "
+                    "written and verified; this hierarchy was not saved (an earlier file of that name is "
+                    "unchanged).") from exc
             entry.update(source="auto", kind=getattr(h, "kind", ""), file=str(target))
         else:
             entry.update(source="file", file=str(policy.qi[col]))

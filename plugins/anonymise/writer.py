@@ -96,6 +96,25 @@ def atomic_path(path):
         raise
 
 
+@contextmanager
+def room_for(dst):
+    """A full disk (or quota, or file size limit) while *dst* is written: an error naming *dst*, the file
+    asked for (atomic_path and StreamingCsvWriter remove their temporary part; an earlier *dst* is whole)."""
+    from workbench.api import is_no_room
+
+    from .errors import AnonymiseError
+
+    try:
+        yield
+    except OSError as exc:
+        if not is_no_room(exc):
+            raise
+        raise AnonymiseError(
+            f"{dst}: no room to write the output ({os.strerror(exc.errno)}: the disk or quota is full, or a file "
+            f"size limit was reached). Nothing was written there (an earlier file of that name is unchanged); "
+            f"free some space in {os.path.dirname(os.path.abspath(dst))} and run again.") from exc
+
+
 def _csv_options(delimiter, include_header: bool = True):
     import pyarrow.csv as pacsv
 

@@ -174,6 +174,29 @@ def run_sweep(params, ctx) -> dict:
             **_summary(result, params, protocol)}
 
 
+def _save_whole(models, loaded, out: str, extra: dict) -> None:
+    """Write the weights beside *out* and rename them into place: a full disk is an error naming
+    *out*, an earlier file of that name is left whole, and no temporary file stays."""
+    import contextlib
+    import tempfile
+
+    folder, name = os.path.split(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    try:
+        models.save_safetensors(loaded.module, tmp, loaded.arch, loaded.arch_kwargs, extra)
+        os.replace(tmp, out)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        # safetensors reports a failed write as SafetensorError("... I/O error: File too large (os error 27)")
+        if isinstance(exc, OSError) or "I/O error" in str(exc):
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise RobustnessError(f"{out}: cannot write the hardened weights ({why}); the previous file, "
+                                  "if any, is unchanged") from exc
+        raise
+
+
 def _export(params, ctx, loaded, history) -> str:
     import tempfile
 
@@ -190,7 +213,7 @@ def _export(params, ctx, loaded, history) -> str:
     if out is not None:
         if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
             raise RobustnessError(f"{out}: the folder does not exist")
-        models.save_safetensors(loaded.module, out, loaded.arch, loaded.arch_kwargs, extra)
+        _save_whole(models, loaded, out, extra)
     if ctx.store is not None:
         # The hardened weights also go into the project, so the report's model is never lost.
         with tempfile.TemporaryDirectory() as tmp:

@@ -356,6 +356,24 @@ def _pytest_once(python: str, target: str, workdir: str, args: list[str], *, wit
             "coverage_json": json_path, "output": output_path, "elapsed": time.monotonic() - started}
 
 
+def _copy_junit(src: str, dest: str) -> str | None:
+    """Put pytest's JUnit XML at *dest* whole or not at all (a full disk: an error naming *dest*, the
+    earlier file left as it was). An XML pytest could not finish (its own write hit a full disk) is
+    not copied: it would replace a good file by half of one; the returned message says so."""
+    from workbench.api import WorkbenchError, atomic_write
+
+    with open(src, "rb") as fh:
+        data = fh.read()
+    if not data.rstrip().endswith(b"</testsuites>"):
+        return (f"{dest}: not written: pytest's JUnit XML is incomplete (did the disk fill?); "
+                "the previous file, if any, is unchanged")
+    try:
+        atomic_write(dest, data)
+    except WorkbenchError as exc:
+        raise TestingError(str(exc)) from exc
+    return None
+
+
 def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: int = 0,
               pytest_args: list[str] | tuple = (), progress=None, check_cancelled=None, log=None,
               junit_out: str | None = None, parse_cache: dict | None = None) -> dict:
@@ -405,14 +423,15 @@ def run_suite(target: str, python: str, *, timeout: float | None = None, rerun: 
             log(f"coverage report: {events.parse_cache['reused']} of {events.parse_cache['files']} files' "
                 "parse kept from the previous run (unchanged files are not parsed again)")
         cases = events.cases()
-        if junit_out and os.path.exists(main["junit"]):
-            shutil.copyfile(main["junit"], junit_out)
+        junit_note = _copy_junit(main["junit"], junit_out) if junit_out and os.path.exists(main["junit"]) else None
         coverage = None
         group_coverage = {}
         if os.path.exists(main["coverage_json"]):
             coverage = coverage_data.from_coverage_json(main["coverage_json"])
             group_coverage = _group_coverage(main["coverage_json"])
         status, messages = _status(target, timeout, main, cases)
+        if junit_note:
+            messages.append(junit_note)
         if events.coverage_errors and cases:
             messages.append("coverage.py reported: " + "; ".join(events.coverage_errors))
         for c in cases:

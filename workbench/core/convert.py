@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbench.core import project_crypto as crypto
 from workbench.core.database import APPLICATION_ID, _file_identity, validate
-from workbench.core.errors import ProjectError, StorageFullError
+from workbench.core.errors import ProjectError, StorageFullError, is_no_room
 from workbench.core.files import fsync_folder
 from workbench.core.lock import ProjectLock
 
@@ -51,11 +51,12 @@ def _clean_up(tmp: Path) -> None:
 
 @contextlib.contextmanager
 def _writing_copy(target: Path, what: str):
-    """Errors while the copy is written are about the copy's folder, never "the project is damaged"."""
+    """Errors while the copy is written are about the copy's folder, never "the project is damaged".
+    *target* is the file the user named (never the temporary copy, which is removed)."""
     try:
         yield
     except (*crypto.ERROR, OSError) as exc:
-        if "full" in str(exc).lower() or getattr(exc, "errno", None) == 28:  # ENOSPC
+        if "full" in str(exc).lower() or is_no_room(exc):
             raise StorageFullError(target, f"the disk is full ({exc}); {what}") from exc
         raise ProjectError(target, f"cannot write the converted copy in {target.parent} ({exc}); {what}") from exc
 
@@ -115,7 +116,7 @@ def encrypt_project(path: str | os.PathLike) -> str:
     try:
         if crypto.is_encrypted_file(validate(path)):  # checked again under the lock: another process may have won
             raise ProjectError(path, f"is already encrypted (key id {crypto.key_id_of(path)})")
-        with _writing_copy(tmp, doing):
+        with _writing_copy(path, doing):
             _remove(tmp)
         # The SQLCipher driver reads a plain file when no key is given.
         source = crypto.cipher_module().connect(str(path), isolation_level=None)
@@ -126,12 +127,12 @@ def encrypt_project(path: str | os.PathLike) -> str:
             state = _wrap(path, source).state_sha256()
             key_id, key = crypto.new_key_id(), crypto.new_key()
             crypto.store_key(key_id, key)
-            with _writing_copy(tmp, doing):
+            with _writing_copy(path, doing):
                 crypto.export_database(source, tmp, key=key, salt=crypto.salt_of(key_id),
                                        application_id=APPLICATION_ID)
         finally:
             source.close()
-        with _writing_copy(tmp, doing):
+        with _writing_copy(path, doing):
             _finish_copy(tmp, key, state, f"project file encrypted with SQLCipher (key id {key_id})",
                          {"key_id": key_id, "cipher": "SQLCipher 4 (AES-256, HMAC-SHA512)"})
             os.chmod(tmp, os.stat(path).st_mode & 0o777)
@@ -174,18 +175,18 @@ def decrypt_project(path: str | os.PathLike, out: str | os.PathLike) -> Path:
     doing = "nothing was written"
     lock = ProjectLock.acquire(path)
     try:
-        with _writing_copy(tmp, doing):
+        with _writing_copy(out, doing):
             _remove(tmp)
         source = crypto.connect(str(path), key, isolation_level=None)
         try:
             source.execute("PRAGMA busy_timeout = 15000")
             _checkpoint(path, source)
             state = _wrap(path, source).state_sha256()
-            with _writing_copy(tmp, doing):
+            with _writing_copy(out, doing):
                 crypto.export_database(source, tmp, key=None, salt=None, application_id=APPLICATION_ID)
         finally:
             source.close()
-        with _writing_copy(tmp, doing):
+        with _writing_copy(out, doing):
             os.chmod(tmp, 0o600)
             _finish_copy(tmp, None, state, f"plain copy written from the encrypted {path.name}",
                          {"key_id": key_id, "from": str(path)})

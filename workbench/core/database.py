@@ -30,6 +30,7 @@ from workbench.core.errors import (
     ProjectError,
     ProjectNotFoundError,
     StorageFullError,
+    is_no_room,
 )
 from workbench.core.host import now_iso
 from workbench.core.lock import ProjectLock
@@ -136,6 +137,16 @@ def _sha256(data: bytes = b""):
     if _sha256_impl is None:
         from hashlib import sha256 as _sha256_impl
     return _sha256_impl(data)
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """A write that failed for want of room (a full disk or quota, a file size limit), from the OS or
+    from SQLite (SQLITE_FULL, a failed write, sync or truncate): not damage to the file."""
+    if is_no_room(exc):
+        return True
+    name = getattr(exc, "sqlite_errorname", None) or ""  # (SQLCipher's driver does not set it)
+    return name == "SQLITE_FULL" or "database or disk is full" in str(exc) or name in ("SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE",
+                                             "SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_DIR_FSYNC")
 
 
 def check_header(path: Path) -> None:
@@ -393,16 +404,22 @@ class ProjectDatabase:
             # Put the header (application id, schema) into the main file now, not only the WAL.
             project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return project
-        except BaseException:
+        except BaseException as exc:
             if project is not None:
                 project._close_quietly()
+            # The file did not exist before: a half-made one (a full disk, a crash of the driver) is no
+            # project, and would only be refused as damaged later.
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             lock.release()
-            if key_id:  # nothing but this half-made file uses the key: neither stays
-                for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                    with contextlib.suppress(OSError):
-                        leftover.unlink()
+            if key_id:  # nothing but the half-made file used the key: it goes too
                 with contextlib.suppress(Exception):  # the original error is the one to report
                     crypto.forget_key(key_id, from_backend=True)
+            # (a new file cannot be damaged: SQLCipher's driver names no error, and its I/O errors are writes)
+            if is_write_failure(exc) or (key_id and "disk I/O error" in str(exc)):
+                raise StorageFullError(path, f"could not be created ({exc}): is the disk or quota full? Nothing "
+                                             "was left behind.") from exc
             raise
 
     @classmethod

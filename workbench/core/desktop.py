@@ -129,13 +129,18 @@ def mime_package() -> str:
 
 def _write(path: Path, data: bytes) -> None:
     """Whole or not at all: a half-written .desktop file would show a broken menu entry."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError as exc:
-        raise DesktopInstallError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        try:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary file behind
+        except OSError:
+            pass
+        raise DesktopInstallError(f"{path}: cannot write ({exc.strerror or exc}); the previous file, if any, "
+                                  "is unchanged") from None
 
 
 def _refresh_caches(home: Path) -> list[str]:

@@ -56,5 +56,14 @@ class StorageFullError(ProjectError):
     pass
 
 
+def is_no_room(exc: BaseException) -> bool:
+    """Whether *exc* is a write that failed for want of room: the disk or the quota is full, or the
+    process's file size limit was reached (ENOSPC, EDQUOT, EFBIG)."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno is not None and exc.errno in {
+        getattr(errno, name) for name in ("ENOSPC", "EFBIG", "EDQUOT") if hasattr(errno, name)}
+
+
 class SecretsUnavailableError(WorkbenchError):
     pass

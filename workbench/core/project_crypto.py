@@ -303,7 +303,11 @@ def write_key_file(out: Path, *, key_id: str, key: str, project_name: str, passp
     header["check"] = b64(check)
     ciphertext = AESGCM(aes_key).encrypt(nonce, bytes.fromhex(key), _aad(header))
     body = {"header": header, "nonce": b64(nonce), "ciphertext": b64(ciphertext)}
-    write_atomically(out, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    try:
+        write_atomically(out, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    except OSError as exc:  # a full disk: name the key file asked for (the temporary one is already gone)
+        raise KeyFileError(f"{out}: cannot write ({exc.strerror or exc}); the previous file, if any, "
+                           "is unchanged") from exc
 
 
 def _aad(header: dict) -> bytes:

@@ -945,7 +945,8 @@ class MainWindow(QMainWindow):
     def changeEvent(self, event) -> None:
         # Charts are images: redraw them when the palette (light/dark) changes.
         if event.type() == QEvent.PaletteChange:
-            QTimer.singleShot(0, self.refresh_all)
+            # with self as context: dropped if the window is deleted first (it ran on deleted labels)
+            QTimer.singleShot(0, self, self.refresh_all)
         super().changeEvent(event)
 
     def closeEvent(self, event) -> None:

@@ -85,9 +85,11 @@ def export_public_key(path: str | Path) -> dict:
     """Write this user's public key (PEM) to *path*; creates the key on first use."""
     from cryptography.hazmat.primitives import serialization
 
+    from workbench.core.files import atomic_write
+
     key = _load_private(create=True)
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    Path(path).write_bytes(pem)
+    atomic_write(path, pem)  # a full disk: an error naming *path*, and an earlier key file left whole
     return signing_identity(create=False)
 
 
@@ -130,8 +132,7 @@ def sign_report_file(report_path: str | Path, *, content_sha256: str, state_sha2
                      project_name: str, generated: str, template: str, events_head: dict | None = None) -> Path:
     """Sign the written report and write ``REPORT.sig`` (whole or not at all). The payload carries the
     audit log's head (event id, hash, time): a later rollback or rewrite of the log shows against it."""
-    import os
-    import tempfile
+    from workbench.core.files import atomic_write
 
     key = _load_private(create=True)
     raw = _public_raw(key)
@@ -145,14 +146,8 @@ def sign_report_file(report_path: str | Path, *, content_sha256: str, state_sha2
     }
     doc = {"payload": payload, "signature": base64.b64encode(key.sign(_canonical(payload))).decode()}
     out = sig_path(report_path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh, indent=2, sort_keys=True)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # whole or not at all; a full disk is an error naming the .sig, not its temporary twin
+    atomic_write(out, json.dumps(doc, indent=2, sort_keys=True))
     return out
 
 

@@ -264,10 +264,16 @@ def import_zip(path: str | os.PathLike, *, sha256: str | None = None, index: str
             conn.execute("INSERT INTO sources (id, file, sha256, ecosystem, imported, snapshot_date, advisories,"
                          " withdrawn, rejected) VALUES (?,?,?,?,?,?,?,?,?)", row)
             conn.commit()
-    except BaseException:
+    except BaseException as exc:
         if conn.in_transaction:
             conn.rollback()
         conn.close()
+        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", 0) & 0xFF in (10, 13):
+            # SQLITE_IOERR / SQLITE_FULL: a full disk; name the index (there is no project here), and say
+            # that the rollback kept what was there
+            raise SnapshotError(f"{index_path(index)}: cannot write the OSV index ({exc}; is the disk full?); "
+                                f"nothing of {path.name} was imported, the snapshot imported before is "
+                                "unchanged") from exc
         raise
     conn.close()
     return {"file": str(path), "sha256": digest, "ecosystem": ecosystem, "snapshot_date": newest[:10] or None,
