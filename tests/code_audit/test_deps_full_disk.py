@@ -41,3 +41,16 @@ def test_a_full_disk_names_the_index_and_keeps_the_earlier_snapshot(tmp_path):
     assert "project" not in run.stderr and "damaged" not in run.stderr and "Traceback" not in run.stderr
     assert json.loads(_wb("deps-db", "info", "--json", env=env).stdout) == before
     assert sorted(p.name for p in index.parent.iterdir()) == ["osv-index.sqlite"]
+
+
+def test_a_first_import_on_a_full_disk_says_so_and_leaves_no_index(tmp_path):
+    # Before: "not a readable OSV index ... delete it and import the snapshot again", a broken index left.
+    env = {**os.environ, "WORKBENCH_DATA_DIR": str(tmp_path / "data")}
+    small = fx.write_zip(tmp_path / "small")
+    index = tmp_path / "data" / "osv" / "osv-index.sqlite"
+    run = _wb("deps-db", "import", small, env=env, limit=2048)  # not even the index's first pages fit
+    assert run.returncode == 1
+    assert f"{index}: cannot create the OSV index (" in run.stderr and "disk full" in run.stderr, run.stderr[-2000:]
+    assert "delete it" not in run.stderr and "Traceback" not in run.stderr
+    assert not list(index.parent.iterdir())
+    assert _wb("deps-db", "import", small, env=env).returncode == 0  # with room, it imports

@@ -101,3 +101,20 @@ def test_a_window_deleted_after_a_palette_change_is_not_refreshed(qtbot, setting
     delete(old)  # gone before the event loop turns again
     qtbot.wait(50)  # pytest-qt fails the test on an exception raised in the event loop
     assert new.overview.heading.text()
+
+
+def test_opening_the_project_already_open_keeps_it_and_asks_nothing(qtbot, settings_dir, tmp_path):
+    # Before: "already open for writing in another workbench process (pid <our own>)" and an offer to
+    # open it read-only, for the file this very window holds.
+    path = make_project(tmp_path / "p.wbproj")
+    win = open_window(qtbot, path)
+    project = win.project
+    seen = []
+    win.project_changed.connect(seen.append)
+    assert win.open_project(str(path)) is True
+    assert win.open_project(tmp_path / "." / "p.wbproj") is True  # another spelling of the same file
+    assert win.project is project and project.conn is not None and seen == []
+    assert win.lock_box is None and "already open" in win.statusBar().currentMessage()
+    # read-only asked for a file open for writing: not the same request, so it is not ignored
+    assert win.open_project(str(path), readonly=True) is True
+    assert win.project is not project and win.project.readonly

@@ -438,6 +438,13 @@ class MainWindow(QMainWindow):
 
         *log_later* (start-up): the Overview is shown first; the audit log's hash chain is walked
         (and the Events dock filled) right after, as the next event of the loop."""
+        current = self.project
+        if current is not None and current.conn is not None and bool(current.readonly) == readonly \
+                and Path(path).resolve() == current.path.resolve():
+            # Already open here (a recent entry, a drop, File → Open of the same file): this process holds
+            # its lock, so opening it again would report it "in use" by ourselves.
+            self.statusBar().showMessage(f"{current.path.name} is already open", 5000)
+            return True
         try:
             project = Project.open(path, readonly=readonly, plugins=self.registry.plugins)
         except ProjectLockedError as exc:

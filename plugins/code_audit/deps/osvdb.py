@@ -69,7 +69,8 @@ def index_path(path: str | os.PathLike | None = None) -> Path:
 def connect(path: str | os.PathLike | None = None, *, create: bool = False) -> sqlite3.Connection:
     """The index; with *create*, made (and its folder) when missing. Read-only use never creates it."""
     p = index_path(path)
-    if not p.exists():
+    new = not p.exists()
+    if new:
         if not create:
             raise SnapshotError(f"no OSV snapshot imported yet ({p} does not exist): carry an OSV export "
                                 "(e.g. PyPI's all.zip) over and run `workbench deps-db import FILE.zip`")
@@ -81,6 +82,11 @@ def connect(path: str | os.PathLike | None = None, *, create: bool = False) -> s
             conn.execute(stmt)
         conn.commit()
     except sqlite3.DatabaseError as exc:
+        if new:  # a new index cannot be damaged: the disk refused its first pages; leave nothing behind
+            for leftover in (p, p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+            raise SnapshotError(f"{p}: cannot create the OSV index ({exc}; is the disk full?); nothing was "
+                                "imported") from exc
         raise SnapshotError(f"{p}: not a readable OSV index ({exc}); delete it and import the snapshot again") \
             from exc
     return conn
