@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         write_summary_json,
     )
     from workbench.core.errors import WorkbenchError, is_no_room
-    from workbench.core.files import atomic_write, check_writable_target
+    from workbench.core.files import atomic_path, atomic_write, check_writable_target
     from workbench.core.findings import (
         CONFIDENCES,
         SEVERITIES,
@@ -86,7 +86,7 @@ _add("cli_kit", "EXIT_FAILURE", "EXIT_GATE", "EXIT_INTERRUPTED", "EXIT_OK", "EXI
      "Commands", "error", "job_command", "note", "open_project", "project_argument", "run_job", "warn",
      "write_summary_json")
 _add("errors", "WorkbenchError", "is_no_room")
-_add("files", "atomic_write", "check_writable_target")
+_add("files", "atomic_path", "atomic_write", "check_writable_target")
 _add("findings", "CONFIDENCES", "SEVERITIES", "SEVERITY_RANK", "TRIAGE_STATUSES", "Finding", "FindingError",
      "assign_fingerprints", "fingerprint", "is_open", "normalise_code")
 # Cancelled lives in core.cancel; core.jobs re-exports the same class
@@ -145,7 +145,7 @@ __all__ = [
     "BarChart", "Cancelled", "CliError", "Commands", "Finding", "JobContext", "JobDef", "JobSpec", "KeyValues",
     "LineChart", "NetworkRefused", "NullContext", "Paragraph", "ParamsError", "Plugin", "PluginStore", "Section", "Table",
     "WorkbenchError", "FindingError", "RunRecord", "StoredFinding", "run_in_process", "run_in_worker",
-    "allow_network_host", "network_guarded_env", "assign_fingerprints", "atomic_write", "check_writable_target", "build_params", "die_with_parent", "error", "fingerprint", "is_no_room", "is_open", "job_command", "normalise_code", "note", "open_project",
+    "allow_network_host", "network_guarded_env", "assign_fingerprints", "atomic_path", "atomic_write", "check_writable_target", "build_params", "die_with_parent", "error", "fingerprint", "is_no_room", "is_open", "job_command", "normalise_code", "note", "open_project",
     "project_argument", "run_job", "active_cluster", "cluster_session",
     "secrets_available", "severity_chart", "warn", "write_summary_json",
 ]

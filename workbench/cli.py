@@ -17,7 +17,7 @@ from workbench import APP_NAME, __version__
 from workbench.core import project_crypto
 from workbench.core.cli_kit import EXIT_FAILURE, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 from workbench.core.cli_kit import error as _err
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError, is_no_room
 from workbench.core.findings import TRIAGE_STATUSES
 
 #: A short prefix that is unique today may match a finding of a later run: ask for enough of it.
@@ -524,12 +524,10 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return exc.code
     except project_crypto.DATABASE_ERROR as exc:
-        from workbench.core.database import is_write_failure
-
         where = getattr(args, "project", None) or "the project file"
         if "readonly" in str(exc) or "read-only" in str(exc):
             _err(f"{where}: cannot be written ({exc}); open it read-only, or give it write permission")
-        elif is_write_failure(exc):  # a full disk is not damage: what was committed before is whole
+        elif is_no_room(exc):  # a full disk is not damage: what was committed before is whole
             _err(f"{where}: could not be written ({exc}): is the disk or quota full? What was saved before "
                  "is kept; free some space and run again.")
         else:

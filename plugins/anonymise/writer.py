@@ -12,7 +12,6 @@ numbers such as -12.5 are left alone so numeric columns stay numeric.
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -82,18 +81,13 @@ def _safe_table(table):
 
 @contextmanager
 def atomic_path(path):
-    """Yields a temporary path next to `path`; renames it into place if the block succeeds."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    """The SDK's ``atomic_path`` (a temporary path next to `path`, renamed into place if the block
+    succeeds), creating the folder first: an output may name a folder that is not there yet."""
+    from workbench.api import atomic_path as sdk_atomic_path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with sdk_atomic_path(path) as tmp:
         yield tmp
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @contextmanager

@@ -177,18 +177,12 @@ def run_sweep(params, ctx) -> dict:
 def _save_whole(models, loaded, out: str, extra: dict) -> None:
     """Write the weights beside *out* and rename them into place: a full disk is an error naming
     *out*, an earlier file of that name is left whole, and no temporary file stays."""
-    import contextlib
-    import tempfile
+    from workbench.api import atomic_path
 
-    folder, name = os.path.split(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    os.close(fd)
     try:
-        models.save_safetensors(loaded.module, tmp, loaded.arch, loaded.arch_kwargs, extra)
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp:
+            models.save_safetensors(loaded.module, tmp, loaded.arch, loaded.arch_kwargs, extra)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         # safetensors reports a failed write as SafetensorError("... I/O error: File too large (os error 27)")
         if isinstance(exc, OSError) or "I/O error" in str(exc):
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

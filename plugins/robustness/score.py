@@ -198,8 +198,7 @@ def score(store) -> float | None:
     """
     protocol = S.protocol(store)
     scores = []
-    latest = store.latest_runs()  # read once for both jobs: the Overview scores at every refresh
-    for run in [r for job in ("robustness", "harden") for r in latest if r.job == job]:
+    for run in store.latest_runs_of(("robustness", "harden")):
         value, _ = run_score(store, run, _version(run), protocol)
         if value is not None:
             scores.append(value)

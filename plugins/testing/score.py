@@ -169,27 +169,22 @@ def compute(test_runs=(), fuzz_runs=(), probe_runs=(), *, weights: dict | None =
 TEST_JOBS = ("test", "import")
 
 
-def _of_jobs(runs, jobs) -> list:
-    """The *runs* of *jobs*, job by job (each job's in their order: oldest first)."""
-    return [r for job in jobs for r in runs if r.job == job]
-
-
 def gather(store) -> dict:
     """The latest run of every target, of each kind, with its stored details."""
     # imported here: _pytest_driver.py loads this file by path in the target interpreter, outside the package
     from . import store as tables
 
-    latest = store.latest_runs()  # read once, split by job below (the Overview scores at every refresh)
+    latest = store.latest_runs_of(TEST_JOBS + ("fuzz", "probe"))  # one read: the Overview scores at every refresh
     test_runs = []
-    for r in _of_jobs(latest, TEST_JOBS):
-        row = tables.run_row(store, r["id"])
+    for r in latest:
+        row = tables.run_row(store, r["id"]) if r.job in TEST_JOBS else None
         if row is None:
             continue
         test_runs.append({"run": r, "row": row, "cases": tables.cases(store, r["id"]),
                           "coverage_percent": row["coverage_percent"],
                           "group_coverage": {g: c["percent"] for g, c in tables.group_coverage(store, r["id"]).items()}})
-    fuzz_runs = [{"run": r, **(r.summary or {})} for r in _of_jobs(latest, ("fuzz",))]
-    probe_runs = [{"run": r, **(r.summary or {})} for r in _of_jobs(latest, ("probe",))]
+    fuzz_runs = [{"run": r, **(r.summary or {})} for r in latest if r.job == "fuzz"]
+    probe_runs = [{"run": r, **(r.summary or {})} for r in latest if r.job == "probe"]
     return {"tests": test_runs, "fuzz": fuzz_runs, "probes": probe_runs}
 
 

@@ -139,16 +139,6 @@ def _sha256(data: bytes = b""):
     return _sha256_impl(data)
 
 
-def is_write_failure(exc: BaseException) -> bool:
-    """A write that failed for want of room (a full disk or quota, a file size limit), from the OS or
-    from SQLite (SQLITE_FULL, a failed write, sync or truncate): not damage to the file."""
-    if is_no_room(exc):
-        return True
-    name = getattr(exc, "sqlite_errorname", None) or ""  # (SQLCipher's driver does not set it)
-    return name == "SQLITE_FULL" or "database or disk is full" in str(exc) or name in ("SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE",
-                                             "SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_DIR_FSYNC")
-
-
 def check_header(path: Path) -> None:
     """Is this a SQLite file at all? Read straight from the first bytes, without SQLite."""
     with open(path, "rb") as fh:
@@ -417,7 +407,7 @@ class ProjectDatabase:
                 with contextlib.suppress(Exception):  # the original error is the one to report
                     crypto.forget_key(key_id, from_backend=True)
             # (a new file cannot be damaged: SQLCipher's driver names no error, and its I/O errors are writes)
-            if is_write_failure(exc) or (key_id and "disk I/O error" in str(exc)):
+            if is_no_room(exc) or (key_id and "disk I/O error" in str(exc)):
                 raise StorageFullError(path, f"could not be created ({exc}): is the disk or quota full? Nothing "
                                              "was left behind.") from exc
             raise

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.open_files import is_open_here, looks_encrypted
@@ -52,23 +54,34 @@ def check_writable_target(path: str | os.PathLike) -> Path:
     return path
 
 
-def atomic_write(path: str | os.PathLike, data: str | bytes, *, encoding: str = "utf-8") -> None:
-    """Write *data* to *path* through a temporary file in the same folder, renamed at the end:
-    a full disk or a crash leaves the previous file, never half of a new one."""
-    path = check_writable_target(path)
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary path beside *path* (mode 0600) for the caller to write, renamed to *path* when the
+    block ends normally and removed when it raises: a full disk or a crash leaves the previous file,
+    never half of a new one."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode(encoding) if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
         os.replace(tmp, path)
-    except BaseException as exc:
+    except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(exc, OSError):
-            raise WorkbenchError(f"{path}: cannot write ({exc.strerror or exc}); the previous file, if any, "
-                                 "is unchanged") from exc
         raise
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes, *, encoding: str = "utf-8") -> None:
+    """Write *data* to *path* through a temporary file in the same folder, renamed at the end:
+    a full disk or a crash leaves the previous file, never half of a new one."""
+    path = check_writable_target(path)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            fh.write(data.encode(encoding) if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise WorkbenchError(f"{path}: cannot write ({exc.strerror or exc}); the previous file, if any, "
+                             "is unchanged") from exc

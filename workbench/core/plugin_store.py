@@ -90,6 +90,12 @@ class PluginStore:
         ids = set(self.project.latest_run_ids(self.plugin_id))
         return [r for r in self.runs(job=job) if r.id in ids]
 
+    def latest_runs_of(self, jobs) -> list[RunRecord]:
+        """:meth:`latest_runs` of each of *jobs* in turn (job by job), read once: a scorer of several
+        jobs runs at every Overview refresh."""
+        latest = self.latest_runs()
+        return [r for job in jobs for r in latest if r.job == job]
+
     def latest_run(self, target: str | None = None, job: str | None = None) -> RunRecord | None:
         """The latest finished run of *target* (of any target when None)."""
         runs = [r for r in self.runs(job=job) if target is None or r.target == target]

@@ -465,22 +465,13 @@ def check_output_path(path: Path, suffixes: tuple[str, ...] = (".pdf",), kind: s
 def render_pdf(report: Report, path: str | Path) -> int:
     """Write *report* to *path* (whole or not at all: a temporary file renamed at the end);
     returns the number of pages."""
-    import os
-    import tempfile
+    from workbench.core.files import atomic_path
 
     _ensure_app()
     final = Path(path)
     check_output_path(final)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".pdf.part", dir=final.parent)
-    os.close(fd)
-    path = Path(tmp)
-    try:
-        pages = _render(report, path, final)
-        os.replace(path, final)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return pages
+    with atomic_path(final) as tmp:
+        return _render(report, Path(tmp), final)
 
 
 def _render(report: Report, path: Path, final: Path | None = None) -> int:

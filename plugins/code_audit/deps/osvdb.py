@@ -21,7 +21,7 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from workbench.api import WorkbenchError
+from workbench.api import WorkbenchError, is_no_room
 
 APP_DIR = "ai-security-workbench"
 INDEX_NAME = "osv-index.sqlite"
@@ -274,9 +274,9 @@ def import_zip(path: str | os.PathLike, *, sha256: str | None = None, index: str
         if conn.in_transaction:
             conn.rollback()
         conn.close()
-        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", 0) & 0xFF in (10, 13):
-            # SQLITE_IOERR / SQLITE_FULL: a full disk; name the index (there is no project here), and say
-            # that the rollback kept what was there
+        if is_no_room(exc):
+            # a full disk: name the index (there is no project here), and say that the rollback kept
+            # what was there
             raise SnapshotError(f"{index_path(index)}: cannot write the OSV index ({exc}; is the disk full?); "
                                 f"nothing of {path.name} was imported, the snapshot imported before is "
                                 "unchanged") from exc
